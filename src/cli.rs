@@ -1,0 +1,64 @@
+//! The command line: global flags and the subcommands. One source of truth
+//! for `--help`, the man pages and the shell completions.
+
+use crate::commands;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Plan, approve, apply once, replay: a safe gate between an agent and a command
+///
+/// ladder turns "run this" into rungs: `plan` fixes the exact command under a
+/// content hash and classifies its blast radius by policy; people `approve` or
+/// `reject` that hash; `apply` runs it once, only if everything still matches;
+/// a retry with the same key gets the recorded outcome back (`replay`); `log`
+/// shows the hash-chained ledger of every rung.
+#[derive(Debug, Parser)]
+#[command(
+    name = "ladder",
+    version,
+    max_term_width = 100,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Global {
+    /// State file [default: state.db in the user data directory]
+    #[arg(long, global = true, env = "LADDER_STATE", value_name = "PATH")]
+    pub state: Option<PathBuf>,
+
+    /// Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]
+    #[arg(long, global = true, env = "LADDER_POLICY", value_name = "PATH")]
+    pub policy: Option<PathBuf>,
+
+    /// Who is acting [default: $LADDER_ACTOR, else the OS user]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub actor: Option<String>,
+
+    /// Print one JSON object on stdout (log: JSON Lines), errors included
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Plan(commands::plan::Args),
+    Approve(commands::approve::Args),
+    Reject(commands::reject::Args),
+    Apply(commands::apply::Args),
+    Replay(commands::replay::Args),
+    Log(commands::log::Args),
+    Show(commands::show::Args),
+    List(commands::list::Args),
+    Resolve(commands::resolve::Args),
+    #[command(subcommand)]
+    Policy(commands::policy::Command),
+    Completions(commands::completions::Args),
+    Man(commands::man::Args),
+}

@@ -1,0 +1,477 @@
+//! `ladder apply`: the rung with the side effect. Runs the command once,
+//! only if everything still matches, and records the outcome.
+//!
+//! The order of work is what makes "at most once" hold:
+//!
+//! 1. In one write transaction: expire what is due, find the plan, run the
+//!    contract's checks (`gate::apply`) and the budgets. A refusal is
+//!    recorded and returned; an applied plan is replayed.
+//! 2. Outside any transaction: the drift check (bound environment values and
+//!    a fresh dry-run must reproduce the plan hash).
+//! 3. Take the plan's run lock, then in one write transaction check again
+//!    and mark the plan `running` with a `started` event. The commit is
+//!    durable (`synchronous = FULL`) before the command starts.
+//! 4. Run the command, streaming and recording its output.
+//! 5. In one write transaction: record the outcome, mark it `applied`.
+//!
+//! If ladder dies during 4, the run lock is released by the kernel, and the
+//! next apply finds a `running` plan nobody holds: `interrupted`.
+
+use crate::commands::plan::run_dry_run;
+use crate::commands::{event, expire_due, find_by_key, find_plan, record_refusal, replay};
+use crate::context::Ctx;
+use crate::error::{Error, Kind, Result};
+use crate::gate::{self, ApplyGate};
+use crate::model::{Execution, Millis, Plan, Status};
+use crate::plan_hash::{self, DryRunDigest, HashInput, sha256_hex};
+use crate::policy::Budget;
+use crate::render;
+use crate::runlock;
+use crate::runner::{self, StdinMode};
+use crate::store::{self, BudgetScope, Tx};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::os::unix::ffi::OsStrExt;
+use std::time::{Duration, Instant};
+
+/// Run an approved plan's command once and record its outcome
+///
+/// Checks, in order, and refuses with the first failing code: plan exists;
+/// key matches; hash matches; already applied (then replays the recorded
+/// outcome instead of running); in flight; interrupted; rejected; expired;
+/// denied; approvals short; budget; drift. Then runs the command directly (no
+/// shell) in the planned directory, streams its output while recording it,
+/// and exits with its exit code (128+N for signal N).
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Plan id or unique prefix [default: the key's live plan]
+    pub plan: Option<String>,
+
+    /// The plan's idempotency key
+    #[arg(long, required = true)]
+    pub key: String,
+
+    /// The plan's hash: what was reviewed is what runs
+    #[arg(long, required = true, value_name = "H")]
+    pub hash: String,
+
+    /// Wait up to this long for approvals (e.g. 10m) instead of refusing
+    #[arg(long, value_name = "DURATION")]
+    pub wait: Option<String>,
+
+    /// Kill the command if it runs longer than this (e.g. 30s)
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+}
+
+enum Decision {
+    Run(Box<Plan>),
+    Replay(Box<Plan>),
+    Wait,
+    Refuse(Error),
+}
+
+pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
+    let wait = args
+        .wait
+        .as_deref()
+        .map(parse_duration("--wait"))
+        .transpose()?;
+    let timeout = args
+        .timeout
+        .as_deref()
+        .map(parse_duration("--timeout"))
+        .transpose()?;
+    let hash = args.hash.trim().to_ascii_lowercase();
+    let deadline = wait.map(|w| Instant::now() + w);
+    let budgets = ctx.policy()?.budgets().to_vec();
+
+    // Rung checks, polling while approvals are short and --wait allows.
+    let mut pause = Duration::from_millis(100);
+    let plan = loop {
+        let waiting = deadline.is_some_and(|d| Instant::now() < d);
+        match check(ctx, &args, &hash, &budgets, waiting)? {
+            Decision::Run(p) => break *p,
+            Decision::Replay(p) => return replay::emit(ctx, &p),
+            Decision::Refuse(e) => return Err(e),
+            Decision::Wait => {
+                // No transaction is open while we sleep: reviewers can write.
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+        }
+    };
+
+    // Drift: the world must still be the one that was reviewed.
+    if let Err(e) = drift(&plan, ctx.policy()?.defaults().output_cap) {
+        let now = ctx.now();
+        let actor = ctx.actor.clone();
+        store::write(ctx.store()?, |tx| {
+            record_refusal(tx, now, &actor, "apply", Some(&plan), None, &e)
+        })?;
+        return Err(e);
+    }
+
+    // The run lock is taken before the plan is marked running, so nobody
+    // can ever see `running` without a live holder unless the holder died.
+    let state = ctx.state_path().to_path_buf();
+    let Some(lock) = runlock::try_acquire(&state, plan.seq)? else {
+        let e = Error::new(
+            Kind::InFlight,
+            format!(
+                "plan {} is being applied right now by another process",
+                plan.short_id()
+            ),
+        );
+        let now = ctx.now();
+        let actor = ctx.actor.clone();
+        store::write(ctx.store()?, |tx| {
+            record_refusal(tx, now, &actor, "apply", Some(&plan), None, &e)
+        })?;
+        return Err(e);
+    };
+    let exec = match start(ctx, &plan, &args.key, &hash, &budgets)? {
+        Ok(exec) => exec,
+        Err(Decision::Replay(p)) => return replay::emit(ctx, &p),
+        Err(Decision::Refuse(e)) => return Err(e),
+        Err(_) => return Err(Error::new(Kind::Error, "unexpected state while starting")),
+    };
+
+    let cap = ctx.policy()?.defaults().output_cap as usize;
+    let outcome = runner::run(
+        &runner::Spec {
+            argv: &plan.command,
+            cwd: &plan.cwd,
+            cap,
+            tee: !ctx.json,
+            stdin: StdinMode::Inherit,
+            timeout,
+            forward_signals: true,
+        },
+        &mut |_| {},
+    )
+    .map_err(|e| Error::new(Kind::Error, format!("failed to run the command: {e}")))?;
+
+    let finished_at = ctx.now().max(exec.started_at);
+    let exec = Execution {
+        pid: outcome.pid,
+        finished_at: Some(finished_at),
+        exit_code: Some(outcome.exit_code),
+        signal: outcome.signal,
+        timed_out: outcome.timed_out,
+        stdout_bytes: outcome.stdout.bytes,
+        stderr_bytes: outcome.stderr.bytes,
+        stdout_sha256: Some(outcome.stdout.sha256.clone()),
+        stderr_sha256: Some(outcome.stderr.sha256.clone()),
+        truncated: outcome.stdout.truncated || outcome.stderr.truncated,
+        stdout: outcome.stdout.head,
+        stderr: outcome.stderr.head,
+        ..exec
+    };
+    let actor = ctx.actor.clone();
+    store::write(ctx.store()?, |tx| {
+        tx.finish_execution(&exec)?;
+        tx.set_status(&plan.id, Status::Applied, None)?;
+        if plan.retry_allowed {
+            tx.set_retry_allowed(&plan.id, false)?;
+        }
+        tx.append_event(&event(
+            finished_at,
+            "applied",
+            &plan,
+            &actor,
+            json!({
+                "attempt": exec.attempt,
+                "exit_code": exec.exit_code,
+                "signal": exec.signal,
+                "timed_out": exec.timed_out,
+                "duration_ms": finished_at - exec.started_at,
+                "stdout_bytes": exec.stdout_bytes,
+                "stderr_bytes": exec.stderr_bytes,
+                "stdout_sha256": exec.stdout_sha256,
+                "stderr_sha256": exec.stderr_sha256,
+                "truncated": exec.truncated,
+            }),
+        ))?;
+        Ok(())
+    })?;
+    drop(lock);
+
+    if ctx.json {
+        render::emit_json(&render::execution_json(&exec, false));
+    } else if outcome.timed_out {
+        eprintln!(
+            "ladder: plan {} timed out and was killed; exit {} recorded",
+            plan.short_id(),
+            outcome.exit_code
+        );
+    }
+    Ok(outcome.exit_code)
+}
+
+fn parse_duration(flag: &'static str) -> impl Fn(&str) -> Result<Duration> {
+    move |text| crate::duration::parse(text).map_err(|e| Error::usage(format!("{flag}: {e}")))
+}
+
+fn find(tx: &mut dyn Tx, args: &Args) -> Result<Plan> {
+    match &args.plan {
+        Some(id) => find_plan(tx, id),
+        None => find_by_key(tx, &args.key),
+    }
+}
+
+/// Step 1: the contract's checks in one write transaction.
+fn check(
+    ctx: &mut Ctx,
+    args: &Args,
+    hash: &str,
+    budgets: &[Budget],
+    waiting: bool,
+) -> Result<Decision> {
+    let now = ctx.now();
+    let actor = ctx.actor.clone();
+    let state = ctx.state_path().to_path_buf();
+    store::write(ctx.store()?, |tx| {
+        expire_due(tx, now)?;
+        let plan = match find(tx, args) {
+            Ok(p) => p,
+            Err(e) => {
+                record_refusal(tx, now, &actor, "apply", None, Some(&args.key), &e)?;
+                return Ok(Decision::Refuse(e));
+            }
+        };
+        let lock_held = plan.status == Status::Running && runlock::is_held(&state, plan.seq)?;
+        match gate::apply(&plan, &args.key, hash, now, lock_held) {
+            Ok(ApplyGate::Run) => match budget_check(tx, &plan, &actor, budgets, now)? {
+                Some(e) => {
+                    record_refusal(tx, now, &actor, "apply", Some(&plan), None, &e)?;
+                    Ok(Decision::Refuse(e))
+                }
+                None => Ok(Decision::Run(Box::new(plan))),
+            },
+            Ok(ApplyGate::Replay) => {
+                replay::record(tx, now, &actor, &plan)?;
+                Ok(Decision::Replay(Box::new(plan)))
+            }
+            Ok(ApplyGate::Interrupted) => {
+                mark_interrupted(tx, now, &plan)?;
+                let e = gate::outcome_unknown(&plan);
+                record_refusal(tx, now, &actor, "apply", Some(&plan), None, &e)?;
+                Ok(Decision::Refuse(e))
+            }
+            Err(e) if e.kind == Kind::NeedsApproval && waiting => Ok(Decision::Wait),
+            Err(e) => {
+                record_refusal(tx, now, &actor, "apply", Some(&plan), None, &e)?;
+                Ok(Decision::Refuse(e))
+            }
+        }
+    })
+}
+
+/// Records that a plan's runner died: the plan is `interrupted` until a
+/// person resolves it.
+pub fn mark_interrupted(tx: &mut dyn Tx, now: Millis, plan: &Plan) -> Result<()> {
+    tx.set_status(&plan.id, Status::Interrupted, None)?;
+    let started = plan.execution.as_ref();
+    tx.append_event(&event(
+        now,
+        "interrupted",
+        plan,
+        super::SYSTEM_ACTOR,
+        json!({
+            "attempt": started.map(|e| e.attempt),
+            "started_at": started.map(|e| crate::clock::rfc3339(e.started_at)),
+            "started_by": started.map(|e| e.actor.clone()),
+        }),
+    ))?;
+    Ok(())
+}
+
+/// The first budget this apply would overspend, as a refusal.
+fn budget_check(
+    tx: &mut dyn Tx,
+    plan: &Plan,
+    actor: &str,
+    budgets: &[Budget],
+    now: Millis,
+) -> Result<Option<Error>> {
+    for b in budgets {
+        let applies = b.tiers.contains(&plan.tier)
+            && b.rule
+                .as_deref()
+                .is_none_or(|r| plan.rule.as_deref() == Some(r))
+            && b.actor.as_deref().is_none_or(|a| a == actor);
+        if !applies {
+            continue;
+        }
+        let window = crate::clock::millis(b.per);
+        let (used, oldest) = tx.budget_usage(&BudgetScope {
+            tiers: &b.tiers,
+            rule: b.rule.as_deref(),
+            actor: b.actor.as_deref(),
+            since: now - window,
+        })?;
+        if used >= b.max {
+            let frees = oldest.map(|t| t + window).unwrap_or(now);
+            return Ok(Some(
+                Error::new(
+                    Kind::BudgetExceeded,
+                    format!(
+                        "budget \"{}\" is spent: {used} of {} applies in the last {}",
+                        b.name,
+                        b.max,
+                        crate::duration::short(b.per)
+                    ),
+                )
+                .with_hint(format!(
+                    "it frees up {} ({})",
+                    crate::clock::relative(frees, now),
+                    crate::clock::rfc3339(frees)
+                )),
+            ));
+        }
+    }
+    Ok(None)
+}
+
+/// Step 2: the bound environment values and a fresh dry-run must reproduce
+/// the plan's hash.
+fn drift(plan: &Plan, cap: u64) -> Result<()> {
+    let env: BTreeMap<String, Option<String>> = plan
+        .env
+        .keys()
+        .map(|k| {
+            (
+                k.clone(),
+                std::env::var_os(k).map(|v| sha256_hex(v.as_bytes())),
+            )
+        })
+        .collect();
+    let mut changed: Vec<String> = env
+        .iter()
+        .filter(|(k, v)| plan.env.get(*k) != Some(v))
+        .map(|(k, _)| format!("${k} changed"))
+        .collect();
+    let dry = match &plan.dry_run {
+        None => None,
+        Some(d) => {
+            let again = run_dry_run(&d.command, &plan.cwd, cap)?;
+            if again.exit_code != d.exit_code {
+                changed.push(format!(
+                    "the dry-run now exits {} (was {})",
+                    again.exit_code, d.exit_code
+                ));
+            }
+            if again.stdout_sha256 != d.stdout_sha256 {
+                changed.push("the dry-run's output changed".into());
+            }
+            if again.stderr_sha256 != d.stderr_sha256 {
+                changed.push("the dry-run's error output changed".into());
+            }
+            Some(again)
+        }
+    };
+    let hash = plan_hash::digest(&HashInput {
+        key: &plan.key,
+        argv: &plan.command,
+        cwd: &plan.cwd,
+        env: &env,
+        dry_run: dry.as_ref().map(|d| DryRunDigest {
+            argv: &d.command,
+            exit_code: d.exit_code,
+            stdout_sha256: &d.stdout_sha256,
+            stderr_sha256: &d.stderr_sha256,
+        }),
+    });
+    if hash == plan.hash {
+        return Ok(());
+    }
+    if changed.is_empty() {
+        changed.push("the plan's content no longer hashes the same".into());
+    }
+    Err(Error::new(
+        Kind::Stale,
+        format!("plan {} is stale: {}", plan.short_id(), changed.join("; ")),
+    )
+    .with_hint("review the change and plan again with a new key"))
+}
+
+/// Step 3: under the run lock, check again and mark the plan running.
+fn start(
+    ctx: &mut Ctx,
+    plan: &Plan,
+    key: &str,
+    hash: &str,
+    budgets: &[Budget],
+) -> Result<std::result::Result<Execution, Decision>> {
+    let now = ctx.now();
+    let actor = ctx.actor.clone();
+    store::write(ctx.store()?, |tx| {
+        expire_due(tx, now)?;
+        let Some(fresh) = tx.plan(&plan.id)? else {
+            return Err(Error::new(
+                Kind::NotFound,
+                format!("plan {} vanished", plan.short_id()),
+            ));
+        };
+        // We hold the run lock ourselves, so a `running` plan here means its
+        // previous runner died between our check and now.
+        match gate::apply(&fresh, key, hash, now, false) {
+            Ok(ApplyGate::Run) => {}
+            Ok(ApplyGate::Replay) => {
+                replay::record(tx, now, &actor, &fresh)?;
+                return Ok(Err(Decision::Replay(Box::new(fresh))));
+            }
+            Ok(ApplyGate::Interrupted) => {
+                mark_interrupted(tx, now, &fresh)?;
+                let e = gate::outcome_unknown(&fresh);
+                record_refusal(tx, now, &actor, "apply", Some(&fresh), None, &e)?;
+                return Ok(Err(Decision::Refuse(e)));
+            }
+            Err(e) => {
+                record_refusal(tx, now, &actor, "apply", Some(&fresh), None, &e)?;
+                return Ok(Err(Decision::Refuse(e)));
+            }
+        }
+        if let Some(e) = budget_check(tx, &fresh, &actor, budgets, now)? {
+            record_refusal(tx, now, &actor, "apply", Some(&fresh), None, &e)?;
+            return Ok(Err(Decision::Refuse(e)));
+        }
+        let exec = Execution {
+            plan: fresh.id.clone(),
+            key: fresh.key.clone(),
+            attempt: tx.execution_count(&fresh.id)? + 1,
+            actor: actor.clone(),
+            pid: None,
+            started_at: now,
+            finished_at: None,
+            exit_code: None,
+            signal: None,
+            timed_out: false,
+            stdout: vec![],
+            stderr: vec![],
+            stdout_bytes: 0,
+            stderr_bytes: 0,
+            stdout_sha256: None,
+            stderr_sha256: None,
+            truncated: false,
+            resolution: None,
+        };
+        tx.insert_execution(&exec, fresh.tier, fresh.rule.as_deref())?;
+        tx.set_status(&fresh.id, Status::Running, None)?;
+        tx.append_event(&event(
+            now,
+            "started",
+            &fresh,
+            &actor,
+            json!({
+                "attempt": exec.attempt,
+                "hash": fresh.hash,
+                "command": render::argv_line(&fresh.command),
+                "cwd": fresh.cwd.to_string_lossy(),
+                "ladder_pid": std::process::id(),
+            }),
+        ))?;
+        Ok(Ok(exec))
+    })
+}

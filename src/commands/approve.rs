@@ -1,0 +1,249 @@
+//! `ladder approve`: a reviewer approves one exact plan hash.
+
+use crate::commands::{event, expire_due, find_by_key, find_plan, record_refusal, reject};
+use crate::context::Ctx;
+use crate::error::{Error, Result};
+use crate::gate;
+use crate::model::{Approval, Plan, Status};
+use crate::render;
+use crate::store;
+use serde_json::json;
+
+/// Approve a pending plan's current hash
+///
+/// With no PLAN on a terminal, walks the pending queue oldest first, showing
+/// each plan's card and asking approve / reject / skip / quit. Asks for
+/// confirmation on a terminal unless --yes; without a terminal, --yes is
+/// required. The planner may not approve their own plan when policy separates
+/// duties, and nobody approves the same plan twice.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Plan id or unique prefix (4+ characters)
+    pub plan: Option<String>,
+
+    /// Approve the live plan of this key instead of naming the plan
+    #[arg(long, conflicts_with = "plan")]
+    pub key: Option<String>,
+
+    /// Approve only if the plan's hash is this one (what you reviewed)
+    #[arg(long, value_name = "H")]
+    pub hash: Option<String>,
+
+    /// Do not ask for confirmation
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// A note kept with the approval
+    #[arg(long, value_name = "T")]
+    pub comment: Option<String>,
+}
+
+pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
+    let target = match (&args.plan, &args.key) {
+        (Some(p), _) => Some(Target::Id(p.clone())),
+        (None, Some(k)) => Some(Target::Key(k.clone())),
+        (None, None) => None,
+    };
+    let Some(target) = target else {
+        if ctx.interactive && !ctx.json {
+            return review_queue(ctx, args.comment.as_deref());
+        }
+        return Err(Error::usage("name the plan to approve (PLAN or --key)")
+            .with_hint("on a terminal, `ladder approve` alone walks the pending queue"));
+    };
+    if !args.yes {
+        if !ctx.interactive {
+            return Err(Error::usage(
+                "refusing to approve without confirmation: no terminal to ask on",
+            )
+            .with_hint("pass --yes to approve non-interactively"));
+        }
+        let plan = store::read(ctx.store()?, |tx| target.find(tx))?;
+        let now = ctx.now();
+        eprint!(
+            "{}",
+            render::plan_card(&plan, now, render::Paint { on: ctx.color })
+        );
+        if !super::confirm(&format!(
+            "Approve plan {} as {}?",
+            plan.short_id(),
+            ctx.actor
+        ))? {
+            return Err(Error::usage("not approved: confirmation declined"));
+        }
+    }
+    let plan = approve_plan(ctx, &target, args.hash.as_deref(), args.comment.as_deref())?;
+    report(ctx, &plan);
+    Ok(())
+}
+
+pub enum Target {
+    Id(String),
+    Key(String),
+}
+
+impl Target {
+    pub fn find(&self, tx: &mut dyn store::Tx) -> Result<Plan> {
+        match self {
+            Target::Id(id) => find_plan(tx, id),
+            Target::Key(k) => find_by_key(tx, k),
+        }
+    }
+
+    fn key(&self) -> Option<&str> {
+        match self {
+            Target::Key(k) => Some(k),
+            Target::Id(_) => None,
+        }
+    }
+}
+
+/// Records an approval in one transaction with its ledger event; the plan
+/// becomes `approved` when the quorum of distinct reviewers is reached.
+pub fn approve_plan(
+    ctx: &mut Ctx,
+    target: &Target,
+    hash: Option<&str>,
+    comment: Option<&str>,
+) -> Result<Plan> {
+    let now = ctx.now();
+    let actor = ctx.actor.clone();
+    let (sod, apply_ttl) = {
+        let p = ctx.policy()?;
+        (p.defaults().separation_of_duties, p.defaults().apply_ttl)
+    };
+    store::write(ctx.store()?, |tx| {
+        expire_due(tx, now)?;
+        let plan = match target.find(tx) {
+            Ok(p) => p,
+            Err(e) => {
+                record_refusal(tx, now, &actor, "approve", None, target.key(), &e)?;
+                return Ok(Err(e));
+            }
+        };
+        if let Err(e) = gate::approve(&plan, &actor, hash, sod, now) {
+            record_refusal(tx, now, &actor, "approve", Some(&plan), None, &e)?;
+            return Ok(Err(e));
+        }
+        let approval = Approval {
+            actor: actor.clone(),
+            at: now,
+            comment: comment.map(str::to_string),
+            hash: plan.hash.clone(),
+            signature: None,
+            signature_kind: None,
+        };
+        tx.insert_approval(&plan.id, &approval)?;
+        let mut updated = plan.clone();
+        updated.approvals.push(approval);
+        let quorum = updated.approvals_counted() >= updated.approvals_required;
+        if quorum {
+            updated.status = Status::Approved;
+            updated.expires_at = Some(now + crate::clock::millis(apply_ttl));
+            tx.set_status(&updated.id, Status::Approved, updated.expires_at)?;
+        }
+        tx.append_event(&event(
+            now,
+            "approved",
+            &updated,
+            &actor,
+            json!({
+                "hash": updated.hash,
+                "approvals": updated.approvals_counted(),
+                "required": updated.approvals_required,
+                "quorum": quorum,
+                "comment": comment,
+            }),
+        ))?;
+        Ok(Ok(updated))
+    })?
+}
+
+fn report(ctx: &Ctx, plan: &Plan) {
+    if ctx.json {
+        render::emit_json(&render::plan_json(plan));
+        return;
+    }
+    let id = plan.short_id();
+    if plan.status == Status::Approved {
+        eprintln!(
+            "ladder: approved plan {id} ({} of {}); it may be applied until {}",
+            plan.approvals_counted(),
+            plan.approvals_required,
+            plan.expires_at
+                .map(crate::clock::rfc3339)
+                .unwrap_or_default()
+        );
+    } else {
+        eprintln!(
+            "ladder: approval recorded for plan {id} ({} of {}); {} more from a different reviewer needed",
+            plan.approvals_counted(),
+            plan.approvals_required,
+            plan.approvals_missing()
+        );
+    }
+    render::emit(&render::plan_card(
+        plan,
+        ctx.now(),
+        render::Paint { on: ctx.color },
+    ));
+}
+
+/// The terminal review: pending plans oldest first, one card at a time.
+fn review_queue(ctx: &mut Ctx, comment: Option<&str>) -> Result<()> {
+    let now = ctx.now();
+    store::write(ctx.store()?, |tx| expire_due(tx, now))?;
+    let pending = store::read(ctx.store()?, |tx| tx.plans(&[Status::Pending], None))?;
+    if pending.is_empty() {
+        eprintln!("ladder: no plans are waiting for approval");
+        return Ok(());
+    }
+    let total = pending.len();
+    let (mut approved, mut rejected, mut skipped) = (0, 0, 0);
+    for (i, plan) in pending.iter().enumerate() {
+        let paint = render::Paint { on: ctx.color };
+        eprintln!("\n── {} of {total} ──", i + 1);
+        eprint!("{}", render::plan_card(plan, ctx.now(), paint));
+        let answer = super::prompt("[a]pprove, [r]eject, [s]kip, [q]uit? ")?;
+        if answer.is_empty() {
+            // End of input: stop, deciding nothing more.
+            break;
+        }
+        match answer.trim().to_ascii_lowercase().as_str() {
+            "a" | "approve" => {
+                match approve_plan(ctx, &Target::Id(plan.id.clone()), Some(&plan.hash), comment) {
+                    Ok(p) => {
+                        approved += 1;
+                        eprintln!(
+                            "approved {} ({} of {})",
+                            p.short_id(),
+                            p.approvals_counted(),
+                            p.approvals_required
+                        );
+                    }
+                    Err(e) => eprintln!("ladder: {}", e.one_line()),
+                }
+            }
+            "r" | "reject" => {
+                let reason = super::prompt("reason: ")?;
+                let reason = reason.trim();
+                if reason.is_empty() {
+                    eprintln!("not rejected: a rejection needs a reason");
+                    skipped += 1;
+                    continue;
+                }
+                match reject::reject_plan(ctx, &plan.id, reason) {
+                    Ok(p) => {
+                        rejected += 1;
+                        eprintln!("rejected {}", p.short_id());
+                    }
+                    Err(e) => eprintln!("ladder: {}", e.one_line()),
+                }
+            }
+            "q" | "quit" => break,
+            _ => skipped += 1,
+        }
+    }
+    eprintln!("\n{approved} approved, {rejected} rejected, {skipped} skipped");
+    Ok(())
+}

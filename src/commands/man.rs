@@ -1,0 +1,72 @@
+//! `ladder man`: man pages generated from the CLI definition (what `man/`
+//! holds).
+
+use crate::error::{Error, Kind, Result};
+use clap::CommandFactory;
+use std::path::PathBuf;
+
+/// Print the man page, or write one page per command into a directory
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Write ladder.1 and ladder-<command>.1 into this directory instead
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    match args.dir {
+        None => {
+            crate::render::emit(&String::from_utf8_lossy(&page(None)?));
+        }
+        Some(dir) => {
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                Error::new(Kind::Error, format!("cannot create {}: {e}", dir.display()))
+            })?;
+            for (name, bytes) in pages()? {
+                let path = dir.join(&name);
+                std::fs::write(&path, bytes).map_err(|e| {
+                    Error::new(Kind::Error, format!("cannot write {}: {e}", path.display()))
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn render(cmd: clap::Command) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    clap_mangen::Man::new(cmd)
+        .render(&mut out)
+        .map_err(|e| Error::new(Kind::Error, format!("failed to render man page: {e}")))?;
+    Ok(out)
+}
+
+/// The page for `ladder` (None) or one subcommand.
+pub fn page(sub: Option<&str>) -> Result<Vec<u8>> {
+    let mut cmd = crate::cli::Cli::command();
+    cmd.build();
+    match sub {
+        None => render(cmd),
+        Some(name) => {
+            let sub = cmd
+                .find_subcommand(name)
+                .cloned()
+                .ok_or_else(|| Error::usage(format!("no command `{name}`")))?;
+            render(sub.name(format!("ladder-{name}")))
+        }
+    }
+}
+
+/// Every page, named as installed: `ladder.1`, `ladder-plan.1`, ...
+pub fn pages() -> Result<Vec<(String, Vec<u8>)>> {
+    let mut out = vec![("ladder.1".to_string(), page(None)?)];
+    let cmd = crate::cli::Cli::command();
+    for sub in cmd.get_subcommands() {
+        let name = sub.get_name().to_string();
+        if name == "help" {
+            continue;
+        }
+        out.push((format!("ladder-{name}.1"), page(Some(&name))?));
+    }
+    Ok(out)
+}

@@ -1,0 +1,167 @@
+//! One file per subcommand. Each reads as: parse → context → store, policy
+//! or runner → render. Helpers shared by the rungs live here.
+
+pub mod apply;
+pub mod approve;
+pub mod completions;
+pub mod list;
+pub mod log;
+pub mod man;
+pub mod plan;
+pub mod policy;
+pub mod reject;
+pub mod replay;
+pub mod resolve;
+pub mod show;
+
+use crate::error::{Error, Kind, Result};
+use crate::model::{Millis, NewEvent, Plan, Status};
+use crate::store::Tx;
+use serde_json::{Value, json};
+
+/// The actor recorded for what the clock does (expiry), not a person.
+pub const SYSTEM_ACTOR: &str = "ladder";
+
+/// An event about a plan.
+pub fn event(now: Millis, kind: &'static str, plan: &Plan, actor: &str, detail: Value) -> NewEvent {
+    NewEvent {
+        at: now,
+        kind,
+        plan: Some(plan.id.clone()),
+        key: Some(plan.key.clone()),
+        actor: actor.to_string(),
+        detail,
+    }
+}
+
+/// Records a refusal in the ledger. A refusal changes nothing else.
+pub fn record_refusal(
+    tx: &mut dyn Tx,
+    now: Millis,
+    actor: &str,
+    command: &str,
+    plan: Option<&Plan>,
+    key: Option<&str>,
+    err: &Error,
+) -> Result<()> {
+    tx.append_event(&NewEvent {
+        at: now,
+        kind: "refused",
+        plan: plan.map(|p| p.id.clone()),
+        key: plan.map(|p| p.key.clone()).or(key.map(str::to_string)),
+        actor: actor.to_string(),
+        detail: json!({
+            "command": command,
+            "code": err.kind.name(),
+            "message": err.message,
+        }),
+    })?;
+    Ok(())
+}
+
+/// Moves every plan whose window has passed to `expired`, each with its
+/// ledger event. Runs at the start of each write, so expiry is exact
+/// whenever anyone looks, without a daemon.
+pub fn expire_due(tx: &mut dyn Tx, now: Millis) -> Result<()> {
+    for plan in tx.plans_due_to_expire(now)? {
+        tx.set_status(&plan.id, Status::Expired, plan.expires_at)?;
+        let window = if plan.status == Status::Pending {
+            "approval"
+        } else {
+            "apply"
+        };
+        tx.append_event(&event(
+            now,
+            "expired",
+            &plan,
+            SYSTEM_ACTOR,
+            json!({ "window": window, "was": plan.status.as_str() }),
+        ))?;
+    }
+    Ok(())
+}
+
+/// Finds a plan by id or unique id prefix (4 characters or more, like git).
+pub fn find_plan(tx: &mut dyn Tx, wanted: &str) -> Result<Plan> {
+    let wanted = wanted.trim().to_ascii_lowercase();
+    if wanted.len() < 4 {
+        return Err(Error::usage(format!(
+            "plan id `{wanted}` is too short: give at least 4 characters"
+        )));
+    }
+    let ids = tx.plan_ids_with_prefix(&wanted, 2)?;
+    match ids.as_slice() {
+        [] => Err(
+            Error::new(Kind::NotFound, format!("no plan with id `{wanted}`"))
+                .with_hint("list plans with `ladder list --status all`"),
+        ),
+        [id] => tx
+            .plan(id)?
+            .ok_or_else(|| Error::new(Kind::NotFound, format!("no plan with id `{wanted}`"))),
+        _ => Err(Error::usage(format!(
+            "plan id `{wanted}` is ambiguous: it starts more than one plan id"
+        ))
+        .with_hint("give more characters")),
+    }
+}
+
+/// The plan that currently holds `key` (its newest plan).
+pub fn find_by_key(tx: &mut dyn Tx, key: &str) -> Result<Plan> {
+    tx.latest_plan_for_key(key)?.ok_or_else(|| {
+        Error::new(Kind::NotFound, format!("no plan for key `{key}`"))
+            .with_hint("plan it first with `ladder plan --key ...`")
+    })
+}
+
+/// Validates an idempotency key: 1 to 255 printable characters.
+pub fn check_key(key: &str) -> Result<()> {
+    if key.is_empty() || key.len() > 255 {
+        return Err(Error::usage("a key must be 1 to 255 characters"));
+    }
+    if key.chars().any(char::is_control) {
+        return Err(Error::usage("a key may not contain control characters"));
+    }
+    Ok(())
+}
+
+/// Asks a yes/no question on the terminal (stderr prompt, stdin answer).
+pub fn confirm(question: &str) -> Result<bool> {
+    let answer = prompt(&format!("{question} [y/N] "))?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
+/// Prints a prompt on stderr and reads one line from stdin.
+pub fn prompt(text: &str) -> Result<String> {
+    use std::io::{BufRead, Write};
+    let mut err = std::io::stderr();
+    let _ = write!(err, "{text}");
+    let _ = err.flush();
+    let mut line = String::new();
+    let n = std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Error::new(Kind::Error, format!("failed to read answer: {e}")))?;
+    if n == 0 {
+        // End of input is a "no", never a "yes".
+        return Ok(String::new());
+    }
+    Ok(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_printable_and_bounded() {
+        assert!(check_key("deploy-2026-11-21 #3").is_ok());
+        assert!(check_key("").is_err());
+        assert!(check_key(&"k".repeat(256)).is_err());
+        assert!(check_key(&"k".repeat(255)).is_ok());
+        assert!(check_key("a\nb").is_err());
+        assert!(check_key("a\u{7f}b").is_err());
+    }
+}

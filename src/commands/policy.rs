@@ -1,0 +1,140 @@
+//! `ladder policy`: show, check and explain the policy.
+
+use crate::context::{Ctx, load_policy};
+use crate::error::{Error, Result};
+use crate::policy::Input;
+use crate::render;
+use clap::Subcommand;
+use serde_json::json;
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// Show, validate or explain the policy that classifies commands
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the effective policy as TOML (the embedded default too)
+    Show,
+    /// Validate a policy file without touching state [default: the effective policy]
+    Check {
+        /// The policy file to check
+        file: Option<PathBuf>,
+    },
+    /// Say which rule and tier a command gets, and why
+    Explain {
+        /// Assume this confidence (0 to 1), as `plan --confidence` would pass
+        #[arg(long, value_name = "F")]
+        confidence: Option<f64>,
+
+        /// The command and its arguments (after `--`)
+        #[arg(required = true, last = true, value_name = "PROGRAM [ARGS]...")]
+        command: Vec<OsString>,
+    },
+}
+
+pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<()> {
+    match cmd {
+        Command::Show => {
+            let json = ctx.json;
+            let p = ctx.policy()?;
+            if json {
+                render::emit_json(&json!({
+                    "origin": p.origin(),
+                    "sha256": p.sha256(),
+                    "source": p.source(),
+                }));
+            } else {
+                let mut text = format!("# policy: {}\n# sha256: {}\n", p.origin(), p.sha256());
+                text.push_str(p.source());
+                if !text.ends_with('\n') {
+                    text.push('\n');
+                }
+                render::emit(&text);
+            }
+        }
+        Command::Check { file } => {
+            let json = ctx.json;
+            let p = match file {
+                Some(f) => load_policy(&f)?,
+                None => ctx.policy()?.clone(),
+            };
+            if json {
+                render::emit_json(&json!({
+                    "ok": true,
+                    "origin": p.origin(),
+                    "sha256": p.sha256(),
+                    "rules": p.rules().len(),
+                }));
+            } else {
+                render::emit(&format!(
+                    "ok: {} ({} rules, sha256 {})\n",
+                    p.origin(),
+                    p.rules().len(),
+                    p.sha256()
+                ));
+            }
+        }
+        Command::Explain {
+            confidence,
+            command,
+        } => {
+            if let Some(c) = confidence {
+                if !(0.0..=1.0).contains(&c) {
+                    return Err(Error::usage(format!(
+                        "--confidence must be a number from 0 to 1, not {c}"
+                    )));
+                }
+            }
+            let json = ctx.json;
+            let p = ctx.policy()?;
+            let lookup = |name: &str| std::env::var_os(name);
+            let eval = p.evaluate(&Input {
+                argv: &command,
+                env: &lookup,
+                dry_run: None,
+                confidence,
+            });
+            if json {
+                render::emit_json(&json!({
+                    "command": render::argv_strings(&command),
+                    "tier": eval.tier,
+                    "rule": eval.rule,
+                    "approvals_required": eval.approvals_required,
+                    "denied": eval.denied,
+                    "matched": eval.matched,
+                    "reasons": eval.reasons,
+                    "dry_run_exit_codes": eval.dry_run_exit_codes,
+                    "policy": p.origin(),
+                }));
+            } else {
+                let mut out = format!(
+                    "{}\n  tier       {}\n  rule       {}\n  approvals  {}\n",
+                    render::argv_line(&command),
+                    eval.tier,
+                    eval.rule.as_deref().unwrap_or("(none: [defaults])"),
+                    eval.approvals_required
+                );
+                if let Some(d) = &eval.denied {
+                    out.push_str(&format!("  denied     {d}\n"));
+                }
+                if eval.matched.is_empty() {
+                    out.push_str("  matched    no rule\n");
+                }
+                for (i, m) in eval.matched.iter().enumerate() {
+                    let mut line = format!("{} ({}) via `{}`", m.rule, m.tier, m.pattern);
+                    if !m.conditions.is_empty() {
+                        line.push_str(&format!(" when {}", m.conditions.join(", ")));
+                    }
+                    out.push_str(&format!(
+                        "  {:<10} {line}\n",
+                        if i == 0 { "matched" } else { "" }
+                    ));
+                }
+                for (i, r) in eval.reasons.iter().enumerate() {
+                    out.push_str(&format!("  {:<10} {r}\n", if i == 0 { "why" } else { "" }));
+                }
+                render::emit(&out);
+            }
+        }
+    }
+    Ok(())
+}

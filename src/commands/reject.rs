@@ -1,0 +1,81 @@
+//! `ladder reject`: a reviewer ends a plan, with a reason for the agent.
+
+use crate::commands::{event, expire_due, find_plan, record_refusal};
+use crate::context::Ctx;
+use crate::error::{Error, Result};
+use crate::gate;
+use crate::model::{Plan, Rejection, Status};
+use crate::render;
+use crate::store;
+use serde_json::json;
+
+/// Reject a plan; the reason is returned to the agent by `show` and `apply`
+///
+/// A pending or approved plan that has not started can be rejected. Its key
+/// may then be planned again, as a new plan with fresh approvals.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Plan id or unique prefix (4+ characters)
+    pub plan: String,
+
+    /// Why: shown to the agent
+    #[arg(long, value_name = "T")]
+    pub reason: String,
+}
+
+pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
+    let plan = reject_plan(ctx, &args.plan, &args.reason)?;
+    if ctx.json {
+        render::emit_json(&render::plan_json(&plan));
+    } else {
+        eprintln!("ladder: rejected plan {}", plan.short_id());
+        render::emit(&render::plan_card(
+            &plan,
+            ctx.now(),
+            render::Paint { on: ctx.color },
+        ));
+    }
+    Ok(())
+}
+
+/// Ends a plan as `rejected`, in one transaction with its ledger event.
+pub fn reject_plan(ctx: &mut Ctx, id: &str, reason: &str) -> Result<Plan> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(Error::usage("--reason must say why the plan is rejected"));
+    }
+    let now = ctx.now();
+    let actor = ctx.actor.clone();
+    store::write(ctx.store()?, |tx| {
+        expire_due(tx, now)?;
+        let plan = match find_plan(tx, id) {
+            Ok(p) => p,
+            Err(e) => {
+                record_refusal(tx, now, &actor, "reject", None, None, &e)?;
+                return Ok(Err(e));
+            }
+        };
+        if let Err(e) = gate::reject(&plan, now) {
+            record_refusal(tx, now, &actor, "reject", Some(&plan), None, &e)?;
+            return Ok(Err(e));
+        }
+        let rejection = Rejection {
+            actor: actor.clone(),
+            reason: reason.to_string(),
+            at: now,
+        };
+        tx.set_rejection(&plan.id, &rejection)?;
+        tx.set_status(&plan.id, Status::Rejected, plan.expires_at)?;
+        tx.append_event(&event(
+            now,
+            "rejected",
+            &plan,
+            &actor,
+            json!({ "reason": reason }),
+        ))?;
+        let mut updated = plan;
+        updated.status = Status::Rejected;
+        updated.rejection = Some(rejection);
+        Ok(Ok(updated))
+    })?
+}

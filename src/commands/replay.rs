@@ -1,0 +1,134 @@
+//! `ladder replay`: give a retrying caller the recorded outcome back, byte
+//! for byte, without running anything.
+
+use crate::commands::{event, find_by_key, find_plan, record_refusal};
+use crate::context::Ctx;
+use crate::error::{Error, Kind, Result};
+use crate::gate;
+use crate::model::{Millis, Plan, Status};
+use crate::render;
+use crate::store::{self, Tx};
+use serde_json::json;
+use std::io::Write;
+
+/// Write a plan's recorded stdout and stderr and exit with its recorded code
+///
+/// Runs nothing. With --json, prints the execution object with
+/// "replayed": true.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Plan id or unique prefix (4+ characters)
+    #[arg(required_unless_present = "key", conflicts_with = "key")]
+    pub plan: Option<String>,
+
+    /// Replay the outcome recorded under this key
+    #[arg(long)]
+    pub key: Option<String>,
+}
+
+pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
+    let now = ctx.now();
+    let actor = ctx.actor.clone();
+    let plan = store::write(ctx.store()?, |tx| {
+        let found = match (&args.plan, &args.key) {
+            (Some(id), _) => find_plan(tx, id),
+            (None, Some(k)) => find_by_key(tx, k),
+            (None, None) => Err(Error::usage("name a plan or pass --key")),
+        };
+        let refuse = |tx: &mut dyn Tx, plan: Option<&Plan>, e: Error| -> Result<Result<Plan>> {
+            record_refusal(tx, now, &actor, "replay", plan, args.key.as_deref(), &e)?;
+            Ok(Err(e))
+        };
+        let plan = match found {
+            Ok(p) => p,
+            Err(e) => return refuse(tx, None, e),
+        };
+        match plan.status {
+            Status::Applied => {
+                record(tx, now, &actor, &plan)?;
+                Ok(Ok(plan))
+            }
+            Status::Interrupted => refuse(tx, Some(&plan), gate::outcome_unknown(&plan)),
+            Status::Running => {
+                let e = Error::new(
+                    Kind::InFlight,
+                    format!(
+                        "plan {} is running: there is no outcome to replay yet",
+                        plan.short_id()
+                    ),
+                );
+                refuse(tx, Some(&plan), e)
+            }
+            _ => {
+                let e = Error::new(
+                    Kind::NotFound,
+                    format!(
+                        "plan {} ({}) has no recorded execution",
+                        plan.short_id(),
+                        plan.status
+                    ),
+                );
+                refuse(tx, Some(&plan), e)
+            }
+        }
+    })??;
+    emit(ctx, &plan)
+}
+
+/// Logs a `replayed` event for an applied plan.
+pub fn record(tx: &mut dyn Tx, now: Millis, actor: &str, plan: &Plan) -> Result<()> {
+    let exec = plan.execution.as_ref();
+    tx.append_event(&event(
+        now,
+        "replayed",
+        plan,
+        actor,
+        json!({
+            "attempt": exec.map(|e| e.attempt),
+            "exit_code": exec.and_then(|e| e.exit_code),
+        }),
+    ))?;
+    Ok(())
+}
+
+/// Writes the recorded outcome and returns the exit code to pass through.
+pub fn emit(ctx: &Ctx, plan: &Plan) -> Result<i32> {
+    let Some(exec) = &plan.execution else {
+        return Err(Error::new(
+            Kind::NotFound,
+            format!("plan {} has no recorded execution", plan.short_id()),
+        ));
+    };
+    let code = exec.exit_code.unwrap_or(1);
+    if ctx.json {
+        render::emit_json(&render::execution_json(exec, true));
+        return Ok(code);
+    }
+    let when = exec
+        .finished_at
+        .map(|t| crate::clock::relative(t, ctx.now()))
+        .unwrap_or_else(|| "by resolve".into());
+    eprintln!(
+        "ladder: plan {} was already applied ({when}); replaying its recorded outcome, nothing was run",
+        plan.short_id()
+    );
+    if let Some(r) = &exec.resolution {
+        eprintln!(
+            "ladder: the outcome was settled by {} as {}: {}",
+            r.actor,
+            r.outcome.as_str(),
+            r.reason
+        );
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(&exec.stdout).and_then(|_| out.flush());
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(&exec.stderr).and_then(|_| err.flush());
+    if exec.truncated {
+        eprintln!(
+            "ladder: the record is truncated: {} stdout and {} stderr bytes were written in all",
+            exec.stdout_bytes, exec.stderr_bytes
+        );
+    }
+    Ok(code)
+}

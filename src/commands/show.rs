@@ -1,0 +1,49 @@
+//! `ladder show`: one plan's card.
+
+use crate::commands::{find_by_key, find_plan};
+use crate::context::Ctx;
+use crate::error::{Error, Result};
+use crate::render;
+use crate::store;
+
+/// Show one plan: command, decision, approvals, window, outcome
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Plan id or unique prefix (4+ characters)
+    #[arg(required_unless_present = "key", conflicts_with = "key")]
+    pub plan: Option<String>,
+
+    /// Show the newest plan of this key
+    #[arg(long)]
+    pub key: Option<String>,
+}
+
+pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
+    let now = ctx.now();
+    if !ctx.state_exists() {
+        let what = args.plan.or(args.key).unwrap_or_default();
+        return Err(Error::new(
+            crate::error::Kind::NotFound,
+            format!(
+                "no plan `{what}`: no state yet at {}",
+                ctx.state_path().display()
+            ),
+        ));
+    }
+    super::list::expire_if_due(ctx, now)?;
+    let plan = store::read(ctx.store()?, |tx| match (&args.plan, &args.key) {
+        (Some(id), _) => find_plan(tx, id),
+        (None, Some(k)) => find_by_key(tx, k),
+        (None, None) => Err(Error::usage("name a plan or pass --key")),
+    })?;
+    if ctx.json {
+        render::emit_json(&render::plan_json(&plan));
+    } else {
+        render::emit(&render::plan_card(
+            &plan,
+            now,
+            render::Paint { on: ctx.color },
+        ));
+    }
+    Ok(())
+}

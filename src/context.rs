@@ -1,0 +1,183 @@
+//! The context every command runs in: who is acting, where state and policy
+//! live, what time it is, how output is shown. Tests fix the clock and ids
+//! through the environment (`LADDER_NOW`, `LADDER_TEST_ID_SEED`).
+
+use crate::cli::Global;
+use crate::clock::Clock;
+use crate::error::{Error, Kind, Result};
+use crate::policy::{EMBEDDED_ORIGIN, EMBEDDED_SOURCE, Policy};
+use crate::store::Store;
+use crate::store::sqlite::SqliteStore;
+use anyhow::Context as _;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+pub struct Ctx {
+    pub json: bool,
+    pub actor: String,
+    pub clock: Clock,
+    /// Colours on stdout: a terminal and no `NO_COLOR`.
+    pub color: bool,
+    /// Whether a person can be asked (stdin and stderr are terminals).
+    pub interactive: bool,
+    state_path: PathBuf,
+    policy_path: Option<PathBuf>,
+    policy: Option<Policy>,
+    store: Option<SqliteStore>,
+    id_seed: Option<String>,
+}
+
+impl Ctx {
+    pub fn new(global: &Global) -> Result<Ctx> {
+        let clock = match std::env::var("LADDER_NOW") {
+            Ok(t) if !t.is_empty() => Clock::Fixed(
+                crate::clock::parse_rfc3339(&t)
+                    .map_err(|e| Error::usage(format!("LADDER_NOW: {e}")))?,
+            ),
+            _ => Clock::System,
+        };
+        let actor = resolve_actor(global.actor.as_deref())?;
+        let state_path = match &global.state {
+            Some(p) => p.clone(),
+            None => default_state_path()?,
+        };
+        let policy_path = match &global.policy {
+            Some(p) => Some(p.clone()),
+            None => default_policy_path().filter(|p| p.exists()),
+        };
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Ok(Ctx {
+            json: global.json,
+            actor,
+            clock,
+            color: !no_color && std::io::stdout().is_terminal(),
+            interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
+            state_path,
+            policy_path,
+            policy: None,
+            store: None,
+            id_seed: std::env::var("LADDER_TEST_ID_SEED")
+                .ok()
+                .filter(|s| !s.is_empty()),
+        })
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    pub fn state_path(&self) -> &Path {
+        &self.state_path
+    }
+
+    /// The state store, opened (and created) on first use.
+    pub fn store(&mut self) -> Result<&mut dyn Store> {
+        if self.store.is_none() {
+            self.store = Some(SqliteStore::open(&self.state_path)?);
+        }
+        Ok(self
+            .store
+            .as_mut()
+            .map(|s| s as &mut dyn Store)
+            .expect("opened above"))
+    }
+
+    /// Whether a state file exists yet (read-only commands on a machine
+    /// that never planned anything show an empty result instead of creating one).
+    pub fn state_exists(&self) -> bool {
+        self.state_path.exists()
+    }
+
+    /// The effective policy, loaded on first use.
+    pub fn policy(&mut self) -> Result<&Policy> {
+        if self.policy.is_none() {
+            self.policy = Some(match &self.policy_path {
+                Some(path) => load_policy(path)?,
+                None => Policy::parse(EMBEDDED_SOURCE, EMBEDDED_ORIGIN)?,
+            });
+        }
+        Ok(self.policy.as_ref().expect("loaded above"))
+    }
+
+    /// A fresh UUID; derived from `material` when `LADDER_TEST_ID_SEED` is set.
+    pub fn new_id(&self, material: &str) -> String {
+        match &self.id_seed {
+            None => uuid::Uuid::new_v4().to_string(),
+            Some(seed) => {
+                let digest = crate::plan_hash::sha256_hex(format!("{seed}\0{material}").as_bytes());
+                let mut bytes = [0u8; 16];
+                for (i, b) in bytes.iter_mut().enumerate() {
+                    *b = u8::from_str_radix(&digest[i * 2..i * 2 + 2], 16).unwrap_or(0);
+                }
+                uuid::Builder::from_random_bytes(bytes)
+                    .into_uuid()
+                    .to_string()
+            }
+        }
+    }
+}
+
+/// Reads and validates a policy file.
+pub fn load_policy(path: &Path) -> Result<Policy> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::usage(format!("cannot read policy file {}: {e}", path.display())))?;
+    Ok(Policy::parse(&text, &path.display().to_string())?)
+}
+
+fn resolve_actor(flag: Option<&str>) -> Result<String> {
+    let actor = match flag {
+        Some(a) => a.to_string(),
+        None => match std::env::var("LADDER_ACTOR") {
+            Ok(a) if !a.is_empty() => a,
+            _ => os_user(),
+        },
+    };
+    let actor = actor.trim().to_string();
+    if actor.is_empty() || actor.chars().any(char::is_control) || actor.len() > 255 {
+        return Err(Error::usage(
+            "the actor must be 1 to 255 printable characters",
+        ));
+    }
+    Ok(actor)
+}
+
+fn os_user() -> String {
+    for var in ["USER", "LOGNAME", "USERNAME"] {
+        if let Ok(u) = std::env::var(var) {
+            if !u.is_empty() {
+                return u;
+            }
+        }
+    }
+    // SAFETY: getuid never fails.
+    format!("uid-{}", unsafe { libc::getuid() })
+}
+
+fn project_dirs() -> Option<directories::ProjectDirs> {
+    directories::ProjectDirs::from("", "", "ladder")
+}
+
+fn default_state_path() -> Result<PathBuf> {
+    project_dirs()
+        .map(|d| d.data_dir().join("state.db"))
+        .ok_or_else(|| {
+            Error::new(
+                Kind::Usage,
+                "cannot find a home directory for the default state file",
+            )
+            .with_hint("pass --state PATH or set LADDER_STATE")
+        })
+}
+
+fn default_policy_path() -> Option<PathBuf> {
+    project_dirs().map(|d| d.config_dir().join("policy.toml"))
+}
+
+/// Ensures the directory exists for a file about to be written.
+pub fn ensure_parent(path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("failed to create directory {}", dir.display()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,191 @@
+//! One error type whose kind maps to the contract's exit codes.
+//!
+//! Every failure ladder reports is an [`Error`]: a [`Kind`] (which decides the
+//! exit code and the JSON `error.code`), a one-line message saying what
+//! happened, and optionally a hint saying what to do next. Internal failures
+//! (I/O, SQLite) arrive as `anyhow::Error` and are classified once, at the
+//! edge, as [`Kind::Error`].
+
+use std::fmt;
+
+/// The exit-code table of the contract, one variant per row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Error,
+    Usage,
+    NotFound,
+    NeedsApproval,
+    Rejected,
+    Expired,
+    HashMismatch,
+    Stale,
+    KeyConflict,
+    InFlight,
+    OutcomeUnknown,
+    Denied,
+    BudgetExceeded,
+    DryRunFailed,
+    Tampered,
+    NotAllowed,
+}
+
+impl Kind {
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Kind::Error => 1,
+            Kind::Usage => 2,
+            Kind::NotFound => 3,
+            Kind::NeedsApproval => 10,
+            Kind::Rejected => 11,
+            Kind::Expired => 12,
+            Kind::HashMismatch => 13,
+            Kind::Stale => 14,
+            Kind::KeyConflict => 15,
+            Kind::InFlight => 16,
+            Kind::OutcomeUnknown => 17,
+            Kind::Denied => 18,
+            Kind::BudgetExceeded => 19,
+            Kind::DryRunFailed => 20,
+            Kind::Tampered => 21,
+            Kind::NotAllowed => 22,
+        }
+    }
+
+    /// The contract's name for this code, used as `error.code` in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Error => "error",
+            Kind::Usage => "usage",
+            Kind::NotFound => "not_found",
+            Kind::NeedsApproval => "needs_approval",
+            Kind::Rejected => "rejected",
+            Kind::Expired => "expired",
+            Kind::HashMismatch => "hash_mismatch",
+            Kind::Stale => "stale",
+            Kind::KeyConflict => "key_conflict",
+            Kind::InFlight => "in_flight",
+            Kind::OutcomeUnknown => "outcome_unknown",
+            Kind::Denied => "denied",
+            Kind::BudgetExceeded => "budget_exceeded",
+            Kind::DryRunFailed => "dry_run_failed",
+            Kind::Tampered => "tampered",
+            Kind::NotAllowed => "not_allowed",
+        }
+    }
+}
+
+/// A failure with its contract kind, a message and an optional next step.
+#[derive(Debug, Clone)]
+pub struct Error {
+    pub kind: Kind,
+    pub message: String,
+    pub hint: Option<String>,
+    /// Extra JSON fields for scripts (for example the denied plan itself).
+    pub extra: Option<serde_json::Value>,
+}
+
+impl Error {
+    pub fn new(kind: Kind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            hint: None,
+            extra: None,
+        }
+    }
+
+    pub fn usage(message: impl Into<String>) -> Self {
+        Error::new(Kind::Usage, message)
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn with_extra(mut self, extra: serde_json::Value) -> Self {
+        self.extra = Some(extra);
+        self
+    }
+
+    /// The one line people see: the message, then the hint after a colon-free
+    /// separator so it still reads as one sentence pair.
+    pub fn one_line(&self) -> String {
+        match &self.hint {
+            Some(h) => format!("{}; {}", self.message, h),
+            None => self.message.clone(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.one_line())
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<anyhow::Error> for Error {
+    fn from(e: anyhow::Error) -> Self {
+        match e.downcast::<Error>() {
+            Ok(e) => e,
+            // `{:#}` prints the whole context chain on one line:
+            // "failed to open state file x: unable to open database file".
+            Err(e) => Error::new(Kind::Error, format!("{e:#}")),
+        }
+    }
+}
+
+impl From<crate::policy::PolicyError> for Error {
+    fn from(e: crate::policy::PolicyError) -> Self {
+        Error::usage(format!("invalid policy {e}"))
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Shorthand for `Err(Error::new(kind, message))`.
+pub fn fail<T>(kind: Kind, message: impl Into<String>) -> Result<T> {
+    Err(Error::new(kind, message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_match_the_contract_table() {
+        let table = [
+            (Kind::Error, 1, "error"),
+            (Kind::Usage, 2, "usage"),
+            (Kind::NotFound, 3, "not_found"),
+            (Kind::NeedsApproval, 10, "needs_approval"),
+            (Kind::Rejected, 11, "rejected"),
+            (Kind::Expired, 12, "expired"),
+            (Kind::HashMismatch, 13, "hash_mismatch"),
+            (Kind::Stale, 14, "stale"),
+            (Kind::KeyConflict, 15, "key_conflict"),
+            (Kind::InFlight, 16, "in_flight"),
+            (Kind::OutcomeUnknown, 17, "outcome_unknown"),
+            (Kind::Denied, 18, "denied"),
+            (Kind::BudgetExceeded, 19, "budget_exceeded"),
+            (Kind::DryRunFailed, 20, "dry_run_failed"),
+            (Kind::Tampered, 21, "tampered"),
+            (Kind::NotAllowed, 22, "not_allowed"),
+        ];
+        for (kind, code, name) in table {
+            assert_eq!(kind.exit_code(), code);
+            assert_eq!(kind.name(), name);
+        }
+    }
+
+    #[test]
+    fn anyhow_context_becomes_one_line() {
+        let e: Error = anyhow::anyhow!("disk full")
+            .context("failed to write state")
+            .into();
+        assert_eq!(e.kind, Kind::Error);
+        assert_eq!(e.message, "failed to write state: disk full");
+    }
+}

@@ -1,0 +1,409 @@
+//! The gates: pure decisions on whether a rung may proceed on a plan.
+//!
+//! Each gate looks at a plan (and what the caller already knows, such as
+//! whether the plan's run lock is held) and answers with the contract's
+//! refusal, checked in the contract's order. No I/O here: the commands do
+//! the reading, the recording and the running.
+
+use crate::error::{Error, Kind, Result};
+use crate::model::{Millis, Plan, Status};
+
+/// What apply should do with a plan that passed its gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApplyGate {
+    /// Approved and within its window: check budget and drift, then run.
+    Run,
+    /// Already applied under this key: give back the recorded outcome.
+    Replay,
+    /// Marked running but no live ladder holds its run lock: the process
+    /// that ran it died. Record `interrupted`, then refuse `outcome_unknown`.
+    Interrupted,
+}
+
+/// Whether a plan's approval or apply window has passed.
+pub fn is_due(plan: &Plan, now: Millis) -> bool {
+    plan.status.can_expire() && plan.expires_at.is_some_and(|t| t <= now)
+}
+
+fn refusal_for_ended(plan: &Plan) -> Option<Error> {
+    let id = plan.short_id();
+    match plan.status {
+        Status::Rejected => {
+            let why = plan
+                .rejection
+                .as_ref()
+                .map(|r| format!(" by {}: {}", r.actor, r.reason))
+                .unwrap_or_default();
+            Some(
+                Error::new(Kind::Rejected, format!("plan {id} was rejected{why}"))
+                    .with_hint("address the reason and plan again"),
+            )
+        }
+        Status::Expired => Some(
+            Error::new(
+                Kind::Expired,
+                format!("plan {id} expired before it was applied"),
+            )
+            .with_hint("plan it again (same key) to start a fresh approval window"),
+        ),
+        Status::Denied => Some(
+            Error::new(Kind::Denied, format!("plan {id} is denied by policy"))
+                .with_hint("see `ladder show` for the rule that denied it"),
+        ),
+        _ => None,
+    }
+}
+
+/// Apply's checks after "plan exists", in the contract's order: key, hash,
+/// already applied, in flight, interrupted, rejected, expired, denied,
+/// approvals. Budget and drift need the store and a process; the caller
+/// checks them after this passes.
+pub fn apply(
+    plan: &Plan,
+    key: &str,
+    hash: &str,
+    now: Millis,
+    lock_held: bool,
+) -> Result<ApplyGate> {
+    let id = plan.short_id();
+    if plan.key != key {
+        return Err(Error::new(
+            Kind::KeyConflict,
+            format!("plan {id} belongs to key `{}`, not `{key}`", plan.key),
+        )
+        .with_hint("pass the key the plan was made with"));
+    }
+    if plan.hash != hash {
+        return Err(Error::new(
+            Kind::HashMismatch,
+            format!(
+                "hash {} is not plan {id}'s hash {}",
+                abbrev(hash),
+                abbrev(&plan.hash)
+            ),
+        )
+        .with_hint(format!(
+            "review the plan with `ladder show {id}` and pass its hash"
+        )));
+    }
+    match plan.status {
+        Status::Applied => return Ok(ApplyGate::Replay),
+        Status::Running if lock_held => {
+            return Err(Error::new(
+                Kind::InFlight,
+                format!("plan {id} is being applied right now by another process"),
+            )
+            .with_hint("wait for it to finish, then apply again to get its outcome"));
+        }
+        Status::Running => return Ok(ApplyGate::Interrupted),
+        Status::Interrupted => return Err(outcome_unknown(plan)),
+        _ => {}
+    }
+    if let Some(e) = refusal_for_ended(plan) {
+        return Err(e);
+    }
+    if is_due(plan, now) {
+        return Err(Error::new(
+            Kind::Expired,
+            format!("plan {id} expired before it was applied"),
+        )
+        .with_hint("plan it again (same key) to start a fresh approval window"));
+    }
+    if plan.status == Status::Pending {
+        return Err(needs_approval(plan));
+    }
+    Ok(ApplyGate::Run)
+}
+
+pub fn outcome_unknown(plan: &Plan) -> Error {
+    let id = plan.short_id();
+    Error::new(
+        Kind::OutcomeUnknown,
+        format!("plan {id} was interrupted while running: its outcome is unknown"),
+    )
+    .with_hint(format!(
+        "check what happened, then run `ladder resolve {id} --outcome succeeded|failed|retry --reason ...`"
+    ))
+}
+
+pub fn needs_approval(plan: &Plan) -> Error {
+    let id = plan.short_id();
+    let missing = plan.approvals_missing().max(1);
+    Error::new(
+        Kind::NeedsApproval,
+        format!(
+            "plan {id} needs {missing} more approval{}",
+            if missing == 1 { "" } else { "s" }
+        ),
+    )
+    .with_hint(format!("run `ladder approve {id}`, or apply with --wait"))
+}
+
+/// Approve's checks: the plan is pending and in its window, the hash (when
+/// given) is the plan's, the actor did not plan it (under separation of
+/// duties) and has not approved it already.
+pub fn approve(
+    plan: &Plan,
+    actor: &str,
+    hash: Option<&str>,
+    separation_of_duties: bool,
+    now: Millis,
+) -> Result<()> {
+    let id = plan.short_id();
+    if let Some(e) = refusal_for_ended(plan) {
+        return Err(e);
+    }
+    if plan.status != Status::Pending {
+        return Err(Error::new(
+            Kind::NotAllowed,
+            format!(
+                "plan {id} is {}, not pending: there is nothing to approve",
+                plan.status
+            ),
+        ));
+    }
+    if is_due(plan, now) {
+        return Err(Error::new(
+            Kind::Expired,
+            format!("plan {id} expired before it was approved"),
+        )
+        .with_hint("ask the planner to plan it again"));
+    }
+    if let Some(h) = hash {
+        if h != plan.hash {
+            return Err(Error::new(
+                Kind::HashMismatch,
+                format!(
+                    "hash {} is not plan {id}'s hash {}",
+                    abbrev(h),
+                    abbrev(&plan.hash)
+                ),
+            )
+            .with_hint(format!(
+                "the plan may have changed: review it with `ladder show {id}`"
+            )));
+        }
+    }
+    if separation_of_duties && plan.actor == actor {
+        return Err(Error::new(
+            Kind::NotAllowed,
+            format!("{actor} planned {id} and may not approve it (separation of duties)"),
+        )
+        .with_hint("ask another reviewer to approve it"));
+    }
+    if plan
+        .approvals
+        .iter()
+        .any(|a| a.actor == actor && a.hash == plan.hash)
+    {
+        return Err(Error::new(
+            Kind::NotAllowed,
+            format!("{actor} already approved plan {id}"),
+        )
+        .with_hint("a second approval must come from a different reviewer"));
+    }
+    Ok(())
+}
+
+/// Reject's checks: the plan has not run and is still in its window.
+pub fn reject(plan: &Plan, now: Millis) -> Result<()> {
+    let id = plan.short_id();
+    if let Some(e) = refusal_for_ended(plan) {
+        return Err(e);
+    }
+    if !matches!(plan.status, Status::Pending | Status::Approved) {
+        return Err(Error::new(
+            Kind::NotAllowed,
+            format!(
+                "plan {id} is {}: only a pending or approved plan can be rejected",
+                plan.status
+            ),
+        ));
+    }
+    if is_due(plan, now) {
+        return Err(Error::new(
+            Kind::Expired,
+            format!("plan {id} has already expired"),
+        ));
+    }
+    Ok(())
+}
+
+fn abbrev(hash: &str) -> String {
+    match hash.get(..12) {
+        Some(h) if hash.len() > 12 => format!("{h}…"),
+        _ => hash.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Approval;
+    use crate::tier::Tier;
+    use std::collections::BTreeMap;
+
+    fn plan(status: Status) -> Plan {
+        Plan {
+            seq: 1,
+            id: "3f2a9c1e-0000-4000-8000-000000000000".into(),
+            key: "k".into(),
+            hash: "h".repeat(64),
+            status,
+            tier: Tier::Irreversible,
+            rule: None,
+            approvals_required: 1,
+            approvals: vec![],
+            command: vec!["true".into()],
+            cwd: "/".into(),
+            env: BTreeMap::new(),
+            dry_run: None,
+            dry_run_ok: vec![0],
+            reason: None,
+            target: None,
+            effect: None,
+            rollback: None,
+            confidence: None,
+            actor: "agent".into(),
+            created_at: 0,
+            expires_at: Some(1000),
+            rejection: None,
+            execution: None,
+            policy_sha256: String::new(),
+            decision: vec![],
+            retry_allowed: false,
+        }
+    }
+
+    fn code(r: Result<ApplyGate>) -> &'static str {
+        match r {
+            Ok(ApplyGate::Run) => "run",
+            Ok(ApplyGate::Replay) => "replay",
+            Ok(ApplyGate::Interrupted) => "interrupted",
+            Err(e) => e.kind.name(),
+        }
+    }
+
+    #[test]
+    fn apply_checks_in_contract_order() {
+        let h = "h".repeat(64);
+        let p = plan(Status::Approved);
+        assert_eq!(code(apply(&p, "other", "x", 0, false)), "key_conflict");
+        assert_eq!(code(apply(&p, "k", "x", 0, false)), "hash_mismatch");
+        assert_eq!(code(apply(&p, "k", &h, 0, false)), "run");
+        assert_eq!(
+            code(apply(&plan(Status::Applied), "k", &h, 5000, false)),
+            "replay"
+        );
+        assert_eq!(
+            code(apply(&plan(Status::Running), "k", &h, 0, true)),
+            "in_flight"
+        );
+        assert_eq!(
+            code(apply(&plan(Status::Running), "k", &h, 0, false)),
+            "interrupted"
+        );
+        assert_eq!(
+            code(apply(&plan(Status::Interrupted), "k", &h, 0, false)),
+            "outcome_unknown"
+        );
+        assert_eq!(
+            code(apply(&plan(Status::Rejected), "k", &h, 0, false)),
+            "rejected"
+        );
+        assert_eq!(
+            code(apply(&plan(Status::Expired), "k", &h, 0, false)),
+            "expired"
+        );
+        assert_eq!(
+            code(apply(&plan(Status::Denied), "k", &h, 0, false)),
+            "denied"
+        );
+        assert_eq!(
+            code(apply(&plan(Status::Pending), "k", &h, 0, false)),
+            "needs_approval"
+        );
+        // The window is checked before approvals: a pending plan past its
+        // window is expired, not waiting.
+        assert_eq!(
+            code(apply(&plan(Status::Pending), "k", &h, 1000, false)),
+            "expired"
+        );
+        assert_eq!(code(apply(&p, "k", &h, 1000, false)), "expired");
+    }
+
+    #[test]
+    fn approve_enforces_duties_and_distinct_reviewers() {
+        let mut p = plan(Status::Pending);
+        assert_eq!(
+            approve(&p, "agent", None, true, 0).unwrap_err().kind,
+            Kind::NotAllowed
+        );
+        assert!(approve(&p, "agent", None, false, 0).is_ok());
+        assert!(approve(&p, "alice", None, true, 0).is_ok());
+        assert_eq!(
+            approve(&p, "alice", Some("zz"), true, 0).unwrap_err().kind,
+            Kind::HashMismatch
+        );
+        p.approvals.push(Approval {
+            actor: "alice".into(),
+            at: 0,
+            comment: None,
+            hash: p.hash.clone(),
+            signature: None,
+            signature_kind: None,
+        });
+        assert_eq!(
+            approve(&p, "alice", None, true, 0).unwrap_err().kind,
+            Kind::NotAllowed
+        );
+        assert_eq!(
+            approve(&p, "bob", None, true, 1000).unwrap_err().kind,
+            Kind::Expired
+        );
+        for (status, kind) in [
+            (Status::Rejected, Kind::Rejected),
+            (Status::Expired, Kind::Expired),
+            (Status::Denied, Kind::Denied),
+            (Status::Applied, Kind::NotAllowed),
+        ] {
+            assert_eq!(
+                approve(&plan(status), "bob", None, true, 0)
+                    .unwrap_err()
+                    .kind,
+                kind
+            );
+        }
+    }
+
+    #[test]
+    fn approvals_count_distinct_actors_on_the_current_hash() {
+        let mut p = plan(Status::Pending);
+        p.approvals_required = 2;
+        let a = |actor: &str, hash: &str| Approval {
+            actor: actor.into(),
+            at: 0,
+            comment: None,
+            hash: hash.into(),
+            signature: None,
+            signature_kind: None,
+        };
+        p.approvals = vec![a("alice", &p.hash), a("alice", &p.hash), a("bob", "old")];
+        assert_eq!(p.approvals_counted(), 1);
+        assert_eq!(p.approvals_missing(), 1);
+    }
+
+    #[test]
+    fn reject_only_before_running() {
+        assert!(reject(&plan(Status::Pending), 0).is_ok());
+        assert!(reject(&plan(Status::Approved), 0).is_ok());
+        assert_eq!(
+            reject(&plan(Status::Applied), 0).unwrap_err().kind,
+            Kind::NotAllowed
+        );
+        assert_eq!(
+            reject(&plan(Status::Pending), 1000).unwrap_err().kind,
+            Kind::Expired
+        );
+    }
+}

@@ -1,0 +1,83 @@
+//! ladder: a gate between "run this" and the side effect.
+//!
+//! Where each rung lives: `commands/plan.rs`, `commands/approve.rs`,
+//! `commands/reject.rs`, `commands/apply.rs`, `commands/replay.rs`,
+//! `commands/log.rs`. The pure cores: `plan_hash` (the canonical form and its
+//! digest), `policy` (TOML model, argv patterns, evaluation), `gate` (may
+//! this rung proceed?), `ledger` (event hashing and chain verification).
+//! The edges: `store` (all SQL), `runner` (spawning the command), `runlock`
+//! (liveness from kernel locks), `render` (cards, tables, JSON).
+
+pub mod cli;
+pub mod clock;
+pub mod commands;
+pub mod context;
+pub mod duration;
+pub mod error;
+pub mod gate;
+pub mod ledger;
+pub mod model;
+pub mod plan_hash;
+pub mod policy;
+pub mod render;
+pub mod runlock;
+pub mod runner;
+pub mod store;
+pub mod tier;
+
+use cli::{Cli, Command};
+use context::Ctx;
+use error::Result;
+
+/// Runs one command line; returns the process exit code on success (0, or
+/// the wrapped command's own code for `apply` and `replay`).
+pub fn run(cli: Cli) -> Result<i32> {
+    // Commands that need no state, policy or actor.
+    match cli.command {
+        Command::Completions(args) => return commands::completions::run(args).map(|_| 0),
+        Command::Man(args) => return commands::man::run(args).map(|_| 0),
+        _ => {}
+    }
+    let mut ctx = Ctx::new(&cli.global)?;
+    match cli.command {
+        Command::Plan(args) => commands::plan::run(&mut ctx, args).map(|_| 0),
+        Command::Approve(args) => commands::approve::run(&mut ctx, args).map(|_| 0),
+        Command::Reject(args) => commands::reject::run(&mut ctx, args).map(|_| 0),
+        Command::Apply(args) => commands::apply::run(&mut ctx, args),
+        Command::Replay(args) => commands::replay::run(&mut ctx, args),
+        Command::Log(args) => commands::log::run(&mut ctx, args).map(|_| 0),
+        Command::Show(args) => commands::show::run(&mut ctx, args).map(|_| 0),
+        Command::List(args) => commands::list::run(&mut ctx, args).map(|_| 0),
+        Command::Resolve(args) => commands::resolve::run(&mut ctx, args).map(|_| 0),
+        Command::Policy(cmd) => commands::policy::run(&mut ctx, cmd).map(|_| 0),
+        Command::Completions(_) | Command::Man(_) => Ok(0),
+    }
+}
+
+/// Prints an error the contract's way: a JSON object on stdout with
+/// `--json`, else one line on stderr starting `ladder: `.
+pub fn report_error(e: &error::Error, json: bool) {
+    if json {
+        let mut obj = serde_json::json!({
+            "error": {
+                "code": e.kind.name(),
+                "message": e.message,
+                "hint": e.hint,
+                "exit_code": e.kind.exit_code(),
+            }
+        });
+        if let (Some(serde_json::Value::Object(extra)), Some(map)) = (&e.extra, obj.as_object_mut())
+        {
+            for (k, v) in extra {
+                if k == "plan" {
+                    map.insert(k.clone(), v.clone());
+                } else if let Some(serde_json::Value::Object(err)) = map.get_mut("error") {
+                    err.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        render::emit_json(&obj);
+    } else {
+        eprintln!("ladder: {}", e.one_line());
+    }
+}

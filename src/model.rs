@@ -1,0 +1,272 @@
+//! The records ladder keeps: plans, approvals, executions and ledger events.
+//!
+//! These are plain data. The store reads and writes them; `gate` decides on
+//! them; `render` turns them into cards, tables and the contract's JSON.
+//! Times are milliseconds since the Unix epoch, UTC ([`Millis`]).
+
+use crate::tier::Tier;
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// Milliseconds since the Unix epoch, UTC.
+pub type Millis = i64;
+
+/// Where a plan is on the ladder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    Pending,
+    Approved,
+    Running,
+    Applied,
+    Rejected,
+    Expired,
+    Denied,
+    Interrupted,
+}
+
+impl Status {
+    pub const ALL: [Status; 8] = [
+        Status::Pending,
+        Status::Approved,
+        Status::Running,
+        Status::Applied,
+        Status::Rejected,
+        Status::Expired,
+        Status::Denied,
+        Status::Interrupted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Approved => "approved",
+            Status::Running => "running",
+            Status::Applied => "applied",
+            Status::Rejected => "rejected",
+            Status::Expired => "expired",
+            Status::Denied => "denied",
+            Status::Interrupted => "interrupted",
+        }
+    }
+
+    /// A plan in one of these states still owns its key: planning the same
+    /// key with different content is a `key_conflict`. The others ended
+    /// without running, so the key may be planned afresh.
+    pub fn holds_key(self) -> bool {
+        !matches!(self, Status::Rejected | Status::Expired | Status::Denied)
+    }
+
+    /// States that expire when their window passes.
+    pub fn can_expire(self) -> bool {
+        matches!(self, Status::Pending | Status::Approved)
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Status {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Status::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Status::ALL.iter().map(|s| s.as_str()).collect();
+                format!(
+                    "unknown status `{s}` (expected one of: {})",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+/// A dry-run as captured at plan time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DryRun {
+    pub command: Vec<OsString>,
+    pub exit_code: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub stdout_sha256: String,
+    pub stderr_sha256: String,
+    pub stdout_bytes: u64,
+    pub stderr_bytes: u64,
+    pub truncated: bool,
+}
+
+/// One reviewer's approval of one exact plan hash.
+///
+/// The approval names the hash it approves rather than only the plan, so a
+/// detached signature (SSH signing is planned) can be made over
+/// `(plan id, hash, actor, at)` and checked without trusting the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Approval {
+    pub actor: String,
+    pub at: Millis,
+    pub comment: Option<String>,
+    pub hash: String,
+    /// A detached signature over the approval, when one was made. Its format
+    /// is named by `signature_kind` (reserved: `ssh`).
+    pub signature: Option<String>,
+    pub signature_kind: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejection {
+    pub actor: String,
+    pub reason: String,
+    pub at: Millis,
+}
+
+/// How a person settled an interrupted plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Succeeded,
+    Failed,
+    Retry,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Failed => "failed",
+            Outcome::Retry => "retry",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolution {
+    pub actor: String,
+    pub outcome: Outcome,
+    pub reason: String,
+    pub at: Millis,
+}
+
+/// One run of a plan's command. A plan has at most one execution, except
+/// after `resolve --outcome retry`, which permits exactly one more.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Execution {
+    pub plan: String,
+    pub key: String,
+    pub attempt: u32,
+    pub actor: String,
+    pub pid: Option<u32>,
+    pub started_at: Millis,
+    /// `None` while running, or when ladder died before recording the end.
+    pub finished_at: Option<Millis>,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub timed_out: bool,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub stdout_bytes: u64,
+    pub stderr_bytes: u64,
+    pub stdout_sha256: Option<String>,
+    pub stderr_sha256: Option<String>,
+    pub truncated: bool,
+    /// Set when a person settled an interrupted run with `resolve`.
+    pub resolution: Option<Resolution>,
+}
+
+/// A plan: a proposed command with its context, decisions and outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The store's row number. Internal: used to name the plan's run lock.
+    pub seq: i64,
+    pub id: String,
+    pub key: String,
+    pub hash: String,
+    pub status: Status,
+    pub tier: Tier,
+    pub rule: Option<String>,
+    pub approvals_required: u32,
+    pub approvals: Vec<Approval>,
+    pub command: Vec<OsString>,
+    pub cwd: PathBuf,
+    /// Bound variable → sha256 hex of its value at plan time (`None`: unset).
+    pub env: BTreeMap<String, Option<String>>,
+    pub dry_run: Option<DryRun>,
+    /// Dry-run exit codes accepted for this plan (policy and `--dry-run-ok`).
+    pub dry_run_ok: Vec<i32>,
+    pub reason: Option<String>,
+    pub target: Option<String>,
+    pub effect: Option<String>,
+    pub rollback: Option<String>,
+    pub confidence: Option<f64>,
+    pub actor: String,
+    pub created_at: Millis,
+    pub expires_at: Option<Millis>,
+    pub rejection: Option<Rejection>,
+    pub execution: Option<Execution>,
+    pub policy_sha256: String,
+    /// How policy decided tier and approvals, in sentences.
+    pub decision: Vec<String>,
+    /// Applies still permitted after a `resolve --outcome retry`.
+    pub retry_allowed: bool,
+}
+
+impl Plan {
+    /// Distinct actors who approved the current hash.
+    pub fn approvals_counted(&self) -> u32 {
+        let mut actors: Vec<&str> = self
+            .approvals
+            .iter()
+            .filter(|a| a.hash == self.hash)
+            .map(|a| a.actor.as_str())
+            .collect();
+        actors.sort_unstable();
+        actors.dedup();
+        actors.len() as u32
+    }
+
+    pub fn approvals_missing(&self) -> u32 {
+        self.approvals_required
+            .saturating_sub(self.approvals_counted())
+    }
+
+    /// The first 8 characters of the id: what people type.
+    pub fn short_id(&self) -> &str {
+        short(&self.id)
+    }
+}
+
+/// The first 8 characters of an id.
+pub fn short(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}
+
+/// A ledger event as stored: chained to its predecessor by `prev_hash`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub seq: i64,
+    pub at: Millis,
+    pub kind: String,
+    pub plan: Option<String>,
+    pub key: Option<String>,
+    pub actor: String,
+    /// The detail object exactly as hashed: compact JSON with sorted keys.
+    pub detail: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// An event before the store gives it a place in the chain.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub at: Millis,
+    pub kind: &'static str,
+    pub plan: Option<String>,
+    pub key: Option<String>,
+    pub actor: String,
+    pub detail: serde_json::Value,
+}

@@ -1,0 +1,160 @@
+//! Evaluation: from a plan's argv, environment, dry-run and confidence to a
+//! tier, a winning rule and the approvals required.
+//!
+//! 1. A rule matches when one of its command patterns matches the argv, every
+//!    env condition holds (the variable is set and its value matches the
+//!    glob) and, if it has `dry_run_output`, a dry-run was given and the
+//!    regex matches its stdout.
+//! 2. The strictest tier among matching rules wins; among rules of that tier
+//!    the first in the file is the one recorded. No match: `[defaults]`.
+//! 3. Approvals come from the tier, raised to at least one when the tier
+//!    requires a dry-run and none was given, or when confidence is below
+//!    `approve_below`. Tier `deny` or confidence below `deny_below` denies the
+//!    plan, and a denied plan requires no approvals: nothing can approve it.
+
+use super::pattern::glob_matches;
+use super::{Evaluation, Input, Policy, Rule, RuleMatch};
+use crate::tier::Tier;
+use std::os::unix::ffi::OsStrExt;
+
+pub(super) fn evaluate(policy: &Policy, input: &Input) -> Evaluation {
+    let matched: Vec<RuleMatch> = policy
+        .rules()
+        .iter()
+        .filter_map(|rule| match_rule(rule, input))
+        .collect();
+
+    let mut reasons = Vec::new();
+    // `max_by_key` keeps the last maximum; the contract wants the first.
+    let winner = matched
+        .iter()
+        .fold(None::<&RuleMatch>, |best, m| match best {
+            Some(b) if b.tier >= m.tier => Some(b),
+            _ => Some(m),
+        });
+    let (tier, rule) = match winner {
+        Some(w) => {
+            let mut sentence =
+                format!("rule \"{}\" ({}) matched \"{}\"", w.rule, w.tier, w.pattern);
+            if !w.conditions.is_empty() {
+                sentence.push_str(" with ");
+                sentence.push_str(&w.conditions.join(" and "));
+            }
+            if matched.len() > 1 {
+                let n = matched.len();
+                sentence.push_str(&format!(": the strictest of {n} matching rules"));
+            }
+            reasons.push(sentence);
+            (w.tier, Some(w.rule.clone()))
+        }
+        None => {
+            let tier = policy.defaults().tier;
+            reasons.push(format!("no rule matched: [defaults] tier {tier}"));
+            (tier, None)
+        }
+    };
+
+    let mut denied = None;
+    if tier == Tier::Deny {
+        let reason = match &rule {
+            Some(name) => format!("rule \"{name}\" denies this command"),
+            None => "[defaults] tier deny denies commands no rule matches".to_string(),
+        };
+        reasons.push(reason.clone());
+        denied = Some(reason);
+    }
+
+    let settings = policy.tier_settings(tier);
+    let mut approvals = settings.approvals;
+    if denied.is_none() {
+        reasons.push(format!(
+            "tier {tier} requires {}",
+            approvals_phrase(approvals)
+        ));
+        if settings.require_dry_run && input.dry_run.is_none() {
+            if approvals < 1 {
+                approvals = 1;
+                reasons.push(format!(
+                    "tier {tier} requires a dry-run and none was given: 1 approval required"
+                ));
+            } else {
+                reasons.push(format!(
+                    "tier {tier} requires a dry-run and none was given, \
+                     which the {} already cover",
+                    approvals_phrase(approvals)
+                ));
+            }
+        }
+    }
+
+    if let (Some(bands), Some(confidence)) = (policy.confidence(), input.confidence) {
+        if confidence < bands.deny_below {
+            let reason = format!(
+                "confidence {confidence} is below deny_below {}: denied",
+                bands.deny_below
+            );
+            reasons.push(reason.clone());
+            denied.get_or_insert(reason);
+        } else if confidence < bands.approve_below && denied.is_none() {
+            approvals = approvals.max(1);
+            reasons.push(format!(
+                "confidence {confidence} is below approve_below {}: at least 1 approval required",
+                bands.approve_below
+            ));
+        }
+    }
+
+    if denied.is_some() {
+        approvals = 0;
+    }
+
+    let dry_run_exit_codes = rule
+        .as_deref()
+        .and_then(|name| policy.rules().iter().find(|r| r.name == name))
+        .and_then(|r| r.dry_run_exit_codes.clone())
+        .unwrap_or_else(|| policy.defaults().dry_run_exit_codes.clone());
+
+    Evaluation {
+        tier,
+        rule,
+        approvals_required: approvals,
+        denied,
+        matched,
+        reasons,
+        dry_run_exit_codes,
+    }
+}
+
+fn approvals_phrase(n: u32) -> String {
+    match n {
+        0 => "no approval".to_string(),
+        1 => "1 approval".to_string(),
+        n => format!("{n} approvals"),
+    }
+}
+
+/// How `rule` matches the input, or `None` when it does not.
+fn match_rule(rule: &Rule, input: &Input) -> Option<RuleMatch> {
+    let pattern = rule.commands.iter().find(|p| p.matches(input.argv))?;
+    let mut conditions = Vec::new();
+    for (name, glob) in &rule.env {
+        let value = (input.env)(name)?;
+        if !glob_matches(glob.as_bytes(), value.as_bytes()) {
+            return None;
+        }
+        conditions.push(format!("{name}={glob}"));
+    }
+    if let Some(regex) = &rule.dry_run_output {
+        let stdout = input.dry_run.as_ref()?.stdout;
+        if !regex.is_match(&String::from_utf8_lossy(stdout)) {
+            return None;
+        }
+        conditions.push(format!("dry-run output matching /{}/", regex.as_str()));
+    }
+    Some(RuleMatch {
+        rule: rule.name.clone(),
+        tier: rule.tier,
+        pattern: pattern.as_str().to_string(),
+        conditions,
+    })
+}

@@ -1,0 +1,430 @@
+//! From TOML text to a validated [`Policy`].
+//!
+//! Syntax and shape (unknown keys, wrong types) are toml's and serde's job;
+//! their errors carry a byte span that becomes the line. Everything else
+//! (tier names, durations, patterns, regexes, examples, references between
+//! sections) is checked here against the spans kept in `model.rs`, in file
+//! order, stopping at the first problem.
+
+use super::model::{RawBudget, RawConfidence, RawNotify, RawPolicy, RawRule, VersionOnly};
+use super::{
+    Budget, ConfidenceBands, Defaults, Notify, Pattern, Policy, PolicyError, Rule, TierSettings,
+};
+use crate::tier::Tier;
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::ops::Range;
+use std::time::Duration;
+use toml::Spanned;
+
+const NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub(super) fn load(source: &str, origin: &str) -> Result<Policy, PolicyError> {
+    let cx = Cx { source, origin };
+    let version: VersionOnly = toml::from_str(source).map_err(|e| cx.toml_error(&e))?;
+    let Some(version) = version.version else {
+        return Err(cx.error(None, "missing `version = 1` at the top of the policy"));
+    };
+    if !matches!(version.get_ref(), toml::Value::Integer(1)) {
+        return Err(cx.at(
+            version.span(),
+            format!(
+                "unsupported policy version {}: this ladder reads `version = 1`",
+                version.get_ref()
+            ),
+        ));
+    }
+    let raw: RawPolicy = toml::from_str(source).map_err(|e| cx.toml_error(&e))?;
+
+    let defaults = cx.defaults(raw.defaults)?;
+    let mut tiers = Tier::ALL.map(TierSettings::default_for);
+    for (name, settings) in raw.tiers {
+        let tier = cx.tier(&name)?;
+        let slot = &mut tiers[tier as usize];
+        if let Some(approvals) = settings.approvals {
+            slot.approvals = approvals;
+        }
+        if let Some(require) = settings.require_dry_run {
+            slot.require_dry_run = require;
+        }
+    }
+
+    let mut rules: Vec<Rule> = Vec::with_capacity(raw.rules.len());
+    for raw_rule in raw.rules {
+        let rule = cx.rule(raw_rule)?;
+        if let Some(first) = rules.iter().find(|r| r.name == rule.name) {
+            return Err(cx.error(
+                Some(rule.line),
+                format!(
+                    "duplicate rule name \"{}\" (first defined on line {})",
+                    rule.name, first.line
+                ),
+            ));
+        }
+        rules.push(rule);
+    }
+
+    let confidence = raw.confidence.map(|c| cx.confidence(c)).transpose()?;
+
+    let mut budgets: Vec<Budget> = Vec::with_capacity(raw.budgets.len());
+    let mut budget_lines: HashMap<String, usize> = HashMap::new();
+    for raw_budget in raw.budgets {
+        let line = cx.line(raw_budget.span());
+        let budget = cx.budget(raw_budget.into_inner(), &rules)?;
+        if let Some(first) = budget_lines.get(&budget.name) {
+            return Err(cx.error(
+                Some(line),
+                format!(
+                    "duplicate budget name \"{}\" (first defined on line {first})",
+                    budget.name
+                ),
+            ));
+        }
+        budget_lines.insert(budget.name.clone(), line);
+        budgets.push(budget);
+    }
+
+    let notify = raw.notify.map(|n| cx.notify(n)).transpose()?;
+
+    Ok(Policy {
+        source: source.to_string(),
+        origin: origin.to_string(),
+        defaults,
+        tiers,
+        rules,
+        budgets,
+        notify,
+        confidence,
+    })
+}
+
+/// The text being loaded and its name, to turn spans into errors.
+struct Cx<'a> {
+    source: &'a str,
+    origin: &'a str,
+}
+
+impl Cx<'_> {
+    fn error(&self, line: Option<usize>, message: impl Into<String>) -> PolicyError {
+        PolicyError {
+            origin: self.origin.to_string(),
+            line,
+            message: message.into(),
+        }
+    }
+
+    fn at(&self, span: Range<usize>, message: impl Into<String>) -> PolicyError {
+        self.error(Some(self.line(span)), message)
+    }
+
+    /// 1-based line of the start of `span`.
+    fn line(&self, span: Range<usize>) -> usize {
+        let bytes = self.source.as_bytes();
+        let end = span.start.min(bytes.len());
+        1 + bytes[..end].iter().filter(|&&b| b == b'\n').count()
+    }
+
+    fn toml_error(&self, e: &toml::de::Error) -> PolicyError {
+        self.error(e.span().map(|s| self.line(s)), one_line(e.message()))
+    }
+
+    fn tier(&self, name: &Spanned<String>) -> Result<Tier, PolicyError> {
+        name.get_ref()
+            .parse::<Tier>()
+            .map_err(|e| self.at(name.span(), e))
+    }
+
+    fn duration(&self, key: &str, text: &Spanned<String>) -> Result<Duration, PolicyError> {
+        let d = crate::duration::parse(text.get_ref())
+            .map_err(|e| self.at(text.span(), format!("`{key}`: {e}")))?;
+        if d.is_zero() {
+            return Err(self.at(text.span(), format!("`{key}` must be longer than zero")));
+        }
+        Ok(d)
+    }
+
+    fn exit_codes(&self, what: &str, codes: Spanned<Vec<i32>>) -> Result<Vec<i32>, PolicyError> {
+        if codes.get_ref().is_empty() {
+            return Err(self.at(
+                codes.span(),
+                format!("{what}`dry_run_exit_codes` must list at least one exit code"),
+            ));
+        }
+        Ok(codes.into_inner())
+    }
+
+    fn defaults(&self, raw: Option<super::model::RawDefaults>) -> Result<Defaults, PolicyError> {
+        let mut d = Defaults::default();
+        let Some(raw) = raw else { return Ok(d) };
+        if let Some(tier) = &raw.tier {
+            d.tier = self.tier(tier)?;
+        }
+        if let Some(ttl) = &raw.approval_ttl {
+            d.approval_ttl = self.duration("approval_ttl", ttl)?;
+        }
+        if let Some(ttl) = &raw.apply_ttl {
+            d.apply_ttl = self.duration("apply_ttl", ttl)?;
+        }
+        if let Some(sod) = raw.separation_of_duties {
+            d.separation_of_duties = sod;
+        }
+        if let Some(cap) = raw.output_cap {
+            d.output_cap = u64::try_from(*cap.get_ref())
+                .ok()
+                .filter(|&c| c >= 1)
+                .ok_or_else(|| {
+                    self.at(
+                        cap.span(),
+                        format!(
+                            "`output_cap` must be a positive number of bytes, not {}",
+                            cap.get_ref()
+                        ),
+                    )
+                })?;
+        }
+        if let Some(codes) = raw.dry_run_exit_codes {
+            d.dry_run_exit_codes = self.exit_codes("", codes)?;
+        }
+        Ok(d)
+    }
+
+    fn rule(&self, raw: Spanned<RawRule>) -> Result<Rule, PolicyError> {
+        let line = self.line(raw.span());
+        let raw = raw.into_inner();
+        let name = raw.name.get_ref().clone();
+        if name.trim().is_empty() {
+            return Err(self.at(raw.name.span(), "a rule's `name` must not be empty"));
+        }
+        let tier = self.tier(&raw.tier)?;
+        let what = format!("rule \"{name}\"");
+
+        if raw.commands.get_ref().is_empty() {
+            return Err(self.at(
+                raw.commands.span(),
+                format!("{what}: `commands` must list at least one pattern"),
+            ));
+        }
+        let mut commands = Vec::with_capacity(raw.commands.get_ref().len());
+        for text in raw.commands.get_ref() {
+            let pattern = Pattern::parse(text.get_ref())
+                .map_err(|e| self.at(text.span(), format!("{what}: {e}")))?;
+            commands.push(pattern);
+        }
+
+        let mut env = Vec::new();
+        for (var, glob) in raw.env.unwrap_or_default() {
+            let valid = !var.get_ref().is_empty()
+                && !var.get_ref().contains('=')
+                && !var.get_ref().contains('\0');
+            if !valid {
+                return Err(self.at(
+                    var.span(),
+                    format!(
+                        "{what}: `{}` is not an environment variable name",
+                        var.get_ref()
+                    ),
+                ));
+            }
+            env.push((var.into_inner(), glob.into_inner()));
+        }
+
+        let dry_run_output = match &raw.dry_run_output {
+            None => None,
+            Some(text) => Some(regex::Regex::new(text.get_ref()).map_err(|e| {
+                self.at(
+                    text.span(),
+                    format!(
+                        "{what}: invalid `dry_run_output` regex: {}",
+                        regex_reason(&e)
+                    ),
+                )
+            })?),
+        };
+
+        let dry_run_exit_codes = raw
+            .dry_run_exit_codes
+            .map(|codes| self.exit_codes(&format!("{what}: "), codes))
+            .transpose()?;
+
+        for example in &raw.examples {
+            let argv = self.example_argv(&what, "example", example)?;
+            if !commands.iter().any(|p| p.matches(&argv)) {
+                return Err(self.at(
+                    example.span(),
+                    format!(
+                        "{what}: example \"{}\" does not match any of its commands",
+                        example.get_ref()
+                    ),
+                ));
+            }
+        }
+        for example in &raw.not_examples {
+            let argv = self.example_argv(&what, "not_example", example)?;
+            if let Some(p) = commands.iter().find(|p| p.matches(&argv)) {
+                return Err(self.at(
+                    example.span(),
+                    format!(
+                        "{what}: not_example \"{}\" matches its command \"{}\"",
+                        example.get_ref(),
+                        p.as_str()
+                    ),
+                ));
+            }
+        }
+
+        Ok(Rule {
+            name,
+            tier,
+            description: raw.description,
+            commands,
+            env,
+            dry_run_output,
+            dry_run_exit_codes,
+            examples: raw.examples.into_iter().map(Spanned::into_inner).collect(),
+            not_examples: raw
+                .not_examples
+                .into_iter()
+                .map(Spanned::into_inner)
+                .collect(),
+            line,
+        })
+    }
+
+    fn example_argv(
+        &self,
+        what: &str,
+        kind: &str,
+        example: &Spanned<String>,
+    ) -> Result<Vec<OsString>, PolicyError> {
+        let text = example.get_ref();
+        let words = shell_words::split(text).map_err(|_| {
+            self.at(
+                example.span(),
+                format!("{what}: {kind} \"{text}\" has an unbalanced quote"),
+            )
+        })?;
+        if words.is_empty() {
+            return Err(self.at(example.span(), format!("{what}: {kind} is empty")));
+        }
+        Ok(words.into_iter().map(OsString::from).collect())
+    }
+
+    fn confidence(&self, raw: Spanned<RawConfidence>) -> Result<ConfidenceBands, PolicyError> {
+        let span = raw.span();
+        let raw = raw.into_inner();
+        for (key, value) in [
+            ("deny_below", &raw.deny_below),
+            ("approve_below", &raw.approve_below),
+        ] {
+            if !(0.0..=1.0).contains(value.get_ref()) {
+                return Err(self.at(
+                    value.span(),
+                    format!("`{key}` must be between 0 and 1, not {}", value.get_ref()),
+                ));
+            }
+        }
+        let bands = ConfidenceBands {
+            deny_below: *raw.deny_below.get_ref(),
+            approve_below: *raw.approve_below.get_ref(),
+        };
+        if bands.deny_below > bands.approve_below {
+            return Err(self.at(
+                span,
+                format!(
+                    "`deny_below` ({}) must not be greater than `approve_below` ({})",
+                    bands.deny_below, bands.approve_below
+                ),
+            ));
+        }
+        Ok(bands)
+    }
+
+    fn budget(&self, raw: RawBudget, rules: &[Rule]) -> Result<Budget, PolicyError> {
+        let name = raw.name.get_ref().clone();
+        if name.trim().is_empty() {
+            return Err(self.at(raw.name.span(), "a budget's `name` must not be empty"));
+        }
+        let what = format!("budget \"{name}\"");
+        if raw.tiers.get_ref().is_empty() {
+            return Err(self.at(
+                raw.tiers.span(),
+                format!("{what}: `tiers` must list at least one tier"),
+            ));
+        }
+        let tiers = raw
+            .tiers
+            .get_ref()
+            .iter()
+            .map(|t| self.tier(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        let max = u32::try_from(*raw.max.get_ref())
+            .ok()
+            .filter(|&m| m >= 1)
+            .ok_or_else(|| {
+                self.at(
+                    raw.max.span(),
+                    format!(
+                        "{what}: `max` must be a whole number from 1 to {}, not {}",
+                        u32::MAX,
+                        raw.max.get_ref()
+                    ),
+                )
+            })?;
+        let per = self.duration("per", &raw.per)?;
+        if let Some(rule) = &raw.rule {
+            if !rules.iter().any(|r| &r.name == rule.get_ref()) {
+                return Err(self.at(
+                    rule.span(),
+                    format!("{what}: no rule is named \"{}\"", rule.get_ref()),
+                ));
+            }
+        }
+        Ok(Budget {
+            name,
+            tiers,
+            max,
+            per,
+            rule: raw.rule.map(Spanned::into_inner),
+            actor: raw.actor,
+        })
+    }
+
+    fn notify(&self, raw: Spanned<RawNotify>) -> Result<Notify, PolicyError> {
+        let raw = raw.into_inner();
+        let program_ok = raw.command.get_ref().first().is_some_and(|p| !p.is_empty());
+        if !program_ok {
+            return Err(self.at(
+                raw.command.span(),
+                "[notify] `command` must start with a program",
+            ));
+        }
+        let timeout = match &raw.timeout {
+            Some(t) => self.duration("timeout", t)?,
+            None => NOTIFY_TIMEOUT,
+        };
+        Ok(Notify {
+            command: raw.command.into_inner(),
+            timeout,
+        })
+    }
+}
+
+/// toml's messages may span lines; errors here are one line.
+fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The regex crate's syntax errors quote the pattern with a caret under it;
+/// keep only the reason.
+fn regex_reason(e: &regex::Error) -> String {
+    let text = e.to_string();
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("error: "))
+        .map(str::to_string)
+        .unwrap_or_else(|| one_line(&text))
+}

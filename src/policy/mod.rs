@@ -1,0 +1,272 @@
+//! Policy: which tier a command gets, how many approvals it needs, and the
+//! limits around it.
+//!
+//! A policy is TOML text (the contract's "Policy (TOML)" section). The caller
+//! reads the file and hands over its text; [`Policy::parse`] validates
+//! everything at once, so a policy that loads is ready to evaluate and every
+//! mistake in it is reported with the file, the line and the reason.
+//! Evaluation ([`Policy::evaluate`]) is a pure function of the policy and an
+//! [`Input`]: nothing here touches the file system, the clock or a process.
+//!
+//! When no policy file is given, ladder uses [`EMBEDDED_SOURCE`], the
+//! commented default in `default.toml`.
+
+mod eval;
+mod load;
+mod model;
+pub mod pattern;
+
+pub use pattern::Pattern;
+
+use crate::tier::Tier;
+use sha2::{Digest, Sha256};
+use std::ffi::OsString;
+use std::fmt;
+use std::time::Duration;
+
+/// The default policy, used when the user has none.
+pub const EMBEDDED_SOURCE: &str = include_str!("default.toml");
+/// What errors and `policy show` call the embedded default.
+pub const EMBEDDED_ORIGIN: &str = "<embedded default policy>";
+
+/// A validated policy, ready to evaluate.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    source: String,
+    origin: String,
+    defaults: Defaults,
+    /// Indexed by `Tier as usize`, the order of `Tier::ALL`.
+    tiers: [TierSettings; 5],
+    rules: Vec<Rule>,
+    budgets: Vec<Budget>,
+    notify: Option<Notify>,
+    confidence: Option<ConfidenceBands>,
+}
+
+/// Why a policy was refused: where, and what is wrong.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyError {
+    pub origin: String,
+    /// 1-based; `None` when the problem has no line (a missing `version`).
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}: {}", self.origin, line, self.message),
+            None => write!(f, "{}: {}", self.origin, self.message),
+        }
+    }
+}
+
+impl std::error::Error for PolicyError {}
+
+/// `[defaults]`.
+#[derive(Debug, Clone)]
+pub struct Defaults {
+    /// The tier of commands no rule matches.
+    pub tier: Tier,
+    /// A plan pending longer than this expires.
+    pub approval_ttl: Duration,
+    /// An approved plan not applied within this expires.
+    pub apply_ttl: Duration,
+    /// The actor who planned may not approve.
+    pub separation_of_duties: bool,
+    /// Bytes kept per recorded stream (`output_cap`).
+    pub output_cap: u64,
+    /// Dry-run exit codes accepted unless the winning rule says otherwise.
+    pub dry_run_exit_codes: Vec<i32>,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Defaults {
+            tier: Tier::Irreversible,
+            approval_ttl: Duration::from_secs(3600),
+            apply_ttl: Duration::from_secs(24 * 3600),
+            separation_of_duties: true,
+            output_cap: 1 << 20,
+            dry_run_exit_codes: vec![0],
+        }
+    }
+}
+
+/// `[tiers.<tier>]`.
+#[derive(Debug, Clone, Copy)]
+pub struct TierSettings {
+    pub approvals: u32,
+    /// Planned without a dry-run: at least one approval.
+    pub require_dry_run: bool,
+}
+
+impl TierSettings {
+    /// What a tier gets when the policy has no `[tiers.<tier>]` for it.
+    pub fn default_for(tier: Tier) -> TierSettings {
+        let approvals = match tier {
+            Tier::ReadOnly | Tier::Reversible | Tier::Deny => 0,
+            Tier::Irreversible => 1,
+            Tier::Critical => 2,
+        };
+        TierSettings {
+            approvals,
+            require_dry_run: false,
+        }
+    }
+}
+
+/// One `[[rules]]` entry.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub name: String,
+    pub tier: Tier,
+    pub description: Option<String>,
+    /// Any one of these must match the argv.
+    pub commands: Vec<Pattern>,
+    /// Variable name and a glob over its value; all must hold, sorted by name.
+    pub env: Vec<(String, String)>,
+    /// Must match the dry-run's stdout; without a dry-run the rule cannot match.
+    pub dry_run_output: Option<regex::Regex>,
+    /// Overrides `[defaults]` for plans this rule wins.
+    pub dry_run_exit_codes: Option<Vec<i32>>,
+    pub examples: Vec<String>,
+    pub not_examples: Vec<String>,
+    /// 1-based line of the rule's `[[rules]]` header.
+    pub line: usize,
+}
+
+/// One `[[budgets]]` entry: at most `max` applies of plans in `tiers` per
+/// `per`, optionally only those won by `rule` or planned by `actor`.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    pub name: String,
+    pub tiers: Vec<Tier>,
+    pub max: u32,
+    pub per: Duration,
+    pub rule: Option<String>,
+    pub actor: Option<String>,
+}
+
+/// `[notify]`: a command run with the plan JSON on stdin when a plan waits.
+#[derive(Debug, Clone)]
+pub struct Notify {
+    pub command: Vec<String>,
+    pub timeout: Duration,
+}
+
+/// `[confidence]`: what an actor's `--confidence` does to a plan.
+#[derive(Debug, Clone, Copy)]
+pub struct ConfidenceBands {
+    pub deny_below: f64,
+    pub approve_below: f64,
+}
+
+/// What a plan is evaluated on.
+pub struct Input<'a> {
+    pub argv: &'a [OsString],
+    /// The planning process's environment.
+    pub env: &'a dyn Fn(&str) -> Option<OsString>,
+    /// `None`: planned without `--dry-run`.
+    pub dry_run: Option<DryRunFacts<'a>>,
+    /// Already validated to be in `0..=1`.
+    pub confidence: Option<f64>,
+}
+
+/// What the dry-run did.
+pub struct DryRunFacts<'a> {
+    pub exit_code: i32,
+    pub stdout: &'a [u8],
+}
+
+/// The policy's verdict on one plan.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Evaluation {
+    pub tier: Tier,
+    /// The winning rule; `None` when `[defaults]` tier applied.
+    pub rule: Option<String>,
+    /// 0 when denied.
+    pub approvals_required: u32,
+    /// Why the plan must be denied, if it must.
+    pub denied: Option<String>,
+    /// Every rule that matched, in file order.
+    pub matched: Vec<RuleMatch>,
+    /// How tier and approvals were decided, one sentence each.
+    pub reasons: Vec<String>,
+    /// The dry-run exit codes accepted for this plan.
+    pub dry_run_exit_codes: Vec<i32>,
+}
+
+/// One rule that matched, and how.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RuleMatch {
+    pub rule: String,
+    pub tier: Tier,
+    /// The first of the rule's command patterns that matched.
+    pub pattern: String,
+    /// One phrase per env or dry-run output condition that held.
+    pub conditions: Vec<String>,
+}
+
+impl Policy {
+    /// The embedded default policy.
+    pub fn embedded() -> Policy {
+        // A unit test loads it, so this cannot fail in a released binary.
+        Policy::parse(EMBEDDED_SOURCE, EMBEDDED_ORIGIN)
+            .unwrap_or_else(|e| panic!("the embedded default policy is invalid: {e}"))
+    }
+
+    /// Parses and validates policy text; `origin` names it in errors
+    /// (normally the file's path).
+    pub fn parse(source: &str, origin: &str) -> Result<Policy, PolicyError> {
+        load::load(source, origin)
+    }
+
+    /// The text the policy was parsed from.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Where the text came from.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// Lowercase hex sha256 of the source bytes, recorded in every plan.
+    pub fn sha256(&self) -> String {
+        format!("{:x}", Sha256::digest(self.source.as_bytes()))
+    }
+
+    pub fn defaults(&self) -> &Defaults {
+        &self.defaults
+    }
+
+    pub fn tier_settings(&self, tier: Tier) -> TierSettings {
+        self.tiers[tier as usize]
+    }
+
+    /// In file order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    pub fn budgets(&self) -> &[Budget] {
+        &self.budgets
+    }
+
+    pub fn notify(&self) -> Option<&Notify> {
+        self.notify.as_ref()
+    }
+
+    pub fn confidence(&self) -> Option<&ConfidenceBands> {
+        self.confidence.as_ref()
+    }
+
+    /// Decides tier, winning rule and approvals for a plan.
+    pub fn evaluate(&self, input: &Input) -> Evaluation {
+        eval::evaluate(self, input)
+    }
+}
+
+#[cfg(test)]
+mod tests;

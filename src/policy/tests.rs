@@ -1,0 +1,997 @@
+use super::*;
+
+const ORIGIN: &str = "policy.toml";
+
+fn parse(source: &str) -> Policy {
+    Policy::parse(source, ORIGIN).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Asserts that `source` is refused on `line` with a message containing `needle`.
+#[track_caller]
+fn refused(source: &str, line: Option<usize>, needle: &str) -> PolicyError {
+    let e = match Policy::parse(source, ORIGIN) {
+        Ok(_) => panic!("policy was accepted:\n{source}"),
+        Err(e) => e,
+    };
+    assert_eq!(e.origin, ORIGIN);
+    assert!(
+        e.message.contains(needle),
+        "message {:?} lacks {needle:?}",
+        e.message
+    );
+    assert_eq!(e.line, line, "{e}");
+    assert!(!e.to_string().contains('\n'), "{e}");
+    e
+}
+
+fn argv(command: &str) -> Vec<OsString> {
+    shell_words::split(command)
+        .unwrap()
+        .into_iter()
+        .map(OsString::from)
+        .collect()
+}
+
+struct Case<'a> {
+    command: &'a str,
+    env: &'a [(&'a str, &'a str)],
+    dry_run_stdout: Option<&'a str>,
+    confidence: Option<f64>,
+}
+
+impl<'a> Case<'a> {
+    fn new(command: &'a str) -> Self {
+        Case {
+            command,
+            env: &[],
+            dry_run_stdout: None,
+            confidence: None,
+        }
+    }
+
+    fn eval(&self, policy: &Policy) -> Evaluation {
+        let argv = argv(self.command);
+        let env = |name: &str| {
+            self.env
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| OsString::from(v))
+        };
+        let dry_run = self.dry_run_stdout.map(|out| DryRunFacts {
+            exit_code: 0,
+            stdout: out.as_bytes(),
+        });
+        policy.evaluate(&Input {
+            argv: &argv,
+            env: &env,
+            dry_run,
+            confidence: self.confidence,
+        })
+    }
+}
+
+fn eval(policy: &Policy, command: &str) -> Evaluation {
+    Case::new(command).eval(policy)
+}
+
+// --- loading ------------------------------------------------------------------
+
+#[test]
+fn minimal_policy_gets_the_documented_defaults() {
+    let p = parse("version = 1\n");
+    let d = p.defaults();
+    assert_eq!(d.tier, Tier::Irreversible);
+    assert_eq!(d.approval_ttl, Duration::from_secs(3600));
+    assert_eq!(d.apply_ttl, Duration::from_secs(86_400));
+    assert!(d.separation_of_duties);
+    assert_eq!(d.output_cap, 1_048_576);
+    assert_eq!(d.dry_run_exit_codes, vec![0]);
+    let approvals: Vec<u32> = Tier::ALL
+        .iter()
+        .map(|&t| p.tier_settings(t).approvals)
+        .collect();
+    assert_eq!(approvals, vec![0, 0, 1, 2, 0]);
+    assert!(
+        Tier::ALL
+            .iter()
+            .all(|&t| !p.tier_settings(t).require_dry_run)
+    );
+    assert!(p.rules().is_empty() && p.budgets().is_empty());
+    assert!(p.notify().is_none() && p.confidence().is_none());
+    assert_eq!(p.origin(), ORIGIN);
+    assert_eq!(p.source(), "version = 1\n");
+}
+
+#[test]
+fn sha256_is_of_the_source_bytes() {
+    let p = parse("version = 1\n");
+    // printf 'version = 1\n' | sha256sum
+    assert_eq!(
+        p.sha256(),
+        "dbab12665d98aef021ba64953c61b0ed8a908cfb56a1c01e2fcb4b052b71a2a1"
+    );
+    assert_ne!(parse("version = 1 \n").sha256(), p.sha256());
+}
+
+#[test]
+fn the_contract_example_loads() {
+    let source = r#"
+version = 1
+
+[defaults]
+tier = "irreversible"
+approval_ttl = "1h"
+apply_ttl = "24h"
+separation_of_duties = false
+output_cap = 4096
+dry_run_exit_codes = [0, 2]
+
+[tiers.read_only]
+approvals = 0
+[tiers.reversible]
+approvals = 0
+require_dry_run = true
+[tiers.irreversible]
+approvals = 1
+[tiers.critical]
+approvals = 3
+
+[[rules]]
+name = "inspection"
+tier = "read_only"
+commands = ["ls **", "cat **", "git status **", "kubectl get **"]
+examples = ["kubectl get pods -A"]
+not_examples = ["kubectl delete pod x"]
+
+[[rules]]
+name = "production"
+tier = "critical"
+description = "anything against prod"
+commands = ["kubectl **"]
+env = { KUBE_CONTEXT = "prod*" }
+dry_run_output = "(?m)^.*deleted"
+dry_run_exit_codes = [0, 1]
+
+[confidence]
+deny_below = 0.6
+approve_below = 0.85
+
+[[budgets]]
+name = "writes per hour"
+tiers = ["reversible", "irreversible", "critical"]
+max = 50
+per = "1h"
+rule = "production"
+actor = "ci"
+
+[notify]
+command = ["notify-send", "ladder: plan waiting"]
+"#;
+    let p = parse(source);
+    assert!(!p.defaults().separation_of_duties);
+    assert_eq!(p.defaults().output_cap, 4096);
+    assert_eq!(p.defaults().dry_run_exit_codes, vec![0, 2]);
+    assert_eq!(p.tier_settings(Tier::Critical).approvals, 3);
+    assert!(p.tier_settings(Tier::Reversible).require_dry_run);
+    assert_eq!(p.tier_settings(Tier::Deny).approvals, 0);
+
+    let rules = p.rules();
+    assert_eq!(rules.len(), 2);
+    assert_eq!(rules[0].name, "inspection");
+    assert_eq!(rules[0].line, 22, "line of the first [[rules]] header");
+    assert_eq!(rules[0].commands.len(), 4);
+    assert_eq!(rules[0].examples, vec!["kubectl get pods -A"]);
+    assert_eq!(rules[1].line, 29);
+    assert_eq!(
+        rules[1].description.as_deref(),
+        Some("anything against prod")
+    );
+    assert_eq!(rules[1].env, vec![("KUBE_CONTEXT".into(), "prod*".into())]);
+    assert!(rules[1].dry_run_output.is_some());
+    assert_eq!(rules[1].dry_run_exit_codes, Some(vec![0, 1]));
+
+    let bands = p.confidence().unwrap();
+    assert_eq!((bands.deny_below, bands.approve_below), (0.6, 0.85));
+    let b = &p.budgets()[0];
+    assert_eq!(b.name, "writes per hour");
+    assert_eq!(
+        b.tiers,
+        vec![Tier::Reversible, Tier::Irreversible, Tier::Critical]
+    );
+    assert_eq!((b.max, b.per), (50, Duration::from_secs(3600)));
+    assert_eq!(b.rule.as_deref(), Some("production"));
+    assert_eq!(b.actor.as_deref(), Some("ci"));
+    let n = p.notify().unwrap();
+    assert_eq!(n.command, vec!["notify-send", "ladder: plan waiting"]);
+    assert_eq!(n.timeout, Duration::from_secs(10));
+}
+
+#[test]
+fn error_display_has_origin_line_and_reason() {
+    let e = PolicyError {
+        origin: "p.toml".into(),
+        line: Some(3),
+        message: "bad".into(),
+    };
+    assert_eq!(e.to_string(), "p.toml:3: bad");
+    let e = PolicyError { line: None, ..e };
+    assert_eq!(e.to_string(), "p.toml: bad");
+}
+
+#[test]
+fn missing_version_is_refused() {
+    refused(
+        "[defaults]\ntier = \"critical\"\n",
+        None,
+        "missing `version = 1`",
+    );
+}
+
+#[test]
+fn other_versions_are_refused_before_anything_else() {
+    refused(
+        "\nversion = 2\nfuture_key = true\n",
+        Some(2),
+        "unsupported policy version 2",
+    );
+    refused("version = \"1\"\n", Some(1), "unsupported policy version");
+}
+
+#[test]
+fn toml_syntax_error_is_refused_with_its_line() {
+    refused(
+        "version = 1\n\n[defaults\ntier = \"x\"\n",
+        Some(3),
+        "unclosed table",
+    );
+    refused("version = 1\nrules = [\n", Some(2), "unclosed array");
+}
+
+#[test]
+fn unknown_key_at_top_level() {
+    refused(
+        "version = 1\nverison = 1\n",
+        Some(2),
+        "unknown field `verison`",
+    );
+}
+
+#[test]
+fn unknown_key_inside_a_rule() {
+    let source = r#"version = 1
+[[rules]]
+name = "r"
+tier = "read_only"
+commands = ["ls"]
+comands = ["cat"]
+"#;
+    refused(source, Some(6), "unknown field `comands`");
+}
+
+#[test]
+fn unknown_key_in_defaults_and_tiers() {
+    refused(
+        "version = 1\n[defaults]\nttl = \"1h\"\n",
+        Some(3),
+        "unknown field `ttl`",
+    );
+    refused(
+        "version = 1\n[tiers.critical]\napprovers = 2\n",
+        Some(3),
+        "unknown field `approvers`",
+    );
+}
+
+#[test]
+fn unknown_tier_in_a_rule() {
+    let source = r#"version = 1
+
+[[rules]]
+name = "r"
+tier = "readonly"
+commands = ["ls"]
+"#;
+    refused(source, Some(5), "unknown tier `readonly`");
+}
+
+#[test]
+fn unknown_tier_as_a_tiers_table() {
+    refused(
+        "version = 1\n[tiers.read_only]\napprovals = 0\n[tiers.severe]\napprovals = 3\n",
+        Some(4),
+        "unknown tier `severe`",
+    );
+}
+
+#[test]
+fn unknown_tier_in_defaults_and_budgets() {
+    refused(
+        "version = 1\n[defaults]\ntier = \"high\"\n",
+        Some(3),
+        "unknown tier `high`",
+    );
+    let source = r#"version = 1
+[[budgets]]
+name = "b"
+tiers = ["critical",
+  "dangerous"]
+max = 1
+per = "1h"
+"#;
+    refused(source, Some(5), "unknown tier `dangerous`");
+}
+
+#[test]
+fn bad_regex_is_refused() {
+    let source = r#"version = 1
+[[rules]]
+name = "r"
+tier = "critical"
+commands = ["kubectl **"]
+dry_run_output = "(unclosed"
+"#;
+    let e = refused(
+        source,
+        Some(6),
+        "rule \"r\": invalid `dry_run_output` regex",
+    );
+    assert!(e.message.contains("unclosed group"), "{e}");
+}
+
+#[test]
+fn bad_durations_are_refused() {
+    let e = refused(
+        "version = 1\n[defaults]\napproval_ttl = \"soon\"\n",
+        Some(3),
+        "`approval_ttl`",
+    );
+    assert!(e.message.contains("invalid duration `soon`"), "{e}");
+    refused(
+        "version = 1\n[defaults]\napply_ttl = \"30\"\n",
+        Some(3),
+        "needs a unit",
+    );
+    refused(
+        "version = 1\n[defaults]\napply_ttl = \"0s\"\n",
+        Some(3),
+        "longer than zero",
+    );
+    refused(
+        "version = 1\n[notify]\ncommand = [\"x\"]\ntimeout = \"fast\"\n",
+        Some(4),
+        "`timeout`",
+    );
+    refused(
+        "version = 1\n[[budgets]]\nname = \"b\"\ntiers = [\"critical\"]\nmax = 1\nper = \"hourly\"\n",
+        Some(6),
+        "`per`",
+    );
+}
+
+#[test]
+fn duplicate_rule_name_is_refused() {
+    let source = r#"version = 1
+[[rules]]
+name = "r"
+tier = "read_only"
+commands = ["ls"]
+
+[[rules]]
+name = "r"
+tier = "critical"
+commands = ["rm **"]
+"#;
+    refused(
+        source,
+        Some(7),
+        "duplicate rule name \"r\" (first defined on line 2)",
+    );
+}
+
+#[test]
+fn example_that_does_not_match_is_refused() {
+    let source = r#"version = 1
+[[rules]]
+name = "inspection"
+tier = "read_only"
+commands = ["ls **", "kubectl describe **"]
+examples = [
+  "ls -la",
+  "kubectl get pods -A",
+]
+"#;
+    let e = refused(source, Some(8), "");
+    assert_eq!(
+        e.message,
+        "rule \"inspection\": example \"kubectl get pods -A\" does not match any of its commands"
+    );
+}
+
+#[test]
+fn not_example_that_matches_is_refused() {
+    let source = r#"version = 1
+[[rules]]
+name = "inspection"
+tier = "read_only"
+commands = ["kubectl **"]
+not_examples = ["kubectl delete pod x"]
+"#;
+    let e = refused(source, Some(6), "");
+    assert_eq!(
+        e.message,
+        "rule \"inspection\": not_example \"kubectl delete pod x\" matches its command \"kubectl **\""
+    );
+}
+
+#[test]
+fn bad_examples_and_patterns_are_refused() {
+    let rule = "version = 1\n[[rules]]\nname = \"r\"\ntier = \"read_only\"\n";
+    refused(
+        &format!("{rule}commands = [\"ls\"]\nexamples = [\"ls 'x\"]\n"),
+        Some(6),
+        "unbalanced quote",
+    );
+    refused(
+        &format!("{rule}commands = [\"ls\"]\nexamples = [\" \"]\n"),
+        Some(6),
+        "example is empty",
+    );
+    refused(
+        &format!("{rule}commands = []\n"),
+        Some(5),
+        "at least one pattern",
+    );
+    refused(
+        &format!("{rule}commands = [\"ls\",\n  \"\"]\n"),
+        Some(6),
+        "empty pattern",
+    );
+    refused(
+        &format!("{rule}commands = [\"echo 'x\"]\n"),
+        Some(5),
+        "unbalanced quote",
+    );
+    refused(&format!("{rule}\n"), Some(2), "missing field `commands`");
+    refused(
+        &format!("{rule}commands = [\"ls\"]\ndry_run_exit_codes = []\n"),
+        Some(6),
+        "at least one exit code",
+    );
+    refused(
+        &format!("{rule}commands = [\"ls\"]\nenv = {{ \"A=B\" = \"x\" }}\n"),
+        Some(6),
+        "not an environment variable name",
+    );
+}
+
+#[test]
+fn budget_naming_an_unknown_rule_is_refused() {
+    let source = r#"version = 1
+[[rules]]
+name = "deploys"
+tier = "critical"
+commands = ["deploy **"]
+
+[[budgets]]
+name = "b"
+tiers = ["critical"]
+max = 5
+per = "1d"
+rule = "deploy"
+"#;
+    refused(
+        source,
+        Some(12),
+        "budget \"b\": no rule is named \"deploy\"",
+    );
+}
+
+#[test]
+fn budget_limits_are_checked() {
+    let budget = "version = 1\n[[budgets]]\nname = \"b\"\nper = \"1h\"\n";
+    refused(
+        &format!("{budget}tiers = [\"critical\"]\nmax = 0\n"),
+        Some(6),
+        "`max` must be a whole number from 1",
+    );
+    refused(
+        &format!("{budget}tiers = []\nmax = 1\n"),
+        Some(5),
+        "at least one tier",
+    );
+    refused(
+        &format!(
+            "{budget}tiers = [\"critical\"]\nmax = 1\n[[budgets]]\nname = \"b\"\ntiers = [\"critical\"]\nmax = 2\nper = \"1h\"\n"
+        ),
+        Some(7),
+        "duplicate budget name",
+    );
+}
+
+#[test]
+fn confidence_out_of_range_is_refused() {
+    refused(
+        "version = 1\n[confidence]\ndeny_below = 0.6\napprove_below = 1.5\n",
+        Some(4),
+        "`approve_below` must be between 0 and 1, not 1.5",
+    );
+    refused(
+        "version = 1\n[confidence]\ndeny_below = -0.1\napprove_below = 0.5\n",
+        Some(3),
+        "`deny_below` must be between 0 and 1",
+    );
+    refused(
+        "version = 1\n[confidence]\ndeny_below = nan\napprove_below = 0.5\n",
+        Some(3),
+        "`deny_below` must be between 0 and 1",
+    );
+    refused(
+        "version = 1\n[confidence]\ndeny_below = 0.9\napprove_below = 0.5\n",
+        Some(2),
+        "must not be greater than",
+    );
+    // Integers are numbers too.
+    let p = parse("version = 1\n[confidence]\ndeny_below = 0\napprove_below = 1\n");
+    assert_eq!(p.confidence().unwrap().approve_below, 1.0);
+}
+
+#[test]
+fn defaults_limits_are_checked() {
+    refused(
+        "version = 1\n[defaults]\noutput_cap = 0\n",
+        Some(3),
+        "`output_cap`",
+    );
+    refused(
+        "version = 1\n[defaults]\noutput_cap = -5\n",
+        Some(3),
+        "`output_cap`",
+    );
+    refused(
+        "version = 1\n[defaults]\ndry_run_exit_codes = []\n",
+        Some(3),
+        "at least one exit code",
+    );
+    refused(
+        "version = 1\n[tiers.critical]\napprovals = -1\n",
+        Some(3),
+        "",
+    );
+}
+
+#[test]
+fn notify_needs_a_program() {
+    refused(
+        "version = 1\n[notify]\ncommand = []\n",
+        Some(3),
+        "must start with a program",
+    );
+    refused(
+        "version = 1\n[notify]\ncommand = [\"\"]\n",
+        Some(3),
+        "must start with a program",
+    );
+    let p = parse("version = 1\n[notify]\ncommand = [\"x\"]\ntimeout = \"3s\"\n");
+    assert_eq!(p.notify().unwrap().timeout, Duration::from_secs(3));
+}
+
+// --- evaluation ---------------------------------------------------------------
+
+const LADDER: &str = r#"version = 1
+
+[tiers.reversible]
+approvals = 0
+require_dry_run = true
+
+[[rules]]
+name = "look"
+tier = "read_only"
+commands = ["kubectl get **", "ls **"]
+
+[[rules]]
+name = "cluster"
+tier = "irreversible"
+commands = ["kubectl **"]
+dry_run_exit_codes = [0, 1]
+
+[[rules]]
+name = "cluster-again"
+tier = "irreversible"
+commands = ["kubectl delete **"]
+
+[[rules]]
+name = "production"
+tier = "critical"
+commands = ["kubectl **"]
+env = { KUBE_CONTEXT = "prod*", TEAM = "*" }
+
+[[rules]]
+name = "mass-delete"
+tier = "critical"
+commands = ["kubectl apply **"]
+dry_run_output = "(?m)^.* deleted$"
+
+[[rules]]
+name = "tidy"
+tier = "reversible"
+commands = ["mkdir **"]
+
+[[rules]]
+name = "forbidden"
+tier = "deny"
+commands = ["reboot **"]
+
+[confidence]
+deny_below = 0.6
+approve_below = 0.85
+"#;
+
+fn ladder() -> Policy {
+    parse(LADDER)
+}
+
+#[test]
+fn nothing_matches_defaults_apply() {
+    let e = eval(&ladder(), "make install");
+    assert_eq!(e.tier, Tier::Irreversible);
+    assert_eq!(e.rule, None);
+    assert_eq!(e.approvals_required, 1);
+    assert!(e.matched.is_empty());
+    assert_eq!(
+        e.reasons[0],
+        "no rule matched: [defaults] tier irreversible"
+    );
+    assert_eq!(e.dry_run_exit_codes, vec![0]);
+    assert_eq!(e.denied, None);
+}
+
+#[test]
+fn strictest_tier_wins_and_every_match_is_listed() {
+    let e = eval(&ladder(), "kubectl get pods");
+    assert_eq!(e.tier, Tier::Irreversible);
+    assert_eq!(e.rule.as_deref(), Some("cluster"));
+    let names: Vec<&str> = e.matched.iter().map(|m| m.rule.as_str()).collect();
+    assert_eq!(names, vec!["look", "cluster"]);
+    assert_eq!(e.matched[0].pattern, "kubectl get **");
+    assert_eq!(e.matched[0].tier, Tier::ReadOnly);
+    assert_eq!(
+        e.reasons[0],
+        "rule \"cluster\" (irreversible) matched \"kubectl **\": the strictest of 2 matching rules"
+    );
+    assert_eq!(e.reasons[1], "tier irreversible requires 1 approval");
+    // The winning rule's exit codes apply.
+    assert_eq!(e.dry_run_exit_codes, vec![0, 1]);
+
+    let e = eval(&ladder(), "ls -la");
+    assert_eq!((e.tier, e.rule.as_deref()), (Tier::ReadOnly, Some("look")));
+    assert_eq!(e.approvals_required, 0);
+}
+
+#[test]
+fn first_rule_in_the_file_wins_a_tie() {
+    let e = eval(&ladder(), "kubectl delete pod x");
+    assert_eq!(e.matched.len(), 2);
+    assert_eq!(e.rule.as_deref(), Some("cluster"));
+}
+
+#[test]
+fn env_condition_holds_fails_or_is_unset() {
+    let p = ladder();
+    let mut case = Case::new("kubectl get pods");
+    case.env = &[("KUBE_CONTEXT", "prod-eu"), ("TEAM", "")];
+    let e = case.eval(&p);
+    assert_eq!(
+        (e.tier, e.rule.as_deref()),
+        (Tier::Critical, Some("production"))
+    );
+    assert_eq!(e.approvals_required, 2);
+    let m = e.matched.iter().find(|m| m.rule == "production").unwrap();
+    assert_eq!(m.conditions, vec!["KUBE_CONTEXT=prod*", "TEAM=*"]);
+    assert_eq!(
+        e.reasons[0],
+        "rule \"production\" (critical) matched \"kubectl **\" with KUBE_CONTEXT=prod* \
+         and TEAM=*: the strictest of 3 matching rules"
+    );
+
+    case.env = &[("KUBE_CONTEXT", "staging"), ("TEAM", "x")];
+    assert_eq!(case.eval(&p).rule.as_deref(), Some("cluster"));
+
+    // Unset fails even for a glob that matches anything.
+    case.env = &[("KUBE_CONTEXT", "prod")];
+    assert_eq!(case.eval(&p).rule.as_deref(), Some("cluster"));
+}
+
+#[test]
+fn dry_run_output_condition_needs_a_dry_run() {
+    let p = ladder();
+    let mut case = Case::new("kubectl apply -f app.yaml");
+    assert_eq!(case.eval(&p).rule.as_deref(), Some("cluster"));
+
+    case.dry_run_stdout = Some("deployment.apps/api configured\n");
+    assert_eq!(case.eval(&p).rule.as_deref(), Some("cluster"));
+
+    case.dry_run_stdout = Some("service/a unchanged\nconfigmap/old deleted\n");
+    let e = case.eval(&p);
+    assert_eq!(
+        (e.tier, e.rule.as_deref()),
+        (Tier::Critical, Some("mass-delete"))
+    );
+    let m = e.matched.last().unwrap();
+    assert_eq!(
+        m.conditions,
+        vec!["dry-run output matching /(?m)^.* deleted$/"]
+    );
+}
+
+#[test]
+fn dry_run_output_is_matched_lossily() {
+    let p = ladder();
+    let argv = argv("kubectl apply -f x");
+    let env = |_: &str| None;
+    let e = p.evaluate(&Input {
+        argv: &argv,
+        env: &env,
+        dry_run: Some(DryRunFacts {
+            exit_code: 0,
+            stdout: b"\xff\xfe pod/x deleted\n",
+        }),
+        confidence: None,
+    });
+    assert_eq!(e.rule.as_deref(), Some("mass-delete"));
+}
+
+#[test]
+fn require_dry_run_escalates_to_one_approval() {
+    let p = ladder();
+    let mut case = Case::new("mkdir -p out");
+    let e = case.eval(&p);
+    assert_eq!((e.tier, e.approvals_required), (Tier::Reversible, 1));
+    assert!(e.reasons.contains(
+        &"tier reversible requires a dry-run and none was given: 1 approval required".into()
+    ));
+
+    case.dry_run_stdout = Some("");
+    let e = case.eval(&p);
+    assert_eq!(e.approvals_required, 0);
+    assert!(!e.reasons.iter().any(|r| r.contains("dry-run")));
+}
+
+#[test]
+fn require_dry_run_does_not_lower_higher_approvals() {
+    let p = parse(
+        "version = 1\n[tiers.critical]\napprovals = 2\nrequire_dry_run = true\n\
+         [defaults]\ntier = \"critical\"\n",
+    );
+    let e = eval(&p, "anything");
+    assert_eq!(e.approvals_required, 2);
+    assert!(e.reasons.iter().any(|r| r.contains("already cover")));
+}
+
+#[test]
+fn confidence_bands() {
+    let p = ladder();
+    let mut case = Case::new("ls");
+
+    case.confidence = Some(0.9);
+    let e = case.eval(&p);
+    assert_eq!((e.approvals_required, e.denied.as_deref()), (0, None));
+
+    case.confidence = Some(0.85);
+    assert_eq!(case.eval(&p).approvals_required, 0, "the band is exclusive");
+
+    case.confidence = Some(0.7);
+    let e = case.eval(&p);
+    assert_eq!((e.tier, e.approvals_required), (Tier::ReadOnly, 1));
+    assert!(e.reasons.contains(
+        &"confidence 0.7 is below approve_below 0.85: at least 1 approval required".into()
+    ));
+    assert_eq!(e.denied, None);
+
+    case.confidence = Some(0.5);
+    let e = case.eval(&p);
+    assert_eq!(e.approvals_required, 0);
+    assert_eq!(
+        e.denied.as_deref(),
+        Some("confidence 0.5 is below deny_below 0.6: denied")
+    );
+
+    // Below approve_below never lowers a tier's own approvals.
+    let mut case = Case::new("kubectl delete pod x");
+    case.confidence = Some(0.7);
+    assert_eq!(case.eval(&p).approvals_required, 1);
+
+    // Without a [confidence] section, confidence changes nothing.
+    let mut case = Case::new("x");
+    case.confidence = Some(0.0);
+    let e = case.eval(&parse("version = 1\n"));
+    assert_eq!((e.approvals_required, e.denied), (1, None));
+}
+
+#[test]
+fn deny_tier_denies_naming_the_rule() {
+    let e = eval(&ladder(), "/sbin/reboot now");
+    assert_eq!((e.tier, e.rule.as_deref()), (Tier::Deny, Some("forbidden")));
+    assert_eq!(
+        e.denied.as_deref(),
+        Some("rule \"forbidden\" denies this command")
+    );
+    assert_eq!(e.approvals_required, 0);
+
+    let p = parse("version = 1\n[defaults]\ntier = \"deny\"\n");
+    let e = eval(&p, "ls");
+    assert_eq!(e.rule, None);
+    assert!(e.denied.unwrap().contains("[defaults] tier deny"));
+}
+
+#[test]
+fn evaluation_serializes_with_snake_case_tiers() {
+    let e = eval(&ladder(), "kubectl get pods");
+    let json = serde_json::to_value(&e).unwrap();
+    assert_eq!(json["tier"], "irreversible");
+    assert_eq!(json["matched"][0]["tier"], "read_only");
+    assert_eq!(json["matched"][0]["pattern"], "kubectl get **");
+    assert_eq!(json["approvals_required"], 1);
+}
+
+#[test]
+fn empty_argv_gets_the_defaults() {
+    let p = ladder();
+    let env = |_: &str| None;
+    let e = p.evaluate(&Input {
+        argv: &[],
+        env: &env,
+        dry_run: None,
+        confidence: None,
+    });
+    assert_eq!((e.tier, e.rule), (Tier::Irreversible, None));
+}
+
+// --- the embedded default ------------------------------------------------------
+
+#[test]
+fn embedded_default_loads() {
+    let p = Policy::embedded();
+    assert_eq!(p.origin(), EMBEDDED_ORIGIN);
+    assert_eq!(p.source(), EMBEDDED_SOURCE);
+    assert_eq!(p.defaults().tier, Tier::Irreversible);
+    assert_eq!(p.defaults().approval_ttl, Duration::from_secs(3600));
+    assert_eq!(p.defaults().apply_ttl, Duration::from_secs(86_400));
+    assert!(p.defaults().separation_of_duties);
+    assert!(p.tier_settings(Tier::Reversible).require_dry_run);
+    assert_eq!(p.tier_settings(Tier::Critical).approvals, 2);
+    assert!(p.confidence().is_some());
+    // Free of side effects: nothing to run, nothing to count.
+    assert!(p.notify().is_none());
+    assert!(p.budgets().is_empty());
+    assert!(p.rules().iter().all(|r| !r.examples.is_empty()));
+}
+
+#[test]
+fn embedded_default_classifies_common_commands() {
+    let p = Policy::embedded();
+    let exact = [
+        ("ls -la", Tier::ReadOnly),
+        ("cat Cargo.toml", Tier::ReadOnly),
+        ("git status", Tier::ReadOnly),
+        ("git log --oneline", Tier::ReadOnly),
+        ("git branch", Tier::ReadOnly),
+        ("kubectl get pods -A", Tier::ReadOnly),
+        ("terraform plan", Tier::ReadOnly),
+        ("find . -name '*.rs'", Tier::ReadOnly),
+        ("env", Tier::ReadOnly),
+        ("cargo build", Tier::Reversible),
+        ("git commit -m wip", Tier::Reversible),
+        ("rm -rf /", Tier::Critical),
+        ("terraform destroy", Tier::Critical),
+        ("kubectl delete namespace prod", Tier::Critical),
+        ("git push --force origin main", Tier::Critical),
+        ("mkfs.ext4 /dev/sdb", Tier::Critical),
+        ("dd if=/dev/zero of=/dev/sda", Tier::Critical),
+    ];
+    for (command, tier) in exact {
+        assert_eq!(eval(&p, command).tier, tier, "{command}");
+    }
+    let at_least_irreversible = [
+        "rm -rf build",
+        "/bin/rm x",
+        "sh -c ls",
+        "bash -c 'ls'",
+        "sudo ls",
+        "env FOO=1 ls",
+        "xargs rm",
+        "eval ls",
+        "git push --force origin main",
+        "git push -f",
+        "git push origin main",
+        "git reset --hard HEAD~1",
+        "git clean -fdx",
+        "kubectl delete pod x",
+        "kubectl -n prod delete pod x",
+        "terraform destroy",
+        "terraform apply",
+        "curl -X POST https://x",
+        "curl -d a=1 https://x",
+        "find . -delete",
+        "find . -exec rm {} +",
+        "python3 -c 'print(1)'",
+        "./ls",
+        "git -c alias.st=!rm st",
+        "rg --pre ./evil x",
+        "git log --output=/etc/passwd",
+        "date -s 2020-01-01",
+        "cargo publish",
+    ];
+    for command in at_least_irreversible {
+        let e = eval(&p, command);
+        assert!(e.tier >= Tier::Irreversible, "{command}: {:?}", e.tier);
+        assert!(e.approvals_required >= 1, "{command}");
+    }
+    let e = eval(&p, "frobnicate --all");
+    assert_eq!((e.tier, e.rule), (Tier::Irreversible, None));
+}
+
+#[test]
+fn embedded_default_names_the_most_specific_rule() {
+    let p = Policy::embedded();
+    assert_eq!(eval(&p, "/bin/rm x").rule.as_deref(), Some("delete-files"));
+    assert_eq!(
+        eval(&p, "sh -c 'ls'").rule.as_deref(),
+        Some("hidden-commands")
+    );
+    assert_eq!(
+        eval(&p, "find . -delete").rule.as_deref(),
+        Some("delete-files")
+    );
+    let e = eval(&p, "git push --force origin main");
+    assert_eq!(e.rule.as_deref(), Some("catastrophic"));
+    assert_eq!(e.approvals_required, 2);
+}
+
+#[test]
+fn embedded_default_reversible_is_free_only_with_a_dry_run() {
+    let p = Policy::embedded();
+    let mut case = Case::new("git commit -m wip");
+    assert_eq!(case.eval(&p).approvals_required, 1);
+    case.dry_run_stdout = Some("");
+    assert_eq!(case.eval(&p).approvals_required, 0);
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn parse_never_panics(source in ".{0,200}") {
+            let _ = Policy::parse(&source, ORIGIN);
+        }
+
+        #[test]
+        fn parse_never_panics_on_near_valid_policies(
+            tier in "[a-z_]{0,12}",
+            pattern in ".{0,20}",
+            example in ".{0,20}",
+            regex in ".{0,10}",
+        ) {
+            let source = format!(
+                "version = 1\n[[rules]]\nname = \"r\"\ntier = {tier:?}\ncommands = [{pattern:?}]\n\
+                 examples = [{example:?}]\ndry_run_output = {regex:?}\n"
+            );
+            if let Err(e) = Policy::parse(&source, ORIGIN) {
+                prop_assert!(e.line.is_some(), "{e}");
+            }
+        }
+
+        #[test]
+        fn evaluate_never_panics(
+            words in prop::collection::vec(".{0,12}", 0..6),
+            confidence in proptest::option::of(0.0f64..=1.0),
+        ) {
+            let p = Policy::embedded();
+            let argv: Vec<OsString> = words.iter().map(OsString::from).collect();
+            let env = |_: &str| Some(OsString::from("prod"));
+            let e = p.evaluate(&Input { argv: &argv, env: &env, dry_run: None, confidence });
+            prop_assert!(e.denied.is_none() || e.approvals_required == 0);
+        }
+    }
+}

@@ -1,0 +1,508 @@
+//! Output: the contract's JSON objects for scripts, cards and tables for
+//! people. Nothing here reads state or decides anything.
+
+use crate::clock::{relative, rfc3339};
+use crate::model::{Event, Execution, Millis, Plan, Status, short};
+use base64::Engine as _;
+use comfy_table::{ContentArrangement, Table, presets};
+use serde_json::{Value, json};
+use std::ffi::OsString;
+use std::io::Write;
+
+/// Writes to stdout. A closed pipe (`ladder log | head`) is a quiet exit,
+/// not an error.
+pub fn emit(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let result = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+    if let Err(e) = result {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
+}
+
+/// Writes one JSON value as a line.
+pub fn emit_json(value: &Value) {
+    emit(&format!("{value}\n"));
+}
+
+/// Recorded bytes as JSON: the text (invalid UTF-8 replaced) and, when the
+/// bytes are not UTF-8, the exact bytes in base64 beside it.
+fn bytes_fields(obj: &mut serde_json::Map<String, Value>, name: &str, bytes: &[u8]) {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => {
+            obj.insert(name.into(), json!(s));
+        }
+        Err(_) => {
+            obj.insert(name.into(), json!(String::from_utf8_lossy(bytes)));
+            obj.insert(
+                format!("{name}_base64"),
+                json!(base64::engine::general_purpose::STANDARD.encode(bytes)),
+            );
+        }
+    }
+}
+
+pub fn argv_strings(argv: &[OsString]) -> Vec<String> {
+    argv.iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect()
+}
+
+/// An argv as one line a person could paste into a shell.
+pub fn argv_line(argv: &[OsString]) -> String {
+    shell_words::join(argv_strings(argv))
+}
+
+fn time(ms: Option<Millis>) -> Value {
+    ms.map(|t| json!(rfc3339(t))).unwrap_or(Value::Null)
+}
+
+pub fn execution_json(e: &Execution, replayed: bool) -> Value {
+    let mut obj = serde_json::Map::new();
+    obj.insert("plan".into(), json!(e.plan));
+    obj.insert("key".into(), json!(e.key));
+    obj.insert("attempt".into(), json!(e.attempt));
+    obj.insert("actor".into(), json!(e.actor));
+    obj.insert("exit_code".into(), json!(e.exit_code));
+    obj.insert("signal".into(), json!(e.signal));
+    obj.insert("timed_out".into(), json!(e.timed_out));
+    obj.insert("started_at".into(), json!(rfc3339(e.started_at)));
+    obj.insert("finished_at".into(), time(e.finished_at));
+    obj.insert(
+        "duration_ms".into(),
+        json!(e.finished_at.map(|f| f - e.started_at)),
+    );
+    bytes_fields(&mut obj, "stdout", &e.stdout);
+    bytes_fields(&mut obj, "stderr", &e.stderr);
+    obj.insert("stdout_bytes".into(), json!(e.stdout_bytes));
+    obj.insert("stderr_bytes".into(), json!(e.stderr_bytes));
+    obj.insert("stdout_sha256".into(), json!(e.stdout_sha256));
+    obj.insert("stderr_sha256".into(), json!(e.stderr_sha256));
+    obj.insert("truncated".into(), json!(e.truncated));
+    obj.insert("replayed".into(), json!(replayed));
+    obj.insert(
+        "resolution".into(),
+        match &e.resolution {
+            None => Value::Null,
+            Some(r) => json!({
+                "actor": r.actor,
+                "outcome": r.outcome.as_str(),
+                "reason": r.reason,
+                "at": rfc3339(r.at),
+            }),
+        },
+    );
+    Value::Object(obj)
+}
+
+pub fn plan_json(p: &Plan) -> Value {
+    let dry_run = match &p.dry_run {
+        None => Value::Null,
+        Some(d) => {
+            let mut obj = serde_json::Map::new();
+            obj.insert("command".into(), json!(argv_strings(&d.command)));
+            obj.insert("exit_code".into(), json!(d.exit_code));
+            bytes_fields(&mut obj, "stdout", &d.stdout);
+            bytes_fields(&mut obj, "stderr", &d.stderr);
+            obj.insert("stdout_bytes".into(), json!(d.stdout_bytes));
+            obj.insert("stderr_bytes".into(), json!(d.stderr_bytes));
+            obj.insert("stdout_sha256".into(), json!(d.stdout_sha256));
+            obj.insert("stderr_sha256".into(), json!(d.stderr_sha256));
+            obj.insert("truncated".into(), json!(d.truncated));
+            Value::Object(obj)
+        }
+    };
+    json!({
+        "id": p.id,
+        "key": p.key,
+        "hash": p.hash,
+        "status": p.status.as_str(),
+        "tier": p.tier.as_str(),
+        "rule": p.rule,
+        "approvals_required": p.approvals_required,
+        "approvals_missing": if p.status == Status::Pending { p.approvals_missing() } else { 0 },
+        "approvals": p.approvals.iter().map(|a| json!({
+            "actor": a.actor,
+            "at": rfc3339(a.at),
+            "comment": a.comment,
+            "hash": a.hash,
+            "signature": a.signature,
+            "signature_kind": a.signature_kind,
+        })).collect::<Vec<_>>(),
+        "command": argv_strings(&p.command),
+        "cwd": p.cwd.to_string_lossy(),
+        "env": p.env,
+        "dry_run": dry_run,
+        "dry_run_ok": p.dry_run_ok,
+        "reason": p.reason,
+        "target": p.target,
+        "effect": p.effect,
+        "rollback": p.rollback,
+        "confidence": p.confidence,
+        "actor": p.actor,
+        "created_at": rfc3339(p.created_at),
+        "expires_at": time(p.expires_at),
+        "rejection": p.rejection.as_ref().map(|r| json!({
+            "actor": r.actor,
+            "reason": r.reason,
+            "at": rfc3339(r.at),
+        })),
+        "execution": p.execution.as_ref().map(|e| execution_json(e, false)),
+        "decision": p.decision,
+        "policy_sha256": p.policy_sha256,
+        "retry_allowed": p.retry_allowed,
+    })
+}
+
+pub fn event_json(e: &Event) -> Value {
+    let detail: Value = serde_json::from_str(&e.detail).unwrap_or(Value::String(e.detail.clone()));
+    json!({
+        "seq": e.seq,
+        "at": rfc3339(e.at),
+        "kind": e.kind,
+        "plan": e.plan,
+        "key": e.key,
+        "actor": e.actor,
+        "detail": detail,
+        "prev_hash": e.prev_hash,
+        "hash": e.hash,
+    })
+}
+
+/// ANSI styling, applied only when colours are on.
+#[derive(Clone, Copy)]
+pub struct Paint {
+    pub on: bool,
+}
+
+impl Paint {
+    fn wrap(self, code: &str, text: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+    pub fn bold(self, t: &str) -> String {
+        self.wrap("1", t)
+    }
+    pub fn dim(self, t: &str) -> String {
+        self.wrap("2", t)
+    }
+    pub fn status(self, s: Status) -> String {
+        let code = match s {
+            Status::Pending => "33",
+            Status::Approved | Status::Applied => "32",
+            Status::Running => "36",
+            Status::Rejected | Status::Denied | Status::Interrupted => "31",
+            Status::Expired => "2",
+        };
+        self.wrap(code, s.as_str())
+    }
+}
+
+/// Shortens long recorded output for a card: the first `max_lines` lines,
+/// then a note of what was left out.
+pub fn excerpt(bytes: &[u8], max_lines: usize) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let lines: Vec<&str> = text.lines().collect();
+    if lines.len() <= max_lines {
+        return lines.join("\n");
+    }
+    format!(
+        "{}\n… {} more lines (full output: ladder show --json)",
+        lines[..max_lines].join("\n"),
+        lines.len() - max_lines
+    )
+}
+
+fn indent(text: &str, by: &str) -> String {
+    text.lines()
+        .map(|l| format!("{by}{l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The plan card: everything a reviewer needs to decide, in reading order.
+pub fn plan_card(p: &Plan, now: Millis, paint: Paint) -> String {
+    let mut out = String::new();
+    let rule = p.rule.as_deref().unwrap_or("[defaults]");
+    out.push_str(&format!(
+        "{} {}  {}  {} (rule: {})\n",
+        paint.bold("plan"),
+        paint.bold(&p.id),
+        paint.status(p.status),
+        p.tier,
+        rule
+    ));
+    let row = |out: &mut String, label: &str, value: String| {
+        out.push_str(&format!("  {:<10} {}\n", paint.dim(label), value));
+    };
+    row(&mut out, "command", argv_line(&p.command));
+    row(&mut out, "cwd", p.cwd.display().to_string());
+    row(&mut out, "key", p.key.clone());
+    row(&mut out, "hash", p.hash.clone());
+    let approvals = match p.status {
+        Status::Pending => format!(
+            "{} of {} ({} more needed{})",
+            p.approvals_counted(),
+            p.approvals_required,
+            p.approvals_missing(),
+            if p.approvals_required >= 2 {
+                ", distinct reviewers"
+            } else {
+                ""
+            }
+        ),
+        _ => format!("{} of {}", p.approvals_counted(), p.approvals_required),
+    };
+    let names: Vec<&str> = p.approvals.iter().map(|a| a.actor.as_str()).collect();
+    if names.is_empty() {
+        row(&mut out, "approvals", approvals);
+    } else {
+        row(&mut out, "approvals", format!("{approvals}: {}", names.join(", ")));
+    }
+    if let Some(exp) = p.expires_at {
+        if p.status.can_expire() {
+            let word = if exp > now { "expires" } else { "expired" };
+            row(&mut out, 
+                "window",
+                format!("{word} {} ({})", relative(exp, now), rfc3339(exp)),
+            );
+        }
+    }
+    row(&mut out, 
+        "planned",
+        format!(
+            "by {} {} ({})",
+            p.actor,
+            relative(p.created_at, now),
+            rfc3339(p.created_at)
+        ),
+    );
+    for (label, value) in [
+        ("reason", &p.reason),
+        ("target", &p.target),
+        ("effect", &p.effect),
+        ("rollback", &p.rollback),
+    ] {
+        if let Some(v) = value {
+            row(&mut out, label, v.clone());
+        }
+    }
+    if let Some(c) = p.confidence {
+        row(&mut out, "confidence", format!("{c}"));
+    }
+    if !p.env.is_empty() {
+        let names: Vec<String> = p
+            .env
+            .iter()
+            .map(|(k, v)| {
+                if v.is_some() {
+                    k.clone()
+                } else {
+                    format!("{k} (unset)")
+                }
+            })
+            .collect();
+        row(&mut out, "env", names.join(", "));
+    }
+    match &p.dry_run {
+        None => row(&mut out, "dry-run", "none".into()),
+        Some(d) => {
+            row(&mut out, 
+                "dry-run",
+                format!("{} → exit {}", argv_line(&d.command), d.exit_code),
+            );
+            let shown = excerpt(&d.stdout, 20);
+            if !shown.is_empty() {
+                out.push_str(&indent(&shown, "             "));
+                out.push('\n');
+            }
+            if d.truncated {
+                out.push_str(&format!(
+                    "             {}\n",
+                    paint.dim(&format!(
+                        "(recorded output capped; {} stdout bytes in all)",
+                        d.stdout_bytes
+                    ))
+                ));
+            }
+        }
+    }
+    for (i, why) in p.decision.iter().enumerate() {
+        row(&mut out, if i == 0 { "decided" } else { "" }, why.clone());
+    }
+    if let Some(r) = &p.rejection {
+        row(&mut out, 
+            "rejected",
+            format!("by {} {}: {}", r.actor, relative(r.at, now), r.reason),
+        );
+    }
+    if let Some(e) = &p.execution {
+        let outcome = match (e.exit_code, e.finished_at) {
+            (Some(code), Some(f)) => format!(
+                "exit {code} {} ({} ms{})",
+                relative(f, now),
+                f - e.started_at,
+                if e.truncated {
+                    ", output truncated"
+                } else {
+                    ""
+                }
+            ),
+            (Some(code), None) => format!("exit {code} (settled by resolve)"),
+            _ => format!(
+                "started {} by {}, no outcome recorded",
+                relative(e.started_at, now),
+                e.actor
+            ),
+        };
+        row(&mut out, "applied", outcome);
+        if let Some(r) = &e.resolution {
+            row(&mut out, 
+                "resolved",
+                format!("{} by {}: {}", r.outcome.as_str(), r.actor, r.reason),
+            );
+        }
+    }
+    out
+}
+
+fn table(header: Vec<&str>) -> Table {
+    let mut t = Table::new();
+    t.load_preset(presets::NOTHING);
+    t.set_header(header);
+    if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        t.set_content_arrangement(ContentArrangement::Dynamic);
+    } else {
+        t.set_content_arrangement(ContentArrangement::Disabled);
+    }
+    t
+}
+
+fn trim(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let cut: String = text.chars().take(max.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}
+
+pub fn plans_table(plans: &[Plan], now: Millis, paint: Paint) -> String {
+    let mut t = table(vec![
+        "ID",
+        "STATUS",
+        "TIER",
+        "APPROVALS",
+        "KEY",
+        "COMMAND",
+        "ACTOR",
+        "WHEN",
+    ]);
+    for p in plans {
+        let when = match (p.status.can_expire(), p.expires_at) {
+            (true, Some(exp)) if exp > now => format!("expires {}", relative(exp, now)),
+            _ => format!("planned {}", relative(p.created_at, now)),
+        };
+        t.add_row(vec![
+            p.short_id().to_string(),
+            paint.status(p.status),
+            p.tier.to_string(),
+            format!("{}/{}", p.approvals_counted(), p.approvals_required),
+            trim(&p.key, 24),
+            trim(&argv_line(&p.command), 48),
+            p.actor.clone(),
+            when,
+        ]);
+    }
+    format!("{t}\n")
+}
+
+/// A short phrase from an event's detail for the log table.
+fn event_summary(e: &Event) -> String {
+    let detail: Value = serde_json::from_str(&e.detail).unwrap_or(Value::Null);
+    let get = |k: &str| detail.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    match e.kind.as_str() {
+        "planned" => format!(
+            "{} {} {}",
+            get("status").unwrap_or_default(),
+            get("tier").unwrap_or_default(),
+            get("command").unwrap_or_default()
+        ),
+        "refused" => format!(
+            "{}: {}",
+            get("code").unwrap_or_default(),
+            get("message").unwrap_or_default()
+        ),
+        "applied" | "replayed" => format!(
+            "exit {}",
+            detail
+                .get("exit_code")
+                .map(|v| v.to_string())
+                .unwrap_or_default()
+        ),
+        "rejected" | "resolved" => get("reason").unwrap_or_default(),
+        "approved" => format!(
+            "{}/{}",
+            detail
+                .get("approvals")
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
+            detail
+                .get("required")
+                .map(|v| v.to_string())
+                .unwrap_or_default()
+        ),
+        _ => String::new(),
+    }
+}
+
+pub fn events_table(events: &[Event], now: Millis) -> String {
+    let mut t = table(vec!["SEQ", "AT", "KIND", "PLAN", "KEY", "ACTOR", "DETAIL"]);
+    for e in events {
+        t.add_row(vec![
+            e.seq.to_string(),
+            relative(e.at, now),
+            e.kind.clone(),
+            e.plan.as_deref().map(short).unwrap_or("-").to_string(),
+            trim(e.key.as_deref().unwrap_or("-"), 24),
+            e.actor.clone(),
+            trim(&event_summary(e), 60),
+        ]);
+    }
+    format!("{t}\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpt_shortens_with_a_note() {
+        let text: String = (1..=30).map(|i| format!("line {i}\n")).collect();
+        let shown = excerpt(text.as_bytes(), 5);
+        assert!(shown.starts_with("line 1\n"));
+        assert!(shown.contains("… 25 more lines"));
+        assert_eq!(excerpt(b"a\nb\n", 5), "a\nb");
+    }
+
+    #[test]
+    fn non_utf8_output_keeps_exact_bytes_in_base64() {
+        let mut obj = serde_json::Map::new();
+        bytes_fields(&mut obj, "stdout", &[0x66, 0xff]);
+        assert_eq!(obj["stdout"], json!("f\u{fffd}"));
+        assert_eq!(obj["stdout_base64"], json!("Zv8="));
+        let mut obj = serde_json::Map::new();
+        bytes_fields(&mut obj, "stdout", b"ok");
+        assert!(!obj.contains_key("stdout_base64"));
+    }
+
+    #[test]
+    fn argv_line_quotes_what_a_shell_would_split() {
+        let argv: Vec<OsString> = vec!["echo".into(), "hello world".into(), "a'b".into()];
+        assert_eq!(argv_line(&argv), r#"echo 'hello world' 'a'\''b'"#);
+    }
+}

@@ -1,0 +1,118 @@
+//! The state store: the one interface between ladder's rungs and where state
+//! lives.
+//!
+//! Rungs never see SQL. They run their reads and writes inside
+//! [`Store::write`] (one transaction: a state change commits together with
+//! its ledger event, or neither does) or [`Store::read`], against the
+//! [`Tx`] trait. SQLite ([`sqlite::SqliteStore`]) is the implementation
+//! today; a PostgreSQL store implements the same two traits, with the ledger
+//! append serialized by a row lock on the chain head instead of SQLite's
+//! single writer.
+
+pub mod schema;
+pub mod sqlite;
+
+use crate::error::Result;
+use crate::model::{
+    Approval, Event, Execution, Millis, NewEvent, Plan, Rejection, Resolution, Status,
+};
+use crate::tier::Tier;
+
+/// Filters for reading the ledger.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub plan: Option<String>,
+    pub key: Option<String>,
+    pub since: Option<Millis>,
+    /// The newest `limit` events (still returned oldest first); `None`: all.
+    pub limit: Option<u64>,
+}
+
+/// What a budget counts: applies started in a window, scoped.
+#[derive(Debug, Clone)]
+pub struct BudgetScope<'a> {
+    pub tiers: &'a [Tier],
+    pub rule: Option<&'a str>,
+    pub actor: Option<&'a str>,
+    pub since: Millis,
+}
+
+/// Reads and writes inside one transaction.
+pub trait Tx {
+    /// A plan with its approvals, rejection and latest execution.
+    fn plan(&mut self, id: &str) -> Result<Option<Plan>>;
+    /// Ids starting with `prefix` (at most `limit`).
+    fn plan_ids_with_prefix(&mut self, prefix: &str, limit: usize) -> Result<Vec<String>>;
+    /// The newest plan for `key`, whatever its status.
+    fn latest_plan_for_key(&mut self, key: &str) -> Result<Option<Plan>>;
+    /// Plans, newest last. `statuses` empty: all.
+    fn plans(&mut self, statuses: &[Status], limit: Option<u64>) -> Result<Vec<Plan>>;
+    /// Plans in an expiring state whose window ended at or before `now`.
+    fn plans_due_to_expire(&mut self, now: Millis) -> Result<Vec<Plan>>;
+
+    /// Stores a new plan (approvals, rejection and execution are ignored);
+    /// returns its row number.
+    fn insert_plan(&mut self, plan: &Plan) -> Result<i64>;
+    fn set_status(&mut self, id: &str, status: Status, expires_at: Option<Millis>) -> Result<()>;
+    fn set_retry_allowed(&mut self, id: &str, allowed: bool) -> Result<()>;
+    fn insert_approval(&mut self, plan: &str, approval: &Approval) -> Result<()>;
+    fn set_rejection(&mut self, plan: &str, rejection: &Rejection) -> Result<()>;
+
+    /// Records that an attempt started (finished_at and outcome empty).
+    fn insert_execution(&mut self, exec: &Execution, tier: Tier, rule: Option<&str>) -> Result<()>;
+    /// Records the outcome of an attempt.
+    fn finish_execution(&mut self, exec: &Execution) -> Result<()>;
+    fn resolve_execution(
+        &mut self,
+        plan: &str,
+        attempt: u32,
+        resolution: &Resolution,
+        exit_code: Option<i32>,
+    ) -> Result<()>;
+    /// Number of attempts of a plan so far.
+    fn execution_count(&mut self, plan: &str) -> Result<u32>;
+    /// Applies that started within a budget's scope, and the earliest start
+    /// among them (when the budget frees up).
+    fn budget_usage(&mut self, scope: &BudgetScope) -> Result<(u32, Option<Millis>)>;
+
+    /// Appends an event to the ledger, chaining it to the current head.
+    fn append_event(&mut self, event: &NewEvent) -> Result<Event>;
+    fn events(&mut self, filter: &EventFilter) -> Result<Vec<Event>>;
+    /// Every event in order, one at a time (memory stays flat).
+    fn for_each_event(&mut self, f: &mut dyn FnMut(Event) -> Result<()>) -> Result<()>;
+    /// Whether the database still refuses UPDATE and DELETE on events.
+    fn ledger_is_append_only(&mut self) -> Result<bool>;
+}
+
+/// Where state lives.
+pub trait Store {
+    /// Runs `f` in one write transaction, serialized with every other writer;
+    /// commits when it returns `Ok`, rolls back otherwise.
+    fn write_tx(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()>;
+    /// Runs `f` against a consistent read snapshot.
+    fn read_tx(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()>;
+}
+
+/// [`Store::write_tx`] with a return value.
+pub fn write<T>(store: &mut dyn Store, mut f: impl FnMut(&mut dyn Tx) -> Result<T>) -> Result<T> {
+    let mut out = None;
+    store.write_tx(&mut |tx| {
+        out = Some(f(tx)?);
+        Ok(())
+    })?;
+    out.ok_or_else(|| {
+        crate::error::Error::new(crate::error::Kind::Error, "transaction produced no result")
+    })
+}
+
+/// [`Store::read_tx`] with a return value.
+pub fn read<T>(store: &mut dyn Store, mut f: impl FnMut(&mut dyn Tx) -> Result<T>) -> Result<T> {
+    let mut out = None;
+    store.read_tx(&mut |tx| {
+        out = Some(f(tx)?);
+        Ok(())
+    })?;
+    out.ok_or_else(|| {
+        crate::error::Error::new(crate::error::Kind::Error, "transaction produced no result")
+    })
+}

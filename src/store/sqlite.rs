@@ -1,0 +1,841 @@
+//! The SQLite store.
+//!
+//! # Locking
+//!
+//! The database is in WAL mode: readers never block the writer. Every write
+//! transaction starts with `BEGIN IMMEDIATE`, taking the write lock up front,
+//! so two writers never both read and then both try to upgrade (the classic
+//! SQLITE_BUSY deadlock); a waiting writer sleeps in SQLite's busy handler
+//! for up to [`BUSY_TIMEOUT`]. `synchronous = FULL` makes a commit durable
+//! before it returns, so the `running` record is on disk before the command
+//! starts.
+//!
+//! # Compatibility
+//!
+//! See [`super::schema`]. A file that is not a SQLite database, is not
+//! ladder's, or comes from a newer ladder is refused with one line and never
+//! written to.
+//!
+//! # Performance
+//!
+//! Opening checks the schema with one pragma read; migrations run only when
+//! the version is behind. Statements go through `prepare_cached`.
+
+use super::schema::{APPLICATION_ID, MIGRATIONS};
+use super::{BudgetScope, EventFilter, Store, Tx};
+use crate::error::{Error, Kind, Result};
+use crate::ledger;
+use crate::model::{
+    Approval, DryRun, Event, Execution, Millis, NewEvent, Outcome, Plan, Rejection, Resolution,
+    Status,
+};
+use crate::tier::Tier;
+use anyhow::Context as _;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long a writer waits for another writer before giving up.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct SqliteStore {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Opens the state file at `path`, creating it (and its directory) when
+    /// it does not exist yet.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        let exists = path.exists();
+        if !exists {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).with_context(|| {
+                    format!("failed to create state directory {}", dir.display())
+                })?;
+            }
+        }
+        let flags = if exists {
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        } else {
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        };
+        let conn = Connection::open_with_flags(path, flags)
+            .with_context(|| format!("failed to open state file {}", path.display()))?;
+        let mut store = SqliteStore {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store.configure()?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn bad_state(&self, why: impl std::fmt::Display) -> Error {
+        Error::new(
+            Kind::Error,
+            format!("state file {} {why}", self.path.display()),
+        )
+        .with_hint("point --state at a ladder state file, or move this one aside")
+    }
+
+    fn configure(&mut self) -> Result<()> {
+        self.conn
+            .busy_timeout(BUSY_TIMEOUT)
+            .context("failed to set busy timeout")?;
+        // The first read of the header is where a file that is not a
+        // database, or a truncated one, shows itself.
+        let (version, app_id, objects): (i64, i32, i64) = self
+            .conn
+            .query_row(
+                "SELECT (SELECT user_version FROM pragma_user_version),
+                        (SELECT application_id FROM pragma_application_id),
+                        (SELECT count(*) FROM sqlite_schema)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .map_err(|e| self.bad_state(format_args!("is not a readable database ({e})")))?;
+        let fresh = version == 0 && app_id == 0 && objects == 0;
+        if !fresh && app_id != APPLICATION_ID {
+            return Err(self.bad_state("is a SQLite database but not a ladder state file"));
+        }
+        if version > MIGRATIONS.len() as i64 {
+            return Err(Error::new(
+                Kind::Error,
+                format!(
+                    "state file {} has schema version {version}, newer than this ladder understands ({})",
+                    self.path.display(),
+                    MIGRATIONS.len()
+                ),
+            )
+            .with_hint("upgrade ladder, or use the ladder that wrote it"));
+        }
+        if fresh {
+            // WAL is a property of the file: set once, kept forever.
+            self.conn
+                .pragma_update(None, "journal_mode", "WAL")
+                .context("failed to enable WAL")?;
+        }
+        self.conn
+            .execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF;")
+            .context("failed to configure state database")?;
+        Ok(())
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let current: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .context("failed to read schema version")?;
+        if current >= MIGRATIONS.len() as i64 {
+            return Ok(());
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Exclusive)
+            .with_context(|| format!("failed to lock state file {}", self.path.display()))?;
+        // Re-read under the lock: another process may have migrated meanwhile.
+        let current: i64 = tx
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .context("failed to read schema version")?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            tx.execute_batch(sql)
+                .with_context(|| format!("failed to apply state migration {}", i + 1))?;
+        }
+        tx.pragma_update(None, "application_id", APPLICATION_ID)
+            .context("failed to mark state file")?;
+        tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)
+            .context("failed to record schema version")?;
+        tx.commit()
+            .with_context(|| format!("failed to write state file {}", self.path.display()))?;
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn write_context(&self, e: rusqlite::Error) -> Error {
+        let readonly = matches!(
+            e.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::ReadOnly) | Some(rusqlite::ErrorCode::CannotOpen)
+        );
+        if readonly {
+            Error::new(
+                Kind::Error,
+                format!("state file {} is read-only ({e})", self.path.display()),
+            )
+            .with_hint("check the file's permissions, or point --state elsewhere")
+        } else {
+            Error::new(
+                Kind::Error,
+                format!("failed to write state file {}: {e}", self.path.display()),
+            )
+        }
+    }
+}
+
+impl Store for SqliteStore {
+    fn write_tx(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| {
+                Error::new(
+                    Kind::Error,
+                    format!("failed to lock state file {}: {e}", self.path.display()),
+                )
+            })?;
+        f(&mut SqliteTx { conn: &tx })?;
+        match tx.commit() {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.write_context(e)),
+        }
+    }
+
+    fn read_tx(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Deferred)
+            .context("failed to read state")?;
+        f(&mut SqliteTx { conn: &tx })?;
+        tx.finish().context("failed to read state")?;
+        Ok(())
+    }
+}
+
+struct SqliteTx<'a> {
+    conn: &'a Connection,
+}
+
+fn db(e: rusqlite::Error) -> Error {
+    let write = matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::ReadOnly));
+    if write {
+        Error::new(Kind::Error, format!("state file is read-only ({e})"))
+            .with_hint("check the file's permissions, or point --state elsewhere")
+    } else {
+        Error::new(Kind::Error, format!("state database error: {e}"))
+    }
+}
+
+fn encode_argv(argv: &[OsString]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for a in argv {
+        out.extend_from_slice(a.as_bytes());
+        out.push(0);
+    }
+    out
+}
+
+fn decode_argv(bytes: &[u8]) -> Vec<OsString> {
+    let mut parts: Vec<OsString> = bytes
+        .split(|b| *b == 0)
+        .map(|p| OsString::from_vec(p.to_vec()))
+        .collect();
+    // Every element is NUL-terminated, so the split leaves one empty tail.
+    parts.pop();
+    parts
+}
+
+fn corrupt(what: &str, value: impl std::fmt::Display) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        0,
+        rusqlite::types::Type::Text,
+        format!("corrupt {what}: {value}").into(),
+    )
+}
+
+const PLAN_COLUMNS: &str =
+    "seq, id, key, hash, status, tier, rule, approvals_required, command, cwd, env,
+    dry_run_command, dry_run_exit, dry_run_stdout, dry_run_stderr, dry_run_stdout_sha256,
+    dry_run_stderr_sha256, dry_run_stdout_bytes, dry_run_stderr_bytes, dry_run_truncated,
+    dry_run_ok, reason, target, effect, rollback, confidence, actor, created_at, expires_at,
+    policy_sha256, decision, retry_allowed, rejected_by, rejected_reason, rejected_at";
+
+fn plan_from_row(r: &Row) -> rusqlite::Result<Plan> {
+    let status: String = r.get("status")?;
+    let tier: String = r.get("tier")?;
+    let env: String = r.get("env")?;
+    let dry_run_ok: String = r.get("dry_run_ok")?;
+    let decision: String = r.get("decision")?;
+    let dry_cmd: Option<Vec<u8>> = r.get("dry_run_command")?;
+    let dry_run = match dry_cmd {
+        None => None,
+        Some(cmd) => Some(DryRun {
+            command: decode_argv(&cmd),
+            exit_code: r.get("dry_run_exit")?,
+            stdout: r
+                .get::<_, Option<Vec<u8>>>("dry_run_stdout")?
+                .unwrap_or_default(),
+            stderr: r
+                .get::<_, Option<Vec<u8>>>("dry_run_stderr")?
+                .unwrap_or_default(),
+            stdout_sha256: r.get("dry_run_stdout_sha256")?,
+            stderr_sha256: r.get("dry_run_stderr_sha256")?,
+            stdout_bytes: r.get::<_, i64>("dry_run_stdout_bytes")? as u64,
+            stderr_bytes: r.get::<_, i64>("dry_run_stderr_bytes")? as u64,
+            truncated: r.get("dry_run_truncated")?,
+        }),
+    };
+    let rejected_by: Option<String> = r.get("rejected_by")?;
+    let rejection = match rejected_by {
+        Some(actor) => Some(Rejection {
+            actor,
+            reason: r.get("rejected_reason")?,
+            at: r.get("rejected_at")?,
+        }),
+        None => None,
+    };
+    Ok(Plan {
+        seq: r.get("seq")?,
+        id: r.get("id")?,
+        key: r.get("key")?,
+        hash: r.get("hash")?,
+        status: status.parse().map_err(|e| corrupt("status", e))?,
+        tier: tier.parse().map_err(|e| corrupt("tier", e))?,
+        rule: r.get("rule")?,
+        approvals_required: r.get("approvals_required")?,
+        approvals: Vec::new(),
+        command: decode_argv(&r.get::<_, Vec<u8>>("command")?),
+        cwd: PathBuf::from(OsString::from_vec(r.get::<_, Vec<u8>>("cwd")?)),
+        env: serde_json::from_str::<BTreeMap<String, Option<String>>>(&env)
+            .map_err(|e| corrupt("env", e))?,
+        dry_run,
+        dry_run_ok: serde_json::from_str(&dry_run_ok).map_err(|e| corrupt("dry_run_ok", e))?,
+        reason: r.get("reason")?,
+        target: r.get("target")?,
+        effect: r.get("effect")?,
+        rollback: r.get("rollback")?,
+        confidence: r.get("confidence")?,
+        actor: r.get("actor")?,
+        created_at: r.get("created_at")?,
+        expires_at: r.get("expires_at")?,
+        rejection,
+        execution: None,
+        policy_sha256: r.get("policy_sha256")?,
+        decision: serde_json::from_str(&decision).map_err(|e| corrupt("decision", e))?,
+        retry_allowed: r.get("retry_allowed")?,
+    })
+}
+
+fn execution_from_row(r: &Row) -> rusqlite::Result<Execution> {
+    let resolved_by: Option<String> = r.get("resolved_by")?;
+    let resolution = match resolved_by {
+        None => None,
+        Some(actor) => {
+            let outcome: String = r.get("resolved_outcome")?;
+            Some(Resolution {
+                actor,
+                outcome: match outcome.as_str() {
+                    "succeeded" => Outcome::Succeeded,
+                    "failed" => Outcome::Failed,
+                    "retry" => Outcome::Retry,
+                    other => return Err(corrupt("resolution", other)),
+                },
+                reason: r.get("resolved_reason")?,
+                at: r.get("resolved_at")?,
+            })
+        }
+    };
+    Ok(Execution {
+        plan: r.get("plan")?,
+        key: r.get("key")?,
+        attempt: r.get("attempt")?,
+        actor: r.get("actor")?,
+        pid: r.get("pid")?,
+        started_at: r.get("started_at")?,
+        finished_at: r.get("finished_at")?,
+        exit_code: r.get("exit_code")?,
+        signal: r.get("signal")?,
+        timed_out: r.get("timed_out")?,
+        stdout: r.get::<_, Option<Vec<u8>>>("stdout")?.unwrap_or_default(),
+        stderr: r.get::<_, Option<Vec<u8>>>("stderr")?.unwrap_or_default(),
+        stdout_bytes: r.get::<_, i64>("stdout_bytes")? as u64,
+        stderr_bytes: r.get::<_, i64>("stderr_bytes")? as u64,
+        stdout_sha256: r.get("stdout_sha256")?,
+        stderr_sha256: r.get("stderr_sha256")?,
+        truncated: r.get("truncated")?,
+        resolution,
+    })
+}
+
+fn event_from_row(r: &Row) -> rusqlite::Result<Event> {
+    Ok(Event {
+        seq: r.get(0)?,
+        at: r.get(1)?,
+        kind: r.get(2)?,
+        plan: r.get(3)?,
+        key: r.get(4)?,
+        actor: r.get(5)?,
+        detail: r.get(6)?,
+        prev_hash: r.get(7)?,
+        hash: r.get(8)?,
+    })
+}
+
+const EVENT_COLUMNS: &str = "seq, at, kind, plan, key, actor, detail, prev_hash, hash";
+
+impl SqliteTx<'_> {
+    fn complete(&self, mut plan: Plan) -> Result<Plan> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT actor, at, comment, hash, signature, signature_kind
+                 FROM approvals WHERE plan = ?1 ORDER BY at, actor",
+            )
+            .map_err(db)?;
+        plan.approvals = stmt
+            .query_map([&plan.id], |r| {
+                Ok(Approval {
+                    actor: r.get(0)?,
+                    at: r.get(1)?,
+                    comment: r.get(2)?,
+                    hash: r.get(3)?,
+                    signature: r.get(4)?,
+                    signature_kind: r.get(5)?,
+                })
+            })
+            .map_err(db)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(db)?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT * FROM executions WHERE plan = ?1 ORDER BY attempt DESC LIMIT 1",
+            )
+            .map_err(db)?;
+        plan.execution = stmt
+            .query_row([&plan.id], execution_from_row)
+            .optional()
+            .map_err(db)?;
+        Ok(plan)
+    }
+
+    fn plans_where(&self, sql_tail: &str, params: impl rusqlite::Params) -> Result<Vec<Plan>> {
+        let sql = format!("SELECT {PLAN_COLUMNS} FROM plans {sql_tail}");
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(db)?;
+        let rows: Vec<Plan> = stmt
+            .query_map(params, plan_from_row)
+            .map_err(db)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(db)?;
+        rows.into_iter().map(|p| self.complete(p)).collect()
+    }
+}
+
+impl Tx for SqliteTx<'_> {
+    fn plan(&mut self, id: &str) -> Result<Option<Plan>> {
+        Ok(self.plans_where("WHERE id = ?1", [id])?.into_iter().next())
+    }
+
+    fn plan_ids_with_prefix(&mut self, prefix: &str, limit: usize) -> Result<Vec<String>> {
+        // Ids are lowercase hex UUIDs; a range scan on the unique index
+        // finds prefixes without LIKE's escaping pitfalls.
+        let mut upper = prefix.to_string();
+        upper.push('\u{10FFFF}');
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id FROM plans WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT ?3")
+            .map_err(db)?;
+        let ids = stmt
+            .query_map(params![prefix, upper, limit as i64], |r| r.get(0))
+            .map_err(db)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(db)?;
+        Ok(ids)
+    }
+
+    fn latest_plan_for_key(&mut self, key: &str) -> Result<Option<Plan>> {
+        Ok(self
+            .plans_where("WHERE key = ?1 ORDER BY seq DESC LIMIT 1", [key])?
+            .into_iter()
+            .next())
+    }
+
+    fn plans(&mut self, statuses: &[Status], limit: Option<u64>) -> Result<Vec<Plan>> {
+        let limit = limit.map(|l| l as i64).unwrap_or(-1);
+        let mut out = if statuses.is_empty() {
+            self.plans_where("ORDER BY seq DESC LIMIT ?1", [limit])?
+        } else {
+            let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
+            let json = serde_json::to_string(&names)
+                .map_err(|e| Error::new(Kind::Error, e.to_string()))?;
+            self.plans_where(
+                "WHERE status IN (SELECT value FROM json_each(?1)) ORDER BY seq DESC LIMIT ?2",
+                params![json, limit],
+            )?
+        };
+        out.reverse();
+        Ok(out)
+    }
+
+    fn plans_due_to_expire(&mut self, now: Millis) -> Result<Vec<Plan>> {
+        self.plans_where(
+            "WHERE status IN ('pending', 'approved') AND expires_at <= ?1 ORDER BY seq",
+            [now],
+        )
+    }
+
+    fn insert_plan(&mut self, p: &Plan) -> Result<i64> {
+        let d = p.dry_run.as_ref();
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "INSERT INTO plans ({}) VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
+                 ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29,
+                 ?30, ?31, NULL, NULL, NULL)",
+                PLAN_COLUMNS
+            ))
+            .map_err(db)?;
+        stmt.execute(params![
+            p.id,
+            p.key,
+            p.hash,
+            p.status.as_str(),
+            p.tier.as_str(),
+            p.rule,
+            p.approvals_required,
+            encode_argv(&p.command),
+            p.cwd.as_os_str().as_bytes(),
+            json(&p.env),
+            d.map(|d| encode_argv(&d.command)),
+            d.map(|d| d.exit_code),
+            d.map(|d| d.stdout.as_slice()),
+            d.map(|d| d.stderr.as_slice()),
+            d.map(|d| d.stdout_sha256.as_str()),
+            d.map(|d| d.stderr_sha256.as_str()),
+            d.map(|d| d.stdout_bytes as i64),
+            d.map(|d| d.stderr_bytes as i64),
+            d.map(|d| d.truncated),
+            json(&p.dry_run_ok),
+            p.reason,
+            p.target,
+            p.effect,
+            p.rollback,
+            p.confidence,
+            p.actor,
+            p.created_at,
+            p.expires_at,
+            p.policy_sha256,
+            json(&p.decision),
+            p.retry_allowed,
+        ])
+        .map_err(db)?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn set_status(&mut self, id: &str, status: Status, expires_at: Option<Millis>) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE plans SET status = ?2, expires_at = ?3 WHERE id = ?1")
+            .map_err(db)?
+            .execute(params![id, status.as_str(), expires_at])
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn set_retry_allowed(&mut self, id: &str, allowed: bool) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE plans SET retry_allowed = ?2 WHERE id = ?1")
+            .map_err(db)?
+            .execute(params![id, allowed])
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn insert_approval(&mut self, plan: &str, a: &Approval) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO approvals (plan, actor, at, comment, hash, signature, signature_kind)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .map_err(db)?
+            .execute(params![
+                plan,
+                a.actor,
+                a.at,
+                a.comment,
+                a.hash,
+                a.signature,
+                a.signature_kind
+            ])
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn set_rejection(&mut self, plan: &str, r: &Rejection) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE plans SET rejected_by = ?2, rejected_reason = ?3, rejected_at = ?4 WHERE id = ?1",
+            )
+            .map_err(db)?
+            .execute(params![plan, r.actor, r.reason, r.at])
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn insert_execution(&mut self, e: &Execution, tier: Tier, rule: Option<&str>) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO executions (plan, attempt, key, tier, rule, actor, pid, started_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .map_err(db)?
+            .execute(params![
+                e.plan,
+                e.attempt,
+                e.key,
+                tier.as_str(),
+                rule,
+                e.actor,
+                e.pid,
+                e.started_at
+            ])
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn finish_execution(&mut self, e: &Execution) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE executions SET pid = ?3, finished_at = ?4, exit_code = ?5, signal = ?6,
+                   timed_out = ?7, stdout = ?8, stderr = ?9, stdout_bytes = ?10, stderr_bytes = ?11,
+                   stdout_sha256 = ?12, stderr_sha256 = ?13, truncated = ?14
+                 WHERE plan = ?1 AND attempt = ?2",
+            )
+            .map_err(db)?
+            .execute(params![
+                e.plan,
+                e.attempt,
+                e.pid,
+                e.finished_at,
+                e.exit_code,
+                e.signal,
+                e.timed_out,
+                e.stdout,
+                e.stderr,
+                e.stdout_bytes as i64,
+                e.stderr_bytes as i64,
+                e.stdout_sha256,
+                e.stderr_sha256,
+                e.truncated
+            ])
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn resolve_execution(
+        &mut self,
+        plan: &str,
+        attempt: u32,
+        r: &Resolution,
+        exit_code: Option<i32>,
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE executions SET resolved_by = ?3, resolved_outcome = ?4, resolved_reason = ?5,
+                   resolved_at = ?6, exit_code = coalesce(exit_code, ?7)
+                 WHERE plan = ?1 AND attempt = ?2",
+            )
+            .map_err(db)?
+            .execute(params![plan, attempt, r.actor, r.outcome.as_str(), r.reason, r.at, exit_code])
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn execution_count(&mut self, plan: &str) -> Result<u32> {
+        self.conn
+            .prepare_cached("SELECT count(*) FROM executions WHERE plan = ?1")
+            .map_err(db)?
+            .query_row([plan], |r| r.get(0))
+            .map_err(db)
+    }
+
+    fn budget_usage(&mut self, s: &BudgetScope) -> Result<(u32, Option<Millis>)> {
+        let tiers: Vec<&str> = s.tiers.iter().map(|t| t.as_str()).collect();
+        let tiers =
+            serde_json::to_string(&tiers).map_err(|e| Error::new(Kind::Error, e.to_string()))?;
+        self.conn
+            .prepare_cached(
+                "SELECT count(*), min(started_at) FROM executions
+                 WHERE started_at > ?1
+                   AND tier IN (SELECT value FROM json_each(?2))
+                   AND (?3 IS NULL OR rule = ?3)
+                   AND (?4 IS NULL OR actor = ?4)",
+            )
+            .map_err(db)?
+            .query_row(params![s.since, tiers, s.rule, s.actor], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .map_err(db)
+    }
+
+    fn append_event(&mut self, e: &NewEvent) -> Result<Event> {
+        let head: Option<(i64, String)> = self
+            .conn
+            .prepare_cached("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")
+            .map_err(db)?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(db)?;
+        let (seq, prev_hash) = match head {
+            Some((seq, hash)) => (seq + 1, hash),
+            None => (1, ledger::GENESIS.to_string()),
+        };
+        // serde_json's Map is a BTreeMap: keys come out sorted, so the
+        // stored text is canonical and is exactly what gets hashed.
+        let detail = e.detail.to_string();
+        let hash = ledger::event_hash(&ledger::EventFields {
+            seq,
+            at: e.at,
+            kind: e.kind,
+            plan: e.plan.as_deref(),
+            key: e.key.as_deref(),
+            actor: &e.actor,
+            detail: &detail,
+            prev_hash: &prev_hash,
+        });
+        self.conn
+            .prepare_cached(
+                "INSERT INTO events (seq, at, kind, plan, key, actor, detail, prev_hash, hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )
+            .map_err(db)?
+            .execute(params![
+                seq, e.at, e.kind, e.plan, e.key, e.actor, detail, prev_hash, hash
+            ])
+            .map_err(db)?;
+        Ok(Event {
+            seq,
+            at: e.at,
+            kind: e.kind.to_string(),
+            plan: e.plan.clone(),
+            key: e.key.clone(),
+            actor: e.actor.clone(),
+            detail,
+            prev_hash,
+            hash,
+        })
+    }
+
+    fn events(&mut self, f: &EventFilter) -> Result<Vec<Event>> {
+        let limit = f.limit.map(|l| l as i64).unwrap_or(-1);
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events
+             WHERE (?1 IS NULL OR plan = ?1) AND (?2 IS NULL OR key = ?2) AND (?3 IS NULL OR at >= ?3)
+             ORDER BY seq DESC LIMIT ?4"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(db)?;
+        let mut events: Vec<Event> = stmt
+            .query_map(params![f.plan, f.key, f.since, limit], event_from_row)
+            .map_err(db)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(db)?;
+        events.reverse();
+        Ok(events)
+    }
+
+    fn for_each_event(&mut self, f: &mut dyn FnMut(Event) -> Result<()>) -> Result<()> {
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY seq");
+        let mut stmt = self.conn.prepare(&sql).map_err(db)?;
+        let mut rows = stmt.query([]).map_err(db)?;
+        while let Some(row) = rows.next().map_err(db)? {
+            f(event_from_row(row).map_err(db)?)?;
+        }
+        Ok(())
+    }
+
+    fn ledger_is_append_only(&mut self) -> Result<bool> {
+        let n: i64 = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'
+                 AND name IN ('events_no_update', 'events_no_delete') AND tbl_name = 'events'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(db)?;
+        Ok(n == 2)
+    }
+}
+
+/// JSON text for values stored in TEXT columns (maps and vectors of strings
+/// and numbers, which always serialize).
+fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argv_encoding_round_trips_empty_and_odd_arguments() {
+        let argv: Vec<OsString> = vec![
+            "a".into(),
+            "".into(),
+            "with space".into(),
+            OsString::from_vec(vec![0xff, 0xfe]),
+        ];
+        assert_eq!(decode_argv(&encode_argv(&argv)), argv);
+        assert!(decode_argv(&encode_argv(&[])).is_empty());
+    }
+
+    #[test]
+    fn migrating_twice_is_a_no_op() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        drop(SqliteStore::open(&path).unwrap());
+        let store = SqliteStore::open(&path).unwrap();
+        let version: i64 = store
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn events_refuse_update_and_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        super::super::write(&mut store, |tx| {
+            tx.append_event(&NewEvent {
+                at: 1,
+                kind: "planned",
+                plan: None,
+                key: None,
+                actor: "a".into(),
+                detail: serde_json::json!({}),
+            })
+        })
+        .unwrap();
+        let upd = store.conn.execute("UPDATE events SET actor = 'x'", []);
+        assert!(upd.unwrap_err().to_string().contains("append-only"));
+        let del = store.conn.execute("DELETE FROM events", []);
+        assert!(del.unwrap_err().to_string().contains("append-only"));
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        std::fs::write(
+            &path,
+            b"this is not sqlite, it is a shopping list\n".repeat(200),
+        )
+        .unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let err = SqliteStore::open(&path).err().unwrap();
+        assert_eq!(err.kind, Kind::Error);
+        assert!(
+            err.message.contains("is not a readable database"),
+            "{}",
+            err.message
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+    }
+}
