@@ -1331,26 +1331,3 @@ mod tests {
         );
     }
 }
-#[cfg(test)]
-mod tmpbench {
-    use super::*;
-    #[test]
-    #[ignore]
-    fn bench_true() {
-        let argv: Vec<OsString> = vec!["true".into()];
-        let n = 300;
-        for forward in [false, true] {
-            let spec = Spec { argv: &argv, cwd: Path::new("/"), cap: 1 << 20, tee: true, stdin: StdinMode::Inherit, timeout: Some(Duration::from_secs(60)), forward_signals: forward };
-            let t = Instant::now();
-            for _ in 0..n { run(&spec, &mut |_| {}).unwrap(); }
-            let ours = t.elapsed() / n;
-            let t = Instant::now();
-            for _ in 0..n { Command::new("true").status().unwrap(); }
-            let plain = t.elapsed() / n;
-            let t = Instant::now();
-            for _ in 0..n { Command::new("true").output().unwrap(); }
-            let out = t.elapsed() / n;
-            eprintln!("forward={forward} run: {ours:?}  status(): {plain:?}  output(): {out:?}");
-        }
-    }
-}

@@ -1,0 +1,295 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[ladder] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'ladder'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'ladder'= {
+            cand --state 'State file [default: state.db in the user data directory]'
+            cand --policy 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]'
+            cand --actor 'Who is acting [default: $LADDER_ACTOR, else the OS user]'
+            cand --json 'Print one JSON object on stdout (log: JSON Lines), errors included'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand plan 'Describe a command, classify it by policy, and store it as a plan'
+            cand approve 'Approve a pending plan''s current hash'
+            cand reject 'Reject a plan; the reason is returned to the agent by `show` and `apply`'
+            cand apply 'Run an approved plan''s command once and record its outcome'
+            cand replay 'Write a plan''s recorded stdout and stderr and exit with its recorded code'
+            cand log 'Show the audit ledger, newest last; --verify checks the hash chain'
+            cand show 'Show one plan: command, decision, approvals, window, outcome'
+            cand list 'List plans (default: the pending ones)'
+            cand resolve 'Settle an interrupted plan: succeeded, failed, or retry (one more apply)'
+            cand policy 'Show, validate or explain the policy that classifies commands'
+            cand completions 'Print a shell completion script'
+            cand man 'Print the man page, or write one page per command into a directory'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'ladder;plan'= {
+            cand --key 'Idempotency key of this action [default: a new UUID, printed]'
+            cand --dry-run 'Command to run first to preview the change (split like a POSIX shell, run without one)'
+            cand --dry-run-ok 'Dry-run exit codes to accept besides the policy''s (e.g. 0,1 for `kubectl diff`)'
+            cand --env 'Bind this environment variable''s value into the hash (repeatable)'
+            cand --reason 'Why the agent wants to run this'
+            cand --target 'What it acts on (a host, a cluster, a database...)'
+            cand --effect 'The change expected'
+            cand --rollback 'How to undo it'
+            cand --confidence 'The agent''s confidence, from 0 to 1'
+            cand --cwd 'Working directory of the command [default: the current directory]'
+            cand --state 'State file [default: state.db in the user data directory]'
+            cand --policy 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]'
+            cand --actor 'Who is acting [default: $LADDER_ACTOR, else the OS user]'
+            cand --json 'Print one JSON object on stdout (log: JSON Lines), errors included'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'ladder;approve'= {
+            cand --key 'Approve the live plan of this key instead of naming the plan'
+            cand --hash 'Approve only if the plan''s hash is this one (what you reviewed)'
+            cand --comment 'A note kept with the approval'
+            cand --state 'State file [default: state.db in the user data directory]'
+            cand --policy 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]'
+            cand --actor 'Who is acting [default: $LADDER_ACTOR, else the OS user]'
+            cand -y 'Do not ask for confirmation'
+            cand --yes 'Do not ask for confirmation'
+            cand --json 'Print one JSON object on stdout (log: JSON Lines), errors included'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'ladder;reject'= {
+            cand --reason 'Why: shown to the agent'
+            cand --state 'State file [default: state.db in the user data directory]'
+            cand --policy 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]'
+            cand --actor 'Who is acting [default: $LADDER_ACTOR, else the OS user]'
+            cand --json 'Print one JSON object on stdout (log: JSON Lines), errors included'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'ladder;apply'= {
+            cand --key 'The plan''s idempotency key'
+            cand --hash 'The plan''s hash: what was reviewed is what runs'
+            cand --wait 'Wait up to this long for approvals (e.g. 10m) instead of refusing'
+            cand --timeout 'Kill the command if it runs longer than this (e.g. 30s)'
+            cand --state 'State file [default: state.db in the user data directory]'
+            cand --policy 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]'
+            cand --actor 'Who is acting [default: $LADDER_ACTOR, else the OS user]'
+            cand --json 'Print one JSON object on stdout (log: JSON Lines), errors included'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'ladder;replay'= {
+            cand --key 'Replay the outcome recorded under this key'
+            cand --state 'State file [default: state.db in the user data directory]'
+            cand --policy 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]'
+            cand --actor 'Who is acting [default: $LADDER_ACTOR, else the OS user]'
+            cand --json 'Print one JSON object on stdout (log: JSON Lines), errors included'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'ladder;log'= {
+            cand --key 'Only this key''s events'
+            cand --limit 'Show the last N events (0: all)'
+            cand --since 'Only events since this: a duration back (2h) or an RFC 3339 time'
+            cand --state 'State file [default: state.db in the user data directory]'
+            cand --policy 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]'
+            cand --actor 'Who is acting [default: $LADDER_ACTOR, else the OS user]'
+            cand --verify 'Check the whole chain and the append-only guarantee'
+            cand --json 'Print one JSON object on stdout (log: JSON Lines), errors included'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'ladder;show'= {
+            cand --key 'Show the newest plan of this key'
+            cand --state 'State file [default: state.db in the user data directory]'
+            cand --policy 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]'
+            cand --actor 'Who is acting [default: $LADDER_ACTOR, else the OS user]'
+            cand --json 'Print one JSON object on stdout (log: JSON Lines), errors included'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'ladder;list'= {
+            cand --status 'Which plans: a status (pending, approved, running, applied, rejected, expired, denied, interrupted) or `all`; repeatable'
+            cand --limit 'Show at most this many (the newest)'
+            cand --state 'State file [default: state.db in the user data directory]'
+            cand --policy 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]'
+            cand --actor 'Who is acting [default: $LADDER_ACTOR, else the OS user]'
+            cand --json 'Print one JSON object on stdout (log: JSON Lines), errors included'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'ladder;resolve'= {
+            cand --outcome 'What happened'
+            cand --reason 'How you know'
+            cand --state 'State file [default: state.db in the user data directory]'
+            cand --policy 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]'
+            cand --actor 'Who is acting [default: $LADDER_ACTOR, else the OS user]'
+            cand --json 'Print one JSON object on stdout (log: JSON Lines), errors included'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'ladder;policy'= {
+            cand --state 'State file [default: state.db in the user data directory]'
+            cand --policy 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]'
+            cand --actor 'Who is acting [default: $LADDER_ACTOR, else the OS user]'
+            cand --json 'Print one JSON object on stdout (log: JSON Lines), errors included'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand show 'Print the effective policy as TOML (the embedded default too)'
+            cand check 'Validate a policy file without touching state [default: the effective policy]'
+            cand explain 'Say which rule and tier a command gets, and why'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'ladder;policy;show'= {
+            cand --state 'State file [default: state.db in the user data directory]'
+            cand --policy 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]'
+            cand --actor 'Who is acting [default: $LADDER_ACTOR, else the OS user]'
+            cand --json 'Print one JSON object on stdout (log: JSON Lines), errors included'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'ladder;policy;check'= {
+            cand --state 'State file [default: state.db in the user data directory]'
+            cand --policy 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]'
+            cand --actor 'Who is acting [default: $LADDER_ACTOR, else the OS user]'
+            cand --json 'Print one JSON object on stdout (log: JSON Lines), errors included'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'ladder;policy;explain'= {
+            cand --confidence 'Assume this confidence (0 to 1), as `plan --confidence` would pass'
+            cand --state 'State file [default: state.db in the user data directory]'
+            cand --policy 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]'
+            cand --actor 'Who is acting [default: $LADDER_ACTOR, else the OS user]'
+            cand --json 'Print one JSON object on stdout (log: JSON Lines), errors included'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'ladder;policy;help'= {
+            cand show 'Print the effective policy as TOML (the embedded default too)'
+            cand check 'Validate a policy file without touching state [default: the effective policy]'
+            cand explain 'Say which rule and tier a command gets, and why'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'ladder;policy;help;show'= {
+        }
+        &'ladder;policy;help;check'= {
+        }
+        &'ladder;policy;help;explain'= {
+        }
+        &'ladder;policy;help;help'= {
+        }
+        &'ladder;completions'= {
+            cand --state 'State file [default: state.db in the user data directory]'
+            cand --policy 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]'
+            cand --actor 'Who is acting [default: $LADDER_ACTOR, else the OS user]'
+            cand --json 'Print one JSON object on stdout (log: JSON Lines), errors included'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'ladder;man'= {
+            cand --dir 'Write ladder.1 and ladder-<command>.1 into this directory instead'
+            cand --state 'State file [default: state.db in the user data directory]'
+            cand --policy 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]'
+            cand --actor 'Who is acting [default: $LADDER_ACTOR, else the OS user]'
+            cand --json 'Print one JSON object on stdout (log: JSON Lines), errors included'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'ladder;help'= {
+            cand plan 'Describe a command, classify it by policy, and store it as a plan'
+            cand approve 'Approve a pending plan''s current hash'
+            cand reject 'Reject a plan; the reason is returned to the agent by `show` and `apply`'
+            cand apply 'Run an approved plan''s command once and record its outcome'
+            cand replay 'Write a plan''s recorded stdout and stderr and exit with its recorded code'
+            cand log 'Show the audit ledger, newest last; --verify checks the hash chain'
+            cand show 'Show one plan: command, decision, approvals, window, outcome'
+            cand list 'List plans (default: the pending ones)'
+            cand resolve 'Settle an interrupted plan: succeeded, failed, or retry (one more apply)'
+            cand policy 'Show, validate or explain the policy that classifies commands'
+            cand completions 'Print a shell completion script'
+            cand man 'Print the man page, or write one page per command into a directory'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'ladder;help;plan'= {
+        }
+        &'ladder;help;approve'= {
+        }
+        &'ladder;help;reject'= {
+        }
+        &'ladder;help;apply'= {
+        }
+        &'ladder;help;replay'= {
+        }
+        &'ladder;help;log'= {
+        }
+        &'ladder;help;show'= {
+        }
+        &'ladder;help;list'= {
+        }
+        &'ladder;help;resolve'= {
+        }
+        &'ladder;help;policy'= {
+            cand show 'Print the effective policy as TOML (the embedded default too)'
+            cand check 'Validate a policy file without touching state [default: the effective policy]'
+            cand explain 'Say which rule and tier a command gets, and why'
+        }
+        &'ladder;help;policy;show'= {
+        }
+        &'ladder;help;policy;check'= {
+        }
+        &'ladder;help;policy;explain'= {
+        }
+        &'ladder;help;completions'= {
+        }
+        &'ladder;help;man'= {
+        }
+        &'ladder;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

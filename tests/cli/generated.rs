@@ -1,0 +1,41 @@
+//! `completions/` and `man/` are generated from the CLI definition; this
+//! fails when the committed files are out of date.
+//! Regenerate with: `LADDER_BLESS=1 cargo test --test cli generated`.
+
+use std::path::Path;
+
+fn check(path: &Path, expected: &[u8], stale: &mut Vec<String>) {
+    if std::env::var_os("LADDER_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, expected).unwrap();
+        return;
+    }
+    match std::fs::read(path) {
+        Ok(actual) if actual == expected => {}
+        _ => stale.push(path.display().to_string()),
+    }
+}
+
+#[test]
+fn completions_and_man_pages_are_up_to_date() {
+    use clap_complete::Shell;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut stale = vec![];
+    for (shell, file) in [
+        (Shell::Bash, "ladder.bash"),
+        (Shell::Zsh, "_ladder"),
+        (Shell::Fish, "ladder.fish"),
+        (Shell::Elvish, "ladder.elv"),
+        (Shell::PowerShell, "_ladder.ps1"),
+    ] {
+        let script = ladder::commands::completions::script(shell);
+        check(&root.join("completions").join(file), &script, &mut stale);
+    }
+    for (name, page) in ladder::commands::man::pages().unwrap() {
+        check(&root.join("man").join(name), &page, &mut stale);
+    }
+    assert!(
+        stale.is_empty(),
+        "out of date: {stale:?}; run `LADDER_BLESS=1 cargo test --test cli generated` and commit"
+    );
+}

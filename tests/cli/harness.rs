@@ -1,0 +1,230 @@
+//! A hermetic environment per test: its own HOME, XDG directories, state
+//! file and policy; the environment cleared; ids derived from a seed; the
+//! clock fixed when a test asks.
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+pub struct TestEnv {
+    pub dir: tempfile::TempDir,
+    pub now: Option<String>,
+    pub policy: Option<PathBuf>,
+    pub extra_env: Vec<(String, String)>,
+}
+
+/// What one ladder run did.
+pub struct Run {
+    pub code: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn stdout_str(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    /// stdout as the one JSON object the contract promises.
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not one JSON object ({e}):\n{}\nstderr: {}",
+                self.stdout_str(),
+                self.stderr
+            )
+        })
+    }
+
+    /// The `error.code` of a JSON error object.
+    pub fn error_code(&self) -> String {
+        self.json()["error"]["code"].as_str().unwrap_or("").to_string()
+    }
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: o.stdout,
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl TestEnv {
+    pub fn new() -> TestEnv {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        std::fs::create_dir_all(dir.path().join("work")).unwrap();
+        TestEnv {
+            dir,
+            now: None,
+            policy: None,
+            extra_env: vec![],
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn state(&self) -> PathBuf {
+        self.path().join("state.db")
+    }
+
+    /// A directory commands run in by default.
+    pub fn work(&self) -> PathBuf {
+        self.path().join("work")
+    }
+
+    /// Fixes the clock (RFC 3339) for every later command.
+    pub fn at(&mut self, now: &str) -> &mut Self {
+        self.now = Some(now.to_string());
+        self
+    }
+
+    /// Writes a policy file and uses it for every later command.
+    pub fn with_policy(&mut self, toml: &str) -> PathBuf {
+        let p = self.path().join("policy.toml");
+        std::fs::write(&p, toml).unwrap();
+        self.policy = Some(p.clone());
+        p
+    }
+
+    pub fn env(&mut self, name: &str, value: &str) -> &mut Self {
+        self.extra_env.push((name.into(), value.into()));
+        self
+    }
+
+    /// A ladder command as `actor`, in the work directory, nothing inherited.
+    pub fn cmd(&self, actor: &str) -> Command {
+        let mut c = Command::cargo_bin("ladder").expect("ladder binary");
+        c.env_clear()
+            .current_dir(self.work())
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.path().join("home"))
+            .env("XDG_DATA_HOME", self.path().join("home/.local/share"))
+            .env("XDG_CONFIG_HOME", self.path().join("home/.config"))
+            .env("LADDER_STATE", self.state())
+            .env("LADDER_ACTOR", actor)
+            .env("LADDER_TEST_ID_SEED", "ladder-tests");
+        if let Some(now) = &self.now {
+            c.env("LADDER_NOW", now);
+        }
+        if let Some(p) = &self.policy {
+            c.env("LADDER_POLICY", p);
+        }
+        for (k, v) in &self.extra_env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    pub fn run(&self, actor: &str, args: &[&str]) -> Run {
+        self.cmd(actor).args(args).output().expect("run ladder").into()
+    }
+
+    /// Runs with `--json`.
+    pub fn json(&self, actor: &str, args: &[&str]) -> Run {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        self.run(actor, &all)
+    }
+
+    /// Plans `argv` under `key` as `actor` with extra plan flags; returns
+    /// the plan object (panics unless planning succeeded).
+    pub fn plan(&self, actor: &str, key: &str, flags: &[&str], argv: &[&str]) -> Value {
+        let mut args = vec!["plan", "--key", key];
+        args.extend_from_slice(flags);
+        args.push("--");
+        args.extend_from_slice(argv);
+        let r = self.json(actor, &args);
+        assert_eq!(r.code, 0, "plan failed: {}\n{}", r.stdout_str(), r.stderr);
+        r.json()
+    }
+
+    pub fn approve(&self, actor: &str, plan: &Value) -> Run {
+        self.json(actor, &["approve", plan["id"].as_str().unwrap(), "--yes"])
+    }
+
+    pub fn apply(&self, actor: &str, plan: &Value) -> Run {
+        self.run(
+            actor,
+            &[
+                "apply",
+                "--key",
+                plan["key"].as_str().unwrap(),
+                "--hash",
+                plan["hash"].as_str().unwrap(),
+            ],
+        )
+    }
+
+    pub fn apply_json(&self, actor: &str, plan: &Value) -> Run {
+        self.json(
+            actor,
+            &[
+                "apply",
+                "--key",
+                plan["key"].as_str().unwrap(),
+                "--hash",
+                plan["hash"].as_str().unwrap(),
+            ],
+        )
+    }
+
+    pub fn show(&self, plan: &Value) -> Value {
+        self.json("viewer", &["show", plan["id"].as_str().unwrap()]).json()
+    }
+
+    /// Every ledger event, as JSON.
+    pub fn events(&self) -> Vec<Value> {
+        let r = self.json("viewer", &["log", "--limit", "0"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.stdout_str()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("JSON line"))
+            .collect()
+    }
+
+    pub fn event_kinds(&self) -> Vec<String> {
+        self.events()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// Opens the state database directly (to simulate crashes and tampering).
+    pub fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.state()).expect("open state")
+    }
+}
+
+/// A policy where `true`, `echo` and friends need one approval, so tests
+/// can walk the whole ladder with harmless commands.
+pub const STRICT_POLICY: &str = r#"
+version = 1
+
+[defaults]
+tier = "irreversible"
+approval_ttl = "1h"
+apply_ttl = "24h"
+separation_of_duties = true
+
+[[rules]]
+name = "looking"
+tier = "read_only"
+commands = ["ls **"]
+
+[[rules]]
+name = "prod"
+tier = "critical"
+commands = ["deploy-prod **"]
+
+[[rules]]
+name = "forbidden"
+tier = "deny"
+commands = ["forbidden-thing **"]
+"#;

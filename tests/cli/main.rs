@@ -1,0 +1,7 @@
+//! ladder's integration tests: one binary, a hermetic `TestEnv` per test.
+
+mod harness;
+
+mod contract;
+mod generated;
+mod rungs;

@@ -1,0 +1,129 @@
+//! The ladder walked end to end, rung by rung.
+
+use crate::harness::{STRICT_POLICY, TestEnv};
+use serde_json::Value;
+
+fn env() -> TestEnv {
+    let mut t = TestEnv::new();
+    t.with_policy(STRICT_POLICY);
+    t
+}
+
+#[test]
+fn plan_approve_apply_replay_round_trip() {
+    let t = env();
+    let plan = t.plan("agent", "k1", &["--reason", "say hi"], &["sh", "-c", "printf 'out\\n'; printf 'err\\n' >&2; exit 3"]);
+    assert_eq!(plan["status"], "pending");
+    assert_eq!(plan["tier"], "irreversible");
+    assert_eq!(plan["approvals_required"], 1);
+
+    // Not approved yet: needs_approval, and nothing ran.
+    let r = t.apply("agent", &plan);
+    assert_eq!(r.code, 10, "{}", r.stderr);
+    assert!(r.stderr.contains("needs 1 more approval"), "{}", r.stderr);
+
+    assert_eq!(t.approve("alice", &plan).code, 0);
+    let r = t.apply("agent", &plan);
+    assert_eq!(r.code, 3, "exit code passes through: {}", r.stderr);
+    assert_eq!(r.stdout, b"out\n");
+    assert!(r.stderr.contains("err\n"));
+
+    // The retry replays byte for byte and runs nothing.
+    let again = t.apply("agent", &plan);
+    assert_eq!(again.code, 3);
+    assert_eq!(again.stdout, b"out\n");
+    assert!(again.stderr.contains("replaying its recorded outcome"), "{}", again.stderr);
+    let replay = t.json("agent", &["replay", "--key", "k1"]);
+    assert_eq!(replay.code, 3);
+    let exec = replay.json();
+    assert_eq!(exec["replayed"], true);
+    assert_eq!(exec["stdout"], "out\n");
+    assert_eq!(exec["stderr"], "err\n");
+    assert_eq!(
+        t.event_kinds(),
+        ["planned", "refused", "approved", "started", "applied", "replayed", "replayed"]
+    );
+}
+
+#[test]
+fn the_command_runs_exactly_once() {
+    let t = env();
+    let counter = t.path().join("count");
+    let script = format!("echo x >> {}", counter.display());
+    let plan = t.plan("agent", "once", &[], &["sh", "-c", &script]);
+    t.approve("alice", &plan);
+    for _ in 0..3 {
+        assert_eq!(t.apply("agent", &plan).code, 0);
+    }
+    assert_eq!(std::fs::read_to_string(&counter).unwrap(), "x\n");
+}
+
+#[test]
+fn the_command_runs_in_the_planned_directory_wherever_apply_is_invoked() {
+    let t = env();
+    let planned = t.path().join("planned-here");
+    std::fs::create_dir_all(&planned).unwrap();
+    let r = t
+        .cmd("agent")
+        .current_dir(&planned)
+        .args(["--json", "plan", "--key", "pwd", "--", "pwd"])
+        .output()
+        .unwrap();
+    let plan: Value = serde_json::from_slice(&r.stdout).unwrap();
+    t.approve("alice", &plan);
+    let out = t
+        .cmd("agent")
+        .current_dir(t.path())
+        .args(["apply", "--key", "pwd", "--hash", plan["hash"].as_str().unwrap()])
+        .output()
+        .unwrap();
+    let canonical = std::fs::canonicalize(&planned).unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), canonical.to_str().unwrap());
+}
+
+#[test]
+fn json_apply_captures_output_into_the_execution_object() {
+    let t = env();
+    let plan = t.plan("agent", "j", &[], &["printf", "a\\0b"]);
+    t.approve("alice", &plan);
+    let r = t.apply_json("agent", &plan);
+    assert_eq!(r.code, 0);
+    let e = r.json();
+    for field in [
+        "plan", "key", "exit_code", "signal", "started_at", "finished_at", "duration_ms", "stdout",
+        "stderr", "stdout_bytes", "stderr_bytes", "stdout_sha256", "stderr_sha256", "truncated",
+        "replayed",
+    ] {
+        assert!(e.get(field).is_some(), "execution lacks {field}: {e}");
+    }
+    assert_eq!(e["stdout_bytes"], 3);
+    assert_eq!(e["replayed"], false);
+}
+
+#[test]
+fn a_signal_exit_is_128_plus_n() {
+    let t = env();
+    let plan = t.plan("agent", "sig", &[], &["sh", "-c", "kill -TERM $$"]);
+    t.approve("alice", &plan);
+    let r = t.apply_json("agent", &plan);
+    assert_eq!(r.code, 143);
+    assert_eq!(r.json()["signal"], 15);
+}
+
+#[test]
+fn output_is_capped_but_digests_cover_everything() {
+    let mut t = TestEnv::new();
+    t.with_policy(&format!("{STRICT_POLICY}\n"));
+    let policy = STRICT_POLICY.replace("separation_of_duties = true", "separation_of_duties = true\noutput_cap = 1024");
+    t.with_policy(&policy);
+    let plan = t.plan("agent", "big", &[], &["head", "-c", "300000", "/dev/zero"]);
+    t.approve("alice", &plan);
+    let r = t.apply_json("agent", &plan);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let e = r.json();
+    assert_eq!(e["truncated"], true);
+    assert_eq!(e["stdout_bytes"], 300_000);
+    let zeros = vec![0u8; 300_000];
+    assert_eq!(e["stdout_sha256"], ladder::plan_hash::sha256_hex(&zeros));
+    assert_eq!(e["stdout"].as_str().unwrap().len(), 1024);
+}
