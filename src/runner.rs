@@ -1187,12 +1187,14 @@ mod tests {
         }
     }
 
-    /// Runs a child that reports SIGTERM; the outer test signals us.
+    /// Runs a child that reports SIGINT and exits on SIGTERM; the outer test
+    /// signals us.
     fn helper_forward() {
         let argv = argv(&[
             "sh",
             "-c",
-            "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.01; done",
+            "trap 'echo got-int' INT; trap 'echo got-term; exit 7' TERM; echo ready; \
+             while :; do sleep 0.01; done",
         ]);
         let mut spec = spec(&argv, Path::new("/"));
         spec.tee = true;
@@ -1278,7 +1280,7 @@ mod tests {
     }
 
     #[test]
-    fn forwards_sigterm_and_restores_the_default_after_the_run() {
+    fn forwards_signals_sent_by_processes_and_restores_the_default_after_the_run() {
         let mut child = helper("forward").spawn().unwrap();
         let pid = child.id() as libc::pid_t;
         let stderr = read_all(child.stderr.take().unwrap());
@@ -1301,7 +1303,10 @@ mod tests {
             }
         };
         wait_for("ready");
+        // Sent by a process, so forwarded even though it is SIGINT.
         // SAFETY: plain syscall on our own, unreaped child.
+        unsafe { libc::kill(pid, libc::SIGINT) };
+        wait_for("got-int");
         unsafe { libc::kill(pid, libc::SIGTERM) };
         wait_for("got-term");
         wait_for("idle");

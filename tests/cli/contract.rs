@@ -710,3 +710,430 @@ fn a_rejected_key_can_be_planned_again_at_the_same_instant() {
     assert_eq!(r.code, 0, "{}{}", r.stdout_str(), r.stderr);
     assert_ne!(r.json()["id"], first["id"]);
 }
+
+// ---------------------------------------------------------------------------
+// approve and reject
+// ---------------------------------------------------------------------------
+
+#[test]
+fn approve_without_a_terminal_and_without_yes_is_usage() {
+    let t = strict();
+    let plan = t.plan("agent", "ay", &[], &["echo", "x"]);
+    let r = t.json("alice", &["approve", id(&plan)]);
+    assert_refused(&r, 2, "usage");
+    assert_human_error(&t.run("alice", &["approve", id(&plan)]), 2);
+    // No PLAN and no terminal: nothing to walk, usage.
+    assert_refused(&t.json("alice", &["approve", "--yes"]), 2, "usage");
+    assert_eq!(count(&t.event_kinds(), "approved"), 0);
+    assert_eq!(t.show(&plan)["status"], "pending");
+    assert_eq!(t.show(&plan)["approvals"], serde_json::json!([]));
+}
+
+#[test]
+fn the_planner_may_not_approve_their_own_plan() {
+    let t = strict();
+    let plan = t.plan("agent", "sod", &[], &["echo", "x"]);
+    let snap = snapshot(&t);
+    let r = t.approve("agent", &plan);
+    assert_refused(&r, 22, "not_allowed");
+    assert_eq!(snapshot(&t), snap);
+    assert_eq!(t.event_kinds(), ["planned", "refused"]);
+    assert_eq!(last_event(&t)["detail"]["code"], "not_allowed");
+    assert_eq!(last_event(&t)["actor"], "agent");
+
+    // --actor counts as the actor too.
+    let r = t.json("someone", &["--actor", "agent", "approve", id(&plan), "--yes"]);
+    assert_refused(&r, 22, "not_allowed");
+}
+
+#[test]
+fn without_separation_of_duties_the_planner_may_approve() {
+    let mut t = TestEnv::new();
+    t.with_policy(&STRICT_POLICY.replace(
+        "separation_of_duties = true",
+        "separation_of_duties = false",
+    ));
+    let plan = t.plan("agent", "self", &[], &["echo", "x"]);
+    let r = t.approve("agent", &plan);
+    assert_eq!(r.code, 0, "{}", r.stdout_str());
+    assert_eq!(r.json()["status"], "approved");
+}
+
+#[test]
+fn approving_twice_is_not_allowed_and_critical_needs_two_distinct_reviewers() {
+    let t = strict();
+    let plan = t.plan("agent", "crit", &[], &["deploy-prod", "v2"]);
+    assert_eq!(plan["tier"], "critical");
+    assert_eq!(plan["rule"], "prod");
+    assert_eq!(plan["approvals_required"], 2);
+
+    let r = t.approve("alice", &plan);
+    assert_eq!(r.code, 0);
+    let after_one = r.json();
+    assert_eq!(after_one["status"], "pending", "one of two");
+    assert_eq!(after_one["approvals"].as_array().unwrap().len(), 1);
+
+    // Still short: needs_approval, nothing runs.
+    assert_refused(&t.apply_json("agent", &plan), 10, "needs_approval");
+
+    // alice again: not_allowed, and it does not count.
+    let snap = snapshot(&t);
+    assert_refused(&t.approve("alice", &plan), 22, "not_allowed");
+    assert_eq!(snapshot(&t), snap);
+    assert_eq!(t.show(&plan)["status"], "pending");
+
+    let r = t.approve("bob", &plan);
+    assert_eq!(r.code, 0);
+    let approved = r.json();
+    assert_eq!(approved["status"], "approved");
+    let who: Vec<&str> = approved["approvals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["actor"].as_str().unwrap())
+        .collect();
+    assert_eq!(who, ["alice", "bob"]);
+    assert_eq!(
+        t.event_kinds(),
+        ["planned", "approved", "refused", "refused", "approved"]
+    );
+}
+
+#[test]
+fn approve_hash_must_be_the_plans_hash() {
+    let t = strict();
+    let plan = t.plan("agent", "ah", &[], &["echo", "x"]);
+    let snap = snapshot(&t);
+    let r = t.json("alice", &["approve", id(&plan), "--yes", "--hash", &"a".repeat(64)]);
+    assert_refused(&r, 13, "hash_mismatch");
+    assert_eq!(snapshot(&t), snap);
+    assert_eq!(last_event(&t)["kind"], "refused");
+    let r = t.json("alice", &["approve", id(&plan), "--yes", "--hash", hash(&plan)]);
+    assert_eq!(r.code, 0, "{}", r.stdout_str());
+    assert_eq!(r.json()["status"], "approved");
+}
+
+#[test]
+fn approving_a_plan_that_is_not_pending_answers_with_its_states_code() {
+    let mut t = strict_at(T0);
+    let rejected = t.plan("agent", "r", &[], &["echo", "r"]);
+    assert_eq!(t.json("bob", &["reject", id(&rejected), "--reason", "no"]).code, 0);
+    assert_refused(&t.approve("alice", &rejected), 11, "rejected");
+
+    let expiring = t.plan("agent", "e", &[], &["echo", "e"]);
+    t.at("2026-01-01T01:00:01Z");
+    assert_refused(&t.approve("alice", &expiring), 12, "expired");
+    assert_eq!(t.show(&expiring)["status"], "expired");
+    assert_eq!(last_event(&t)["kind"], "refused");
+    assert!(t.event_kinds().contains(&"expired".to_string()));
+}
+
+#[test]
+fn reject_ends_the_plan_and_its_reason_reaches_the_agent() {
+    let t = strict();
+    let plan = t.plan("agent", "rj", &[], &["echo", "x"]);
+    let r = t.json("bob", &["reject", id(&plan), "--reason", "wrong cluster"]);
+    assert_eq!(r.code, 0, "{}", r.stdout_str());
+    let v = r.json();
+    assert_eq!(v["status"], "rejected");
+    assert_eq!(v["rejection"]["actor"], "bob");
+    assert_eq!(v["rejection"]["reason"], "wrong cluster");
+    assert!(is_rfc3339_utc(&v["rejection"]["at"]));
+
+    let shown = t.show(&plan);
+    assert_eq!(shown["rejection"]["reason"], "wrong cluster");
+    let card = t.run("agent", &["show", id(&plan)]);
+    assert!(card.stdout_str().contains("wrong cluster"), "{}", card.stdout_str());
+
+    let r = t.apply_json("agent", &plan);
+    assert_refused(&r, 11, "rejected");
+    assert!(
+        r.json()["error"]["message"].as_str().unwrap().contains("wrong cluster"),
+        "apply output carries the reason: {}",
+        r.stdout_str()
+    );
+    let r = t.apply("agent", &plan);
+    assert_human_error(&r, 11);
+    assert!(r.stderr.contains("wrong cluster"), "{}", r.stderr);
+    assert_eq!(
+        t.event_kinds(),
+        ["planned", "rejected", "refused", "refused"]
+    );
+
+    // An approved plan can still be rejected before it runs; a rejected one cannot.
+    let p2 = t.plan("agent", "rj2", &[], &["echo", "y"]);
+    t.approve("alice", &p2);
+    assert_eq!(t.json("bob", &["reject", id(&p2), "--reason", "changed my mind"]).code, 0);
+    assert_refused(&t.json("bob", &["reject", id(&p2), "--reason", "again"]), 11, "rejected");
+    assert_refused(&t.json("bob", &["reject", id(&p2), "--reason", "  "]), 2, "usage");
+}
+
+// ---------------------------------------------------------------------------
+// apply: each check, in the contract's order
+// ---------------------------------------------------------------------------
+
+/// A plan whose command leaves a mark, so a test can tell whether it ran.
+fn marker_plan(t: &TestEnv, actor: &str, key: &str, flags: &[&str]) -> (Value, std::path::PathBuf) {
+    let mark = t.path().join(format!("ran-{}", key.replace('/', "_")));
+    let plan = t.plan(actor, key, flags, &["touch", mark.to_str().unwrap()]);
+    (plan, mark)
+}
+
+#[test]
+fn apply_with_no_such_plan_or_key_is_not_found() {
+    let t = strict();
+    let (plan, mark) = marker_plan(&t, "agent", "nf", &[]);
+    t.approve("alice", &plan);
+    let r = t.json("agent", &["apply", "--key", "no-such-key", "--hash", hash(&plan)]);
+    assert_refused(&r, 3, "not_found");
+    let ev = last_event(&t);
+    assert_eq!(ev["kind"], "refused");
+    assert_eq!(ev["key"], "no-such-key");
+    let r = t.json("agent", &["apply", "ffffffff", "--key", "nf", "--hash", hash(&plan)]);
+    assert_refused(&r, 3, "not_found");
+    assert!(!mark.exists());
+}
+
+#[test]
+fn apply_with_a_plan_and_a_key_that_is_not_its_key_is_key_conflict() {
+    let t = strict();
+    let (plan, mark) = marker_plan(&t, "agent", "mine", &[]);
+    let (_other, _) = marker_plan(&t, "agent", "theirs", &[]);
+    t.approve("alice", &plan);
+    let r = t.json("agent", &["apply", id(&plan), "--key", "theirs", "--hash", hash(&plan)]);
+    assert_refused(&r, 15, "key_conflict");
+    assert!(!mark.exists());
+    // The plan named by id, with its own key, runs.
+    let r = t.json("agent", &["apply", &id(&plan)[..8], "--key", "mine", "--hash", hash(&plan)]);
+    assert_eq!(r.code, 0, "{}", r.stdout_str());
+    assert!(mark.exists());
+}
+
+#[test]
+fn apply_with_the_wrong_hash_is_hash_mismatch_and_runs_nothing() {
+    let t = strict();
+    let (plan, mark) = marker_plan(&t, "agent", "hm", &[]);
+    t.approve("alice", &plan);
+    let snap = snapshot(&t);
+    let r = t.json("agent", &["apply", "--key", "hm", "--hash", &"b".repeat(64)]);
+    assert_refused(&r, 13, "hash_mismatch");
+    assert_eq!(snapshot(&t), snap);
+    assert_eq!(last_event(&t)["kind"], "refused");
+    assert_eq!(last_event(&t)["detail"]["code"], "hash_mismatch");
+    assert!(!mark.exists());
+    // Upper case is the same hash.
+    let r = t.json("agent", &["apply", "--key", "hm", "--hash", &hash(&plan).to_uppercase()]);
+    assert_eq!(r.code, 0, "{}", r.stdout_str());
+}
+
+#[test]
+fn apply_checks_run_in_the_contract_order() {
+    let t = strict();
+    // key before hash before status: a rejected plan with a wrong hash is 13.
+    let rejected = t.plan("agent", "o1", &[], &["echo", "1"]);
+    assert_eq!(t.json("bob", &["reject", id(&rejected), "--reason", "no"]).code, 0);
+    let r = t.json("agent", &["apply", id(&rejected), "--key", "zz", "--hash", "00"]);
+    assert_refused(&r, 15, "key_conflict");
+    let r = t.json("agent", &["apply", "--key", "o1", "--hash", "00"]);
+    assert_refused(&r, 13, "hash_mismatch");
+    assert_refused(&t.apply_json("agent", &rejected), 11, "rejected");
+
+    // Already applied comes before everything after it: replay, even when a
+    // budget is spent (here: an applied plan is never needs_approval).
+    let applied = t.plan("agent", "o2", &[], &["echo", "2"]);
+    t.approve("alice", &applied);
+    assert_eq!(t.apply("agent", &applied).code, 0);
+    let r = t.apply_json("agent", &applied);
+    assert_eq!(r.code, 0);
+    assert_eq!(r.json()["replayed"], true);
+    // ...but the hash is still checked before replaying.
+    let r = t.json("agent", &["apply", "--key", "o2", "--hash", &"c".repeat(64)]);
+    assert_refused(&r, 13, "hash_mismatch");
+}
+
+#[test]
+fn apply_after_the_approval_window_is_expired() {
+    let mut t = strict_at(T0);
+    let (plan, mark) = marker_plan(&t, "agent", "exp", &[]);
+    assert_eq!(plan["expires_at"], "2026-01-01T01:00:00.000Z");
+    t.at("2026-01-01T01:00:00Z");
+    let r = t.apply_json("agent", &plan);
+    assert_refused(&r, 12, "expired");
+    assert!(!mark.exists());
+    assert_eq!(t.show(&plan)["status"], "expired");
+    assert_eq!(t.event_kinds(), ["planned", "expired", "refused"]);
+    let r = t.apply("agent", &plan);
+    assert_human_error(&r, 12);
+}
+
+#[test]
+fn apply_after_the_apply_window_is_expired() {
+    let mut t = strict_at(T0);
+    let (plan, mark) = marker_plan(&t, "agent", "exp2", &[]);
+    t.at("2026-01-01T00:30:00Z");
+    let approved = t.approve("alice", &plan).json();
+    assert_eq!(approved["expires_at"], "2026-01-02T00:30:00.000Z", "apply_ttl 24h");
+    t.at("2026-01-02T00:29:59Z");
+    assert_eq!(t.show(&plan)["status"], "approved");
+    t.at("2026-01-02T00:30:00Z");
+    assert_refused(&t.apply_json("agent", &plan), 12, "expired");
+    assert!(!mark.exists());
+    assert_eq!(t.show(&plan)["status"], "expired");
+}
+
+#[test]
+fn apply_short_of_approvals_is_needs_approval_and_wait_polls() {
+    let t = strict();
+    let (plan, mark) = marker_plan(&t, "agent", "wait", &[]);
+    let r = t.apply_json("agent", &plan);
+    assert_refused(&r, 10, "needs_approval");
+    assert!(!mark.exists());
+    assert_eq!(t.event_kinds(), ["planned", "refused"]);
+
+    // --wait gives up with needs_approval when nobody answers in time.
+    let started = std::time::Instant::now();
+    let r = t.json("agent", &["apply", "--key", "wait", "--hash", hash(&plan), "--wait", "250ms"]);
+    assert_refused(&r, 10, "needs_approval");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(250));
+    assert!(!mark.exists());
+
+    // --wait proceeds once a reviewer approves meanwhile.
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            t.json("agent", &["apply", "--key", "wait", "--hash", hash(&plan), "--wait", "10s"])
+        });
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        assert_eq!(t.approve("alice", &plan).code, 0);
+        let r = waiter.join().unwrap();
+        assert_eq!(r.code, 0, "{}", r.stdout_str());
+        assert_eq!(r.json()["replayed"], false);
+    });
+    assert!(mark.exists());
+}
+
+#[test]
+fn apply_wait_stops_when_the_plan_is_rejected() {
+    let t = strict();
+    let (plan, mark) = marker_plan(&t, "agent", "wait-rej", &[]);
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            t.json("agent", &["apply", "--key", "wait-rej", "--hash", hash(&plan), "--wait", "10s"])
+        });
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        assert_eq!(t.json("bob", &["reject", id(&plan), "--reason", "no"]).code, 0);
+        let r = waiter.join().unwrap();
+        assert_refused(&r, 11, "rejected");
+    });
+    assert!(!mark.exists());
+}
+
+#[test]
+fn apply_beyond_a_budget_is_budget_exceeded_until_the_window_frees() {
+    let mut t = TestEnv::new();
+    t.with_policy(&format!(
+        "{STRICT_POLICY}\n[[budgets]]\nname = \"b\"\ntiers = [\"irreversible\"]\nmax = 1\nper = \"1h\"\n"
+    ));
+    t.at(T0);
+    let (first, m1) = marker_plan(&t, "agent", "b1", &[]);
+    let (second, m2) = marker_plan(&t, "agent", "b2", &[]);
+    t.approve("alice", &first);
+    t.approve("alice", &second);
+    assert_eq!(t.apply("agent", &first).code, 0);
+    assert!(m1.exists());
+
+    t.at("2026-01-01T00:59:00Z");
+    let snap = snapshot(&t);
+    let r = t.apply_json("agent", &second);
+    assert_refused(&r, 19, "budget_exceeded");
+    assert!(r.json()["error"]["message"].as_str().unwrap().contains("\"b\""));
+    assert_eq!(snapshot(&t), snap);
+    assert_eq!(last_event(&t)["detail"]["code"], "budget_exceeded");
+    assert!(!m2.exists());
+    assert_eq!(t.show(&second)["status"], "approved", "still appliable later");
+
+    // A read_only command is outside this budget.
+    let ro = t.plan("agent", "ro", &[], &["ls"]);
+    assert_eq!(t.apply("agent", &ro).code, 0);
+
+    t.at("2026-01-01T01:00:01Z");
+    assert_eq!(t.apply("agent", &second).code, 0);
+    assert!(m2.exists());
+}
+
+#[test]
+fn apply_after_a_bound_variable_changed_is_stale() {
+    let mut t = strict();
+    t.env("TARGET_DB", "staging");
+    let (plan, mark) = marker_plan(&t, "agent", "drift-env", &["--env", "TARGET_DB"]);
+    t.approve("alice", &plan);
+
+    let out = t
+        .cmd("agent")
+        .env("TARGET_DB", "production")
+        .args(["--json", "apply", "--key", "drift-env", "--hash", hash(&plan)])
+        .output()
+        .unwrap();
+    let r = Run::from(out);
+    assert_refused(&r, 14, "stale");
+    assert!(r.json()["error"]["message"].as_str().unwrap().contains("TARGET_DB"));
+    assert!(!mark.exists());
+    assert_eq!(last_event(&t)["detail"]["code"], "stale");
+    assert_eq!(t.show(&plan)["status"], "approved");
+
+    // Unset counts as changed, too.
+    let out = t
+        .cmd("agent")
+        .env_remove("TARGET_DB")
+        .args(["--json", "apply", "--key", "drift-env", "--hash", hash(&plan)])
+        .output()
+        .unwrap();
+    assert_refused(&Run::from(out), 14, "stale");
+    assert!(!mark.exists());
+
+    // The world as reviewed: it runs.
+    assert_eq!(t.apply("agent", &plan).code, 0);
+    assert!(mark.exists());
+}
+
+#[test]
+fn apply_after_the_dry_run_output_changed_is_stale() {
+    let t = strict();
+    let file = t.work().join("desired.txt");
+    std::fs::write(&file, "replicas: 3\n").unwrap();
+    let (plan, mark) = marker_plan(&t, "agent", "drift-dry", &["--dry-run", "cat desired.txt"]);
+    t.approve("alice", &plan);
+    std::fs::write(&file, "replicas: 30\n").unwrap();
+    let r = t.apply_json("agent", &plan);
+    assert_refused(&r, 14, "stale");
+    assert!(!mark.exists());
+    let r = t.apply("agent", &plan);
+    assert_human_error(&r, 14);
+
+    std::fs::write(&file, "replicas: 3\n").unwrap();
+    assert_eq!(t.apply("agent", &plan).code, 0);
+    assert!(mark.exists());
+}
+
+#[test]
+fn apply_runs_the_program_directly_without_a_shell() {
+    let t = strict();
+    let plan = t.plan("agent", "noshell", &[], &["echo", "$HOME", "*", ";", "|", "x"]);
+    t.approve("alice", &plan);
+    let r = t.apply("agent", &plan);
+    assert_eq!(r.code, 0);
+    assert_eq!(r.stdout, b"$HOME * ; | x\n");
+}
+
+#[test]
+fn apply_timeout_kills_the_command() {
+    let t = strict();
+    let plan = t.plan("agent", "slow", &[], &["sleep", "5"]);
+    t.approve("alice", &plan);
+    let started = std::time::Instant::now();
+    let r = t.json("agent", &["apply", "--key", "slow", "--hash", hash(&plan), "--timeout", "200ms"]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    assert_ne!(r.code, 0, "{}", r.stdout_str());
+    let e = r.json();
+    assert!(e["exit_code"].as_i64().unwrap() != 0, "{e}");
+    assert_eq!(t.show(&plan)["status"], "applied");
+}

@@ -3,5 +3,7 @@
 mod harness;
 
 mod contract;
+mod examples;
 mod generated;
 mod rungs;
+mod snapshots;
