@@ -17,6 +17,7 @@ pub mod error;
 pub mod gate;
 pub mod ledger;
 pub mod model;
+pub mod notify;
 pub mod plan_hash;
 pub mod policy;
 pub mod render;

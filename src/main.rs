@@ -17,21 +17,15 @@ fn main() {
             std::process::exit(0);
         }
         Err(e) => {
-            let text = e.kind().as_str().map(str::to_string).unwrap_or_else(|| {
-                e.to_string()
-                    .lines()
-                    .next()
-                    .unwrap_or("invalid arguments")
-                    .trim_start_matches("error: ")
-                    .to_string()
-            });
-            let detail = e.to_string();
-            let first = detail
+            // clap's message spans lines ("required arguments were not
+            // provided:" then the arguments); the contract wants one line.
+            let rendered = e.to_string();
+            let first: Vec<&str> = rendered
                 .lines()
-                .next()
-                .unwrap_or(&text)
-                .trim_start_matches("error: ")
-                .to_string();
+                .map(str::trim)
+                .take_while(|l| !l.is_empty() && !l.starts_with("Usage:"))
+                .collect();
+            let first = first.join(" ").trim_start_matches("error: ").to_string();
             let err = Error::new(Kind::Usage, first).with_hint("see `ladder --help`");
             ladder::report_error(&err, json);
             std::process::exit(Kind::Usage.exit_code());

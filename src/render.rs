@@ -261,18 +261,24 @@ pub fn plan_card(p: &Plan, now: Millis, paint: Paint) -> String {
     if names.is_empty() {
         row(&mut out, "approvals", approvals);
     } else {
-        row(&mut out, "approvals", format!("{approvals}: {}", names.join(", ")));
+        row(
+            &mut out,
+            "approvals",
+            format!("{approvals}: {}", names.join(", ")),
+        );
     }
     if let Some(exp) = p.expires_at {
         if p.status.can_expire() {
             let word = if exp > now { "expires" } else { "expired" };
-            row(&mut out, 
+            row(
+                &mut out,
                 "window",
                 format!("{word} {} ({})", relative(exp, now), rfc3339(exp)),
             );
         }
     }
-    row(&mut out, 
+    row(
+        &mut out,
         "planned",
         format!(
             "by {} {} ({})",
@@ -311,7 +317,8 @@ pub fn plan_card(p: &Plan, now: Millis, paint: Paint) -> String {
     match &p.dry_run {
         None => row(&mut out, "dry-run", "none".into()),
         Some(d) => {
-            row(&mut out, 
+            row(
+                &mut out,
                 "dry-run",
                 format!("{} → exit {}", argv_line(&d.command), d.exit_code),
             );
@@ -335,7 +342,8 @@ pub fn plan_card(p: &Plan, now: Millis, paint: Paint) -> String {
         row(&mut out, if i == 0 { "decided" } else { "" }, why.clone());
     }
     if let Some(r) = &p.rejection {
-        row(&mut out, 
+        row(
+            &mut out,
             "rejected",
             format!("by {} {}: {}", r.actor, relative(r.at, now), r.reason),
         );
@@ -361,7 +369,8 @@ pub fn plan_card(p: &Plan, now: Millis, paint: Paint) -> String {
         };
         row(&mut out, "applied", outcome);
         if let Some(r) = &e.resolution {
-            row(&mut out, 
+            row(
+                &mut out,
                 "resolved",
                 format!("{} by {}: {}", r.outcome.as_str(), r.actor, r.reason),
             );

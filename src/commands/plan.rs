@@ -269,6 +269,12 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         .with_extra(json!({ "plan": render::plan_json(&plan) })));
     }
 
+    if created && plan.status == Status::Pending {
+        if let Some(n) = policy.notify() {
+            notify_reviewers(ctx, n, &plan)?;
+        }
+    }
+
     if ctx.json {
         render::emit_json(&render::plan_json(&plan));
     } else {
@@ -302,6 +308,29 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         if !next.is_empty() {
             eprintln!("{next}");
         }
+    }
+    Ok(())
+}
+
+/// Runs the policy's notifier for a newly pending plan and logs how it went.
+/// A failing notifier is a ledger event and a warning, never a failed plan.
+fn notify_reviewers(ctx: &mut Ctx, n: &crate::policy::Notify, plan: &Plan) -> Result<()> {
+    let outcome = crate::notify::run(n, &plan.cwd, &render::plan_json(plan).to_string());
+    let now = ctx.now();
+    let actor = ctx.actor.clone();
+    let (kind, detail) = match &outcome {
+        Ok(()) => ("notified", json!({ "command": n.command })),
+        Err(why) => (
+            "notify_failed",
+            json!({ "command": n.command, "error": why }),
+        ),
+    };
+    store::write(ctx.store()?, |tx| {
+        tx.append_event(&event(now, kind, plan, &actor, detail.clone()))?;
+        Ok(())
+    })?;
+    if let Err(why) = outcome {
+        eprintln!("ladder: warning: the notifier failed ({why}); the plan stands");
     }
     Ok(())
 }

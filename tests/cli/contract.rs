@@ -58,8 +58,18 @@ fn assert_refused(r: &Run, code: i32, name: &str) {
 /// line on stderr starting `ladder: `.
 #[track_caller]
 fn assert_human_error(r: &Run, code: i32) {
-    assert_eq!(r.code, code, "stdout: {}\nstderr: {}", r.stdout_str(), r.stderr);
-    assert!(r.stdout.is_empty(), "stdout must be empty: {:?}", r.stdout_str());
+    assert_eq!(
+        r.code,
+        code,
+        "stdout: {}\nstderr: {}",
+        r.stdout_str(),
+        r.stderr
+    );
+    assert!(
+        r.stdout.is_empty(),
+        "stdout must be empty: {:?}",
+        r.stdout_str()
+    );
     let lines: Vec<&str> = r.stderr.lines().collect();
     assert_eq!(lines.len(), 1, "one line on stderr, got: {:?}", r.stderr);
     assert!(lines[0].starts_with("ladder: "), "{:?}", r.stderr);
@@ -132,7 +142,9 @@ fn is_rfc3339_utc(v: &Value) -> bool {
 
 fn is_sha256_hex(v: &Value) -> bool {
     v.as_str().is_some_and(|s| {
-        s.len() == 64 && s.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+        s.len() == 64
+            && s.chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
     })
 }
 
@@ -192,7 +204,10 @@ fn json_plan_object_has_every_contract_field() {
     ] {
         assert!(plan.get(field).is_some(), "plan lacks `{field}`: {plan}");
     }
-    assert!(uuid::Uuid::parse_str(id(&plan)).is_ok(), "id is a UUID: {plan}");
+    assert!(
+        uuid::Uuid::parse_str(id(&plan)).is_ok(),
+        "id is a UUID: {plan}"
+    );
     assert_eq!(plan["key"], "fields");
     assert!(is_sha256_hex(&plan["hash"]), "{plan}");
     assert_eq!(plan["status"], "pending");
@@ -278,7 +293,11 @@ fn json_errors_are_one_object_on_stdout_with_code_and_message() {
     let t = strict();
     let r = t.json("agent", &["show", "ffffffff"]);
     assert_refused(&r, 3, "not_found");
-    assert!(r.stderr.is_empty(), "with --json the error is on stdout: {}", r.stderr);
+    assert!(
+        r.stderr.is_empty(),
+        "with --json the error is on stdout: {}",
+        r.stderr
+    );
     let v = r.json();
     assert!(v["error"].is_object() && v.as_object().unwrap().contains_key("error"));
 }
@@ -288,10 +307,10 @@ fn bad_flags_are_usage_errors_and_json_shapes_them() {
     let t = strict();
     let cases: &[&[&str]] = &[
         &["plan", "--no-such-flag", "--", "ls"],
-        &["plan", "--key", "k"],                     // no command
-        &["apply", "--hash", "abc"],                 // no --key
-        &["apply", "--key", "k"],                    // no --hash
-        &["reject", "abcd1234"],                     // no --reason
+        &["plan", "--key", "k"],     // no command
+        &["apply", "--hash", "abc"], // no --key
+        &["apply", "--key", "k"],    // no --hash
+        &["reject", "abcd1234"],     // no --reason
         &["resolve", "abcd1234", "--outcome", "maybe", "--reason", "x"],
         &["log", "--limit", "lots"],
         &["completions", "no-such-shell"],
@@ -326,7 +345,19 @@ fn actor_comes_from_flag_then_env_then_os_user() {
     let p = t.plan("env-actor", "a1", &[], &["echo", "1"]);
     assert_eq!(p["actor"], "env-actor");
 
-    let r = t.json("env-actor", &["--actor", "flag-actor", "plan", "--key", "a2", "--", "echo", "2"]);
+    let r = t.json(
+        "env-actor",
+        &[
+            "--actor",
+            "flag-actor",
+            "plan",
+            "--key",
+            "a2",
+            "--",
+            "echo",
+            "2",
+        ],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.json()["actor"], "flag-actor");
 
@@ -352,11 +383,23 @@ fn state_path_comes_from_flag_env_or_the_user_data_directory() {
     let other = t.path().join("elsewhere.db");
     let r = t.json(
         "agent",
-        &["--state", other.to_str().unwrap(), "plan", "--key", "s", "--", "echo", "s"],
+        &[
+            "--state",
+            other.to_str().unwrap(),
+            "plan",
+            "--key",
+            "s",
+            "--",
+            "echo",
+            "s",
+        ],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(other.exists());
-    assert!(!t.state().exists(), "LADDER_STATE was overridden by --state");
+    assert!(
+        !t.state().exists(),
+        "LADDER_STATE was overridden by --state"
+    );
 
     // LADDER_STATE is used when no flag is given.
     t.plan("agent", "s", &[], &["echo", "s"]);
@@ -369,7 +412,12 @@ fn state_path_comes_from_flag_env_or_the_user_data_directory() {
         .args(["--json", "plan", "--key", "d", "--", "echo", "d"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(t.path().join("home/.local/share/ladder/state.db").exists());
 }
 
@@ -387,7 +435,10 @@ fn policy_comes_from_flag_env_config_dir_or_the_embedded_default() {
     std::fs::create_dir_all(&cfg).unwrap();
     std::fs::write(cfg.join("policy.toml"), STRICT_POLICY).unwrap();
     let from_cfg = origin(t.json("u", &["policy", "show"]));
-    assert!(from_cfg.ends_with("home/.config/ladder/policy.toml"), "{from_cfg}");
+    assert!(
+        from_cfg.ends_with("home/.config/ladder/policy.toml"),
+        "{from_cfg}"
+    );
     // ...and it is the one plans are classified by (STRICT: `echo` is irreversible).
     let p = t.plan("agent", "c", &[], &["echo", "c"]);
     assert_eq!(p["tier"], "irreversible");
@@ -409,7 +460,13 @@ fn policy_comes_from_flag_env_config_dir_or_the_embedded_default() {
     let out = t
         .cmd("u")
         .env("LADDER_POLICY", &env_file)
-        .args(["--json", "--policy", flag_file.to_str().unwrap(), "policy", "show"])
+        .args([
+            "--json",
+            "--policy",
+            flag_file.to_str().unwrap(),
+            "policy",
+            "show",
+        ])
         .output()
         .unwrap();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -434,7 +491,12 @@ fn plan_same_key_same_content_returns_the_same_plan_and_stores_nothing() {
     assert_eq!(all["plans"].as_array().unwrap().len(), 1);
 
     // For people, it says nothing new was stored.
-    let r = t.run("agent", &["plan", "--key", "same", "--reason", "r", "--", "echo", "same"]);
+    let r = t.run(
+        "agent",
+        &[
+            "plan", "--key", "same", "--reason", "r", "--", "echo", "same",
+        ],
+    );
     assert_eq!(r.code, 0);
     assert!(r.stderr.contains("nothing new"), "{}", r.stderr);
 }
@@ -446,14 +508,21 @@ fn plan_same_key_different_content_is_key_conflict() {
     let snap = snapshot(&t);
     let r = t.json("agent", &["plan", "--key", "kc", "--", "echo", "two"]);
     assert_refused(&r, 15, "key_conflict");
-    assert_eq!(snapshot(&t), snap, "a refusal changes nothing but the ledger");
+    assert_eq!(
+        snapshot(&t),
+        snap,
+        "a refusal changes nothing but the ledger"
+    );
     assert_eq!(t.event_kinds(), ["planned", "refused"]);
     let ev = last_event(&t);
     assert_eq!(ev["key"], "kc");
     assert_eq!(ev["detail"]["code"], "key_conflict");
 
     // Different content in another way (a bound variable) conflicts too.
-    let r = t.json("agent", &["plan", "--key", "kc", "--env", "HOME", "--", "echo", "one"]);
+    let r = t.json(
+        "agent",
+        &["plan", "--key", "kc", "--env", "HOME", "--", "echo", "one"],
+    );
     assert_refused(&r, 15, "key_conflict");
     // The original is untouched and still answers.
     assert_eq!(t.show(&first)["status"], "pending");
@@ -491,8 +560,14 @@ fn plan_keys_are_1_to_255_printable_characters() {
     let t = strict();
     let long = "k".repeat(255);
     let too_long = "k".repeat(256);
-    assert_eq!(t.plan("agent", &long, &[], &["echo", "k"])["key"], long.as_str());
-    assert_eq!(t.plan("agent", "with space #1", &[], &["echo", "k"])["key"], "with space #1");
+    assert_eq!(
+        t.plan("agent", &long, &[], &["echo", "k"])["key"],
+        long.as_str()
+    );
+    assert_eq!(
+        t.plan("agent", "with space #1", &[], &["echo", "k"])["key"],
+        "with space #1"
+    );
     for bad in ["", too_long.as_str(), "a\nb", "tab\there", "bell\x07"] {
         let r = t.json("agent", &["plan", "--key", bad, "--", "echo", "k"]);
         assert_refused(&r, 2, "usage");
@@ -512,14 +587,27 @@ fn plan_dry_run_is_split_like_a_shell_and_run_without_one_in_the_plan_directory(
         plan["dry_run"]["command"],
         serde_json::json!(["printf", "%s|", "a b", "$HOME", "*", ";"])
     );
-    assert_eq!(plan["dry_run"]["stdout"], "a b|$HOME|*|;|", "nothing expanded");
+    assert_eq!(
+        plan["dry_run"]["stdout"], "a b|$HOME|*|;|",
+        "nothing expanded"
+    );
 
     let dir = t.path().join("planned dir");
     std::fs::create_dir_all(&dir).unwrap();
     let out = t
         .cmd("agent")
         .current_dir(&dir)
-        .args(["--json", "plan", "--key", "pwd", "--dry-run", "pwd", "--", "echo", "y"])
+        .args([
+            "--json",
+            "plan",
+            "--key",
+            "pwd",
+            "--dry-run",
+            "pwd",
+            "--",
+            "echo",
+            "y",
+        ])
         .output()
         .unwrap();
     let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -535,14 +623,38 @@ fn plan_dry_run_is_split_like_a_shell_and_run_without_one_in_the_plan_directory(
 #[test]
 fn failing_dry_run_is_refused_20_unless_its_code_is_accepted() {
     let t = strict();
-    let r = t.json("agent", &["plan", "--key", "dr", "--dry-run", "false", "--", "echo", "x"]);
+    let r = t.json(
+        "agent",
+        &[
+            "plan",
+            "--key",
+            "dr",
+            "--dry-run",
+            "false",
+            "--",
+            "echo",
+            "x",
+        ],
+    );
     assert_refused(&r, 20, "dry_run_failed");
     assert_eq!(t.event_kinds(), ["refused"]);
     assert_eq!(last_event(&t)["detail"]["code"], "dry_run_failed");
     let all = t.json("v", &["list", "--status", "all"]).json();
     assert_eq!(all["plans"].as_array().unwrap().len(), 0, "nothing stored");
 
-    let r = t.run("agent", &["plan", "--key", "dr", "--dry-run", "false", "--", "echo", "x"]);
+    let r = t.run(
+        "agent",
+        &[
+            "plan",
+            "--key",
+            "dr",
+            "--dry-run",
+            "false",
+            "--",
+            "echo",
+            "x",
+        ],
+    );
     assert_human_error(&r, 20);
 
     // --dry-run-ok 0,1 accepts exit 1 (the `kubectl diff` convention)...
@@ -557,7 +669,18 @@ fn failing_dry_run_is_refused_20_unless_its_code_is_accepted() {
     // ...but not exit 2.
     let r = t.json(
         "agent",
-        &["plan", "--key", "dr2", "--dry-run", "sh -c 'exit 2'", "--dry-run-ok", "0,1", "--", "echo", "x"],
+        &[
+            "plan",
+            "--key",
+            "dr2",
+            "--dry-run",
+            "sh -c 'exit 2'",
+            "--dry-run-ok",
+            "0,1",
+            "--",
+            "echo",
+            "x",
+        ],
     );
     assert_refused(&r, 20, "dry_run_failed");
 }
@@ -565,12 +688,22 @@ fn failing_dry_run_is_refused_20_unless_its_code_is_accepted() {
 #[test]
 fn the_hash_is_content_only_and_the_same_on_any_machine() {
     // Each plan in a fresh environment of its own (state, home, clock).
-    fn hash_of(now: &str, actor: &str, env: &[(&str, &str)], key: &str, flags: &[&str], argv: &[&str]) -> String {
+    fn hash_of(
+        now: &str,
+        actor: &str,
+        env: &[(&str, &str)],
+        key: &str,
+        flags: &[&str],
+        argv: &[&str],
+    ) -> String {
         let mut t = strict_at(now);
         for (k, v) in env {
             t.env(k, v);
         }
-        t.plan(actor, key, flags, argv)["hash"].as_str().unwrap().to_string()
+        t.plan(actor, key, flags, argv)["hash"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
     let env = [("BOUND", "v1"), ("OUT", "o1")];
     let flags = ["--cwd", "/", "--env", "BOUND", "--dry-run", "printenv OUT"];
@@ -581,31 +714,74 @@ fn the_hash_is_content_only_and_the_same_on_any_machine() {
     // Another machine, time, actor and reason: the same hash.
     let mut with_reason = flags.to_vec();
     with_reason.extend(["--reason", "other words", "--target", "t"]);
-    assert_eq!(base, hash_of("2027-06-30T12:34:56Z", "agent-b", &env, "k", &with_reason, &argv));
+    assert_eq!(
+        base,
+        hash_of(
+            "2027-06-30T12:34:56Z",
+            "agent-b",
+            &env,
+            "k",
+            &with_reason,
+            &argv
+        )
+    );
 
     // Key, argv, cwd, a bound value, the dry-run command or its output: another hash.
-    let cwd_tmp = ["--cwd", "/tmp", "--env", "BOUND", "--dry-run", "printenv OUT"];
-    let other_dry = ["--cwd", "/", "--env", "BOUND", "--dry-run", "printenv BOUND"];
+    let cwd_tmp = [
+        "--cwd",
+        "/tmp",
+        "--env",
+        "BOUND",
+        "--dry-run",
+        "printenv OUT",
+    ];
+    let other_dry = [
+        "--cwd",
+        "/",
+        "--env",
+        "BOUND",
+        "--dry-run",
+        "printenv BOUND",
+    ];
     let no_dry = ["--cwd", "/", "--env", "BOUND"];
     let no_env = ["--cwd", "/", "--dry-run", "printenv OUT"];
     for (what, env, key, flags, argv) in [
         ("key", &env[..], "k2", &flags[..], &argv[..]),
         ("argv", &env, "k", &flags, &["echo", "gone"]),
         ("cwd", &env, "k", &cwd_tmp, &argv),
-        ("bound value", &[("BOUND", "v2"), ("OUT", "o1")], "k", &flags, &argv),
+        (
+            "bound value",
+            &[("BOUND", "v2"), ("OUT", "o1")],
+            "k",
+            &flags,
+            &argv,
+        ),
         ("binding", &env, "k", &no_env, &argv),
-        ("dry-run output", &[("BOUND", "v1"), ("OUT", "o2")], "k", &flags, &argv),
+        (
+            "dry-run output",
+            &[("BOUND", "v1"), ("OUT", "o2")],
+            "k",
+            &flags,
+            &argv,
+        ),
         ("dry-run command", &env, "k", &other_dry, &argv),
         ("no dry-run", &env, "k", &no_dry, &argv),
     ] {
-        assert_ne!(base, hash_of(T0, "agent-a", env, key, flags, argv), "{what} must change the hash");
+        assert_ne!(
+            base,
+            hash_of(T0, "agent-a", env, key, flags, argv),
+            "{what} must change the hash"
+        );
     }
 }
 
 #[test]
 fn denied_plan_exits_18_with_the_error_and_the_plan() {
     let t = strict();
-    let r = t.json("agent", &["plan", "--key", "nope", "--", "forbidden-thing", "now"]);
+    let r = t.json(
+        "agent",
+        &["plan", "--key", "nope", "--", "forbidden-thing", "now"],
+    );
     assert_refused(&r, 18, "denied");
     let v = r.json();
     let plan = &v["plan"];
@@ -615,7 +791,10 @@ fn denied_plan_exits_18_with_the_error_and_the_plan() {
     assert_eq!(plan["key"], "nope");
     assert_eq!(t.event_kinds(), ["planned", "denied"]);
 
-    let r = t.run("agent", &["plan", "--key", "nope2", "--", "forbidden-thing"]);
+    let r = t.run(
+        "agent",
+        &["plan", "--key", "nope2", "--", "forbidden-thing"],
+    );
     assert_human_error(&r, 18);
 
     // Apply and approve of a denied plan answer `denied`.
@@ -629,7 +808,10 @@ fn denied_plan_exits_18_with_the_error_and_the_plan() {
 #[test]
 fn a_low_confidence_is_denied_or_needs_approval() {
     let t = TestEnv::new(); // embedded default: deny_below 0.6, approve_below 0.85
-    let r = t.json("agent", &["plan", "--key", "c1", "--confidence", "0.5", "--", "ls"]);
+    let r = t.json(
+        "agent",
+        &["plan", "--key", "c1", "--confidence", "0.5", "--", "ls"],
+    );
     assert_refused(&r, 18, "denied");
     assert_eq!(r.json()["plan"]["confidence"], 0.5);
 
@@ -655,7 +837,12 @@ fn a_plan_that_needs_no_approval_is_approved_at_once() {
     assert_eq!(r.code, 0, "{}", r.stderr);
 
     // reversible + require_dry_run: free with a dry-run, one approval without.
-    let with = t.plan("agent", "mk1", &["--dry-run", "true"], &["mkdir", "-p", "d1"]);
+    let with = t.plan(
+        "agent",
+        "mk1",
+        &["--dry-run", "true"],
+        &["mkdir", "-p", "d1"],
+    );
     assert_eq!(with["tier"], "reversible");
     assert_eq!(with["status"], "approved");
     let without = t.plan("agent", "mk2", &[], &["mkdir", "-p", "d2"]);
@@ -675,7 +862,11 @@ fn a_key_can_be_planned_again_after_reject_expire_or_deny() {
     let second = t.plan("agent", "again", &[], &["echo", "a"]);
     assert_ne!(second["id"], first["id"], "a new plan");
     assert_eq!(second["status"], "pending");
-    assert_eq!(second["approvals"], serde_json::json!([]), "fresh approvals");
+    assert_eq!(
+        second["approvals"],
+        serde_json::json!([]),
+        "fresh approvals"
+    );
     assert_eq!(count(&t.event_kinds(), "planned"), 2);
 
     // expired
@@ -689,7 +880,10 @@ fn a_key_can_be_planned_again_after_reject_expire_or_deny() {
 
     // denied
     let mut t = strict();
-    let r = t.json("agent", &["plan", "--key", "again", "--", "forbidden-thing"]);
+    let r = t.json(
+        "agent",
+        &["plan", "--key", "again", "--", "forbidden-thing"],
+    );
     assert_eq!(r.code, 18);
     let first = r.json()["plan"].clone();
     t.with_policy(&STRICT_POLICY.replace("tier = \"deny\"", "tier = \"critical\""));
@@ -742,7 +936,10 @@ fn the_planner_may_not_approve_their_own_plan() {
     assert_eq!(last_event(&t)["actor"], "agent");
 
     // --actor counts as the actor too.
-    let r = t.json("someone", &["--actor", "agent", "approve", id(&plan), "--yes"]);
+    let r = t.json(
+        "someone",
+        &["--actor", "agent", "approve", id(&plan), "--yes"],
+    );
     assert_refused(&r, 22, "not_allowed");
 }
 
@@ -804,11 +1001,17 @@ fn approve_hash_must_be_the_plans_hash() {
     let t = strict();
     let plan = t.plan("agent", "ah", &[], &["echo", "x"]);
     let snap = snapshot(&t);
-    let r = t.json("alice", &["approve", id(&plan), "--yes", "--hash", &"a".repeat(64)]);
+    let r = t.json(
+        "alice",
+        &["approve", id(&plan), "--yes", "--hash", &"a".repeat(64)],
+    );
     assert_refused(&r, 13, "hash_mismatch");
     assert_eq!(snapshot(&t), snap);
     assert_eq!(last_event(&t)["kind"], "refused");
-    let r = t.json("alice", &["approve", id(&plan), "--yes", "--hash", hash(&plan)]);
+    let r = t.json(
+        "alice",
+        &["approve", id(&plan), "--yes", "--hash", hash(&plan)],
+    );
     assert_eq!(r.code, 0, "{}", r.stdout_str());
     assert_eq!(r.json()["status"], "approved");
 }
@@ -817,7 +1020,11 @@ fn approve_hash_must_be_the_plans_hash() {
 fn approving_a_plan_that_is_not_pending_answers_with_its_states_code() {
     let mut t = strict_at(T0);
     let rejected = t.plan("agent", "r", &[], &["echo", "r"]);
-    assert_eq!(t.json("bob", &["reject", id(&rejected), "--reason", "no"]).code, 0);
+    assert_eq!(
+        t.json("bob", &["reject", id(&rejected), "--reason", "no"])
+            .code,
+        0
+    );
     assert_refused(&t.approve("alice", &rejected), 11, "rejected");
 
     let expiring = t.plan("agent", "e", &[], &["echo", "e"]);
@@ -843,12 +1050,19 @@ fn reject_ends_the_plan_and_its_reason_reaches_the_agent() {
     let shown = t.show(&plan);
     assert_eq!(shown["rejection"]["reason"], "wrong cluster");
     let card = t.run("agent", &["show", id(&plan)]);
-    assert!(card.stdout_str().contains("wrong cluster"), "{}", card.stdout_str());
+    assert!(
+        card.stdout_str().contains("wrong cluster"),
+        "{}",
+        card.stdout_str()
+    );
 
     let r = t.apply_json("agent", &plan);
     assert_refused(&r, 11, "rejected");
     assert!(
-        r.json()["error"]["message"].as_str().unwrap().contains("wrong cluster"),
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("wrong cluster"),
         "apply output carries the reason: {}",
         r.stdout_str()
     );
@@ -863,9 +1077,21 @@ fn reject_ends_the_plan_and_its_reason_reaches_the_agent() {
     // An approved plan can still be rejected before it runs; a rejected one cannot.
     let p2 = t.plan("agent", "rj2", &[], &["echo", "y"]);
     t.approve("alice", &p2);
-    assert_eq!(t.json("bob", &["reject", id(&p2), "--reason", "changed my mind"]).code, 0);
-    assert_refused(&t.json("bob", &["reject", id(&p2), "--reason", "again"]), 11, "rejected");
-    assert_refused(&t.json("bob", &["reject", id(&p2), "--reason", "  "]), 2, "usage");
+    assert_eq!(
+        t.json("bob", &["reject", id(&p2), "--reason", "changed my mind"])
+            .code,
+        0
+    );
+    assert_refused(
+        &t.json("bob", &["reject", id(&p2), "--reason", "again"]),
+        11,
+        "rejected",
+    );
+    assert_refused(
+        &t.json("bob", &["reject", id(&p2), "--reason", "  "]),
+        2,
+        "usage",
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -884,12 +1110,18 @@ fn apply_with_no_such_plan_or_key_is_not_found() {
     let t = strict();
     let (plan, mark) = marker_plan(&t, "agent", "nf", &[]);
     t.approve("alice", &plan);
-    let r = t.json("agent", &["apply", "--key", "no-such-key", "--hash", hash(&plan)]);
+    let r = t.json(
+        "agent",
+        &["apply", "--key", "no-such-key", "--hash", hash(&plan)],
+    );
     assert_refused(&r, 3, "not_found");
     let ev = last_event(&t);
     assert_eq!(ev["kind"], "refused");
     assert_eq!(ev["key"], "no-such-key");
-    let r = t.json("agent", &["apply", "ffffffff", "--key", "nf", "--hash", hash(&plan)]);
+    let r = t.json(
+        "agent",
+        &["apply", "ffffffff", "--key", "nf", "--hash", hash(&plan)],
+    );
     assert_refused(&r, 3, "not_found");
     assert!(!mark.exists());
 }
@@ -900,11 +1132,24 @@ fn apply_with_a_plan_and_a_key_that_is_not_its_key_is_key_conflict() {
     let (plan, mark) = marker_plan(&t, "agent", "mine", &[]);
     let (_other, _) = marker_plan(&t, "agent", "theirs", &[]);
     t.approve("alice", &plan);
-    let r = t.json("agent", &["apply", id(&plan), "--key", "theirs", "--hash", hash(&plan)]);
+    let r = t.json(
+        "agent",
+        &["apply", id(&plan), "--key", "theirs", "--hash", hash(&plan)],
+    );
     assert_refused(&r, 15, "key_conflict");
     assert!(!mark.exists());
     // The plan named by id, with its own key, runs.
-    let r = t.json("agent", &["apply", &id(&plan)[..8], "--key", "mine", "--hash", hash(&plan)]);
+    let r = t.json(
+        "agent",
+        &[
+            "apply",
+            &id(&plan)[..8],
+            "--key",
+            "mine",
+            "--hash",
+            hash(&plan),
+        ],
+    );
     assert_eq!(r.code, 0, "{}", r.stdout_str());
     assert!(mark.exists());
 }
@@ -915,14 +1160,26 @@ fn apply_with_the_wrong_hash_is_hash_mismatch_and_runs_nothing() {
     let (plan, mark) = marker_plan(&t, "agent", "hm", &[]);
     t.approve("alice", &plan);
     let snap = snapshot(&t);
-    let r = t.json("agent", &["apply", "--key", "hm", "--hash", &"b".repeat(64)]);
+    let r = t.json(
+        "agent",
+        &["apply", "--key", "hm", "--hash", &"b".repeat(64)],
+    );
     assert_refused(&r, 13, "hash_mismatch");
     assert_eq!(snapshot(&t), snap);
     assert_eq!(last_event(&t)["kind"], "refused");
     assert_eq!(last_event(&t)["detail"]["code"], "hash_mismatch");
     assert!(!mark.exists());
     // Upper case is the same hash.
-    let r = t.json("agent", &["apply", "--key", "hm", "--hash", &hash(&plan).to_uppercase()]);
+    let r = t.json(
+        "agent",
+        &[
+            "apply",
+            "--key",
+            "hm",
+            "--hash",
+            &hash(&plan).to_uppercase(),
+        ],
+    );
     assert_eq!(r.code, 0, "{}", r.stdout_str());
 }
 
@@ -931,8 +1188,15 @@ fn apply_checks_run_in_the_contract_order() {
     let t = strict();
     // key before hash before status: a rejected plan with a wrong hash is 13.
     let rejected = t.plan("agent", "o1", &[], &["echo", "1"]);
-    assert_eq!(t.json("bob", &["reject", id(&rejected), "--reason", "no"]).code, 0);
-    let r = t.json("agent", &["apply", id(&rejected), "--key", "zz", "--hash", "00"]);
+    assert_eq!(
+        t.json("bob", &["reject", id(&rejected), "--reason", "no"])
+            .code,
+        0
+    );
+    let r = t.json(
+        "agent",
+        &["apply", id(&rejected), "--key", "zz", "--hash", "00"],
+    );
     assert_refused(&r, 15, "key_conflict");
     let r = t.json("agent", &["apply", "--key", "o1", "--hash", "00"]);
     assert_refused(&r, 13, "hash_mismatch");
@@ -947,7 +1211,10 @@ fn apply_checks_run_in_the_contract_order() {
     assert_eq!(r.code, 0);
     assert_eq!(r.json()["replayed"], true);
     // ...but the hash is still checked before replaying.
-    let r = t.json("agent", &["apply", "--key", "o2", "--hash", &"c".repeat(64)]);
+    let r = t.json(
+        "agent",
+        &["apply", "--key", "o2", "--hash", &"c".repeat(64)],
+    );
     assert_refused(&r, 13, "hash_mismatch");
 }
 
@@ -972,7 +1239,10 @@ fn apply_after_the_apply_window_is_expired() {
     let (plan, mark) = marker_plan(&t, "agent", "exp2", &[]);
     t.at("2026-01-01T00:30:00Z");
     let approved = t.approve("alice", &plan).json();
-    assert_eq!(approved["expires_at"], "2026-01-02T00:30:00.000Z", "apply_ttl 24h");
+    assert_eq!(
+        approved["expires_at"], "2026-01-02T00:30:00.000Z",
+        "apply_ttl 24h"
+    );
     t.at("2026-01-02T00:29:59Z");
     assert_eq!(t.show(&plan)["status"], "approved");
     t.at("2026-01-02T00:30:00Z");
@@ -992,7 +1262,18 @@ fn apply_short_of_approvals_is_needs_approval_and_wait_polls() {
 
     // --wait gives up with needs_approval when nobody answers in time.
     let started = std::time::Instant::now();
-    let r = t.json("agent", &["apply", "--key", "wait", "--hash", hash(&plan), "--wait", "250ms"]);
+    let r = t.json(
+        "agent",
+        &[
+            "apply",
+            "--key",
+            "wait",
+            "--hash",
+            hash(&plan),
+            "--wait",
+            "250ms",
+        ],
+    );
     assert_refused(&r, 10, "needs_approval");
     assert!(started.elapsed() >= std::time::Duration::from_millis(250));
     assert!(!mark.exists());
@@ -1000,7 +1281,18 @@ fn apply_short_of_approvals_is_needs_approval_and_wait_polls() {
     // --wait proceeds once a reviewer approves meanwhile.
     std::thread::scope(|s| {
         let waiter = s.spawn(|| {
-            t.json("agent", &["apply", "--key", "wait", "--hash", hash(&plan), "--wait", "10s"])
+            t.json(
+                "agent",
+                &[
+                    "apply",
+                    "--key",
+                    "wait",
+                    "--hash",
+                    hash(&plan),
+                    "--wait",
+                    "10s",
+                ],
+            )
         });
         std::thread::sleep(std::time::Duration::from_millis(150));
         assert_eq!(t.approve("alice", &plan).code, 0);
@@ -1017,10 +1309,24 @@ fn apply_wait_stops_when_the_plan_is_rejected() {
     let (plan, mark) = marker_plan(&t, "agent", "wait-rej", &[]);
     std::thread::scope(|s| {
         let waiter = s.spawn(|| {
-            t.json("agent", &["apply", "--key", "wait-rej", "--hash", hash(&plan), "--wait", "10s"])
+            t.json(
+                "agent",
+                &[
+                    "apply",
+                    "--key",
+                    "wait-rej",
+                    "--hash",
+                    hash(&plan),
+                    "--wait",
+                    "10s",
+                ],
+            )
         });
         std::thread::sleep(std::time::Duration::from_millis(150));
-        assert_eq!(t.json("bob", &["reject", id(&plan), "--reason", "no"]).code, 0);
+        assert_eq!(
+            t.json("bob", &["reject", id(&plan), "--reason", "no"]).code,
+            0
+        );
         let r = waiter.join().unwrap();
         assert_refused(&r, 11, "rejected");
     });
@@ -1045,11 +1351,20 @@ fn apply_beyond_a_budget_is_budget_exceeded_until_the_window_frees() {
     let snap = snapshot(&t);
     let r = t.apply_json("agent", &second);
     assert_refused(&r, 19, "budget_exceeded");
-    assert!(r.json()["error"]["message"].as_str().unwrap().contains("\"b\""));
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"b\"")
+    );
     assert_eq!(snapshot(&t), snap);
     assert_eq!(last_event(&t)["detail"]["code"], "budget_exceeded");
     assert!(!m2.exists());
-    assert_eq!(t.show(&second)["status"], "approved", "still appliable later");
+    assert_eq!(
+        t.show(&second)["status"],
+        "approved",
+        "still appliable later"
+    );
 
     // A read_only command is outside this budget.
     let ro = t.plan("agent", "ro", &[], &["ls"]);
@@ -1070,12 +1385,24 @@ fn apply_after_a_bound_variable_changed_is_stale() {
     let out = t
         .cmd("agent")
         .env("TARGET_DB", "production")
-        .args(["--json", "apply", "--key", "drift-env", "--hash", hash(&plan)])
+        .args([
+            "--json",
+            "apply",
+            "--key",
+            "drift-env",
+            "--hash",
+            hash(&plan),
+        ])
         .output()
         .unwrap();
     let r = Run::from(out);
     assert_refused(&r, 14, "stale");
-    assert!(r.json()["error"]["message"].as_str().unwrap().contains("TARGET_DB"));
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("TARGET_DB")
+    );
     assert!(!mark.exists());
     assert_eq!(last_event(&t)["detail"]["code"], "stale");
     assert_eq!(t.show(&plan)["status"], "approved");
@@ -1084,7 +1411,14 @@ fn apply_after_a_bound_variable_changed_is_stale() {
     let out = t
         .cmd("agent")
         .env_remove("TARGET_DB")
-        .args(["--json", "apply", "--key", "drift-env", "--hash", hash(&plan)])
+        .args([
+            "--json",
+            "apply",
+            "--key",
+            "drift-env",
+            "--hash",
+            hash(&plan),
+        ])
         .output()
         .unwrap();
     assert_refused(&Run::from(out), 14, "stale");
@@ -1117,7 +1451,12 @@ fn apply_after_the_dry_run_output_changed_is_stale() {
 #[test]
 fn apply_runs_the_program_directly_without_a_shell() {
     let t = strict();
-    let plan = t.plan("agent", "noshell", &[], &["echo", "$HOME", "*", ";", "|", "x"]);
+    let plan = t.plan(
+        "agent",
+        "noshell",
+        &[],
+        &["echo", "$HOME", "*", ";", "|", "x"],
+    );
     t.approve("alice", &plan);
     let r = t.apply("agent", &plan);
     assert_eq!(r.code, 0);
@@ -1130,10 +1469,930 @@ fn apply_timeout_kills_the_command() {
     let plan = t.plan("agent", "slow", &[], &["sleep", "5"]);
     t.approve("alice", &plan);
     let started = std::time::Instant::now();
-    let r = t.json("agent", &["apply", "--key", "slow", "--hash", hash(&plan), "--timeout", "200ms"]);
+    let r = t.json(
+        "agent",
+        &[
+            "apply",
+            "--key",
+            "slow",
+            "--hash",
+            hash(&plan),
+            "--timeout",
+            "200ms",
+        ],
+    );
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
     assert_ne!(r.code, 0, "{}", r.stdout_str());
     let e = r.json();
     assert!(e["exit_code"].as_i64().unwrap() != 0, "{e}");
     assert_eq!(t.show(&plan)["status"], "applied");
+}
+
+// ---------------------------------------------------------------------------
+// Crashes and concurrency: in_flight, outcome_unknown, resolve
+// ---------------------------------------------------------------------------
+
+#[test]
+fn apply_while_another_process_holds_the_run_lock_is_in_flight() {
+    let t = strict();
+    let (plan, mark) = marker_plan(&t, "agent", "busy", &[]);
+    t.approve("alice", &plan);
+    let seq = seq_of(&t, &plan);
+
+    // Another apply has taken the lock but not yet marked the plan running.
+    let lock = ladder::runlock::try_acquire(&t.state(), seq)
+        .unwrap()
+        .expect("the lock is free");
+    let r = t.apply_json("agent", &plan);
+    assert_refused(&r, 16, "in_flight");
+    assert!(!mark.exists());
+    assert_eq!(last_event(&t)["detail"]["code"], "in_flight");
+    assert_eq!(t.show(&plan)["status"], "approved");
+
+    // ...and has marked it running, its command still going.
+    simulate_crash(&t, &plan);
+    let r = t.apply_json("agent", &plan);
+    assert_refused(&r, 16, "in_flight");
+    assert_human_error(&t.apply("agent", &plan), 16);
+    assert_eq!(
+        t.show(&plan)["status"],
+        "running",
+        "a live run is not interrupted"
+    );
+    assert!(!t.event_kinds().contains(&"interrupted".to_string()));
+    assert!(!mark.exists());
+    drop(lock);
+}
+
+#[test]
+fn apply_after_a_crash_mid_run_is_outcome_unknown_until_resolved() {
+    let t = strict();
+    let (plan, mark) = marker_plan(&t, "agent", "crash", &[]);
+    t.approve("alice", &plan);
+    simulate_crash(&t, &plan);
+
+    let r = t.apply_json("agent", &plan);
+    assert_refused(&r, 17, "outcome_unknown");
+    assert!(
+        !mark.exists(),
+        "an interrupted plan never runs again by itself"
+    );
+    assert_eq!(t.show(&plan)["status"], "interrupted");
+    let kinds = t.event_kinds();
+    assert_eq!(&kinds[kinds.len() - 2..], ["interrupted", "refused"]);
+
+    // Still refused, now from the recorded status; replay has nothing to give.
+    assert_refused(&t.apply_json("agent", &plan), 17, "outcome_unknown");
+    assert_human_error(&t.apply("agent", &plan), 17);
+    assert_refused(
+        &t.json("agent", &["replay", "--key", "crash"]),
+        17,
+        "outcome_unknown",
+    );
+    assert!(!mark.exists());
+}
+
+#[test]
+fn resolve_retry_allows_exactly_one_more_apply() {
+    let t = strict();
+    let counter = t.path().join("count");
+    let script = format!("echo x >> '{}'", counter.display());
+    let plan = t.plan("agent", "retry", &[], &["sh", "-c", &script]);
+    t.approve("alice", &plan);
+    simulate_crash(&t, &plan);
+    assert_eq!(t.apply("agent", &plan).code, 17);
+
+    // resolve needs a reason.
+    assert_refused(
+        &t.json(
+            "oncall",
+            &["resolve", id(&plan), "--outcome", "retry", "--reason", " "],
+        ),
+        2,
+        "usage",
+    );
+    let r = t.json(
+        "oncall",
+        &[
+            "resolve",
+            id(&plan),
+            "--outcome",
+            "retry",
+            "--reason",
+            "it never started",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stdout_str());
+    assert_eq!(last_event(&t)["kind"], "resolved");
+    assert_eq!(last_event(&t)["detail"]["outcome"], "retry");
+
+    for _ in 0..3 {
+        assert_eq!(t.apply("agent", &plan).code, 0);
+    }
+    assert_eq!(
+        std::fs::read_to_string(&counter).unwrap(),
+        "x\n",
+        "ran exactly once more"
+    );
+    assert_eq!(t.show(&plan)["status"], "applied");
+    let kinds = t.event_kinds();
+    assert_eq!(count(&kinds, "started"), 1);
+    assert_eq!(count(&kinds, "applied"), 1);
+    assert_eq!(count(&kinds, "replayed"), 2);
+}
+
+#[test]
+fn resolve_succeeded_or_failed_makes_later_applies_replay() {
+    for (outcome, code) in [("succeeded", 0), ("failed", 1)] {
+        let t = strict();
+        let (plan, mark) = marker_plan(&t, "agent", "settle", &[]);
+        t.approve("alice", &plan);
+        simulate_crash(&t, &plan);
+        // resolve also works on a plan whose runner died before anyone applied again.
+        let r = t.json(
+            "oncall",
+            &[
+                "resolve",
+                &id(&plan)[..6],
+                "--outcome",
+                outcome,
+                "--reason",
+                "checked by hand",
+            ],
+        );
+        assert_eq!(r.code, 0, "{outcome}: {}", r.stdout_str());
+        assert_eq!(r.json()["status"], "applied");
+
+        let r = t.apply_json("agent", &plan);
+        assert_eq!(r.code, code, "{outcome}: {}", r.stdout_str());
+        assert_eq!(r.json()["replayed"], true);
+        assert!(!mark.exists(), "{outcome}: nothing runs");
+        let r = t.json("agent", &["replay", id(&plan)]);
+        assert_eq!(r.code, code);
+        let kinds = t.event_kinds();
+        assert!(kinds.contains(&"resolved".to_string()), "{kinds:?}");
+        assert_eq!(kinds.last().unwrap(), "replayed");
+
+        // A settled plan cannot be resolved again.
+        let r = t.json(
+            "oncall",
+            &["resolve", id(&plan), "--outcome", "retry", "--reason", "x"],
+        );
+        assert_ne!(r.code, 0);
+        assert_eq!(t.show(&plan)["status"], "applied");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// replay
+// ---------------------------------------------------------------------------
+
+#[test]
+fn replay_of_an_unapplied_or_unknown_plan_is_not_found() {
+    let t = strict();
+    let plan = t.plan("agent", "rp", &[], &["echo", "x"]);
+    for args in [
+        &["replay", id(&plan)][..],
+        &["replay", "--key", "rp"],
+        &["replay", "--key", "never-planned"],
+        &["replay", "ffffffff"],
+    ] {
+        let r = t.json("agent", args);
+        assert_refused(&r, 3, "not_found");
+        assert_eq!(last_event(&t)["kind"], "refused", "{args:?}");
+    }
+    assert_human_error(&t.run("agent", &["replay", "--key", "rp"]), 3);
+    assert_refused(&t.json("agent", &["replay"]), 2, "usage");
+}
+
+#[test]
+fn replay_gives_back_the_recorded_outcome_by_plan_prefix_and_runs_nothing() {
+    let t = strict();
+    let counter = t.path().join("count");
+    let script = format!(
+        "echo x >> '{}'; printf 'o\\0ut'; printf 'e\\n' >&2; exit 7",
+        counter.display()
+    );
+    let plan = t.plan("agent", "rb", &[], &["sh", "-c", &script]);
+    t.approve("alice", &plan);
+    let first = t.apply("agent", &plan);
+    assert_eq!(first.code, 7);
+
+    let r = t.run("viewer", &["replay", &id(&plan)[..4]]);
+    assert_eq!(r.code, 7);
+    assert_eq!(r.stdout, b"o\0ut", "byte for byte");
+    assert!(r.stderr.contains("e\n"));
+    let r = t.json("viewer", &["replay", id(&plan)]);
+    assert_eq!(r.code, 7);
+    let e = r.json();
+    assert_eq!(e["replayed"], true);
+    assert_eq!(e["exit_code"], 7);
+    assert_eq!(e["plan"], plan["id"]);
+    assert_eq!(e["key"], "rb");
+    assert_eq!(e["stdout_bytes"], 4);
+    assert_eq!(e["stdout_sha256"], ladder::plan_hash::sha256_hex(b"o\0ut"));
+    assert_eq!(std::fs::read_to_string(&counter).unwrap(), "x\n");
+    let ev = last_event(&t);
+    assert_eq!(ev["kind"], "replayed");
+    assert_eq!(ev["actor"], "viewer");
+}
+
+// ---------------------------------------------------------------------------
+// log
+// ---------------------------------------------------------------------------
+
+#[test]
+fn log_events_have_every_contract_field_and_form_a_chain() {
+    let t = strict();
+    let plan = t.plan("agent", "ev", &[], &["echo", "x"]);
+    t.approve("alice", &plan);
+    t.apply("agent", &plan);
+    let events = t.events();
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["planned", "approved", "started", "applied"]
+    );
+    let mut prev = "0".repeat(64);
+    for (i, e) in events.iter().enumerate() {
+        for f in [
+            "seq",
+            "at",
+            "kind",
+            "plan",
+            "key",
+            "actor",
+            "detail",
+            "prev_hash",
+            "hash",
+        ] {
+            assert!(e.get(f).is_some(), "event lacks `{f}`: {e}");
+        }
+        assert_eq!(e["seq"], i as u64 + 1);
+        assert!(is_rfc3339_utc(&e["at"]), "{e}");
+        assert!(e["detail"].is_object(), "{e}");
+        assert_eq!(e["plan"], plan["id"]);
+        assert_eq!(e["key"], "ev");
+        assert!(is_sha256_hex(&e["hash"]), "{e}");
+        assert_eq!(e["prev_hash"], prev.as_str(), "chained: {e}");
+        prev = e["hash"].as_str().unwrap().to_string();
+    }
+    assert_eq!(events[1]["actor"], "alice");
+
+    // People get a table on stdout.
+    let r = t.run("viewer", &["log"]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout_str().contains("approved"), "{}", r.stdout_str());
+}
+
+/// Puts `n` plans past their window straight into the state file; the next
+/// command expires them all, one `expired` event each.
+fn many_events(t: &TestEnv, n: usize) {
+    t.plan("agent", "seed", &[], &["echo", "seed"]);
+    t.db()
+        .execute(
+            "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < ?1)
+             INSERT INTO plans (id, key, hash, status, tier, rule, approvals_required, command,
+                                cwd, env, dry_run_ok, actor, created_at, expires_at,
+                                policy_sha256, decision)
+             SELECT printf('00000000-0000-4000-8000-%012d', i), 'bulk-' || i, p.hash, 'pending',
+                    p.tier, p.rule, 1, p.command, p.cwd, p.env, p.dry_run_ok, p.actor,
+                    0, 1, p.policy_sha256, p.decision
+             FROM c, plans p WHERE p.key = 'seed'",
+            [n as i64],
+        )
+        .unwrap();
+    assert_eq!(t.run("viewer", &["list"]).code, 0);
+}
+
+#[test]
+fn log_shows_the_last_50_by_default_newest_last_and_limit_0_shows_all() {
+    let t = strict();
+    many_events(&t, 60);
+    let all = t.events();
+    assert_eq!(all.len(), 61, "1 planned + 60 expired");
+    let last = |args: &[&str]| -> Vec<Value> {
+        let r = t.json("viewer", args);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.stdout_str()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let default = last(&["log"]);
+    assert_eq!(default.len(), 50);
+    assert_eq!(default[..], all[11..], "the newest 50, newest last");
+    let three = last(&["log", "--limit", "3"]);
+    assert_eq!(three[..], all[58..]);
+    assert_eq!(last(&["log", "--limit", "0"]).len(), 61);
+}
+
+#[test]
+fn log_since_takes_a_duration_or_an_rfc3339_time() {
+    let mut t = strict_at(T0);
+    t.plan("agent", "early", &[], &["echo", "1"]);
+    t.at("2026-01-01T03:00:00Z");
+    t.plan("agent", "late", &[], &["echo", "2"]);
+    let keys = |args: &[&str]| -> Vec<String> {
+        let r = t.json("viewer", args);
+        assert_eq!(r.code, 0, "{}", r.stdout_str());
+        r.stdout_str()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["key"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    // The early plan's approval window passed at 01:00; its `expired` event
+    // is recorded at 03:00 when ladder next looked.
+    assert_eq!(keys(&["log", "--since", "2h"]), ["early", "late"]);
+    assert_eq!(
+        keys(&["log", "--since", "2h"]).len(),
+        keys(&["log", "--since", "2026-01-01T01:00:00Z"]).len()
+    );
+    assert_eq!(keys(&["log", "--since", "4h"]), ["early", "early", "late"]);
+    assert_eq!(keys(&["log", "--since", "2026-01-01T00:00:00Z"]).len(), 3);
+    assert!(keys(&["log", "--since", "2026-01-01T03:00:01Z"]).is_empty());
+    assert_refused(
+        &t.json("viewer", &["log", "--since", "last tuesday"]),
+        2,
+        "usage",
+    );
+}
+
+#[test]
+fn log_filters_by_plan_and_by_key() {
+    let t = strict();
+    let a = t.plan("agent", "ka", &[], &["echo", "a"]);
+    let b = t.plan("agent", "kb", &[], &["echo", "b"]);
+    t.approve("alice", &a);
+    t.approve("agent", &b); // refused: own plan
+    let r = t.json("agent", &["apply", "--key", "kb", "--hash", "00"]);
+    assert_eq!(r.code, 13);
+
+    let lines = |args: &[&str]| -> Vec<Value> {
+        let r = t.json("viewer", args);
+        assert_eq!(r.code, 0, "{}", r.stdout_str());
+        r.stdout_str()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let of_a = lines(&["log", &id(&a)[..6]]);
+    assert_eq!(
+        of_a.iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["planned", "approved"]
+    );
+    assert!(of_a.iter().all(|e| e["plan"] == a["id"]));
+    let of_b = lines(&["log", "--key", "kb"]);
+    assert_eq!(
+        of_b.iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["planned", "refused", "refused"]
+    );
+    assert!(of_b.iter().all(|e| e["key"] == "kb"));
+    assert!(lines(&["log", "--key", "nobody"]).is_empty());
+    assert_refused(&t.json("viewer", &["log", "ffffffff"]), 3, "not_found");
+}
+
+#[test]
+fn log_verify_accepts_an_intact_ledger() {
+    let t = strict();
+    let plan = t.plan("agent", "v", &[], &["echo", "x"]);
+    t.approve("alice", &plan);
+    t.apply("agent", &plan);
+    let r = t.json("viewer", &["log", "--verify"]);
+    assert_eq!(r.code, 0, "{}", r.stdout_str());
+    let v = r.json();
+    assert_eq!(v["verified"], true);
+    assert_eq!(v["events"], 4);
+    let r = t.run("viewer", &["log", "--verify"]);
+    assert_eq!(r.code, 0);
+}
+
+#[test]
+fn log_verify_names_an_edited_event() {
+    let t = strict();
+    let plan = t.plan("agent", "tamper", &[], &["echo", "x"]);
+    t.approve("alice", &plan);
+    t.apply("agent", &plan);
+    let db = t.db();
+    // The database refuses edits as it is.
+    assert!(
+        db.execute("UPDATE events SET actor = 'mallory' WHERE seq = 2", [])
+            .is_err()
+    );
+    assert!(db.execute("DELETE FROM events WHERE seq = 2", []).is_err());
+    db.execute_batch(
+        "DROP TRIGGER events_no_update;
+         UPDATE events SET actor = 'mallory' WHERE seq = 2;
+         CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+         BEGIN SELECT RAISE(ABORT, 'ledger events are append-only'); END;",
+    )
+    .unwrap();
+    drop(db);
+    let r = t.json("viewer", &["log", "--verify"]);
+    assert_refused(&r, 21, "tampered");
+    let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(
+        msg.contains("event 2"),
+        "names the first broken event: {msg}"
+    );
+    let r = t.run("viewer", &["log", "--verify"]);
+    assert_human_error(&r, 21);
+    assert!(r.stderr.contains("event 2"), "{}", r.stderr);
+}
+
+#[test]
+fn log_verify_detects_a_deleted_event() {
+    let t = strict();
+    let plan = t.plan("agent", "del", &[], &["echo", "x"]);
+    t.approve("alice", &plan);
+    t.apply("agent", &plan);
+    t.db()
+        .execute_batch(
+            "DROP TRIGGER events_no_delete;
+             DELETE FROM events WHERE seq = 2;
+             CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+             BEGIN SELECT RAISE(ABORT, 'ledger events are append-only'); END;",
+        )
+        .unwrap();
+    let r = t.json("viewer", &["log", "--verify"]);
+    assert_refused(&r, 21, "tampered");
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("event 3"),
+        "{}",
+        r.stdout_str()
+    );
+}
+
+#[test]
+fn log_verify_detects_removed_append_only_triggers() {
+    for trigger in ["events_no_update", "events_no_delete"] {
+        let t = strict();
+        t.plan("agent", "trig", &[], &["echo", "x"]);
+        t.db()
+            .execute_batch(&format!("DROP TRIGGER {trigger};"))
+            .unwrap();
+        let r = t.json("viewer", &["log", "--verify"]);
+        assert_refused(&r, 21, "tampered");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// show and list, plan id prefixes
+// ---------------------------------------------------------------------------
+
+#[test]
+fn show_prints_one_plans_card_or_json() {
+    let t = strict();
+    let plan = t.plan(
+        "agent",
+        "card",
+        &["--reason", "because"],
+        &["echo", "card-cmd"],
+    );
+    let r = t.run("viewer", &["show", id(&plan)]);
+    assert_eq!(r.code, 0);
+    let card = r.stdout_str();
+    for needle in [
+        "card-cmd",
+        "card",
+        "pending",
+        "irreversible",
+        "because",
+        &id(&plan)[..8],
+    ] {
+        assert!(card.contains(needle), "card lacks {needle:?}:\n{card}");
+    }
+    let v = t.json("viewer", &["show", id(&plan)]).json();
+    assert_eq!(v["id"], plan["id"]);
+    assert_eq!(v["hash"], plan["hash"]);
+    assert_refused(&t.json("viewer", &["show", "ffffffff"]), 3, "not_found");
+}
+
+#[test]
+fn plan_ids_take_any_unique_prefix_of_4_or_more_characters() {
+    let t = strict();
+    let plan = t.plan("agent", "px", &[], &["echo", "x"]);
+    let full = id(&plan);
+    for n in [4, 5, 8, 13, full.len()] {
+        let r = t.json("viewer", &["show", &full[..n]]);
+        assert_eq!(r.code, 0, "prefix {n}: {}", r.stdout_str());
+        assert_eq!(r.json()["id"], full);
+    }
+    for n in [1, 3] {
+        assert_refused(&t.json("viewer", &["show", &full[..n]]), 2, "usage");
+        assert_refused(
+            &t.json("alice", &["approve", &full[..n], "--yes"]),
+            2,
+            "usage",
+        );
+    }
+    // The other plan-taking commands accept a prefix too.
+    let r = t.json("alice", &["approve", &full[..4], "--yes"]);
+    assert_eq!(r.code, 0, "{}", r.stdout_str());
+    let r = t.json(
+        "agent",
+        &["apply", &full[..4], "--key", "px", "--hash", hash(&plan)],
+    );
+    assert_eq!(r.code, 0, "{}", r.stdout_str());
+    assert_eq!(t.json("viewer", &["replay", &full[..4]]).code, 0);
+    assert_eq!(t.json("viewer", &["log", &full[..4]]).code, 0);
+    let p2 = t.plan("agent", "px2", &[], &["echo", "y"]);
+    let r = t.json("bob", &["reject", &id(&p2)[..4], "--reason", "no"]);
+    assert_eq!(r.code, 0, "{}", r.stdout_str());
+}
+
+#[test]
+fn list_shows_pending_plans_by_default_and_filters_by_status() {
+    let t = strict();
+    let pending = t.plan("agent", "l1", &[], &["echo", "1"]);
+    let approved = t.plan("agent", "l2", &[], &["echo", "2"]);
+    t.approve("alice", &approved);
+    let readonly = t.plan("agent", "l3", &[], &["ls"]);
+    let rejected = t.plan("agent", "l4", &[], &["echo", "4"]);
+    t.json("bob", &["reject", id(&rejected), "--reason", "no"]);
+
+    let ids = |args: &[&str]| -> Vec<String> {
+        let r = t.json("viewer", args);
+        assert_eq!(r.code, 0, "{}", r.stdout_str());
+        let mut v: Vec<String> = r.json()["plans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let sorted = |v: &[&Value]| -> Vec<String> {
+        let mut v: Vec<String> = v.iter().map(|p| id(p).to_string()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(ids(&["list"]), sorted(&[&pending]));
+    assert_eq!(
+        ids(&["list", "--status", "approved"]),
+        sorted(&[&approved, &readonly])
+    );
+    assert_eq!(ids(&["list", "--status", "rejected"]), sorted(&[&rejected]));
+    assert_eq!(ids(&["list", "--status", "all"]).len(), 4);
+    assert!(ids(&["list", "--status", "applied"]).is_empty());
+
+    let r = t.run("viewer", &["list"]);
+    assert_eq!(r.code, 0);
+    assert!(
+        r.stdout_str().contains(&id(&pending)[..8]),
+        "{}",
+        r.stdout_str()
+    );
+    assert!(
+        !r.stdout_str().contains(&id(&approved)[..8]),
+        "{}",
+        r.stdout_str()
+    );
+}
+
+// ---------------------------------------------------------------------------
+// policy
+// ---------------------------------------------------------------------------
+
+#[test]
+fn policy_show_prints_the_effective_policy_as_toml() {
+    let t = TestEnv::new();
+    let r = t.run("u", &["policy", "show"]);
+    assert_eq!(r.code, 0);
+    let text = r.stdout_str();
+    let parsed: toml::Value = toml::from_str(&text).expect("the embedded default is TOML");
+    assert_eq!(parsed["version"].as_integer(), Some(1));
+    assert!(parsed["rules"].as_array().is_some_and(|r| !r.is_empty()));
+
+    let mut t = TestEnv::new();
+    t.with_policy(STRICT_POLICY);
+    let r = t.run("u", &["policy", "show"]);
+    assert_eq!(r.code, 0);
+    let parsed: toml::Value = toml::from_str(&r.stdout_str()).unwrap();
+    assert_eq!(parsed["rules"][1]["name"].as_str(), Some("prod"));
+    assert_eq!(t.json("u", &["policy", "show"]).code, 0);
+
+    // The policy's sha256 is recorded in every plan.
+    let plan = t.plan("agent", "sha", &[], &["echo", "x"]);
+    let v = t.json("u", &["policy", "show"]).json();
+    assert_eq!(plan["policy_sha256"], v["sha256"]);
+    assert_eq!(
+        v["sha256"],
+        ladder::plan_hash::sha256_hex(STRICT_POLICY.as_bytes())
+    );
+}
+
+#[test]
+fn policy_check_validates_a_file_and_names_file_and_line() {
+    let t = TestEnv::new();
+    let good = t.path().join("good.toml");
+    std::fs::write(&good, STRICT_POLICY).unwrap();
+    let r = t.json("u", &["policy", "check", good.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stdout_str());
+    assert_eq!(
+        t.run("u", &["policy", "check"]).code,
+        0,
+        "the effective policy (embedded)"
+    );
+
+    let cases = [
+        (
+            "syntax.toml",
+            "version = 1\n[defaults\ntier = \"read_only\"\n",
+            2,
+        ),
+        (
+            "tier.toml",
+            "version = 1\n[defaults]\ntier = \"bogus\"\n",
+            3,
+        ),
+        (
+            "examples.toml",
+            "version = 1\n\n[[rules]]\nname = \"x\"\ntier = \"read_only\"\ncommands = [\"ls **\"]\nexamples = [\"rm x\"]\n",
+            7,
+        ),
+        (
+            "not-examples.toml",
+            "version = 1\n\n[[rules]]\nname = \"x\"\ntier = \"read_only\"\ncommands = [\"ls **\"]\nnot_examples = [\"ls -la\"]\n",
+            7,
+        ),
+        (
+            "rule-tier.toml",
+            "version = 1\n\n[[rules]]\nname = \"x\"\ntier = \"harmless\"\ncommands = [\"ls **\"]\n",
+            5,
+        ),
+    ];
+    for (name, text, line) in cases {
+        let file = t.path().join(name);
+        std::fs::write(&file, text).unwrap();
+        let r = t.run("u", &["policy", "check", file.to_str().unwrap()]);
+        assert_human_error(&r, 2);
+        assert!(
+            r.stderr.contains(&format!("{}:{line}", file.display())),
+            "{name}: names file and line {line}: {}",
+            r.stderr
+        );
+        let r = t.json("u", &["policy", "check", file.to_str().unwrap()]);
+        assert_refused(&r, 2, "usage");
+    }
+    let missing = t.path().join("missing.toml");
+    assert_refused(
+        &t.json("u", &["policy", "check", missing.to_str().unwrap()]),
+        2,
+        "usage",
+    );
+}
+
+#[test]
+fn an_invalid_policy_in_use_refuses_every_command_that_needs_it() {
+    let mut t = TestEnv::new();
+    let file = t.with_policy("version = 1\n[defaults]\ntier = \"bogus\"\n");
+    let r = t.run("agent", &["plan", "--key", "k", "--", "ls"]);
+    assert_human_error(&r, 2);
+    assert!(r.stderr.contains(file.to_str().unwrap()), "{}", r.stderr);
+    assert_refused(
+        &t.json("agent", &["plan", "--key", "k", "--", "ls"]),
+        2,
+        "usage",
+    );
+    assert_refused(
+        &t.json("agent", &["policy", "explain", "--", "ls"]),
+        2,
+        "usage",
+    );
+    assert!(
+        !t.state().exists() || t.events().is_empty(),
+        "nothing planned"
+    );
+}
+
+#[test]
+fn policy_explain_says_which_rule_and_tier_and_why() {
+    let t = TestEnv::new();
+    let r = t.json("u", &["policy", "explain", "--", "rm", "-rf", "/"]);
+    assert_eq!(r.code, 0);
+    let v = r.json();
+    assert_eq!(v["tier"], "critical");
+    assert_eq!(v["rule"], "catastrophic");
+    assert_eq!(v["approvals_required"], 2);
+    let matched = v["matched"].as_array().expect("matched[]");
+    assert!(matched.len() >= 2, "strictest of several: {v}");
+    let names: Vec<&str> = matched.iter().filter_map(|m| m["rule"].as_str()).collect();
+    assert!(
+        names.contains(&"catastrophic") && names.contains(&"delete-files"),
+        "{v}"
+    );
+
+    // No rule: [defaults].
+    let v = t
+        .json("u", &["policy", "explain", "--", "some-unknown-tool", "x"])
+        .json();
+    assert_eq!(v["tier"], "irreversible");
+    assert!(v["rule"].is_null());
+    assert_eq!(v["approvals_required"], 1);
+    assert_eq!(v["matched"], serde_json::json!([]));
+
+    // People get the tier and the rule.
+    let r = t.run("u", &["policy", "explain", "--", "ls", "-la"]);
+    assert_eq!(r.code, 0);
+    let text = r.stdout_str();
+    assert!(
+        text.contains("read_only") && text.contains("inspect-files"),
+        "{text}"
+    );
+
+    // Same answer as plan gives.
+    let mut s = TestEnv::new();
+    s.with_policy(STRICT_POLICY);
+    let v = s
+        .json("u", &["policy", "explain", "--", "deploy-prod", "now"])
+        .json();
+    let p = s.plan("agent", "cmp", &[], &["deploy-prod", "now"]);
+    assert_eq!(v["tier"], p["tier"]);
+    assert_eq!(v["rule"], p["rule"]);
+    assert_eq!(v["approvals_required"], p["approvals_required"]);
+}
+
+#[test]
+fn the_default_policy_is_sensible_for_agents() {
+    let t = TestEnv::new();
+    let tier = |argv: &[&str]| -> String {
+        let mut args = vec!["policy", "explain", "--"];
+        args.extend_from_slice(argv);
+        let r = t.json("u", &args);
+        assert_eq!(r.code, 0, "{argv:?}: {}", r.stdout_str());
+        r.json()["tier"].as_str().unwrap().to_string()
+    };
+    for argv in [
+        &["ls", "-la"][..],
+        &["cat", "README.md"],
+        &["git", "status"],
+        &["kubectl", "get", "pods", "-A"],
+    ] {
+        assert_eq!(tier(argv), "read_only", "{argv:?}");
+    }
+    let strict_enough = ["irreversible", "critical", "deny"];
+    for argv in [
+        &["sh", "-c", "ls"][..],
+        &["bash", "-c", "ls"],
+        &["eval", "ls"],
+        &["sudo", "ls"],
+        &["env", "FOO=1", "ls"],
+        &["xargs", "rm"],
+        &["rm", "-rf", "build"],
+        &["/bin/rm", "x"],
+        &["git", "push", "--force", "origin", "main"],
+        &["kubectl", "delete", "pod", "x"],
+        &["terraform", "destroy"],
+        &["curl", "-X", "POST", "https://example.com"],
+        &["some-unknown-tool"],
+    ] {
+        let got = tier(argv);
+        assert!(
+            strict_enough.contains(&got.as_str()),
+            "{argv:?} is only {got}"
+        );
+    }
+}
+
+#[test]
+fn policy_rules_can_look_at_the_environment_and_the_dry_run_output() {
+    let mut t = TestEnv::new();
+    t.with_policy(
+        r#"
+version = 1
+[defaults]
+tier = "read_only"
+[[rules]]
+name = "production"
+tier = "critical"
+commands = ["kubectl **"]
+env = { KUBE_CONTEXT = "prod*" }
+[[rules]]
+name = "deletes"
+tier = "irreversible"
+commands = ["apply-it **"]
+dry_run_output = "(?m)^.*deleted"
+"#,
+    );
+    let p = t.plan("agent", "k1", &[], &["kubectl", "get", "pods"]);
+    assert_eq!(p["tier"], "read_only");
+    t.env("KUBE_CONTEXT", "prod-eu");
+    let p = t.plan("agent", "k2", &[], &["kubectl", "get", "pods"]);
+    assert_eq!(p["tier"], "critical");
+    assert_eq!(p["rule"], "production");
+
+    let p = t.plan(
+        "agent",
+        "d1",
+        &["--dry-run", "echo 'pod/a configured'"],
+        &["apply-it"],
+    );
+    assert_eq!(p["tier"], "read_only");
+    let p = t.plan(
+        "agent",
+        "d2",
+        &["--dry-run", "echo 'pod/a deleted'"],
+        &["apply-it"],
+    );
+    assert_eq!(p["tier"], "irreversible");
+    assert_eq!(p["rule"], "deletes");
+}
+
+// ---------------------------------------------------------------------------
+// completions and man
+// ---------------------------------------------------------------------------
+
+#[test]
+fn completions_and_man_produce_output() {
+    let t = TestEnv::new();
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let r = t.run("u", &["completions", shell]);
+        assert_eq!(r.code, 0, "{shell}: {}", r.stderr);
+        let text = r.stdout_str();
+        assert!(
+            text.contains("ladder") && text.contains("approve"),
+            "{shell}"
+        );
+    }
+    let r = t.run("u", &["man"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let page = r.stdout_str();
+    assert!(
+        page.contains(".TH ladder 1"),
+        "{}",
+        &page[..page.len().min(300)]
+    );
+    assert!(page.contains("apply"));
+
+    // They need no state and no policy.
+    assert!(!t.state().exists());
+    let mut broken = TestEnv::new();
+    broken.with_policy("not toml at all [");
+    assert_eq!(broken.run("u", &["completions", "bash"]).code, 0);
+    assert_eq!(broken.run("u", &["man"]).code, 0);
+
+    let dir = t.path().join("man-out");
+    let r = t.run("u", &["man", "--dir", dir.to_str().unwrap()]);
+    assert_eq!(r.code, 0);
+    assert!(dir.join("ladder.1").exists() && dir.join("ladder-apply.1").exists());
+}
+
+// ---------------------------------------------------------------------------
+// A corrupt state file
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_corrupt_state_file_is_error_1_one_line_and_left_unchanged() {
+    let t = strict();
+    let garbage = b"this is not a database, just some bytes\n\x00\x01\x02".repeat(200);
+    std::fs::write(t.state(), &garbage).unwrap();
+    for args in [
+        &["plan", "--key", "k", "--", "echo", "x"][..],
+        &["list"],
+        &["show", "abcd1234"],
+        &["log"],
+        &["log", "--verify"],
+        &["apply", "--key", "k", "--hash", "00"],
+        &["approve", "abcd1234", "--yes"],
+        &["replay", "--key", "k"],
+    ] {
+        let r = t.run("agent", args);
+        assert_human_error(&r, 1);
+        let r = t.json("agent", args);
+        assert_refused(&r, 1, "error");
+        assert_eq!(
+            std::fs::read(t.state()).unwrap(),
+            garbage,
+            "{args:?} changed the file"
+        );
+    }
+}
+
+#[test]
+fn a_sqlite_file_that_is_not_ladders_is_refused() {
+    let t = strict();
+    let db = rusqlite::Connection::open(t.state()).unwrap();
+    db.execute_batch("CREATE TABLE notes (t TEXT); INSERT INTO notes VALUES ('mine');")
+        .unwrap();
+    drop(db);
+    let before = std::fs::read(t.state()).unwrap();
+    let r = t.json("agent", &["plan", "--key", "k", "--", "echo", "x"]);
+    assert_refused(&r, 1, "error");
+    assert_eq!(std::fs::read(t.state()).unwrap(), before);
 }

@@ -24,8 +24,16 @@ fn round_trip_example_walks_the_whole_ladder_on_the_default_state_and_policy() {
     // The default state location was used, under the test's own HOME.
     assert!(t.path().join("home/.local/share/ladder/state.db").exists());
     // It ran once, then replayed twice, and the ledger verified.
-    assert_eq!(stdout.matches("mkdir: created directory").count(), 3 * 2, "{stdout}");
+    assert_eq!(
+        stdout.matches("mkdir: created directory").count(),
+        3 * 2,
+        "{stdout}"
+    );
     assert!(stderr.contains("exit code: 10"), "{stderr}");
-    assert_eq!(stderr.matches("replaying its recorded outcome").count(), 2, "{stderr}");
+    assert_eq!(
+        stderr.matches("replaying its recorded outcome").count(),
+        2,
+        "{stderr}"
+    );
     assert!(stdout.contains("ledger verified: 7 events"), "{stdout}");
 }

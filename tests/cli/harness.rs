@@ -39,7 +39,10 @@ impl Run {
 
     /// The `error.code` of a JSON error object.
     pub fn error_code(&self) -> String {
-        self.json()["error"]["code"].as_str().unwrap_or("").to_string()
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
     }
 }
 
@@ -100,7 +103,12 @@ impl TestEnv {
 
     /// A ladder command as `actor`, in the work directory, nothing inherited.
     pub fn cmd(&self, actor: &str) -> Command {
-        let mut c = Command::cargo_bin("ladder").expect("ladder binary");
+        Command::from_std(self.std_cmd(actor))
+    }
+
+    /// The same as [`TestEnv::cmd`], as a std `Command` (to spawn in the background).
+    pub fn std_cmd(&self, actor: &str) -> std::process::Command {
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("ladder"));
         c.env_clear()
             .current_dir(self.work())
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -123,7 +131,11 @@ impl TestEnv {
     }
 
     pub fn run(&self, actor: &str, args: &[&str]) -> Run {
-        self.cmd(actor).args(args).output().expect("run ladder").into()
+        self.cmd(actor)
+            .args(args)
+            .output()
+            .expect("run ladder")
+            .into()
     }
 
     /// Runs with `--json`.
@@ -176,7 +188,8 @@ impl TestEnv {
     }
 
     pub fn show(&self, plan: &Value) -> Value {
-        self.json("viewer", &["show", plan["id"].as_str().unwrap()]).json()
+        self.json("viewer", &["show", plan["id"].as_str().unwrap()])
+            .json()
     }
 
     /// Every ledger event, as JSON.

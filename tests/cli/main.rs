@@ -5,5 +5,6 @@ mod harness;
 mod contract;
 mod examples;
 mod generated;
+mod policy;
 mod rungs;
 mod snapshots;

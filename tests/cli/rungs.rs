@@ -12,7 +12,12 @@ fn env() -> TestEnv {
 #[test]
 fn plan_approve_apply_replay_round_trip() {
     let t = env();
-    let plan = t.plan("agent", "k1", &["--reason", "say hi"], &["sh", "-c", "printf 'out\\n'; printf 'err\\n' >&2; exit 3"]);
+    let plan = t.plan(
+        "agent",
+        "k1",
+        &["--reason", "say hi"],
+        &["sh", "-c", "printf 'out\\n'; printf 'err\\n' >&2; exit 3"],
+    );
     assert_eq!(plan["status"], "pending");
     assert_eq!(plan["tier"], "irreversible");
     assert_eq!(plan["approvals_required"], 1);
@@ -32,7 +37,11 @@ fn plan_approve_apply_replay_round_trip() {
     let again = t.apply("agent", &plan);
     assert_eq!(again.code, 3);
     assert_eq!(again.stdout, b"out\n");
-    assert!(again.stderr.contains("replaying its recorded outcome"), "{}", again.stderr);
+    assert!(
+        again.stderr.contains("replaying its recorded outcome"),
+        "{}",
+        again.stderr
+    );
     let replay = t.json("agent", &["replay", "--key", "k1"]);
     assert_eq!(replay.code, 3);
     let exec = replay.json();
@@ -41,7 +50,9 @@ fn plan_approve_apply_replay_round_trip() {
     assert_eq!(exec["stderr"], "err\n");
     assert_eq!(
         t.event_kinds(),
-        ["planned", "refused", "approved", "started", "applied", "replayed", "replayed"]
+        [
+            "planned", "refused", "approved", "started", "applied", "replayed", "replayed"
+        ]
     );
 }
 
@@ -74,11 +85,20 @@ fn the_command_runs_in_the_planned_directory_wherever_apply_is_invoked() {
     let out = t
         .cmd("agent")
         .current_dir(t.path())
-        .args(["apply", "--key", "pwd", "--hash", plan["hash"].as_str().unwrap()])
+        .args([
+            "apply",
+            "--key",
+            "pwd",
+            "--hash",
+            plan["hash"].as_str().unwrap(),
+        ])
         .output()
         .unwrap();
     let canonical = std::fs::canonicalize(&planned).unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), canonical.to_str().unwrap());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        canonical.to_str().unwrap()
+    );
 }
 
 #[test]
@@ -90,8 +110,20 @@ fn json_apply_captures_output_into_the_execution_object() {
     assert_eq!(r.code, 0);
     let e = r.json();
     for field in [
-        "plan", "key", "exit_code", "signal", "started_at", "finished_at", "duration_ms", "stdout",
-        "stderr", "stdout_bytes", "stderr_bytes", "stdout_sha256", "stderr_sha256", "truncated",
+        "plan",
+        "key",
+        "exit_code",
+        "signal",
+        "started_at",
+        "finished_at",
+        "duration_ms",
+        "stdout",
+        "stderr",
+        "stdout_bytes",
+        "stderr_bytes",
+        "stdout_sha256",
+        "stderr_sha256",
+        "truncated",
         "replayed",
     ] {
         assert!(e.get(field).is_some(), "execution lacks {field}: {e}");
@@ -114,7 +146,10 @@ fn a_signal_exit_is_128_plus_n() {
 fn output_is_capped_but_digests_cover_everything() {
     let mut t = TestEnv::new();
     t.with_policy(&format!("{STRICT_POLICY}\n"));
-    let policy = STRICT_POLICY.replace("separation_of_duties = true", "separation_of_duties = true\noutput_cap = 1024");
+    let policy = STRICT_POLICY.replace(
+        "separation_of_duties = true",
+        "separation_of_duties = true\noutput_cap = 1024",
+    );
     t.with_policy(&policy);
     let plan = t.plan("agent", "big", &[], &["head", "-c", "300000", "/dev/zero"]);
     t.approve("alice", &plan);

@@ -9,14 +9,23 @@ fn settings(t: &TestEnv) -> insta::Settings {
     // The hash covers the working directory, a fresh temporary path per run,
     // and test ids are derived from the hash: both vary, so both are masked.
     s.add_filter(r"\b[0-9a-f]{64}\b", "[HASH]");
-    s.add_filter(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", "[ID]");
+    s.add_filter(
+        r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b",
+        "[ID]",
+    );
     s.add_filter(r"\b[0-9a-f]{8}\b", "[SHORT-ID]");
     s
 }
 
 fn regex_escape(text: &str) -> String {
     text.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '/' { c.to_string() } else { format!("\\{c}") })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '/' {
+                c.to_string()
+            } else {
+                format!("\\{c}")
+            }
+        })
         .collect()
 }
 
@@ -28,9 +37,23 @@ fn plan_card_and_pending_table() {
     let r = t.run(
         "agent",
         &[
-            "plan", "--key", "rotate-logs", "--reason", "disk is 91% full", "--target", "web-1",
-            "--effect", "old logs compressed", "--rollback", "none needed", "--confidence", "0.9",
-            "--", "logrotate", "-f", "/etc/logrotate.conf",
+            "plan",
+            "--key",
+            "rotate-logs",
+            "--reason",
+            "disk is 91% full",
+            "--target",
+            "web-1",
+            "--effect",
+            "old logs compressed",
+            "--rollback",
+            "none needed",
+            "--confidence",
+            "0.9",
+            "--",
+            "logrotate",
+            "-f",
+            "/etc/logrotate.conf",
         ],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);

@@ -1,0 +1,331 @@
+//! Policy depth, through the binary: conditions, confidence, escalation,
+//! budgets, notify, `apply --wait`, explain and check.
+
+use crate::harness::TestEnv;
+use serde_json::Value;
+
+const BASE: &str = r#"
+version = 1
+
+[defaults]
+tier = "irreversible"
+
+[tiers.reversible]
+approvals = 0
+require_dry_run = true
+
+[[rules]]
+name = "inspect"
+tier = "read_only"
+commands = ["ls **", "echo **"]
+
+[[rules]]
+name = "edit"
+tier = "reversible"
+commands = ["touch **"]
+
+[[rules]]
+name = "prod-kube"
+tier = "critical"
+commands = ["kubectl **"]
+env = { KUBE_CONTEXT = "prod*" }
+
+[[rules]]
+name = "kube"
+tier = "reversible"
+commands = ["kubectl **"]
+
+[[rules]]
+name = "destroys"
+tier = "critical"
+commands = ["echo **"]
+dry_run_output = "(?m)^destroy"
+
+[confidence]
+deny_below = 0.6
+approve_below = 0.85
+"#;
+
+fn env_with(extra: &str) -> TestEnv {
+    let mut t = TestEnv::new();
+    t.with_policy(&format!("{BASE}{extra}"));
+    t
+}
+
+#[test]
+fn env_condition_raises_the_tier_only_when_it_holds() {
+    let mut t = env_with("");
+    let explain = |t: &TestEnv| {
+        t.json(
+            "a",
+            &["policy", "explain", "--", "kubectl", "apply", "-f", "x"],
+        )
+        .json()
+    };
+    let plain = explain(&t);
+    assert_eq!(plain["tier"], "reversible");
+    assert_eq!(plain["rule"], "kube");
+    t.env("KUBE_CONTEXT", "prod-eu");
+    let prod = explain(&t);
+    assert_eq!(prod["tier"], "critical");
+    assert_eq!(prod["rule"], "prod-kube");
+    assert_eq!(prod["approvals_required"], 2);
+    let matched: Vec<&str> = prod["matched"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(matched, ["prod-kube", "kube"]);
+}
+
+#[test]
+fn dry_run_output_condition_raises_a_plan_to_critical() {
+    let t = env_with("");
+    let calm = t.plan(
+        "a",
+        "calm",
+        &["--dry-run", "echo 'no changes'"],
+        &["echo", "apply"],
+    );
+    assert_eq!(calm["tier"], "read_only");
+    let scary = t.plan(
+        "a",
+        "scary",
+        &["--dry-run", "printf 'plan:\\ndestroy db\\n'"],
+        &["echo", "apply"],
+    );
+    assert_eq!(scary["tier"], "critical");
+    assert_eq!(scary["rule"], "destroys");
+    assert_eq!(scary["approvals_required"], 2);
+    let why = scary["decision"].to_string();
+    assert!(why.contains("destroys"), "{why}");
+}
+
+#[test]
+fn require_dry_run_escalates_and_says_why() {
+    let t = env_with("");
+    let without = t.plan("a", "t1", &[], &["touch", "f"]);
+    assert_eq!(without["status"], "pending");
+    assert_eq!(without["approvals_required"], 1);
+    assert!(
+        without["decision"]
+            .to_string()
+            .contains("requires a dry-run"),
+        "{}",
+        without["decision"]
+    );
+    let with = t.plan("a", "t2", &["--dry-run", "ls"], &["touch", "f"]);
+    assert_eq!(with["status"], "approved");
+    assert_eq!(with["approvals_required"], 0);
+}
+
+#[test]
+fn confidence_bands_deny_or_ask_for_approval() {
+    let t = env_with("");
+    let sure = t.plan("a", "c1", &["--confidence", "0.95"], &["ls"]);
+    assert_eq!(sure["approvals_required"], 0);
+    let unsure = t.plan("a", "c2", &["--confidence", "0.7"], &["ls"]);
+    assert_eq!(unsure["approvals_required"], 1);
+    assert!(
+        unsure["decision"].to_string().contains("approve_below"),
+        "{}",
+        unsure["decision"]
+    );
+    let r = t.json(
+        "a",
+        &["plan", "--key", "c3", "--confidence", "0.3", "--", "ls"],
+    );
+    assert_eq!(r.code, 18);
+    assert_eq!(r.error_code(), "denied");
+    assert_eq!(r.json()["plan"]["status"], "denied");
+    for bad in ["1.5", "-0.1", "high", "NaN"] {
+        let r = t.json(
+            "a",
+            &["plan", "--key", "c4", "--confidence", bad, "--", "ls"],
+        );
+        assert_eq!(r.code, 2, "--confidence {bad}: {}", r.stdout_str());
+        assert_eq!(r.error_code(), "usage");
+    }
+}
+
+#[test]
+fn budgets_count_started_applies_not_replays_and_say_when_they_free_up() {
+    let mut t = env_with(
+        r#"
+[[budgets]]
+name = "writes"
+tiers = ["irreversible"]
+max = 2
+per = "1h"
+"#,
+    );
+    t.at("2026-11-21T10:00:00Z");
+    let mut plans = vec![];
+    for i in 0..3 {
+        let p = t.plan("agent", &format!("b{i}"), &[], &["true", &i.to_string()]);
+        assert_eq!(t.approve("alice", &p).code, 0);
+        plans.push(p);
+    }
+    assert_eq!(t.apply("agent", &plans[0]).code, 0);
+    t.at("2026-11-21T10:20:00Z");
+    assert_eq!(t.apply("agent", &plans[1]).code, 0);
+    // Replays do not count.
+    assert_eq!(t.apply("agent", &plans[0]).code, 0);
+    let r = t.apply_json("agent", &plans[2]);
+    assert_eq!(r.code, 19, "{}", r.stdout_str());
+    let msg = r.json()["error"].to_string();
+    assert!(msg.contains("writes") && msg.contains("in 40m"), "{msg}");
+    // An hour after the first apply, the budget has room again.
+    t.at("2026-11-21T11:00:01Z");
+    assert_eq!(t.apply("agent", &plans[2]).code, 0);
+}
+
+#[test]
+fn notify_gets_the_pending_plan_and_a_failure_never_fails_the_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let got = dir.path().join("got.json");
+    let t = env_with(&format!(
+        "\n[notify]\ncommand = [\"sh\", \"-c\", \"cat > {}\"]\n",
+        got.display()
+    ));
+    let p = t.plan("agent", "n1", &[], &["true"]);
+    let sent: Value = serde_json::from_str(&std::fs::read_to_string(&got).unwrap()).unwrap();
+    assert_eq!(sent["id"], p["id"]);
+    assert_eq!(sent["status"], "pending");
+    assert!(t.event_kinds().contains(&"notified".to_string()));
+    // Plans that need no approval notify nobody.
+    std::fs::remove_file(&got).unwrap();
+    t.plan("agent", "n2", &[], &["ls"]);
+    assert!(!got.exists());
+
+    let t = env_with("\n[notify]\ncommand = [\"false\"]\n");
+    let r = t.json("agent", &["plan", "--key", "n3", "--", "true"]);
+    assert_eq!(r.code, 0);
+    assert!(r.stderr.contains("notifier failed"), "{}", r.stderr);
+    assert!(t.event_kinds().contains(&"notify_failed".to_string()));
+}
+
+fn spawn_wait(t: &TestEnv, p: &Value, wait: &str) -> std::process::Child {
+    t.std_cmd("agent")
+        .args([
+            "apply",
+            "--key",
+            p["key"].as_str().unwrap(),
+            "--hash",
+            p["hash"].as_str().unwrap(),
+            "--wait",
+            wait,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn apply_wait_returns_once_approved_and_then_runs() {
+    let t = env_with("");
+    let p = t.plan("agent", "w1", &[], &["printf", "waited"]);
+    assert_eq!(p["status"], "pending");
+    let waiter = spawn_wait(&t, &p, "20s");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // The waiter holds no database lock: a reviewer can write meanwhile.
+    assert_eq!(t.approve("alice", &p).code, 0);
+    let out = waiter.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, b"waited");
+}
+
+#[test]
+fn apply_wait_returns_the_rejection_or_gives_up_when_time_is_out() {
+    let t = env_with("");
+    let p = t.plan("agent", "w2", &[], &["true"]);
+    let waiter = spawn_wait(&t, &p, "20s");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(
+        t.json(
+            "alice",
+            &["reject", p["id"].as_str().unwrap(), "--reason", "no"]
+        )
+        .code,
+        0
+    );
+    let out = waiter.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(11));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("rejected by alice: no"));
+
+    let p = t.plan("agent", "w3", &[], &["true"]);
+    let started = std::time::Instant::now();
+    let out = spawn_wait(&t, &p, "400ms").wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(10));
+    assert!(started.elapsed() >= std::time::Duration::from_millis(400));
+}
+
+#[test]
+fn policy_check_names_file_line_and_reason_without_touching_state() {
+    let t = TestEnv::new();
+    let cases = [
+        (
+            "version = 1\n[defaults]\ntier = \"irreversible\"\ncolour = \"red\"\n",
+            ":4:",
+            "colour",
+        ),
+        (
+            "version = 1\n\n[[rules]]\nname = \"x\"\ntier = \"scary\"\ncommands = [\"ls\"]\n",
+            ":5:",
+            "scary",
+        ),
+        (
+            "version = 1\n[[rules]]\nname = \"x\"\ntier = \"read_only\"\ncommands = [\"ls **\"]\nexamples = [\"rm -rf /\"]\n",
+            "",
+            "rm -rf /",
+        ),
+        (
+            "version = 1\n[defaults]\napproval_ttl = \"soon\"\n",
+            ":3:",
+            "soon",
+        ),
+        ("version = 1\n[[rules]\n", ":2:", ""),
+    ];
+    for (i, (text, line, needle)) in cases.iter().enumerate() {
+        let file = t.path().join(format!("p{i}.toml"));
+        std::fs::write(&file, text).unwrap();
+        let r = t.run("a", &["policy", "check", file.to_str().unwrap()]);
+        assert_eq!(r.code, 2, "case {i}: {}", r.stderr);
+        let first = r.stderr.lines().next().unwrap_or("");
+        assert_eq!(r.stderr.lines().count(), 1, "one line: {}", r.stderr);
+        assert!(
+            first.starts_with("ladder: ") && first.contains(&format!("p{i}.toml{line}")),
+            "case {i}: {first}"
+        );
+        assert!(first.contains(needle), "case {i}: {first}");
+    }
+    assert!(!t.state().exists(), "policy check must not create state");
+    let good = t.path().join("good.toml");
+    std::fs::write(&good, BASE).unwrap();
+    let r = t.json("a", &["policy", "check", good.to_str().unwrap()]);
+    assert_eq!(r.code, 0);
+    assert_eq!(r.json()["rules"], 5);
+}
+
+#[test]
+fn a_broken_policy_in_effect_refuses_plan_with_usage() {
+    let mut t = TestEnv::new();
+    t.with_policy("version = 1\n[defaults]\ntier = \"nope\"\n");
+    let r = t.json("a", &["plan", "--key", "k", "--", "ls"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("policy.toml:3"),
+        "{}",
+        r.stdout_str()
+    );
+}
