@@ -73,6 +73,12 @@ impl SqliteStore {
         };
         store.configure()?;
         store.migrate()?;
+        if let Some(fs) = network_filesystem(path) {
+            eprintln!(
+                "ladder: warning: state file {} is on a network filesystem ({fs}); SQLite locking is unreliable there, keep state on a local disk",
+                path.display()
+            );
+        }
         Ok(store)
     }
 
@@ -763,6 +769,44 @@ impl Tx for SqliteTx<'_> {
     }
 }
 
+/// The name of the network filesystem `path` lives on, if it does.
+#[cfg(target_os = "linux")]
+fn network_filesystem(path: &Path) -> Option<&'static str> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: a valid C string and a zeroed statfs for the kernel to fill.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    network_fs_name(st.f_type as i64)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn network_filesystem(_path: &Path) -> Option<&'static str> {
+    None
+}
+
+/// Filesystem magic numbers (statfs(2)) where SQLite's locks cannot be trusted.
+pub fn network_fs_name(magic: i64) -> Option<&'static str> {
+    match magic as u32 {
+        0x6969 => Some("nfs"),
+        0x517B => Some("smb"),
+        0xFF53_4D42 => Some("cifs"),
+        0xFE53_4D42 => Some("smb2"),
+        0x5346_414F => Some("afs"),
+        0x7375_7245 => Some("coda"),
+        0x0102_1997 => Some("9p"),
+        0x00C3_6400 => Some("ceph"),
+        0x0BD0_0BD0 => Some("lustre"),
+        _ => None,
+    }
+}
+
 /// JSON text for values stored in TEXT columns (maps and vectors of strings
 /// and numbers, which always serialize).
 fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
@@ -772,6 +816,14 @@ fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn network_filesystems_are_recognised() {
+        assert_eq!(network_fs_name(0x6969), Some("nfs"));
+        assert_eq!(network_fs_name(0xFF53_4D42_u32 as i64), Some("cifs"));
+        assert_eq!(network_fs_name(0xEF53), None); // ext4
+        assert_eq!(network_fs_name(0x0102_1994), None); // tmpfs
+    }
 
     #[test]
     fn argv_encoding_round_trips_empty_and_odd_arguments() {

@@ -316,6 +316,13 @@ fn bad_flags_are_usage_errors_and_json_shapes_them() {
         &["completions", "no-such-shell"],
         &["frobnicate"],
     ];
+    // --json anywhere before `--` shapes the error.
+    assert_refused(
+        &t.run("agent", &["plan", "--bogus", "--json", "--", "ls"]),
+        2,
+        "usage",
+    );
+    assert_refused(&t.run("agent", &["--json"]), 2, "usage");
     for args in cases {
         let r = t.run("agent", args);
         assert_human_error(&r, 2);
@@ -499,6 +506,18 @@ fn plan_same_key_same_content_returns_the_same_plan_and_stores_nothing() {
     );
     assert_eq!(r.code, 0);
     assert!(r.stderr.contains("nothing new"), "{}", r.stderr);
+
+    // An applied plan still holds its key: the same content returns it (one
+    // key executes at most once), different content conflicts.
+    t.approve("alice", &first);
+    assert_eq!(t.apply("agent", &first).code, 0);
+    let n = t.events().len();
+    let after = t.plan("agent", "same", &["--reason", "r"], &["echo", "same"]);
+    assert_eq!(after["id"], first["id"]);
+    assert_eq!(after["status"], "applied");
+    assert_eq!(t.events().len(), n);
+    let r = t.json("agent", &["plan", "--key", "same", "--", "echo", "again"]);
+    assert_refused(&r, 15, "key_conflict");
 }
 
 #[test]
@@ -572,6 +591,16 @@ fn plan_keys_are_1_to_255_printable_characters() {
         let r = t.json("agent", &["plan", "--key", bad, "--", "echo", "k"]);
         assert_refused(&r, 2, "usage");
     }
+}
+
+#[test]
+#[ignore = "BUG: keys are limited to 255 bytes, not 255 characters: a 200-character key of `é` is refused as usage"]
+fn plan_keys_count_characters_not_bytes() {
+    let t = strict();
+    let k = "é".repeat(200);
+    let r = t.json("agent", &["plan", "--key", &k, "--", "echo", "k"]);
+    assert_eq!(r.code, 0, "{}", r.stdout_str());
+    assert_eq!(r.json()["key"], k.as_str());
 }
 
 #[test]
@@ -745,6 +774,13 @@ fn the_hash_is_content_only_and_the_same_on_any_machine() {
     ];
     let no_dry = ["--cwd", "/", "--env", "BOUND"];
     let no_env = ["--cwd", "/", "--dry-run", "printenv OUT"];
+    // The dry-run's error output counts as much as its output.
+    let stderr_dry = ["--cwd", "/", "--dry-run", "sh -c 'printenv OUT >&2'"];
+    assert_ne!(
+        hash_of(T0, "a", &env, "k", &stderr_dry, &argv),
+        hash_of(T0, "a", &[("OUT", "o2")], "k", &stderr_dry, &argv),
+        "dry-run stderr must change the hash"
+    );
     for (what, env, key, flags, argv) in [
         ("key", &env[..], "k2", &flags[..], &argv[..]),
         ("argv", &env, "k", &flags, &["echo", "gone"]),
@@ -1202,8 +1238,7 @@ fn apply_checks_run_in_the_contract_order() {
     assert_refused(&r, 13, "hash_mismatch");
     assert_refused(&t.apply_json("agent", &rejected), 11, "rejected");
 
-    // Already applied comes before everything after it: replay, even when a
-    // budget is spent (here: an applied plan is never needs_approval).
+    // Already applied: replay (the recorded outcome, nothing runs).
     let applied = t.plan("agent", "o2", &[], &["echo", "2"]);
     t.approve("alice", &applied);
     assert_eq!(t.apply("agent", &applied).code, 0);
@@ -1373,6 +1408,61 @@ fn apply_beyond_a_budget_is_budget_exceeded_until_the_window_frees() {
     t.at("2026-01-01T01:00:01Z");
     assert_eq!(t.apply("agent", &second).code, 0);
     assert!(m2.exists());
+}
+
+#[test]
+fn apply_checks_approvals_then_budget_then_drift() {
+    let mut t = TestEnv::new();
+    t.with_policy(&format!(
+        "{STRICT_POLICY}\n[[budgets]]\nname = \"b\"\ntiers = [\"irreversible\"]\nmax = 1\nper = \"1h\"\n"
+    ));
+    t.env("BOUND", "v1");
+    let spend = t.plan("agent", "spend", &[], &["echo", "spend"]);
+    t.approve("alice", &spend);
+    assert_eq!(t.apply("agent", &spend).code, 0);
+
+    let (plan, mark) = marker_plan(&t, "agent", "ordered", &["--env", "BOUND"]);
+    let apply_drifted = || {
+        let out = t
+            .cmd("agent")
+            .env("BOUND", "v2")
+            .args(["--json", "apply", "--key", "ordered", "--hash", hash(&plan)])
+            .output()
+            .unwrap();
+        Run::from(out)
+    };
+    // Pending, budget spent, drifted: approvals first.
+    assert_refused(&apply_drifted(), 10, "needs_approval");
+    t.approve("alice", &plan);
+    // Approved, budget spent, drifted: budget before drift.
+    assert_refused(&apply_drifted(), 19, "budget_exceeded");
+    assert!(!mark.exists());
+}
+
+#[test]
+fn concurrent_applies_run_the_command_once() {
+    let t = strict();
+    let counter = t.path().join("count");
+    let script = format!("echo x >> '{}'; sleep 0.2", counter.display());
+    let plan = t.plan("agent", "race", &[], &["sh", "-c", &script]);
+    t.approve("alice", &plan);
+    let codes: Vec<i32> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| t.apply_json("agent", &plan)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap().code)
+            .collect()
+    });
+    assert_eq!(
+        std::fs::read_to_string(&counter).unwrap(),
+        "x\n",
+        "codes {codes:?}"
+    );
+    assert!(codes.iter().all(|c| *c == 0 || *c == 16), "{codes:?}");
+    assert!(codes.contains(&0), "{codes:?}");
+    assert_eq!(count(&t.event_kinds(), "started"), 1);
 }
 
 #[test]
@@ -1641,6 +1731,60 @@ fn resolve_succeeded_or_failed_makes_later_applies_replay() {
         assert_ne!(r.code, 0);
         assert_eq!(t.show(&plan)["status"], "applied");
     }
+}
+
+#[test]
+fn resolve_refuses_a_plan_that_is_still_running_or_not_interrupted() {
+    let t = strict();
+    let plan = t.plan("agent", "live", &[], &["echo", "x"]);
+    t.approve("alice", &plan);
+    // Approved, never run: nothing to resolve.
+    let r = t.json(
+        "oncall",
+        &[
+            "resolve",
+            id(&plan),
+            "--outcome",
+            "succeeded",
+            "--reason",
+            "x",
+        ],
+    );
+    assert_ne!(r.code, 0, "{}", r.stdout_str());
+    assert!(r.json()["error"].is_object());
+    assert_eq!(t.show(&plan)["status"], "approved");
+
+    // Running under a live lock: in flight.
+    simulate_crash(&t, &plan);
+    let lock = ladder::runlock::try_acquire(&t.state(), seq_of(&t, &plan))
+        .unwrap()
+        .expect("free");
+    let r = t.json(
+        "oncall",
+        &[
+            "resolve",
+            id(&plan),
+            "--outcome",
+            "succeeded",
+            "--reason",
+            "x",
+        ],
+    );
+    assert_refused(&r, 16, "in_flight");
+    assert_eq!(t.show(&plan)["status"], "running");
+    drop(lock);
+    let r = t.json(
+        "oncall",
+        &[
+            "resolve",
+            "ffffffff",
+            "--outcome",
+            "failed",
+            "--reason",
+            "x",
+        ],
+    );
+    assert_refused(&r, 3, "not_found");
 }
 
 // ---------------------------------------------------------------------------
@@ -2346,6 +2490,15 @@ fn completions_and_man_produce_output() {
     broken.with_policy("not toml at all [");
     assert_eq!(broken.run("u", &["completions", "bash"]).code, 0);
     assert_eq!(broken.run("u", &["man"]).code, 0);
+
+    // Exactly what `completions/` and `man/` hold (generated from the CLI).
+    let r = t.run("u", &["completions", "bash"]);
+    assert_eq!(
+        r.stdout,
+        ladder::commands::completions::script(clap_complete::Shell::Bash)
+    );
+    let r = t.run("u", &["man"]);
+    assert_eq!(r.stdout, ladder::commands::man::page(None).unwrap());
 
     let dir = t.path().join("man-out");
     let r = t.run("u", &["man", "--dir", dir.to_str().unwrap()]);

@@ -3,6 +3,7 @@
 mod harness;
 
 mod contract;
+mod durability;
 mod examples;
 mod generated;
 mod policy;

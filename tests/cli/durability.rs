@@ -1,0 +1,377 @@
+//! Exactly once under contention and crashes; bad state files.
+
+use crate::harness::{STRICT_POLICY, TestEnv};
+use serde_json::Value;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+fn env() -> TestEnv {
+    let mut t = TestEnv::new();
+    t.with_policy(STRICT_POLICY);
+    t
+}
+
+fn status_of(t: &TestEnv, plan: &Value) -> String {
+    t.db()
+        .query_row(
+            "SELECT status FROM plans WHERE id = ?1",
+            [plan["id"].as_str().unwrap()],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+fn wait_for_status(t: &TestEnv, plan: &Value, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while status_of(t, plan) != want {
+        assert!(Instant::now() < deadline, "plan never became {want}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn spawn_apply(t: &TestEnv, plan: &Value, extra: &[&str]) -> Child {
+    t.std_cmd("agent")
+        .args([
+            "apply",
+            "--key",
+            plan["key"].as_str().unwrap(),
+            "--hash",
+            plan["hash"].as_str().unwrap(),
+        ])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn signal(child: &Child, sig: i32) {
+    // SAFETY: signalling a child we spawned and have not reaped.
+    unsafe { libc::kill(child.id() as i32, sig) };
+}
+
+#[test]
+fn kill_9_during_the_run_leaves_it_interrupted_until_a_person_resolves_it() {
+    let t = env();
+    let count = t.path().join("count");
+    let fast = t.path().join("fast");
+    let script = format!(
+        "echo run >> {}; [ -f {} ] || exec sleep 3",
+        count.display(),
+        fast.display()
+    );
+    let plan = t.plan("agent", "crash", &[], &["sh", "-c", &script]);
+    t.approve("alice", &plan);
+
+    let mut ladder = spawn_apply(&t, &plan, &[]);
+    wait_for_status(&t, &plan, "running");
+    signal(&ladder, libc::SIGKILL);
+    ladder.wait().unwrap();
+
+    // The runner is dead: no second run, and the reason says what to do.
+    let r = t.apply_json("agent", &plan);
+    assert_eq!(r.code, 17, "{}", r.stdout_str());
+    assert_eq!(r.error_code(), "outcome_unknown");
+    assert!(
+        r.json()["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("ladder resolve")
+    );
+    assert_eq!(status_of(&t, &plan), "interrupted");
+    assert_eq!(t.apply("agent", &plan).code, 17);
+    assert!(t.event_kinds().contains(&"interrupted".to_string()));
+
+    // `retry` allows exactly one more run.
+    std::fs::write(&fast, "").unwrap();
+    let id = plan["id"].as_str().unwrap();
+    let r = t.json(
+        "alice",
+        &[
+            "resolve",
+            id,
+            "--outcome",
+            "retry",
+            "--reason",
+            "checked: nothing happened",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stdout_str());
+    assert_eq!(t.apply("agent", &plan).code, 0);
+    let again = t.apply("agent", &plan);
+    assert_eq!(again.code, 0);
+    assert!(again.stderr.contains("replaying"), "{}", again.stderr);
+    // Started twice in all: the killed run and the one retry.
+    let runs = std::fs::read_to_string(&count).unwrap();
+    assert_eq!(runs.lines().count(), 2, "{runs}");
+    let kinds = t.event_kinds();
+    assert_eq!(kinds.iter().filter(|k| *k == "started").count(), 2);
+    assert!(kinds.contains(&"resolved".to_string()));
+}
+
+#[test]
+fn resolve_succeeded_makes_later_applies_replay() {
+    let t = env();
+    let plan = t.plan("agent", "crash2", &[], &["sleep", "3"]);
+    t.approve("alice", &plan);
+    let mut ladder = spawn_apply(&t, &plan, &[]);
+    wait_for_status(&t, &plan, "running");
+    signal(&ladder, libc::SIGKILL);
+    ladder.wait().unwrap();
+    let id = plan["id"].as_str().unwrap();
+    let r = t.json(
+        "alice",
+        &[
+            "resolve",
+            id,
+            "--outcome",
+            "succeeded",
+            "--reason",
+            "the logs show it finished",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stdout_str());
+    assert_eq!(r.json()["status"], "applied");
+    let replay = t.apply_json("agent", &plan);
+    assert_eq!(replay.code, 0);
+    assert_eq!(replay.json()["replayed"], true);
+    assert_eq!(replay.json()["resolution"]["outcome"], "succeeded");
+    // Resolving twice is refused.
+    let r = t.json(
+        "alice",
+        &["resolve", id, "--outcome", "failed", "--reason", "x"],
+    );
+    assert_eq!(r.code, 2);
+}
+
+#[test]
+fn sigterm_to_ladder_is_forwarded_and_the_outcome_recorded() {
+    let t = env();
+    let plan = t.plan("agent", "term", &[], &["sleep", "5"]);
+    t.approve("alice", &plan);
+    let started = Instant::now();
+    let ladder = spawn_apply(&t, &plan, &[]);
+    wait_for_status(&t, &plan, "running");
+    std::thread::sleep(Duration::from_millis(100));
+    signal(&ladder, libc::SIGTERM);
+    let out = ladder.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(143),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(started.elapsed() < Duration::from_secs(4));
+    assert_eq!(status_of(&t, &plan), "applied");
+    assert_eq!(t.show(&plan)["execution"]["signal"], 15);
+}
+
+#[test]
+fn timeout_kills_the_command_and_records_it() {
+    let t = env();
+    let plan = t.plan("agent", "slow", &[], &["sleep", "10"]);
+    t.approve("alice", &plan);
+    let started = Instant::now();
+    let r = t.json(
+        "agent",
+        &[
+            "apply",
+            "--key",
+            "slow",
+            "--hash",
+            plan["hash"].as_str().unwrap(),
+            "--timeout",
+            "300ms",
+        ],
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(r.code, 143);
+    let e = r.json();
+    assert_eq!(e["timed_out"], true);
+    assert_eq!(e["signal"], 15);
+    let r = t.json(
+        "agent",
+        &["apply", "--key", "slow", "--hash", "x", "--timeout", "10"],
+    );
+    assert_eq!(r.code, 2, "a bare number is not a duration");
+}
+
+#[test]
+fn many_processes_racing_one_key_run_it_exactly_once() {
+    let t = env();
+    let count = t.path().join("count");
+    let script = format!("echo run >> {}; sleep 0.3", count.display());
+    let plan = t.plan("agent", "race", &[], &["sh", "-c", &script]);
+    t.approve("alice", &plan);
+    let racers: Vec<Child> = (0..12)
+        .map(|_| spawn_apply(&t, &plan, &["--json"]))
+        .collect();
+    let mut codes = vec![];
+    for r in racers {
+        let out = r.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(
+            !stderr.contains("locked") && !stderr.contains("busy"),
+            "{stderr}"
+        );
+        codes.push(out.status.code().unwrap());
+        if out.status.code() == Some(16) {
+            let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(v["error"]["code"], "in_flight");
+        }
+    }
+    assert_eq!(
+        std::fs::read_to_string(&count).unwrap(),
+        "run\n",
+        "codes: {codes:?}"
+    );
+    assert!(codes.iter().all(|c| *c == 0 || *c == 16), "{codes:?}");
+    assert_eq!(
+        t.event_kinds().iter().filter(|k| *k == "started").count(),
+        1
+    );
+}
+
+#[test]
+fn many_processes_with_distinct_keys_all_succeed() {
+    let t = env();
+    let plans: Vec<Value> = (0..12)
+        .map(|i| {
+            let p = t.plan("agent", &format!("k{i}"), &[], &["true", &i.to_string()]);
+            t.approve("alice", &p);
+            p
+        })
+        .collect();
+    let racers: Vec<Child> = plans.iter().map(|p| spawn_apply(&t, p, &[])).collect();
+    for r in racers {
+        let out = r.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let v = t.run("viewer", &["log", "--verify"]);
+    assert_eq!(v.code, 0, "{}", v.stderr);
+}
+
+fn refused_and_untouched(t: &TestEnv, needle: &str) {
+    let before = std::fs::read(t.state()).unwrap();
+    for args in [
+        vec!["list"],
+        vec!["plan", "--key", "k", "--", "ls"],
+        vec!["log", "--verify"],
+    ] {
+        let r = t.run("agent", &args);
+        assert_eq!(r.code, 1, "{args:?}: {}", r.stderr);
+        assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+        assert!(
+            r.stderr.starts_with("ladder: ") && r.stderr.contains(needle),
+            "{}",
+            r.stderr
+        );
+    }
+    assert_eq!(
+        std::fs::read(t.state()).unwrap(),
+        before,
+        "the state file was modified"
+    );
+}
+
+#[test]
+fn a_state_file_that_is_not_a_database_is_refused_and_left_alone() {
+    let t = env();
+    std::fs::write(t.state(), "not a database\n".repeat(100)).unwrap();
+    refused_and_untouched(&t, "not a readable database");
+}
+
+#[test]
+fn a_truncated_state_file_is_refused_and_left_alone() {
+    let t = env();
+    for i in 0..40 {
+        t.plan(
+            "agent",
+            &format!("k{i}"),
+            &["--reason", &"x".repeat(500)],
+            &["true"],
+        );
+    }
+    // Fold the WAL into the main file so truncating it loses real pages.
+    t.db()
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+        .unwrap();
+    let bytes = std::fs::read(t.state()).unwrap();
+    assert!(bytes.len() > 8192);
+    std::fs::write(t.state(), &bytes[..bytes.len() / 2]).unwrap();
+    let before = std::fs::read(t.state()).unwrap();
+    let r = t.run("agent", &["list", "--status", "all"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.starts_with("ladder: ") && r.stderr.lines().count() == 1,
+        "{}",
+        r.stderr
+    );
+    assert_eq!(std::fs::read(t.state()).unwrap(), before);
+}
+
+#[test]
+fn a_state_file_from_a_newer_ladder_is_refused() {
+    let t = env();
+    t.plan("agent", "k", &[], &["true"]);
+    t.db().execute_batch("PRAGMA user_version = 999;").unwrap();
+    refused_and_untouched(&t, "newer than this ladder");
+}
+
+#[test]
+fn someone_elses_sqlite_database_is_refused() {
+    let t = env();
+    t.db()
+        .execute_batch("CREATE TABLE cats (name TEXT); INSERT INTO cats VALUES ('tom');")
+        .unwrap();
+    refused_and_untouched(&t, "not a ladder state file");
+}
+
+#[test]
+fn a_state_path_that_cannot_be_created_is_a_clear_error() {
+    let t = env();
+    let r = t.run(
+        "agent",
+        &[
+            "--state",
+            "/proc/ladder/state.db",
+            "plan",
+            "--key",
+            "k",
+            "--",
+            "ls",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.starts_with("ladder: ") && r.stderr.contains("/proc/ladder"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn large_output_streams_through_and_the_record_is_capped() {
+    let t = env();
+    // 32 MiB on stdout, streamed to the caller while only 1 MiB is kept.
+    let plan = t.plan(
+        "agent",
+        "big",
+        &[],
+        &["head", "-c", "33554432", "/dev/zero"],
+    );
+    t.approve("alice", &plan);
+    let r = t.apply("agent", &plan);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout.len(), 33_554_432);
+    let e = &t.show(&plan)["execution"];
+    assert_eq!(e["stdout_bytes"], 33_554_432);
+    assert_eq!(e["truncated"], true);
+    assert_eq!(e["stdout"].as_str().unwrap().len(), 1_048_576);
+}
