@@ -1205,18 +1205,15 @@ fn apply_with_the_wrong_hash_is_hash_mismatch_and_runs_nothing() {
     assert_eq!(last_event(&t)["kind"], "refused");
     assert_eq!(last_event(&t)["detail"]["code"], "hash_mismatch");
     assert!(!mark.exists());
-    // Upper case is the same hash.
-    let r = t.json(
-        "agent",
-        &[
-            "apply",
-            "--key",
-            "hm",
-            "--hash",
-            &hash(&plan).to_uppercase(),
-        ],
+    assert_human_error(
+        &t.run(
+            "agent",
+            &["apply", "--key", "hm", "--hash", &"b".repeat(64)],
+        ),
+        13,
     );
-    assert_eq!(r.code, 0, "{}", r.stdout_str());
+    assert_eq!(t.apply("agent", &plan).code, 0);
+    assert!(mark.exists());
 }
 
 #[test]
@@ -1336,6 +1333,71 @@ fn apply_short_of_approvals_is_needs_approval_and_wait_polls() {
         assert_eq!(r.json()["replayed"], false);
     });
     assert!(mark.exists());
+}
+
+#[test]
+fn apply_wait_stops_when_the_plan_expires() {
+    let mut t = TestEnv::new();
+    t.with_policy(&STRICT_POLICY.replace("approval_ttl = \"1h\"", "approval_ttl = \"300ms\""));
+    let (plan, mark) = marker_plan(&t, "agent", "wait-exp", &[]);
+    let started = std::time::Instant::now();
+    let r = t.json(
+        "agent",
+        &[
+            "apply",
+            "--key",
+            "wait-exp",
+            "--hash",
+            hash(&plan),
+            "--wait",
+            "10s",
+        ],
+    );
+    assert_refused(&r, 12, "expired");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    assert!(!mark.exists());
+}
+
+#[test]
+fn apply_streams_output_while_the_command_runs() {
+    use std::io::BufRead;
+    let t = strict();
+    let plan = t.plan(
+        "agent",
+        "stream",
+        &[],
+        &["sh", "-c", "echo first; sleep 0.4; echo second"],
+    );
+    t.approve("alice", &plan);
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("ladder"))
+        .env_clear()
+        .current_dir(t.work())
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", t.path().join("home"))
+        .env("LADDER_STATE", t.state())
+        .env("LADDER_POLICY", t.policy.as_ref().unwrap())
+        .env("LADDER_ACTOR", "agent")
+        .args(["apply", "--key", "stream", "--hash", hash(&plan)])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let first_at = started.elapsed();
+    assert_eq!(line, "first\n");
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "second\n");
+    assert!(child.wait().unwrap().success());
+    assert!(
+        first_at < std::time::Duration::from_millis(350),
+        "the first line arrived only after {first_at:?}: not streamed"
+    );
+    // ...and recorded.
+    assert_eq!(t.show(&plan)["execution"]["stdout"], "first\nsecond\n");
 }
 
 #[test]
@@ -1463,6 +1525,30 @@ fn concurrent_applies_run_the_command_once() {
     assert!(codes.iter().all(|c| *c == 0 || *c == 16), "{codes:?}");
     assert!(codes.contains(&0), "{codes:?}");
     assert_eq!(count(&t.event_kinds(), "started"), 1);
+}
+
+#[test]
+fn apply_reruns_the_dry_run_in_the_planned_directory_from_anywhere() {
+    let t = strict();
+    std::fs::write(t.work().join("desired.txt"), "v1\n").unwrap();
+    let (plan, mark) = marker_plan(&t, "agent", "elsewhere", &["--dry-run", "cat desired.txt"]);
+    t.approve("alice", &plan);
+    let out = t
+        .cmd("agent")
+        .current_dir(t.path())
+        .args([
+            "--json",
+            "apply",
+            "--key",
+            "elsewhere",
+            "--hash",
+            hash(&plan),
+        ])
+        .output()
+        .unwrap();
+    let r = Run::from(out);
+    assert_eq!(r.code, 0, "{}", r.stdout_str());
+    assert!(mark.exists());
 }
 
 #[test]
@@ -2094,6 +2180,88 @@ fn log_verify_detects_removed_append_only_triggers() {
     }
 }
 
+/// Runs ladder as `actor` on a pseudo-terminal (util-linux `script`), typing
+/// `input`; returns the exit code and everything the terminal showed, or
+/// `None` when `script` is not installed.
+fn on_terminal(t: &TestEnv, actor: &str, args: &str, input: &str) -> Option<(i32, String)> {
+    use std::io::Write;
+    let ladder = assert_cmd::cargo::cargo_bin("ladder");
+    let mut child = match std::process::Command::new("script")
+        .env_clear()
+        .current_dir(t.work())
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", t.path().join("home"))
+        .env("LADDER_STATE", t.state())
+        .env("LADDER_POLICY", t.policy.as_ref().unwrap())
+        .env("LADDER_ACTOR", actor)
+        .env("NO_COLOR", "1")
+        .args(["-qec", &format!("{} {args}", ladder.display()), "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => panic!("script: {e}"),
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    Some((
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    ))
+}
+
+#[test]
+fn approve_on_a_terminal_asks_for_confirmation() {
+    let t = strict();
+    let plan = t.plan("agent", "tty", &[], &["echo", "tty"]);
+    let Some((code, screen)) = on_terminal(&t, "alice", &format!("approve {}", id(&plan)), "n\n")
+    else {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return;
+    };
+    assert_ne!(code, 0, "declined: {screen}");
+    assert!(
+        screen.contains("echo tty"),
+        "shows the card first: {screen}"
+    );
+    assert_eq!(t.show(&plan)["status"], "pending");
+    assert_eq!(count(&t.event_kinds(), "approved"), 0);
+
+    let (code, screen) =
+        on_terminal(&t, "alice", &format!("approve {}", id(&plan)), "y\n").unwrap();
+    assert_eq!(code, 0, "{screen}");
+    assert_eq!(t.show(&plan)["status"], "approved");
+}
+
+#[test]
+fn approve_with_no_plan_on_a_terminal_walks_the_pending_queue() {
+    let t = strict();
+    let first = t.plan("agent", "q1", &[], &["echo", "first"]);
+    let second = t.plan("agent", "q2", &[], &["echo", "second"]);
+    let Some((code, screen)) = on_terminal(&t, "alice", "approve", "a\nr\nnot this one\n") else {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return;
+    };
+    assert_eq!(code, 0, "{screen}");
+    assert!(
+        screen.contains("echo first") && screen.contains("echo second"),
+        "{screen}"
+    );
+    assert_eq!(t.show(&first)["status"], "approved");
+    let rejected = t.show(&second);
+    assert_eq!(rejected["status"], "rejected");
+    assert_eq!(rejected["rejection"]["reason"], "not this one");
+    assert_eq!(rejected["rejection"]["actor"], "alice");
+}
+
 // ---------------------------------------------------------------------------
 // show and list, plan id prefixes
 // ---------------------------------------------------------------------------
@@ -2318,6 +2486,14 @@ fn an_invalid_policy_in_use_refuses_every_command_that_needs_it() {
         &t.json("agent", &["policy", "explain", "--", "ls"]),
         2,
         "usage",
+    );
+    assert_refused(&t.json("agent", &["policy", "show"]), 2, "usage");
+    let r = t.run("agent", &["policy", "check"]);
+    assert_human_error(&r, 2);
+    assert!(
+        r.stderr.contains(&format!("{}:3", file.display())),
+        "{}",
+        r.stderr
     );
     assert!(
         !t.state().exists() || t.events().is_empty(),
@@ -2547,5 +2723,18 @@ fn a_sqlite_file_that_is_not_ladders_is_refused() {
     let before = std::fs::read(t.state()).unwrap();
     let r = t.json("agent", &["plan", "--key", "k", "--", "echo", "x"]);
     assert_refused(&r, 1, "error");
+    assert_eq!(std::fs::read(t.state()).unwrap(), before);
+}
+
+#[test]
+fn a_state_file_from_a_newer_ladder_is_refused_and_left_unchanged() {
+    let t = strict();
+    t.plan("agent", "k", &[], &["echo", "x"]);
+    t.db().execute_batch("PRAGMA user_version = 99;").unwrap();
+    let before = std::fs::read(t.state()).unwrap();
+    for args in [&["list"][..], &["plan", "--key", "k2", "--", "echo", "y"]] {
+        assert_refused(&t.json("agent", args), 1, "error");
+        assert_human_error(&t.run("agent", args), 1);
+    }
     assert_eq!(std::fs::read(t.state()).unwrap(), before);
 }
