@@ -101,7 +101,27 @@ impl Ctx {
 
     /// A fresh UUID; derived from `material` when `LADDER_TEST_ID_SEED` is set.
     pub fn new_id(&self, material: &str) -> String {
-        match &self.id_seed {
+        self.ids().new_id(material)
+    }
+
+    /// The id source, to use where the context itself is borrowed.
+    pub fn ids(&self) -> IdSource {
+        IdSource {
+            seed: self.id_seed.clone(),
+        }
+    }
+}
+
+/// Where ids come from: random UUIDs, or, with `LADDER_TEST_ID_SEED`, UUIDs
+/// derived from the seed and what is being named (reproducible tests).
+#[derive(Debug, Clone)]
+pub struct IdSource {
+    seed: Option<String>,
+}
+
+impl IdSource {
+    pub fn new_id(&self, material: &str) -> String {
+        match &self.seed {
             None => uuid::Uuid::new_v4().to_string(),
             Some(seed) => {
                 let digest = crate::plan_hash::sha256_hex(format!("{seed}\0{material}").as_bytes());

@@ -153,14 +153,24 @@ pub fn approve(
     if let Some(e) = refusal_for_ended(plan) {
         return Err(e);
     }
-    if plan.status != Status::Pending {
-        return Err(Error::new(
-            Kind::NotAllowed,
-            format!(
-                "plan {id} is {}, not pending: there is nothing to approve",
-                plan.status
-            ),
-        ));
+    match plan.status {
+        Status::Pending => {}
+        Status::Running => {
+            return Err(Error::new(
+                Kind::InFlight,
+                format!("plan {id} is being applied right now: there is nothing to approve"),
+            ));
+        }
+        Status::Interrupted => return Err(outcome_unknown(plan)),
+        _ => {
+            return Err(Error::new(
+                Kind::NotAllowed,
+                format!(
+                    "plan {id} is {}, not pending: there is nothing to approve",
+                    plan.status
+                ),
+            ));
+        }
     }
     if is_due(plan, now) {
         return Err(Error::new(
@@ -366,6 +376,9 @@ mod tests {
             (Status::Expired, Kind::Expired),
             (Status::Denied, Kind::Denied),
             (Status::Applied, Kind::NotAllowed),
+            (Status::Approved, Kind::NotAllowed),
+            (Status::Running, Kind::InFlight),
+            (Status::Interrupted, Kind::OutcomeUnknown),
         ] {
             assert_eq!(
                 approve(&plan(status), "bob", None, true, 0)

@@ -34,9 +34,10 @@ use error::Result;
 /// the wrapped command's own code for `apply` and `replay`).
 pub fn run(cli: Cli) -> Result<i32> {
     // Commands that need no state, policy or actor.
+    let json = cli.global.json;
     match cli.command {
-        Command::Completions(args) => return commands::completions::run(args).map(|_| 0),
-        Command::Man(args) => return commands::man::run(args).map(|_| 0),
+        Command::Completions(args) => return commands::completions::run(args, json).map(|_| 0),
+        Command::Man(args) => return commands::man::run(args, json).map(|_| 0),
         _ => {}
     }
     let mut ctx = Ctx::new(&cli.global)?;

@@ -70,7 +70,10 @@ fn racing_and_killing_never_runs_a_key_twice() {
     let mut plans = vec![];
     for k in 0..keys {
         let key = format!("key-{k}");
-        let script = format!("echo {key} >> {}; sleep 0.$(( $$ % 3 + 1 ))", runs.display());
+        let script = format!(
+            "echo {key} >> {}; sleep 0.$(( $$ % 3 + 1 ))",
+            runs.display()
+        );
         let out = ladder(dir)
             .args(["--json", "plan", "--key", &key, "--", "sh", "-c", &script])
             .output()
@@ -171,10 +174,21 @@ fn racing_and_killing_never_runs_a_key_twice() {
     for p in statuses["plans"].as_array().unwrap() {
         if matches!(p["status"].as_str(), Some("running") | Some("interrupted")) {
             let out = ladder(dir)
-                .args(["apply", "--key", p["key"].as_str().unwrap(), "--hash", p["hash"].as_str().unwrap()])
+                .args([
+                    "apply",
+                    "--key",
+                    p["key"].as_str().unwrap(),
+                    "--hash",
+                    p["hash"].as_str().unwrap(),
+                ])
                 .output()
                 .unwrap();
-            assert_eq!(out.status.code(), Some(17), "{}", String::from_utf8_lossy(&out.stderr));
+            assert_eq!(
+                out.status.code(),
+                Some(17),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     }
     let again = std::fs::read_to_string(&runs).unwrap_or_default();

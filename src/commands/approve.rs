@@ -72,7 +72,8 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
             return Err(Error::usage("not approved: confirmation declined"));
         }
     }
-    let plan = approve_plan(ctx, &target, args.hash.as_deref(), args.comment.as_deref())?;
+    let hash = args.hash.as_deref().map(|h| h.trim().to_ascii_lowercase());
+    let plan = approve_plan(ctx, &target, hash.as_deref(), args.comment.as_deref())?;
     report(ctx, &plan);
     Ok(())
 }

@@ -15,15 +15,16 @@ pub struct Args {
     pub shell: clap_complete::Shell,
 }
 
-pub fn run(args: Args) -> Result<()> {
-    let mut out = Vec::new();
-    clap_complete::generate(
-        args.shell,
-        &mut crate::cli::Cli::command(),
-        "ladder",
-        &mut out,
-    );
-    crate::render::emit(&String::from_utf8_lossy(&out));
+pub fn run(args: Args, json: bool) -> Result<()> {
+    let out = script(args.shell);
+    if json {
+        crate::render::emit_json(&serde_json::json!({
+            "shell": args.shell.to_string(),
+            "script": String::from_utf8_lossy(&out),
+        }));
+    } else {
+        crate::render::emit(&String::from_utf8_lossy(&out));
+    }
     Ok(())
 }
 

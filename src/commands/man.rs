@@ -13,8 +13,13 @@ pub struct Args {
     pub dir: Option<PathBuf>,
 }
 
-pub fn run(args: Args) -> Result<()> {
+pub fn run(args: Args, json: bool) -> Result<()> {
     match args.dir {
+        None if json => {
+            crate::render::emit_json(&serde_json::json!({
+                "page": String::from_utf8_lossy(&page(None)?),
+            }));
+        }
         None => {
             crate::render::emit(&String::from_utf8_lossy(&page(None)?));
         }

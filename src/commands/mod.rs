@@ -115,7 +115,7 @@ pub fn find_by_key(tx: &mut dyn Tx, key: &str) -> Result<Plan> {
 
 /// Validates an idempotency key: 1 to 255 printable characters.
 pub fn check_key(key: &str) -> Result<()> {
-    if key.is_empty() || key.len() > 255 {
+    if key.is_empty() || key.chars().count() > 255 {
         return Err(Error::usage("a key must be 1 to 255 characters"));
     }
     if key.chars().any(char::is_control) {
@@ -161,6 +161,7 @@ mod tests {
         assert!(check_key("").is_err());
         assert!(check_key(&"k".repeat(256)).is_err());
         assert!(check_key(&"k".repeat(255)).is_ok());
+        assert!(check_key(&"é".repeat(255)).is_ok(), "characters, not bytes");
         assert!(check_key("a\nb").is_err());
         assert!(check_key("a\u{7f}b").is_err());
     }

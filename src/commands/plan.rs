@@ -152,10 +152,10 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
             decision.push(why.clone());
         }
     }
-    let id = ctx.new_id(&format!("plan\0{key}\0{hash}\0{now}"));
+    let ids = ctx.ids();
     let plan = Plan {
         seq: 0,
-        id,
+        id: String::new(),
         key: key.clone(),
         hash: hash.clone(),
         status,
@@ -199,7 +199,8 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
             record_refusal(tx, now, &actor, "plan", None, Some(&key), e)?;
             return Ok(Err(e.clone()));
         }
-        if let Some(existing) = tx.latest_plan_for_key(&key)? {
+        let previous = tx.latest_plan_for_key(&key)?;
+        if let Some(existing) = previous.clone() {
             if existing.status.holds_key() {
                 if existing.hash == hash {
                     return Ok(Ok((existing, false)));
@@ -218,6 +219,10 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
             }
         }
         let mut stored = plan.clone();
+        // The previous plan of this key goes into the material so that a
+        // re-plan after rejection gets a new id even with a fixed test seed.
+        let before = previous.as_ref().map(|p| p.id.as_str()).unwrap_or("");
+        stored.id = ids.new_id(&format!("plan\0{key}\0{hash}\0{now}\0{before}"));
         stored.seq = tx.insert_plan(&stored)?;
         tx.append_event(&event(
             now,
