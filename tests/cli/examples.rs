@@ -37,3 +37,190 @@ fn round_trip_example_walks_the_whole_ladder_on_the_default_state_and_policy() {
     );
     assert!(stdout.contains("ledger verified: 7 events"), "{stdout}");
 }
+
+fn root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn have(program: &str) -> bool {
+    std::process::Command::new(program)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn every_example_policy_loads_and_classifies_as_its_comments_say() {
+    let t = TestEnv::new();
+    let cases: &[(&str, &[&str], &str)] = &[
+        ("developer", &["cargo", "test"], "read_only"),
+        (
+            "developer",
+            &["git", "push", "origin", "main"],
+            "irreversible",
+        ),
+        (
+            "developer",
+            &["git", "push", "-f", "origin", "main"],
+            "critical",
+        ),
+        ("developer", &["rm", "-rf", "/"], "deny"),
+        ("kubernetes", &["kubectl", "get", "pods"], "read_only"),
+        (
+            "kubernetes",
+            &["kubectl", "delete", "namespace", "x"],
+            "deny",
+        ),
+        (
+            "kubernetes",
+            &["kubectl", "exec", "web", "--", "sh"],
+            "critical",
+        ),
+        ("terraform", &["terraform", "plan"], "read_only"),
+        (
+            "terraform",
+            &["terraform", "apply", "tfplan"],
+            "irreversible",
+        ),
+        ("terraform", &["terraform", "destroy"], "deny"),
+    ];
+    for name in ["developer", "kubernetes", "terraform"] {
+        let file = root().join(format!("examples/policies/{name}.toml"));
+        let r = t.run("a", &["policy", "check", file.to_str().unwrap()]);
+        assert_eq!(r.code, 0, "{name}: {}", r.stderr);
+    }
+    for (name, argv, tier) in cases {
+        let file = root().join(format!("examples/policies/{name}.toml"));
+        let mut args = vec![
+            "--policy",
+            file.to_str().unwrap(),
+            "policy",
+            "explain",
+            "--",
+        ];
+        args.extend_from_slice(argv);
+        let r = t.json("a", &args);
+        assert_eq!(r.json()["tier"], *tier, "{name}: {argv:?}");
+    }
+    // The Kubernetes policy turns on the context the plan was made in.
+    let kube = root().join("examples/policies/kubernetes.toml");
+    let explain = |ctx: &str| {
+        t.cmd("a")
+            .env("KUBE_CONTEXT", ctx)
+            .args([
+                "--json",
+                "--policy",
+                kube.to_str().unwrap(),
+                "policy",
+                "explain",
+                "--",
+                "kubectl",
+                "apply",
+                "-f",
+                "k8s/",
+            ])
+            .output()
+            .unwrap()
+    };
+    let staging: serde_json::Value = serde_json::from_slice(&explain("staging-1").stdout).unwrap();
+    let prod: serde_json::Value = serde_json::from_slice(&explain("prod-eu").stdout).unwrap();
+    assert_eq!(staging["tier"], "reversible");
+    assert_eq!(prod["tier"], "critical");
+}
+
+/// Runs an agent example in the background, approves its plan as a
+/// reviewer, and checks it applied; then runs it again and checks it replayed.
+fn agent_round(interpreter: &str, script: &str) {
+    let mut t = TestEnv::new();
+    t.with_policy(crate::harness::STRICT_POLICY);
+    let marker = t.path().join("ran");
+    let mut agent = t.program_cmd(interpreter, "agent");
+    agent
+        .arg(root().join(script))
+        .args(["deploy-1", "sh", "-c"])
+        .arg(format!("echo deployed; echo x >> {}", marker.display()))
+        .env("WAIT", "20s");
+    let child = agent
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Approve as soon as the plan is pending.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let r = t.json("alice", &["approve", "--key", "deploy-1", "--yes"]);
+        if r.code == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never approved: {}",
+            r.stdout_str()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "deployed\n");
+    // Again, with the same key: replayed, not run.
+    let again = agent.spawn().unwrap().wait_with_output().unwrap();
+    assert_eq!(again.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&again.stdout), "deployed\n");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("replayed"));
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "x\n");
+}
+
+#[test]
+fn bash_agent_example_plans_waits_applies_and_replays() {
+    if !have("jq") {
+        eprintln!("skipped: examples/agent.sh needs jq, which is not installed here");
+        return;
+    }
+    agent_round("bash", "examples/agent.sh");
+}
+
+#[test]
+fn python_agent_example_plans_waits_applies_and_replays() {
+    if !have("python3") {
+        eprintln!("skipped: examples/agent.py needs python3, which is not installed here");
+        return;
+    }
+    agent_round("python3", "examples/agent.py");
+}
+
+#[test]
+fn the_github_workflow_gates_the_deploy_on_apply_wait() {
+    let text = std::fs::read_to_string(root().join("examples/github-actions/deploy.yml")).unwrap();
+    let plan = text
+        .find("ladder --json plan --key \"deploy-${{ github.sha }}\"")
+        .expect("plans with the commit as key");
+    let apply = text
+        .find("ladder apply --key \"deploy-${{ github.sha }}\"")
+        .expect("applies the same key");
+    assert!(plan < apply);
+    assert!(
+        text[apply..].contains("--wait"),
+        "the deploy waits for approval"
+    );
+    assert!(
+        text[apply..].contains("--hash \"$(jq -r .hash plan.json)\""),
+        "applies the planned hash"
+    );
+    // Its policy exists and loads.
+    let t = TestEnv::new();
+    let r = t.run(
+        "a",
+        &[
+            "policy",
+            "check",
+            root()
+                .join("examples/policies/kubernetes.toml")
+                .to_str()
+                .unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 0);
+}

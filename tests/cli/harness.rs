@@ -108,8 +108,19 @@ impl TestEnv {
 
     /// The same as [`TestEnv::cmd`], as a std `Command` (to spawn in the background).
     pub fn std_cmd(&self, actor: &str) -> std::process::Command {
-        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("ladder"));
+        self.program_cmd(assert_cmd::cargo::cargo_bin("ladder"), actor)
+    }
+
+    /// Any program (a script that calls ladder) in the same hermetic
+    /// environment, with `LADDER` naming the binary under test.
+    pub fn program_cmd(
+        &self,
+        program: impl AsRef<std::ffi::OsStr>,
+        actor: &str,
+    ) -> std::process::Command {
+        let mut c = std::process::Command::new(program);
         c.env_clear()
+            .env("LADDER", assert_cmd::cargo::cargo_bin("ladder"))
             .current_dir(self.work())
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", self.path().join("home"))
