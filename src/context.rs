@@ -6,6 +6,14 @@ use crate::cli::Global;
 use crate::clock::Clock;
 use crate::error::{Error, Kind, Result};
 use crate::policy::{EMBEDDED_ORIGIN, EMBEDDED_SOURCE, Policy};
+
+/// The policy in effect, checked in full (examples too): what `policy check` uses.
+pub fn checked_policy(ctx: &mut Ctx) -> Result<Policy> {
+    match &ctx.policy_path {
+        Some(path) => load_policy(path),
+        None => Ok(Policy::parse(EMBEDDED_SOURCE, EMBEDDED_ORIGIN)?),
+    }
+}
 use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
 use anyhow::Context as _;
@@ -93,7 +101,7 @@ impl Ctx {
         if self.policy.is_none() {
             self.policy = Some(match &self.policy_path {
                 Some(path) => load_policy(path)?,
-                None => Policy::parse(EMBEDDED_SOURCE, EMBEDDED_ORIGIN)?,
+                None => Policy::embedded_checked_at_build()?,
             });
         }
         Ok(self.policy.as_ref().expect("loaded above"))

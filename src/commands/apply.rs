@@ -231,6 +231,24 @@ fn check(
     let now = ctx.now();
     let actor = ctx.actor.clone();
     let state = ctx.state_path().to_path_buf();
+    // The common case (an approved plan, in its window, within budget) needs
+    // nothing written yet: decide it from a read snapshot. `start` checks
+    // again under the write lock before anything runs.
+    let ready = store::read(ctx.store()?, |tx| {
+        let Ok(plan) = find(tx, args) else {
+            return Ok(None);
+        };
+        let runnable = plan.status == Status::Approved
+            && matches!(
+                gate::apply(&plan, &args.key, hash, now, false),
+                Ok(ApplyGate::Run)
+            )
+            && budget_check(tx, &plan, &actor, budgets, now)?.is_none();
+        Ok(runnable.then_some(plan))
+    })?;
+    if let Some(plan) = ready {
+        return Ok(Decision::Run(Box::new(plan)));
+    }
     store::write(ctx.store()?, |tx| {
         expire_due(tx, now)?;
         let plan = match find(tx, args) {
@@ -406,7 +424,7 @@ fn start(
 ) -> Result<std::result::Result<Execution, Decision>> {
     let now = ctx.now();
     let actor = ctx.actor.clone();
-    store::write(ctx.store()?, |tx| {
+    store::write_durable(ctx.store()?, |tx| {
         expire_due(tx, now)?;
         let Some(fresh) = tx.plan(&plan.id)? else {
             return Err(Error::new(

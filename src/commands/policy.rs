@@ -55,7 +55,7 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<()> {
             let json = ctx.json;
             let p = match file {
                 Some(f) => load_policy(&f)?,
-                None => ctx.policy()?.clone(),
+                None => crate::context::checked_policy(ctx)?,
             };
             if json {
                 render::emit_json(&json!({

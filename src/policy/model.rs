@@ -17,8 +17,7 @@ pub(super) struct VersionOnly {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawPolicy {
-    #[allow(dead_code)] // checked through `VersionOnly`
-    pub version: toml::Value,
+    pub version: Spanned<toml::Value>,
     pub defaults: Option<RawDefaults>,
     #[serde(default)]
     pub tiers: BTreeMap<Spanned<String>, RawTierSettings>,

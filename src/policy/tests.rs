@@ -849,6 +849,25 @@ fn empty_argv_gets_the_defaults() {
 // --- the embedded default ------------------------------------------------------
 
 #[test]
+fn embedded_default_examples_agree_with_its_patterns() {
+    // The binary loads the default without re-checking its examples
+    // (`embedded_checked_at_build`); this is the check it relies on.
+    let checked = Policy::parse(EMBEDDED_SOURCE, EMBEDDED_ORIGIN).expect("examples hold");
+    assert!(
+        checked
+            .rules()
+            .iter()
+            .filter(|r| !r.examples.is_empty())
+            .count()
+            >= 10
+    );
+    // Skipping the examples check changes nothing else.
+    let fast = Policy::embedded_checked_at_build().unwrap();
+    assert_eq!(fast.sha256(), checked.sha256());
+    assert_eq!(fast.rules().len(), checked.rules().len());
+}
+
+#[test]
 fn embedded_default_loads() {
     let p = Policy::embedded();
     assert_eq!(p.origin(), EMBEDDED_ORIGIN);

@@ -89,6 +89,13 @@ pub trait Store {
     /// Runs `f` in one write transaction, serialized with every other writer;
     /// commits when it returns `Ok`, rolls back otherwise.
     fn write_tx(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()>;
+    /// Like [`Store::write_tx`], and the commit is on stable storage
+    /// before this returns, everything before it included. Used for the
+    /// `running` record, which must survive a power cut before the command
+    /// starts. Ordinary writes may lose their latest commits to a power cut
+    /// (never to a crash of ladder), leaving earlier state and the ledger
+    /// chain intact.
+    fn write_durable_tx(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()>;
     /// Runs `f` against a consistent read snapshot.
     fn read_tx(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()>;
 }
@@ -97,6 +104,21 @@ pub trait Store {
 pub fn write<T>(store: &mut dyn Store, mut f: impl FnMut(&mut dyn Tx) -> Result<T>) -> Result<T> {
     let mut out = None;
     store.write_tx(&mut |tx| {
+        out = Some(f(tx)?);
+        Ok(())
+    })?;
+    out.ok_or_else(|| {
+        crate::error::Error::new(crate::error::Kind::Error, "transaction produced no result")
+    })
+}
+
+/// [`Store::write_durable_tx`] with a return value.
+pub fn write_durable<T>(
+    store: &mut dyn Store,
+    mut f: impl FnMut(&mut dyn Tx) -> Result<T>,
+) -> Result<T> {
+    let mut out = None;
+    store.write_durable_tx(&mut |tx| {
         out = Some(f(tx)?);
         Ok(())
     })?;

@@ -41,6 +41,17 @@ use std::time::Duration;
 /// How long a writer waits for another writer before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Called by SQLite while the database is locked by another writer:
+/// sleep a little and retry until [`BUSY_TIMEOUT`].
+fn busy_wait(attempt: i32) -> bool {
+    const STEP: Duration = Duration::from_micros(250);
+    if STEP * (attempt.max(0) as u32) >= BUSY_TIMEOUT {
+        return false;
+    }
+    std::thread::sleep(STEP);
+    true
+}
+
 pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
@@ -91,9 +102,12 @@ impl SqliteStore {
     }
 
     fn configure(&mut self) -> Result<()> {
+        // SQLite's own busy timeout sleeps in steps of up to 100 ms, which
+        // turns a few milliseconds of contention into a tenth of a second.
+        // Poll in small steps instead, up to the same overall limit.
         self.conn
-            .busy_timeout(BUSY_TIMEOUT)
-            .context("failed to set busy timeout")?;
+            .busy_handler(Some(busy_wait))
+            .context("failed to set busy handler")?;
         // The first read of the header is where a file that is not a
         // database, or a truncated one, shows itself.
         let (version, app_id, objects): (i64, i32, i64) = self
@@ -127,8 +141,12 @@ impl SqliteStore {
                 .pragma_update(None, "journal_mode", "WAL")
                 .context("failed to enable WAL")?;
         }
+        // NORMAL in WAL mode: commits are atomic and survive a crash of
+        // ladder; a power cut may lose the latest ones. The commit that must
+        // reach the disk (the `running` record) goes through
+        // `write_durable_tx`, which switches to FULL for it.
         self.conn
-            .execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF;")
+            .execute_batch("PRAGMA synchronous = NORMAL;")
             .context("failed to configure state database")?;
         Ok(())
     }
@@ -186,7 +204,23 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    fn set_synchronous(&self, mode: &str) -> Result<()> {
+        self.conn
+            .execute_batch(&format!("PRAGMA synchronous = {mode}"))
+            .context("failed to set synchronous mode")?;
+        Ok(())
+    }
+}
+
 impl Store for SqliteStore {
+    fn write_durable_tx(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
+        self.set_synchronous("FULL")?;
+        let result = self.write_tx(f);
+        self.set_synchronous("NORMAL")?;
+        result
+    }
+
     fn write_tx(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
         let tx = self
             .conn

@@ -1,0 +1,406 @@
+//! ladder's benchmark: each rung against the floor, spawning `true`.
+//!
+//!     cargo bench                      # the full run (builds a 1M-event ledger)
+//!     LADDER_BENCH_EVENTS=100000 cargo bench   # a quicker run
+//!
+//! Prints medians measured side by side in one run, ratios to spawning
+//! `true`, peak memory (ru_maxrss of each child), log --verify throughput,
+//! bytes per event, and p99 latency of 32 concurrent appliers. The method and
+//! the latest figures are in BENCHMARKS.md. No assertions: a benchmark
+//! reports; it does not flake.
+
+use ladder::model::{NewEvent, Plan, Status};
+use ladder::store::sqlite::SqliteStore;
+use ladder::store::{self, Store};
+use ladder::tier::Tier;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const LADDER: &str = env!("CARGO_BIN_EXE_ladder");
+
+struct Measured {
+    wall: Duration,
+    maxrss_kib: i64,
+    code: i32,
+}
+
+/// Spawns and reaps with wait4 so the child's peak RSS comes back too.
+fn measure(cmd: &mut Command) -> Measured {
+    let start = Instant::now();
+    let child = cmd.stdin(Stdio::null()).spawn().expect("spawn");
+    let mut status = 0;
+    // SAFETY: rusage is plain data; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    let wall = start.elapsed();
+    assert_eq!(pid, child.id() as i32, "wait4 failed");
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        128 + libc::WTERMSIG(status)
+    };
+    std::mem::forget(child); // already reaped
+    Measured {
+        wall,
+        maxrss_kib: usage.ru_maxrss,
+        code,
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn pct(mut v: Vec<Duration>, p: f64) -> Duration {
+    v.sort();
+    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v[i]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+struct Bench {
+    dir: PathBuf,
+    state: PathBuf,
+}
+
+impl Bench {
+    fn new(dir: &Path, name: &str) -> Bench {
+        Bench {
+            dir: dir.to_path_buf(),
+            state: dir.join(name),
+        }
+    }
+
+    fn ladder(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(LADDER);
+        c.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", &self.dir)
+            .env("LADDER_STATE", &self.state)
+            .env("LADDER_ACTOR", "bench")
+            .current_dir(&self.dir)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c
+    }
+
+    /// Plans `true <n>` under key `k<n>` (read_only in the default policy:
+    /// approved at once) and returns its hash.
+    fn plan(&self, n: usize) -> (Measured, String, String) {
+        let key = format!("bench-{n}-{}", std::process::id());
+        let arg = n.to_string();
+        let mut c = self.ladder(&["--json", "plan", "--key", &key, "--", "true", &arg]);
+        c.stdout(Stdio::piped());
+        let start = Instant::now();
+        let out = c.output().expect("plan");
+        let wall = start.elapsed();
+        assert!(
+            out.status.success(),
+            "plan failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            v["status"], "approved",
+            "bench expects trivial plans to need no approval"
+        );
+        let m = Measured {
+            wall,
+            maxrss_kib: 0,
+            code: 0,
+        };
+        (m, key, v["hash"].as_str().unwrap().to_string())
+    }
+}
+
+/// Fills a state file through the library: `events` ledger events over
+/// events/4 plans (planned, approved, started, applied).
+fn build_ledger(state: &Path, events: usize) -> Duration {
+    let start = Instant::now();
+    let mut store = SqliteStore::open(state).expect("open");
+    let per_tx = 5_000;
+    let plans = events / 4;
+    let mut done = 0;
+    while done < plans {
+        let n = per_tx.min(plans - done);
+        store::write(&mut store as &mut dyn Store, |tx| {
+            for i in done..done + n {
+                let plan = Plan {
+                    seq: 0,
+                    id: format!("{:08x}-0000-4000-8000-{:012x}", i, i),
+                    key: format!("history-{i}"),
+                    hash: ladder::plan_hash::sha256_hex(i.to_string().as_bytes()),
+                    status: Status::Applied,
+                    tier: Tier::Irreversible,
+                    rule: Some("history".into()),
+                    approvals_required: 1,
+                    approvals: vec![],
+                    command: vec!["deploy".into(), format!("--build={i}").into()],
+                    cwd: "/srv/app".into(),
+                    env: BTreeMap::new(),
+                    dry_run: None,
+                    dry_run_ok: vec![0],
+                    reason: Some("routine deploy".into()),
+                    target: None,
+                    effect: None,
+                    rollback: None,
+                    confidence: None,
+                    actor: "agent".into(),
+                    created_at: 1_700_000_000_000 + i as i64,
+                    expires_at: None,
+                    rejection: None,
+                    execution: None,
+                    policy_sha256: "0".repeat(64),
+                    decision: vec![],
+                    retry_allowed: false,
+                };
+                tx.insert_plan(&plan)?;
+                for (kind, detail) in [
+                    ("planned", serde_json::json!({"hash": plan.hash, "status": "pending", "tier": "irreversible", "rule": "history", "approvals_required": 1, "command": "deploy --build"})),
+                    ("approved", serde_json::json!({"hash": plan.hash, "approvals": 1, "required": 1, "quorum": true, "comment": null})),
+                    ("started", serde_json::json!({"attempt": 1, "hash": plan.hash, "command": "deploy --build", "cwd": "/srv/app", "ladder_pid": 1})),
+                    ("applied", serde_json::json!({"attempt": 1, "exit_code": 0, "signal": null, "timed_out": false, "duration_ms": 1200, "stdout_bytes": 5120, "stderr_bytes": 0, "truncated": false})),
+                ] {
+                    tx.append_event(&NewEvent {
+                        at: plan.created_at,
+                        kind,
+                        plan: Some(plan.id.clone()),
+                        key: Some(plan.key.clone()),
+                        actor: "agent".into(),
+                        detail,
+                    })?;
+                }
+            }
+            Ok(())
+        })
+        .expect("write");
+        done += n;
+    }
+    start.elapsed()
+}
+
+struct Row {
+    what: String,
+    median: Duration,
+    ratio: f64,
+    target: String,
+    maxrss_kib: i64,
+}
+
+fn main() {
+    // `cargo bench` passes --bench; accept and ignore harness flags.
+    let events: usize = std::env::var("LADDER_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let reps: usize = std::env::var("LADDER_BENCH_REPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let empty = Bench::new(tmp.path(), "empty.db");
+    let full = Bench::new(tmp.path(), "full.db");
+
+    eprintln!("building a {events}-event ledger through the library...");
+    let build = build_ledger(&full.state, events);
+    let size = std::fs::metadata(&full.state).unwrap().len()
+        + std::fs::metadata(full.state.with_extension("db-wal"))
+            .map(|m| m.len())
+            .unwrap_or(0);
+    // Warm both states (schema, page cache) the same way.
+    for b in [&empty, &full] {
+        let _ = measure(&mut b.ladder(&["list"]));
+        let _ = b.plan(usize::MAX - 1);
+    }
+
+    let mut t_true = vec![];
+    let mut rows: Vec<Row> = vec![];
+    let mut samples: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
+    let mut rss: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut note_rss = |k: &'static str, v: i64, rss: &mut BTreeMap<&str, i64>| {
+        let e = rss.entry(k).or_default();
+        *e = (*e).max(v);
+    };
+    eprintln!("measuring {reps} rounds, interleaved...");
+    for i in 0..reps {
+        // Side by side: each round measures the floor and every rung.
+        t_true.push(measure(Command::new("true").stdout(Stdio::null())).wall);
+        for (b, tag_plan, tag_apply, tag_replay) in [
+            (&empty, "plan", "apply", "replay"),
+            (&full, "plan@1M", "apply@1M", "replay@1M"),
+        ] {
+            let (m, key, hash) = b.plan(i);
+            samples.entry(tag_plan).or_default().push(m.wall);
+            let m = measure(&mut b.ladder(&["apply", "--key", &key, "--hash", &hash]));
+            assert_eq!(m.code, 0, "apply failed");
+            samples.entry(tag_apply).or_default().push(m.wall);
+            note_rss(tag_apply, m.maxrss_kib, &mut rss);
+            let m = measure(&mut b.ladder(&["replay", "--key", &key]));
+            samples.entry(tag_replay).or_default().push(m.wall);
+            note_rss(tag_replay, m.maxrss_kib, &mut rss);
+        }
+        let m = measure(&mut full.ladder(&["log", "--limit", "20"]));
+        samples
+            .entry("log --limit 20 @1M")
+            .or_default()
+            .push(m.wall);
+        note_rss("log --limit 20 @1M", m.maxrss_kib, &mut rss);
+        let m = measure(&mut full.ladder(&["list"]));
+        samples.entry("list @1M").or_default().push(m.wall);
+        note_rss("list @1M", m.maxrss_kib, &mut rss);
+        let m = measure(&mut full.ladder(&[
+            "--json",
+            "plan",
+            "--key",
+            &format!("rss-{i}"),
+            "--",
+            "true",
+        ]));
+        note_rss("plan", m.maxrss_kib, &mut rss);
+    }
+    let floor = median(t_true.clone());
+    let targets: &[(&str, &str, Option<&str>)] = &[
+        ("plan", "<= 3x true", None),
+        ("apply", "<= 3x true", None),
+        ("replay", "<= 3x true", None),
+        ("plan@1M", "<= 1.25x plan", Some("plan")),
+        ("apply@1M", "<= 1.25x apply", Some("apply")),
+        ("replay@1M", "", Some("replay")),
+        ("log --limit 20 @1M", "<= 4x true", None),
+        ("list @1M", "<= 4x true", None),
+    ];
+    rows.push(Row {
+        what: "true (the floor)".into(),
+        median: floor,
+        ratio: 1.0,
+        target: String::new(),
+        maxrss_kib: 0,
+    });
+    for (name, target, base) in targets {
+        let m = median(samples[name].clone());
+        let ratio = match base {
+            Some(b) => m.as_secs_f64() / median(samples[b].clone()).as_secs_f64(),
+            None => m.as_secs_f64() / floor.as_secs_f64(),
+        };
+        rows.push(Row {
+            what: name.to_string(),
+            median: m,
+            ratio,
+            target: target.to_string(),
+            maxrss_kib: *rss.get(name).unwrap_or(&0),
+        });
+    }
+
+    // log --verify over the whole ledger.
+    let m = measure(&mut full.ladder(&["log", "--verify"]));
+    let verify_rate = events as f64 / m.wall.as_secs_f64();
+    let verify_rss = m.maxrss_kib;
+
+    // Gigabytes of output through apply, streamed to /dev/null.
+    let gib = std::env::var("LADDER_BENCH_OUTPUT_GIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2u64);
+    let bytes = (gib << 30).to_string();
+    let key = format!("big-{}", std::process::id());
+    let mut c = empty.ladder(&[
+        "--json",
+        "plan",
+        "--key",
+        &key,
+        "--",
+        "head",
+        "-c",
+        &bytes,
+        "/dev/zero",
+    ]);
+    c.stdout(Stdio::piped());
+    let out = c.output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let hash = v["hash"].as_str().unwrap().to_string();
+    let _ = measure(&mut empty.ladder(&["--actor", "reviewer", "approve", &key, "--yes"]));
+    let _ = measure(&mut empty.ladder(&["--actor", "reviewer", "approve", "--key", &key, "--yes"]));
+    let big = measure(&mut empty.ladder(&["apply", "--key", &key, "--hash", &hash]));
+
+    // 32 concurrent appliers on distinct keys.
+    let prepared: Vec<(String, String)> = (0..32)
+        .map(|i| {
+            let (_, k, h) = full.plan(1_000_000 + i);
+            (k, h)
+        })
+        .collect();
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(32));
+    let handles: Vec<_> = prepared
+        .into_iter()
+        .map(|(k, h)| {
+            let cmd_dir = full.dir.clone();
+            let state = full.state.clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let b = Bench {
+                    dir: cmd_dir,
+                    state,
+                };
+                barrier.wait();
+                let m = measure(&mut b.ladder(&["apply", "--key", &k, "--hash", &h]));
+                (m.wall, m.code)
+            })
+        })
+        .collect();
+    let results: Vec<(Duration, i32)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let errors = results.iter().filter(|(_, c)| *c != 0).count();
+    let lat: Vec<Duration> = results.iter().map(|(d, _)| *d).collect();
+
+    println!();
+    println!(
+        "ladder benchmark: {events} events in the full ledger (built in {:.1}s), {reps} rounds",
+        build.as_secs_f64()
+    );
+    println!(
+        "{:<22} {:>10} {:>8}  {:<16} {:>10}",
+        "command", "median", "ratio", "target", "peak RSS"
+    );
+    for r in &rows {
+        let rss = if r.maxrss_kib > 0 {
+            format!("{:.1} MiB", r.maxrss_kib as f64 / 1024.0)
+        } else {
+            String::new()
+        };
+        println!(
+            "{:<22} {:>10} {:>7.2}x  {:<16} {:>10}",
+            r.what,
+            ms(r.median),
+            r.ratio,
+            r.target,
+            rss
+        );
+    }
+    println!(
+        "log --verify @{events}: {} ({:.0} events/s; target >= 500000), peak RSS {:.1} MiB",
+        ms(m.wall),
+        verify_rate,
+        verify_rss as f64 / 1024.0
+    );
+    println!(
+        "state file: {:.0} bytes per event (target <= 1024)",
+        size as f64 / events as f64
+    );
+    println!(
+        "apply of {gib} GiB of output: {:.1}s, exit {}, peak RSS {:.1} MiB (target < 16 MiB)",
+        big.wall.as_secs_f64(),
+        big.code,
+        big.maxrss_kib as f64 / 1024.0
+    );
+    println!(
+        "32 concurrent appliers @1M: p50 {}, p99 {} (target < 50 ms), errors {errors}",
+        ms(pct(lat.clone(), 0.5)),
+        ms(pct(lat, 0.99))
+    );
+}
