@@ -41,6 +41,11 @@ use std::time::Duration;
 /// How long a writer waits for another writer before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// WAL size (pages) at which a commit checkpoints it into the database.
+/// Measured: 50 keeps both the checkpoint and the next open's recovery
+/// cheap (see BENCHMARKS.md).
+const WAL_CHECKPOINT_PAGES: i64 = 50;
+
 /// Called by SQLite while the database is locked by another writer:
 /// sleep a little and retry until [`BUSY_TIMEOUT`].
 fn busy_wait(attempt: i32) -> bool {
@@ -147,6 +152,19 @@ impl SqliteStore {
         // `write_durable_tx`, which switches to FULL for it.
         self.conn
             .execute_batch("PRAGMA synchronous = NORMAL;")
+            .context("failed to configure state database")?;
+        // Each ladder process is usually the only connection, so by default
+        // every close would checkpoint the WAL into the database (with an
+        // fsync) and the next open would recreate it. Instead the WAL stays
+        // and is checkpointed every WAL_CHECKPOINT_PAGES pages by whichever
+        // commit crosses the mark; keeping it small keeps the next opener's
+        // WAL recovery cheap. (Copy the state with `sqlite3 state.db
+        // .backup`, or together with its -wal file.)
+        self.conn
+            .set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+            .context("failed to configure state database")?;
+        self.conn
+            .pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)
             .context("failed to configure state database")?;
         Ok(())
     }
