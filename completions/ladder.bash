@@ -981,3 +981,25 @@ if [[ "${BASH_VERSINFO[0]}" -eq 4 && "${BASH_VERSINFO[1]}" -ge 4 || "${BASH_VERS
 else
     complete -F _ladder -o bashdefault -o default ladder
 fi
+
+# ladder: complete plan ids from state for the commands that take a plan.
+_ladder_with_plan_ids() {
+    local cur="${COMP_WORDS[COMP_CWORD]}" sub="" i w skip=0
+    for (( i = 1; i < COMP_CWORD; i++ )); do
+        w="${COMP_WORDS[i]}"
+        if (( skip )); then skip=0; continue; fi
+        case "$w" in
+            --state|--policy|--actor) skip=1 ;;
+            -*) ;;
+            *) sub="$w"; break ;;
+        esac
+    done
+    _ladder "$@"
+    case "$sub" in
+        approve|reject|show|apply|replay|resolve|log)
+            if [[ "$cur" != -* ]]; then
+                COMPREPLY+=( $(compgen -W "$(ladder __complete-ids 2>/dev/null)" -- "$cur") )
+            fi ;;
+    esac
+}
+complete -F _ladder_with_plan_ids -o bashdefault -o default ladder

@@ -190,3 +190,6 @@ complete -c ladder -n "__fish_ladder_using_subcommand help; and not __fish_seen_
 complete -c ladder -n "__fish_ladder_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "show" -d 'Print the effective policy as TOML (the embedded default too)'
 complete -c ladder -n "__fish_ladder_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "check" -d 'Validate a policy file without touching state [default: the effective policy]'
 complete -c ladder -n "__fish_ladder_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "explain" -d 'Say which rule and tier a command gets, and why'
+
+# ladder: complete plan ids from state for the commands that take a plan.
+complete -c ladder -n "__fish_seen_subcommand_from approve reject show apply replay resolve log" -f -a "(ladder __complete-ids 2>/dev/null)"

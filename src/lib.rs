@@ -56,6 +56,23 @@ pub fn run(cli: Cli) -> Result<i32> {
     }
 }
 
+/// `ladder __complete-ids`: plan ids for the shell completion scripts. Kept
+/// outside the clap definition so it does not show up in help, man pages or
+/// the completions themselves; never fails loudly (a completion must not
+/// print errors into the user's command line).
+pub fn complete_ids() -> i32 {
+    let global = cli::Global {
+        state: std::env::var_os("LADDER_STATE").map(Into::into),
+        policy: None,
+        actor: Some("completion".into()),
+        json: false,
+    };
+    match Ctx::new(&global).and_then(|mut ctx| commands::completions::plan_ids(&mut ctx)) {
+        Ok(()) => 0,
+        Err(_) => 1,
+    }
+}
+
 /// Prints an error the contract's way: a JSON object on stdout with
 /// `--json`, else one line on stderr starting `ladder: `.
 pub fn report_error(e: &error::Error, json: bool) {

@@ -3,6 +3,12 @@ use ladder::cli::Cli;
 use ladder::error::{Error, Kind};
 
 fn main() {
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == "__complete-ids")
+    {
+        std::process::exit(ladder::complete_ids());
+    }
     // --json must shape even argument errors, which clap reports before
     // we know the parsed flags.
     let json = std::env::args_os()

@@ -28,9 +28,73 @@ pub fn run(args: Args, json: bool) -> Result<()> {
     Ok(())
 }
 
-/// The completion script for a shell, as bytes (used by the generator test).
+/// The completion script for a shell, as bytes (also what `completions/`
+/// holds). bash and fish also complete plan ids from state, by asking
+/// `ladder __complete-ids`.
 pub fn script(shell: clap_complete::Shell) -> Vec<u8> {
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut crate::cli::Cli::command(), "ladder", &mut out);
+    match shell {
+        clap_complete::Shell::Bash => out.extend_from_slice(BASH_PLAN_IDS.as_bytes()),
+        clap_complete::Shell::Fish => out.extend_from_slice(FISH_PLAN_IDS.as_bytes()),
+        _ => {}
+    }
     out
+}
+
+const BASH_PLAN_IDS: &str = r#"
+# ladder: complete plan ids from state for the commands that take a plan.
+_ladder_with_plan_ids() {
+    local cur="${COMP_WORDS[COMP_CWORD]}" sub="" i w skip=0
+    for (( i = 1; i < COMP_CWORD; i++ )); do
+        w="${COMP_WORDS[i]}"
+        if (( skip )); then skip=0; continue; fi
+        case "$w" in
+            --state|--policy|--actor) skip=1 ;;
+            -*) ;;
+            *) sub="$w"; break ;;
+        esac
+    done
+    _ladder "$@"
+    case "$sub" in
+        approve|reject|show|apply|replay|resolve|log)
+            if [[ "$cur" != -* ]]; then
+                COMPREPLY+=( $(compgen -W "$(ladder __complete-ids 2>/dev/null)" -- "$cur") )
+            fi ;;
+    esac
+}
+complete -F _ladder_with_plan_ids -o bashdefault -o default ladder
+"#;
+
+const FISH_PLAN_IDS: &str = r#"
+# ladder: complete plan ids from state for the commands that take a plan.
+complete -c ladder -n "__fish_seen_subcommand_from approve reject show apply replay resolve log" -f -a "(ladder __complete-ids 2>/dev/null)"
+"#;
+
+/// Ids of plans someone may want to name, newest first, with a short
+/// description: what `__complete-ids` prints for the shells.
+pub fn plan_ids(ctx: &mut crate::context::Ctx) -> Result<()> {
+    use crate::model::Status;
+    if !ctx.state_exists() {
+        return Ok(());
+    }
+    let plans = crate::store::read(ctx.store()?, |tx| {
+        tx.plans(
+            &[
+                Status::Pending,
+                Status::Approved,
+                Status::Running,
+                Status::Interrupted,
+                Status::Applied,
+            ],
+            Some(200),
+        )
+    })?;
+    let mut out = String::new();
+    for p in plans.iter().rev() {
+        out.push_str(p.short_id());
+        out.push('\n');
+    }
+    crate::render::emit(&out);
+    Ok(())
 }

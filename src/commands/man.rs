@@ -68,7 +68,7 @@ pub fn pages() -> Result<Vec<(String, Vec<u8>)>> {
     let cmd = crate::cli::Cli::command();
     for sub in cmd.get_subcommands() {
         let name = sub.get_name().to_string();
-        if name == "help" {
+        if name == "help" || sub.is_hide_set() {
             continue;
         }
         out.push((format!("ladder-{name}.1"), page(Some(&name))?));

@@ -161,7 +161,10 @@ impl SqliteStore {
         // WAL recovery cheap. (Copy the state with `sqlite3 state.db
         // .backup`, or together with its -wal file.)
         self.conn
-            .set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+            .set_db_config(
+                rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+                true,
+            )
             .context("failed to configure state database")?;
         self.conn
             .pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)

@@ -66,3 +66,50 @@ fn plan_card_and_pending_table() {
         insta::assert_snapshot!("show_card_later", show.stdout_str());
     });
 }
+
+#[test]
+fn bash_completion_offers_plan_ids_from_state() {
+    let mut t = TestEnv::new();
+    t.with_policy(STRICT_POLICY);
+    let a = t.plan("agent", "one", &[], &["rm", "a"]);
+    let b = t.plan("agent", "two", &[], &["rm", "b"]);
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("completions/ladder.bash");
+    let bin_dir = assert_cmd::cargo::cargo_bin("ladder")
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let complete = |words: &str, cword: usize| {
+        let out = t
+            .program_cmd("bash", "agent")
+            .env("PATH", format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap()))
+            .arg("-c")
+            .arg(format!(
+                "source {}; COMP_WORDS=({words}); COMP_CWORD={cword}; _ladder_with_plan_ids ladder; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+                script.display()
+            ))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let offered = complete("ladder approve ''", 2);
+    for p in [&a, &b] {
+        assert!(
+            offered.contains(&p["id"].as_str().unwrap()[..8]),
+            "{offered}"
+        );
+    }
+    // A prefix narrows it; other commands are not offered ids.
+    let narrowed = complete(
+        &format!(
+            "ladder --state {} show {}",
+            t.state().display(),
+            &a["id"].as_str().unwrap()[..6]
+        ),
+        4,
+    );
+    assert!(
+        narrowed.contains(&a["id"].as_str().unwrap()[..8]),
+        "{narrowed}"
+    );
+    assert!(!complete("ladder list ''", 2).contains(&a["id"].as_str().unwrap()[..8]));
+}
