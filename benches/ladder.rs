@@ -224,7 +224,7 @@ fn main() {
     let mut rows: Vec<Row> = vec![];
     let mut samples: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
     let mut rss: BTreeMap<&str, i64> = BTreeMap::new();
-    let mut note_rss = |k: &'static str, v: i64, rss: &mut BTreeMap<&str, i64>| {
+    let note_rss = |k: &'static str, v: i64, rss: &mut BTreeMap<&str, i64>| {
         let e = rss.entry(k).or_default();
         *e = (*e).max(v);
     };
@@ -325,7 +325,6 @@ fn main() {
     let out = c.output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let hash = v["hash"].as_str().unwrap().to_string();
-    let _ = measure(&mut empty.ladder(&["--actor", "reviewer", "approve", &key, "--yes"]));
     let _ = measure(&mut empty.ladder(&["--actor", "reviewer", "approve", "--key", &key, "--yes"]));
     let big = measure(&mut empty.ladder(&["apply", "--key", &key, "--hash", &hash]));
 
