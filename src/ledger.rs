@@ -19,19 +19,10 @@
 //! of a recent head hash kept elsewhere (printed by `log --verify`) anchors it.
 
 use crate::model::{Event, Millis};
-use crate::plan_hash::sha256_hex;
+use crate::plan_hash::{record, sha256_hex};
 
 /// The `prev_hash` of the first event.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
-fn record(out: &mut Vec<u8>, tag: &str, bytes: &[u8]) {
-    out.extend_from_slice(tag.as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(bytes.len().to_string().as_bytes());
-    out.push(b':');
-    out.extend_from_slice(bytes);
-    out.push(b'\n');
-}
 
 /// The fields an event hash covers.
 pub struct EventFields<'a> {

@@ -53,7 +53,8 @@ pub struct DryRunDigest<'a> {
     pub stderr_sha256: &'a str,
 }
 
-fn record(out: &mut Vec<u8>, tag: &str, bytes: &[u8]) {
+/// Appends one `TAG SP LEN ":" BYTES "\n"` record (shared with the ledger).
+pub(crate) fn record(out: &mut Vec<u8>, tag: &str, bytes: &[u8]) {
     out.extend_from_slice(tag.as_bytes());
     out.push(b' ');
     out.extend_from_slice(bytes.len().to_string().as_bytes());

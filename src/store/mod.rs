@@ -100,41 +100,36 @@ pub trait Store {
     fn read_tx(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()>;
 }
 
-/// [`Store::write_tx`] with a return value.
-pub fn write<T>(store: &mut dyn Store, mut f: impl FnMut(&mut dyn Tx) -> Result<T>) -> Result<T> {
+/// Runs `f` through one of the store's transaction methods and hands back
+/// what it returned.
+fn returning<T>(
+    run: impl FnOnce(&mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()>,
+    mut f: impl FnMut(&mut dyn Tx) -> Result<T>,
+) -> Result<T> {
     let mut out = None;
-    store.write_tx(&mut |tx| {
+    run(&mut |tx| {
         out = Some(f(tx)?);
         Ok(())
     })?;
     out.ok_or_else(|| {
         crate::error::Error::new(crate::error::Kind::Error, "transaction produced no result")
     })
+}
+
+/// [`Store::write_tx`] with a return value.
+pub fn write<T>(store: &mut dyn Store, f: impl FnMut(&mut dyn Tx) -> Result<T>) -> Result<T> {
+    returning(|g| store.write_tx(g), f)
 }
 
 /// [`Store::write_durable_tx`] with a return value.
 pub fn write_durable<T>(
     store: &mut dyn Store,
-    mut f: impl FnMut(&mut dyn Tx) -> Result<T>,
+    f: impl FnMut(&mut dyn Tx) -> Result<T>,
 ) -> Result<T> {
-    let mut out = None;
-    store.write_durable_tx(&mut |tx| {
-        out = Some(f(tx)?);
-        Ok(())
-    })?;
-    out.ok_or_else(|| {
-        crate::error::Error::new(crate::error::Kind::Error, "transaction produced no result")
-    })
+    returning(|g| store.write_durable_tx(g), f)
 }
 
 /// [`Store::read_tx`] with a return value.
-pub fn read<T>(store: &mut dyn Store, mut f: impl FnMut(&mut dyn Tx) -> Result<T>) -> Result<T> {
-    let mut out = None;
-    store.read_tx(&mut |tx| {
-        out = Some(f(tx)?);
-        Ok(())
-    })?;
-    out.ok_or_else(|| {
-        crate::error::Error::new(crate::error::Kind::Error, "transaction produced no result")
-    })
+pub fn read<T>(store: &mut dyn Store, f: impl FnMut(&mut dyn Tx) -> Result<T>) -> Result<T> {
+    returning(|g| store.read_tx(g), f)
 }
