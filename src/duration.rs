@@ -7,6 +7,12 @@ use std::time::Duration;
 ///
 /// A bare number is refused: `--timeout 30` is ambiguous between seconds and
 /// minutes, and guessing wrong on a production command is worse than asking.
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(ladder::duration::parse("1h 30m"), Ok(Duration::from_secs(5400)));
+/// assert!(ladder::duration::parse("30").is_err());
+/// ```
 pub fn parse(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     if t.is_empty() {

@@ -107,6 +107,16 @@ pub fn canonical(input: &HashInput) -> Vec<u8> {
 }
 
 /// The plan hash: lowercase hex sha256 of [`canonical`].
+///
+/// ```
+/// use ladder::plan_hash::{digest, sha256_hex, HashInput};
+/// use std::collections::BTreeMap;
+/// let argv = vec!["true".into()];
+/// let env = BTreeMap::new();
+/// let input = HashInput { key: "k", argv: &argv, cwd: "/".as_ref(), env: &env, dry_run: None };
+/// let expected = b"ladder-plan-v1\nkey 1:k\nargc 1:1\narg 4:true\ncwd 1:/\ndry-run-argc 1:0\n";
+/// assert_eq!(digest(&input), sha256_hex(expected));
+/// ```
 pub fn digest(input: &HashInput) -> String {
     sha256_hex(&canonical(input))
 }
