@@ -97,6 +97,23 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     let actor = ctx.actor.clone();
     let policy = ctx.policy()?.clone();
 
+    // A dry-run runs now, with no approval, so it must itself be read-only
+    // by policy; otherwise `--dry-run "rm -rf x"` would be an ungated
+    // side effect.
+    if let Some(argv) = dry_argv
+        .as_ref()
+        .filter(|_| policy.defaults().dry_run_must_be_read_only)
+    {
+        if let Err(e) = check_dry_run_is_read_only(&policy, argv) {
+            let now = ctx.now();
+            let actor = ctx.actor.clone();
+            store::write(ctx.store()?, |tx| {
+                record_refusal(tx, now, &actor, "plan", None, Some(&key), &e)
+            })?;
+            return Err(e);
+        }
+    }
+
     // The dry-run runs before policy: a rule may look at its output.
     let dry_run = match &dry_argv {
         None => None,
@@ -378,6 +395,30 @@ fn bind_env(names: &[String]) -> Result<BTreeMap<String, Option<String>>> {
         out.insert(name.clone(), digest);
     }
     Ok(out)
+}
+
+/// Refuses a dry-run command that policy does not class as `read_only`.
+fn check_dry_run_is_read_only(policy: &crate::policy::Policy, argv: &[OsString]) -> Result<()> {
+    let lookup = |name: &str| std::env::var_os(name);
+    let eval = policy.evaluate(&Input {
+        argv,
+        env: &lookup,
+        dry_run: None,
+        confidence: None,
+    });
+    if eval.tier == crate::tier::Tier::ReadOnly && eval.denied.is_none() {
+        return Ok(());
+    }
+    Err(Error::new(
+        Kind::Denied,
+        format!(
+            "the dry-run `{}` is {} by policy ({}), but a dry-run runs without approval and must be read_only",
+            render::argv_line(argv),
+            eval.tier,
+            eval.rule.as_deref().map(|r| format!("rule \"{r}\"")).unwrap_or_else(|| "[defaults]".into())
+        ),
+    )
+    .with_hint("use a read-only preview (diff, plan, --dry-run flags of the tool), or add a read_only rule for it"))
 }
 
 /// Splits `--dry-run` as a POSIX shell splits words: quotes honoured,

@@ -210,6 +210,9 @@ impl Cx<'_> {
         if let Some(codes) = raw.dry_run_exit_codes {
             d.dry_run_exit_codes = self.exit_codes("", codes)?;
         }
+        if let Some(strict) = raw.dry_run_must_be_read_only {
+            d.dry_run_must_be_read_only = strict;
+        }
         Ok(d)
     }
 

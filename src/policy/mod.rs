@@ -78,6 +78,9 @@ pub struct Defaults {
     pub output_cap: u64,
     /// Dry-run exit codes accepted unless the winning rule says otherwise.
     pub dry_run_exit_codes: Vec<i32>,
+    /// A dry-run runs at plan time without approval, so by default its own
+    /// command must classify as `read_only` (`dry_run_must_be_read_only`).
+    pub dry_run_must_be_read_only: bool,
 }
 
 impl Default for Defaults {
@@ -89,6 +92,7 @@ impl Default for Defaults {
             separation_of_duties: true,
             output_cap: 1 << 20,
             dry_run_exit_codes: vec![0],
+            dry_run_must_be_read_only: true,
         }
     }
 }

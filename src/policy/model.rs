@@ -38,6 +38,7 @@ pub(super) struct RawDefaults {
     pub separation_of_duties: Option<bool>,
     pub output_cap: Option<Spanned<i64>>,
     pub dry_run_exit_codes: Option<Spanned<Vec<i32>>>,
+    pub dry_run_must_be_read_only: Option<bool>,
 }
 
 #[derive(Deserialize)]

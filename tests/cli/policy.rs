@@ -9,6 +9,7 @@ version = 1
 
 [defaults]
 tier = "irreversible"
+dry_run_must_be_read_only = false
 
 [tiers.reversible]
 approvals = 0
@@ -328,4 +329,32 @@ fn a_broken_policy_in_effect_refuses_plan_with_usage() {
         "{}",
         r.stdout_str()
     );
+}
+
+#[test]
+fn a_dry_run_that_is_not_read_only_is_refused_before_it_runs() {
+    // The embedded default policy: `rm` is not read_only.
+    let t = TestEnv::new();
+    let victim = t.path().join("victim");
+    std::fs::create_dir(&victim).unwrap();
+    let dry = format!("rm -rf {}", victim.display());
+    let r = t.json(
+        "agent",
+        &["plan", "--key", "sneaky", "--dry-run", &dry, "--", "ls"],
+    );
+    assert_eq!(r.code, 18, "{}", r.stdout_str());
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("must be read_only")
+    );
+    assert!(victim.exists(), "the dry-run ran without approval");
+    assert_eq!(t.event_kinds(), ["refused"]);
+    // A read-only preview is fine.
+    let ok = t.json(
+        "agent",
+        &["plan", "--key", "fine", "--dry-run", "ls", "--", "ls"],
+    );
+    assert_eq!(ok.code, 0, "{}", ok.stdout_str());
 }
