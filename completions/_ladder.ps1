@@ -82,6 +82,7 @@ Register-ArgumentCompleter -Native -CommandName 'ladder' -ScriptBlock {
             break
         }
         'ladder;reject' {
+            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'Reject the live plan of this key instead of naming the plan')
             [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why: shown to the agent')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'State file [default: state.db in the user data directory]')
             [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]')

@@ -850,12 +850,16 @@ _ladder() {
             return 0
             ;;
         ladder__subcmd__reject)
-            opts="-h -V --reason --state --policy --actor --json --help --version"
+            opts="-h -V --key --reason --state --policy --actor --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --reason)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -76,6 +76,7 @@ set edit:completion:arg-completer[ladder] = {|@words|
             cand --version 'Print version'
         }
         &'ladder;reject'= {
+            cand --key 'Reject the live plan of this key instead of naming the plan'
             cand --reason 'Why: shown to the agent'
             cand --state 'State file [default: state.db in the user data directory]'
             cand --policy 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]'

@@ -69,6 +69,7 @@ complete -c ladder -n "__fish_ladder_using_subcommand approve" -s y -l yes -d 'D
 complete -c ladder -n "__fish_ladder_using_subcommand approve" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand approve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand approve" -s V -l version -d 'Print version'
+complete -c ladder -n "__fish_ladder_using_subcommand reject" -l key -d 'Reject the live plan of this key instead of naming the plan' -r
 complete -c ladder -n "__fish_ladder_using_subcommand reject" -l reason -d 'Why: shown to the agent' -r
 complete -c ladder -n "__fish_ladder_using_subcommand reject" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand reject" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F

@@ -49,6 +49,13 @@ pub fn parse_since(text: &str, now: Millis) -> Result<Millis, String> {
     if let Ok(d) = crate::duration::parse(text) {
         return Ok(now - d.as_millis() as Millis);
     }
+    let t = text.trim();
+    let date_only = t.len() == 10 && t.as_bytes()[4] == b'-' && t.as_bytes()[7] == b'-';
+    if date_only {
+        if let Ok(ms) = parse_rfc3339(&format!("{t}T00:00:00Z")) {
+            return Ok(ms);
+        }
+    }
     parse_rfc3339(text).map_err(|_| {
         format!("invalid --since `{text}`: expected a duration like `2h` or an RFC 3339 time like `2026-01-31T09:00:00Z`")
     })
@@ -90,6 +97,7 @@ mod tests {
         let now = 10_000_000;
         assert_eq!(parse_since("2h", now).unwrap(), now - 7_200_000);
         assert_eq!(parse_since("1970-01-01T00:00:01Z", now).unwrap(), 1000);
+        assert_eq!(parse_since("1970-01-02", now).unwrap(), 86_400_000);
         assert!(
             parse_since("last tuesday", now)
                 .unwrap_err()

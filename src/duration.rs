@@ -23,8 +23,16 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             "duration `{t}` needs a unit, for example `{t}s`, `{t}m` or `{t}h`"
         ));
     }
-    humantime::parse_duration(t).map_err(|e| format!("invalid duration `{t}`: {e}"))
+    let d = humantime::parse_duration(t).map_err(|e| format!("invalid duration `{t}`: {e}"))?;
+    // Times are milliseconds in an i64; anything near that is a typo.
+    if d > MAX {
+        return Err(format!("duration `{t}` is too long (at most 100 years)"));
+    }
+    Ok(d)
 }
+
+/// The longest duration accepted anywhere.
+pub const MAX: Duration = Duration::from_secs(100 * 365 * 86_400);
 
 /// Formats a duration the short way people read it: `42m`, `1h 5m`, `3d 2h`.
 /// Seconds are shown only under an hour; sub-second parts never.
@@ -65,6 +73,7 @@ mod tests {
         assert!(parse("").is_err());
         assert!(parse("soon").is_err());
         assert!(parse("-5m").is_err());
+        assert!(parse("999999999999d").unwrap_err().contains("too long"));
     }
 
     #[test]

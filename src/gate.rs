@@ -82,9 +82,7 @@ pub fn apply(
                 abbrev(&plan.hash)
             ),
         )
-        .with_hint(format!(
-            "review the plan with `ladder show {id}` and pass its hash"
-        )));
+        .with_hint(hash_hint(hash, id)));
     }
     match plan.status {
         Status::Applied => return Ok(ApplyGate::Replay),
@@ -189,9 +187,7 @@ pub fn approve(
                     abbrev(&plan.hash)
                 ),
             )
-            .with_hint(format!(
-                "the plan may have changed: review it with `ladder show {id}`"
-            )));
+            .with_hint(hash_hint(h, id)));
         }
     }
     if separation_of_duties && plan.actor == actor {
@@ -239,10 +235,20 @@ pub fn reject(plan: &Plan, now: Millis) -> Result<()> {
     Ok(())
 }
 
+/// The hint for a hash that does not match: a prefix is the usual slip.
+fn hash_hint(given: &str, id: &str) -> String {
+    if given.len() < 64 {
+        format!("pass the full 64-character hash (see `ladder show {id}`), not a prefix")
+    } else {
+        format!("the plan may have changed: review it with `ladder show {id}` and pass its hash")
+    }
+}
+
 fn abbrev(hash: &str) -> String {
     match hash.get(..12) {
         Some(h) if hash.len() > 12 => format!("{h}…"),
-        _ => hash.to_string(),
+        _ if hash.is_empty() => "\"\"".to_string(),
+        _ => format!("{hash} ({} characters)", hash.chars().count()),
     }
 }
 

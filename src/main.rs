@@ -9,6 +9,15 @@ fn main() {
     {
         std::process::exit(ladder::complete_ids());
     }
+    // CI systems often export empty variables; an empty LADDER_STATE means
+    // "not set", not "a flag is missing its value".
+    for var in ["LADDER_STATE", "LADDER_POLICY"] {
+        if std::env::var_os(var).is_some_and(|v| v.is_empty()) {
+            // SAFETY: still single-threaded: nothing else reads the
+            // environment concurrently this early in main.
+            unsafe { std::env::remove_var(var) };
+        }
+    }
     // --json must shape even argument errors, which clap reports before
     // we know the parsed flags.
     let json = std::env::args_os()
@@ -32,7 +41,18 @@ fn main() {
                 .take_while(|l| !l.is_empty() && !l.starts_with("Usage:"))
                 .collect();
             let first = first.join(" ").trim_start_matches("error: ").to_string();
-            let err = Error::new(Kind::Usage, first).with_hint("see `ladder --help`");
+            // `ladder plan ls -la` is the most common slip: the command
+            // belongs after `--`.
+            let args: Vec<_> = std::env::args_os().collect();
+            let forgot_dashes = e.kind() == clap::error::ErrorKind::UnknownArgument
+                && args.iter().any(|a| a == "plan" || a == "explain")
+                && !args.iter().any(|a| a == "--");
+            let hint = if forgot_dashes {
+                "put the command after `--`, e.g. `ladder plan --key K -- ls -la`"
+            } else {
+                "see `ladder --help`"
+            };
+            let err = Error::new(Kind::Usage, first).with_hint(hint);
             ladder::report_error(&err, json);
             std::process::exit(Kind::Usage.exit_code());
         }

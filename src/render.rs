@@ -43,6 +43,17 @@ fn bytes_fields(obj: &mut serde_json::Map<String, Value>, name: &str, bytes: &[u
     }
 }
 
+/// The argv's exact bytes in base64, when some element is not UTF-8 (the
+/// text form replaces those bytes, so scripts need this to recompute hashes).
+pub fn argv_base64(argv: &[OsString]) -> Option<Vec<String>> {
+    use std::os::unix::ffi::OsStrExt;
+    argv.iter().any(|a| a.to_str().is_none()).then(|| {
+        argv.iter()
+            .map(|a| base64::engine::general_purpose::STANDARD.encode(a.as_bytes()))
+            .collect()
+    })
+}
+
 pub fn argv_strings(argv: &[OsString]) -> Vec<String> {
     argv.iter()
         .map(|a| a.to_string_lossy().into_owned())
@@ -131,6 +142,7 @@ pub fn plan_json(p: &Plan) -> Value {
             "signature_kind": a.signature_kind,
         })).collect::<Vec<_>>(),
         "command": argv_strings(&p.command),
+        "command_base64": argv_base64(&p.command),
         "cwd": p.cwd.to_string_lossy(),
         "env": p.env,
         "dry_run": dry_run,
@@ -237,7 +249,12 @@ pub fn plan_card(p: &Plan, now: Millis, paint: Paint) -> String {
         rule
     ));
     let row = |out: &mut String, label: &str, value: String| {
-        out.push_str(&format!("  {:<10} {}\n", paint.dim(label), value));
+        // Pad before painting: escape codes would count towards the width.
+        out.push_str(&format!(
+            "  {} {}\n",
+            paint.dim(&format!("{label:<10}")),
+            value
+        ));
     };
     row(&mut out, "command", argv_line(&p.command));
     row(&mut out, "cwd", p.cwd.display().to_string());

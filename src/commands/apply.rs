@@ -82,12 +82,13 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         .as_deref()
         .map(parse_duration("--timeout"))
         .transpose()?;
-    let hash = args.hash.trim().to_ascii_lowercase();
+    let hash = crate::commands::check_hash(&args.hash)?;
     let deadline = wait.map(|w| Instant::now() + w);
     let budgets = ctx.policy()?.budgets().to_vec();
 
     // Rung checks, polling while approvals are short and --wait allows.
     let mut pause = Duration::from_millis(100);
+    let mut told = false;
     let plan = loop {
         let waiting = deadline.is_some_and(|d| Instant::now() < d);
         match check(ctx, &args, &hash, &budgets, waiting)? {
@@ -95,6 +96,14 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             Decision::Replay(p) => return replay::emit(ctx, &p),
             Decision::Refuse(e) => return Err(e),
             Decision::Wait => {
+                if !told && !ctx.json {
+                    eprintln!(
+                        "ladder: waiting up to {} for approval of key `{}`...",
+                        wait.map(crate::duration::short).unwrap_or_default(),
+                        args.key
+                    );
+                    told = true;
+                }
                 // No transaction is open while we sleep: reviewers can write.
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_secs(1));

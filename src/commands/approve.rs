@@ -72,7 +72,11 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
             return Err(Error::usage("not approved: confirmation declined"));
         }
     }
-    let hash = args.hash.as_deref().map(|h| h.trim().to_ascii_lowercase());
+    let hash = args
+        .hash
+        .as_deref()
+        .map(crate::commands::check_hash)
+        .transpose()?;
     let plan = approve_plan(ctx, &target, hash.as_deref(), args.comment.as_deref())?;
     report(ctx, &plan);
     Ok(())
@@ -205,13 +209,22 @@ fn review_queue(ctx: &mut Ctx, comment: Option<&str>) -> Result<()> {
         let paint = render::Paint { on: ctx.color };
         eprintln!("\n── {} of {total} ──", i + 1);
         eprint!("{}", render::plan_card(plan, ctx.now(), paint));
-        let answer = super::prompt("[a]pprove, [r]eject, [s]kip, [q]uit? ")?;
+        let mut answer = super::prompt("[a]pprove, [r]eject, [s]kip, [q]uit? ")?;
+        while !answer.is_empty()
+            && !matches!(
+                answer.trim().to_ascii_lowercase().as_str(),
+                "a" | "approve" | "y" | "yes" | "r" | "reject" | "s" | "skip" | "q" | "quit"
+            )
+        {
+            // An unknown answer is asked again, never taken as a decision.
+            answer = super::prompt("please answer a, r, s or q: ")?;
+        }
         if answer.is_empty() {
             // End of input: stop, deciding nothing more.
             break;
         }
         match answer.trim().to_ascii_lowercase().as_str() {
-            "a" | "approve" => {
+            "a" | "approve" | "y" | "yes" => {
                 match approve_plan(ctx, &Target::Id(plan.id.clone()), Some(&plan.hash), comment) {
                     Ok(p) => {
                         approved += 1;

@@ -20,14 +20,36 @@ pub struct Args {
     pub limit: u64,
 }
 
-/// Brings expired plans up to date before a read, writing only when some
-/// plan's window has actually passed.
+/// Brings plans up to date before a read: expired windows, and `running`
+/// plans whose ladder died (their run lock is free) become `interrupted`.
+/// Writes only when something actually changed.
 pub fn expire_if_due(ctx: &mut Ctx, now: Millis) -> Result<()> {
-    let due = store::read(ctx.store()?, |tx| {
-        Ok(!tx.plans_due_to_expire(now)?.is_empty())
+    let state = ctx.state_path().to_path_buf();
+    let (due, running) = store::read(ctx.store()?, |tx| {
+        Ok((
+            !tx.plans_due_to_expire(now)?.is_empty(),
+            tx.plans(&[Status::Running], None)?,
+        ))
     })?;
-    if due {
-        store::write(ctx.store()?, |tx| expire_due(tx, now))?;
+    let mut dead = vec![];
+    for p in running {
+        if !crate::runlock::is_held(&state, p.seq)? {
+            dead.push(p.id);
+        }
+    }
+    if due || !dead.is_empty() {
+        store::write(ctx.store()?, |tx| {
+            expire_due(tx, now)?;
+            for id in &dead {
+                // Check again under the write lock: it may have finished.
+                if let Some(p) = tx.plan(id)? {
+                    if p.status == Status::Running && !crate::runlock::is_held(&state, p.seq)? {
+                        crate::commands::apply::mark_interrupted(tx, now, &p)?;
+                    }
+                }
+            }
+            Ok(())
+        })?;
     }
     Ok(())
 }

@@ -59,6 +59,19 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
             Some(p) => Some(find_plan(tx, p)?.id),
             None => None,
         };
+        if let Some(k) = &args.key {
+            let any = tx.events(&EventFilter {
+                key: Some(k.clone()),
+                limit: Some(1),
+                ..Default::default()
+            })?;
+            if any.is_empty() {
+                return Err(
+                    Error::new(Kind::NotFound, format!("no events for key `{k}`"))
+                        .with_hint("list plans and their keys with `ladder list --status all`"),
+                );
+            }
+        }
         tx.events(&EventFilter {
             plan,
             key: args.key.clone(),

@@ -27,11 +27,22 @@ pub fn run(args: Args, json: bool) -> Result<()> {
             std::fs::create_dir_all(&dir).map_err(|e| {
                 Error::new(Kind::Error, format!("cannot create {}: {e}", dir.display()))
             })?;
+            let mut written = vec![];
             for (name, bytes) in pages()? {
                 let path = dir.join(&name);
                 std::fs::write(&path, bytes).map_err(|e| {
                     Error::new(Kind::Error, format!("cannot write {}: {e}", path.display()))
                 })?;
+                written.push(path.display().to_string());
+            }
+            if json {
+                crate::render::emit_json(&serde_json::json!({ "written": written }));
+            } else {
+                eprintln!(
+                    "ladder: wrote {} man pages into {}",
+                    written.len(),
+                    dir.display()
+                );
             }
         }
     }

@@ -113,6 +113,12 @@ pub fn find_by_key(tx: &mut dyn Tx, key: &str) -> Result<Plan> {
     })
 }
 
+/// Normalizes a `--hash` argument (surrounding space, letter case). A wrong
+/// or partial hash is the gate's `hash_mismatch`, not a usage error.
+pub fn check_hash(text: &str) -> Result<String> {
+    Ok(text.trim().to_ascii_lowercase())
+}
+
 /// Validates an idempotency key: 1 to 255 printable characters.
 pub fn check_key(key: &str) -> Result<()> {
     if key.is_empty() || key.chars().count() > 255 {

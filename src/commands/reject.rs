@@ -16,7 +16,12 @@ use serde_json::json;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Plan id or unique prefix (4+ characters)
-    pub plan: String,
+    #[arg(required_unless_present = "key", conflicts_with = "key")]
+    pub plan: Option<String>,
+
+    /// Reject the live plan of this key instead of naming the plan
+    #[arg(long)]
+    pub key: Option<String>,
 
     /// Why: shown to the agent
     #[arg(long, value_name = "T")]
@@ -24,7 +29,15 @@ pub struct Args {
 }
 
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
-    let plan = reject_plan(ctx, &args.plan, &args.reason)?;
+    let id = match (&args.plan, &args.key) {
+        (Some(p), _) => p.clone(),
+        (None, Some(k)) => {
+            let k = k.clone();
+            store::read(ctx.store()?, |tx| crate::commands::find_by_key(tx, &k))?.id
+        }
+        (None, None) => return Err(Error::usage("name the plan to reject (PLAN or --key)")),
+    };
+    let plan = reject_plan(ctx, &id, &args.reason)?;
     if ctx.json {
         render::emit_json(&render::plan_json(&plan));
     } else {

@@ -2361,7 +2361,10 @@ fn log_filters_by_plan_and_by_key() {
         ["planned", "refused", "refused"]
     );
     assert!(of_b.iter().all(|e| e["key"] == "kb"));
-    assert!(lines(&["log", "--key", "nobody"]).is_empty());
+    // A key nothing ever happened under is not_found, like an unknown plan.
+    let r = t.json("viewer", &["log", "--key", "nobody"]);
+    assert_eq!(r.code, 3, "{}", r.stdout_str());
+    assert_eq!(r.error_code(), "not_found");
     assert_refused(&t.json("viewer", &["log", "ffffffff"]), 3, "not_found");
 }
 

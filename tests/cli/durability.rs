@@ -69,6 +69,12 @@ fn kill_9_during_the_run_leaves_it_interrupted_until_a_person_resolves_it() {
     signal(&ladder, libc::SIGKILL);
     ladder.wait().unwrap();
 
+    // `list` and `show` already tell the truth: the runner is gone.
+    let listed = t
+        .json("viewer", &["list", "--status", "interrupted"])
+        .json();
+    assert_eq!(listed["plans"][0]["id"], plan["id"], "{listed}");
+
     // The runner is dead: no second run, and the reason says what to do.
     let r = t.apply_json("agent", &plan);
     assert_eq!(r.code, 17, "{}", r.stdout_str());

@@ -162,3 +162,50 @@ fn output_is_capped_but_digests_cover_everything() {
     assert_eq!(e["stdout_sha256"], ladder::plan_hash::sha256_hex(&zeros));
     assert_eq!(e["stdout"].as_str().unwrap().len(), 1024);
 }
+
+#[test]
+fn non_utf8_arguments_keep_their_exact_bytes_in_json() {
+    use std::os::unix::ffi::OsStrExt;
+    let t = env();
+    let out = t
+        .cmd("agent")
+        .args(["--json", "plan", "--key", "bytes", "--", "ls"])
+        .arg(std::ffi::OsStr::from_bytes(b"\xff\xfe"))
+        .output()
+        .unwrap();
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["command_base64"], serde_json::json!(["bHM=", "//4="]));
+    let clean = t.plan("agent", "clean", &[], &["ls"]);
+    assert!(clean["command_base64"].is_null());
+}
+
+#[test]
+fn forgetting_the_double_dash_says_where_the_command_goes() {
+    let t = env();
+    let r = t.run("agent", &["plan", "--key", "k", "ls", "-la"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("put the command after `--`"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn an_empty_ladder_state_variable_means_unset() {
+    let t = env();
+    let r = t
+        .cmd("agent")
+        .env("LADDER_STATE", "")
+        .args(["--json", "plan", "--key", "k", "--", "ls"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    // The default location, under the test's HOME, was used.
+    assert!(t.path().join("home/.local/share/ladder/state.db").exists());
+}
