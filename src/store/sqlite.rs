@@ -124,7 +124,18 @@ impl SqliteStore {
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
-            .map_err(|e| self.bad_state(format_args!("is not a readable database ({e})")))?;
+            .map_err(|e| match e.sqlite_error_code() {
+                // Locked for longer than the busy timeout is not corruption.
+                Some(rusqlite::ErrorCode::DatabaseBusy)
+                | Some(rusqlite::ErrorCode::DatabaseLocked) => Error::new(
+                    Kind::Error,
+                    format!(
+                        "state file {} stayed locked by another process ({e})",
+                        self.path.display()
+                    ),
+                ),
+                _ => self.bad_state(format_args!("is not a readable database ({e})")),
+            })?;
         let fresh = version == 0 && app_id == 0 && objects == 0;
         if !fresh && app_id != APPLICATION_ID {
             return Err(self.bad_state("is a SQLite database but not a ladder state file"));
@@ -141,10 +152,7 @@ impl SqliteStore {
             .with_hint("upgrade ladder, or use the ladder that wrote it"));
         }
         if fresh {
-            // WAL is a property of the file: set once, kept forever.
-            self.conn
-                .pragma_update(None, "journal_mode", "WAL")
-                .context("failed to enable WAL")?;
+            self.enable_wal()?;
         }
         // NORMAL in WAL mode: commits are atomic and survive a crash of
         // ladder; a power cut may lose the latest ones. The commit that must
@@ -170,6 +178,40 @@ impl SqliteStore {
             .pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)
             .context("failed to configure state database")?;
         Ok(())
+    }
+
+    /// WAL is a property of the file: set once, kept forever. Two processes
+    /// creating the same new state file race here; switching the journal
+    /// mode needs an exclusive lock and SQLite answers SQLITE_BUSY at once
+    /// rather than waiting, so retry until one of them has done it.
+    fn enable_wal(&mut self) -> Result<()> {
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        loop {
+            let mode: rusqlite::Result<String> =
+                self.conn
+                    .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0));
+            match mode {
+                Ok(m) if m.eq_ignore_ascii_case("wal") => return Ok(()),
+                Ok(_) | Err(_) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Ok(m) => {
+                    return Err(Error::new(
+                        Kind::Error,
+                        format!(
+                            "state file {} stays in {m} mode, not WAL",
+                            self.path.display()
+                        ),
+                    ));
+                }
+                Err(e) => {
+                    return Err(Error::new(
+                        Kind::Error,
+                        format!("failed to enable WAL on {}: {e}", self.path.display()),
+                    ));
+                }
+            }
+        }
     }
 
     fn migrate(&mut self) -> Result<()> {
@@ -890,6 +932,27 @@ mod tests {
         ];
         assert_eq!(decode_argv(&encode_argv(&argv)), argv);
         assert!(decode_argv(&encode_argv(&[])).is_empty());
+    }
+
+    #[test]
+    fn many_processes_creating_one_new_state_file_all_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || SqliteStore::open(&path).map(|_| ()))
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap().unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let mode: String = store
+            .conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
     }
 
     #[test]

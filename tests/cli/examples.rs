@@ -142,7 +142,7 @@ fn agent_round(interpreter: &str, script: &str) {
         .args(["deploy-1", "sh", "-c"])
         .arg(format!("echo deployed; echo x >> {}", marker.display()))
         .env("WAIT", "20s");
-    let child = agent
+    let mut child = agent
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -153,6 +153,14 @@ fn agent_round(interpreter: &str, script: &str) {
         let r = t.json("alice", &["approve", "--key", "deploy-1", "--yes"]);
         if r.code == 0 {
             break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "the agent exited ({status}) before its plan was approved:\n{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         assert!(
             std::time::Instant::now() < deadline,
