@@ -2482,42 +2482,9 @@ fn log_verify_detects_removed_append_only_triggers() {
 // approve on a terminal
 // ---------------------------------------------------------------------------
 
-/// Runs ladder as `actor` on a pseudo-terminal (util-linux `script`), typing
-/// `input`; returns the exit code and everything the terminal showed, or
-/// `None` when `script` is not installed.
+/// Runs ladder on a pseudo-terminal (see `TestEnv::on_terminal`), colours off.
 fn on_terminal(t: &TestEnv, actor: &str, args: &str, input: &str) -> Option<(i32, String)> {
-    use std::io::Write;
-    let ladder = assert_cmd::cargo::cargo_bin("ladder");
-    let mut child = match std::process::Command::new("script")
-        .env_clear()
-        .current_dir(t.work())
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", t.path().join("home"))
-        .env("LADDER_STATE", t.state())
-        .env("LADDER_POLICY", t.policy.as_ref().unwrap())
-        .env("LADDER_ACTOR", actor)
-        .env("NO_COLOR", "1")
-        .args(["-qec", &format!("{} {args}", ladder.display()), "/dev/null"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-    {
-        Ok(c) => c,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-        Err(e) => panic!("script: {e}"),
-    };
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    Some((
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    ))
+    t.on_terminal(actor, args, input, &[("NO_COLOR", "1")])
 }
 
 #[test]

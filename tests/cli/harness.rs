@@ -220,6 +220,54 @@ impl TestEnv {
             .collect()
     }
 
+    /// Runs ladder as `actor` on a pseudo-terminal (util-linux `script`),
+    /// typing `input`; returns the exit code and everything the terminal
+    /// showed, or `None` when `script` is not installed.
+    pub fn on_terminal(
+        &self,
+        actor: &str,
+        args: &str,
+        input: &str,
+        env: &[(&str, &str)],
+    ) -> Option<(i32, String)> {
+        use std::io::Write;
+        let ladder = assert_cmd::cargo::cargo_bin("ladder");
+        let mut cmd = std::process::Command::new("script");
+        cmd.env_clear()
+            .current_dir(self.work())
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.path().join("home"))
+            .env("TERM", "xterm")
+            .env("LADDER_STATE", self.state())
+            .env("LADDER_ACTOR", actor)
+            .args(["-qec", &format!("{} {args}", ladder.display()), "/dev/null"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        if let Some(p) = &self.policy {
+            cmd.env("LADDER_POLICY", p);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(e) => panic!("script: {e}"),
+        };
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        Some((
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        ))
+    }
+
     /// Opens the state database directly (to simulate crashes and tampering).
     pub fn db(&self) -> rusqlite::Connection {
         rusqlite::Connection::open(self.state()).expect("open state")

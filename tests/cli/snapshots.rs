@@ -113,3 +113,51 @@ fn bash_completion_offers_plan_ids_from_state() {
     );
     assert!(!complete("ladder list ''", 2).contains(&a["id"].as_str().unwrap()[..8]));
 }
+
+#[test]
+fn colours_only_on_a_terminal_and_never_with_no_color() {
+    let mut t = TestEnv::new();
+    t.with_policy(STRICT_POLICY);
+    t.plan("agent", "c", &[], &["rm", "x"]);
+    let Some((_, coloured)) = t.on_terminal("alice", "show --key c", "", &[]) else {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return;
+    };
+    assert!(
+        coloured.contains("\x1b["),
+        "a terminal gets colour: {coloured:?}"
+    );
+    // Padding is applied before colour, so labels still line up.
+    assert!(coloured.contains("command   "), "{coloured:?}");
+    let (_, plain) = t
+        .on_terminal("alice", "show --key c", "", &[("NO_COLOR", "1")])
+        .unwrap();
+    assert!(!plain.contains("\x1b["), "NO_COLOR is respected: {plain:?}");
+    let piped = t.run("alice", &["show", "--key", "c"]);
+    assert!(
+        !piped.stdout_str().contains('\x1b'),
+        "a pipe gets no colour"
+    );
+}
+
+#[test]
+fn the_review_queue_asks_again_on_an_unknown_answer_and_stops_on_quit() {
+    let mut t = TestEnv::new();
+    t.with_policy(STRICT_POLICY);
+    let first = t.plan("agent", "q1", &[], &["rm", "one"]);
+    let second = t.plan("agent", "q2", &[], &["rm", "two"]);
+    let Some((code, screen)) =
+        t.on_terminal("alice", "approve", "maybe\ns\nq\n", &[("NO_COLOR", "1")])
+    else {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return;
+    };
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("please answer a, r, s or q"), "{screen}");
+    assert!(
+        screen.contains("0 approved, 0 rejected, 1 skipped"),
+        "{screen}"
+    );
+    assert_eq!(t.show(&first)["status"], "pending");
+    assert_eq!(t.show(&second)["status"], "pending");
+}
