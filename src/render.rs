@@ -471,6 +471,7 @@ fn event_summary(e: &Event) -> String {
                 .unwrap_or_default()
         ),
         "rejected" | "resolved" => get("reason").unwrap_or_default(),
+        "notify_failed" => get("error").unwrap_or_default(),
         "approved" => format!(
             "{}/{}",
             detail

@@ -82,6 +82,9 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         .as_deref()
         .map(parse_duration("--timeout"))
         .transpose()?;
+    if timeout.is_some_and(|t| t.is_zero()) {
+        return Err(Error::usage("--timeout must be longer than zero"));
+    }
     let hash = crate::commands::check_hash(&args.hash)?;
     let deadline = wait.map(|w| Instant::now() + w);
     let budgets = ctx.policy()?.budgets().to_vec();

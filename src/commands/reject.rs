@@ -78,7 +78,7 @@ pub fn reject_plan(ctx: &mut Ctx, id: &str, reason: &str) -> Result<Plan> {
             at: now,
         };
         tx.set_rejection(&plan.id, &rejection)?;
-        tx.set_status(&plan.id, Status::Rejected, plan.expires_at)?;
+        tx.set_status(&plan.id, Status::Rejected, None)?;
         tx.append_event(&event(
             now,
             "rejected",

@@ -49,7 +49,10 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     };
     let now = ctx.now();
     let actor = ctx.actor.clone();
-    let apply_ttl = ctx.policy()?.defaults().apply_ttl;
+    let (apply_ttl, sod) = {
+        let d = ctx.policy()?.defaults();
+        (d.apply_ttl, d.separation_of_duties)
+    };
     let state = ctx.state_path().to_path_buf();
     let plan = store::write(ctx.store()?, |tx| {
         let plan = match find_plan(tx, &args.plan) {
@@ -81,6 +84,22 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
                 plan.short_id(),
                 plan.status
             ));
+            record_refusal(tx, now, &actor, "resolve", Some(&plan), None, &e)?;
+            return Ok(Err(e));
+        }
+        // Settling is a person's judgement: under separation of duties, not
+        // the planner's, nor the applier's (else an agent could kill its own
+        // run and retry it, running the command twice).
+        let applier = plan.execution.as_ref().map(|e| e.actor.as_str());
+        if sod && (plan.actor == actor || applier == Some(actor.as_str())) {
+            let e = Error::new(
+                Kind::NotAllowed,
+                format!(
+                    "{actor} planned or applied {} and may not resolve it (separation of duties)",
+                    plan.short_id()
+                ),
+            )
+            .with_hint("ask a reviewer to check what happened and resolve it");
             record_refusal(tx, now, &actor, "resolve", Some(&plan), None, &e)?;
             return Ok(Err(e));
         }

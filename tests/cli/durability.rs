@@ -92,6 +92,13 @@ fn kill_9_during_the_run_leaves_it_interrupted_until_a_person_resolves_it() {
     // `retry` allows exactly one more run.
     std::fs::write(&fast, "").unwrap();
     let id = plan["id"].as_str().unwrap();
+    // Not by the agent that planned and ran it: it could retry forever.
+    let own = t.json(
+        "agent",
+        &["resolve", id, "--outcome", "retry", "--reason", "trust me"],
+    );
+    assert_eq!(own.code, 22, "{}", own.stdout_str());
+    assert_eq!(own.error_code(), "not_allowed");
     let r = t.json(
         "alice",
         &[
