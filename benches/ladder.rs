@@ -60,6 +60,15 @@ fn pct(mut v: Vec<Duration>, p: f64) -> Duration {
     v[i]
 }
 
+/// `1M`, `100k`, `20000`: how big the full ledger is, for labels.
+fn scale(events: usize) -> String {
+    match events {
+        n if n % 1_000_000 == 0 => format!("{}M", n / 1_000_000),
+        n if n % 1_000 == 0 => format!("{}k", n / 1_000),
+        n => n.to_string(),
+    }
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
@@ -374,7 +383,7 @@ fn main() {
         };
         println!(
             "{:<22} {:>10} {:>7.2}x  {:<16} {:>10}",
-            r.what,
+            r.what.replace("@1M", &format!("@{}", scale(events))),
             ms(r.median),
             r.ratio,
             r.target,
@@ -398,7 +407,8 @@ fn main() {
         big.maxrss_kib as f64 / 1024.0
     );
     println!(
-        "32 concurrent appliers @1M: p50 {}, p99 {} (target < 50 ms), errors {errors}",
+        "32 concurrent appliers @{}: p50 {}, p99 {} (target < 50 ms), errors {errors}",
+        scale(events),
         ms(pct(lat.clone(), 0.5)),
         ms(pct(lat, 0.99))
     );

@@ -39,13 +39,7 @@ fn refusal_for_ended(plan: &Plan) -> Option<Error> {
                     .with_hint("address the reason and plan again"),
             )
         }
-        Status::Expired => Some(
-            Error::new(
-                Kind::Expired,
-                format!("plan {id} expired before it was applied"),
-            )
-            .with_hint("plan it again (same key) to start a fresh approval window"),
-        ),
+        Status::Expired => Some(expired(plan)),
         Status::Denied => Some(
             Error::new(Kind::Denied, format!("plan {id} is denied by policy"))
                 .with_hint("see `ladder show` for the rule that denied it"),
@@ -82,7 +76,7 @@ pub fn apply(
                 abbrev(&plan.hash)
             ),
         )
-        .with_hint(hash_hint(hash, id)));
+        .with_hint(hash_hint(hash, &plan.hash, id)));
     }
     match plan.status {
         Status::Applied => return Ok(ApplyGate::Replay),
@@ -101,16 +95,24 @@ pub fn apply(
         return Err(e);
     }
     if is_due(plan, now) {
-        return Err(Error::new(
-            Kind::Expired,
-            format!("plan {id} expired before it was applied"),
-        )
-        .with_hint("plan it again (same key) to start a fresh approval window"));
+        return Err(expired(plan));
     }
     if plan.status == Status::Pending {
         return Err(needs_approval(plan));
     }
     Ok(ApplyGate::Run)
+}
+
+/// The refusal for a plan whose window passed, saying which window.
+fn expired(plan: &Plan) -> Error {
+    let id = plan.short_id();
+    let what = if plan.approvals_missing() > 0 {
+        "expired waiting for approval"
+    } else {
+        "was approved but expired before it was applied"
+    };
+    Error::new(Kind::Expired, format!("plan {id} {what}"))
+        .with_hint("plan it again (same key) to start a fresh approval window")
 }
 
 pub fn outcome_unknown(plan: &Plan) -> Error {
@@ -187,7 +189,7 @@ pub fn approve(
                     abbrev(&plan.hash)
                 ),
             )
-            .with_hint(hash_hint(h, id)));
+            .with_hint(hash_hint(h, &plan.hash, id)));
         }
     }
     if separation_of_duties && plan.actor == actor {
@@ -236,8 +238,8 @@ pub fn reject(plan: &Plan, now: Millis) -> Result<()> {
 }
 
 /// The hint for a hash that does not match: a prefix is the usual slip.
-fn hash_hint(given: &str, id: &str) -> String {
-    if given.len() < 64 {
+fn hash_hint(given: &str, plan_hash: &str, id: &str) -> String {
+    if given.len() < 64 && !given.is_empty() && plan_hash.starts_with(given) {
         format!("pass the full 64-character hash (see `ladder show {id}`), not a prefix")
     } else {
         format!("the plan may have changed: review it with `ladder show {id}` and pass its hash")

@@ -368,7 +368,10 @@ pub fn plan_card(p: &Plan, now: Millis, paint: Paint) -> String {
     if let Some(e) = &p.execution {
         let outcome = match (e.exit_code, e.finished_at) {
             (Some(code), Some(f)) => format!(
-                "exit {code} {} ({} ms{})",
+                "exit {code}{} {} ({} ms{})",
+                e.signal
+                    .map(|n| format!(" (signal {n})"))
+                    .unwrap_or_default(),
                 relative(f, now),
                 f - e.started_at,
                 if e.truncated {
