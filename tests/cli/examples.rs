@@ -232,3 +232,71 @@ fn the_github_workflow_gates_the_deploy_on_apply_wait() {
     );
     assert_eq!(r.code, 0);
 }
+
+#[test]
+fn the_readme_recomputes_the_plan_hash_as_documented() {
+    if !have("python3") {
+        eprintln!(
+            "skipped: the README's hash snippet is Python, and python3 is not installed here"
+        );
+        return;
+    }
+    use std::os::unix::ffi::OsStrExt;
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let start = readme
+        .find("import base64, hashlib")
+        .expect("the snippet is in the README");
+    let snippet = &readme[start..start + readme[start..].find("```").unwrap()];
+    let mut t = TestEnv::new();
+    t.env("SECRET", "s3cret");
+    for (key, flags, extra) in [
+        ("plain", vec![], None),
+        (
+            "bound",
+            vec![
+                "--env",
+                "SECRET",
+                "--env",
+                "UNSET_ONE",
+                "--dry-run",
+                "ls -a",
+            ],
+            None,
+        ),
+        ("bytes", vec![], Some(&b"\xff\xfe"[..])),
+    ] {
+        let mut cmd = t.cmd("agent");
+        cmd.args(["plan", "--key", key])
+            .args(&flags)
+            .args(["--", "ls", "a b"]);
+        if let Some(bytes) = extra {
+            cmd.arg(std::ffi::OsStr::from_bytes(bytes));
+        }
+        assert!(cmd.output().unwrap().status.success());
+        let code = snippet.replace(
+            "\"show\", \"3f2a\"",
+            &format!("\"show\", \"--key\", \"{key}\""),
+        );
+        let out = t
+            .program_cmd("python3", "viewer")
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    assert_cmd::cargo::cargo_bin("ladder")
+                        .parent()
+                        .unwrap()
+                        .display(),
+                    std::env::var("PATH").unwrap()
+                ),
+            )
+            .args(["-c", &code])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{key}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
