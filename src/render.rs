@@ -411,6 +411,16 @@ fn table(header: Vec<&str>) -> Table {
     t
 }
 
+/// A table as text, without the padding comfy-table leaves at line ends.
+fn table_text(t: &Table) -> String {
+    let mut out = String::new();
+    for line in t.to_string().lines() {
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
 fn trim(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         text.to_string()
@@ -447,7 +457,7 @@ pub fn plans_table(plans: &[Plan], now: Millis, paint: Paint) -> String {
             when,
         ]);
     }
-    format!("{t}\n")
+    table_text(&t)
 }
 
 /// A short phrase from an event's detail for the log table.
@@ -503,7 +513,7 @@ pub fn events_table(events: &[Event], now: Millis) -> String {
             trim(&event_summary(e), 60),
         ]);
     }
-    format!("{t}\n")
+    table_text(&t)
 }
 
 #[cfg(test)]

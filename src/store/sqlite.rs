@@ -66,6 +66,23 @@ impl SqliteStore {
     /// Opens the state file at `path`, creating it (and its directory) when
     /// it does not exist yet.
     pub fn open(path: &Path) -> Result<SqliteStore> {
+        if path.is_dir() {
+            return Err(Error::new(
+                Kind::Error,
+                format!("state path {} is a directory", path.display()),
+            )
+            .with_hint("give a file path, e.g. --state DIR/state.db"));
+        }
+        if let Some(file) = path.ancestors().skip(1).find(|a| a.is_file()) {
+            return Err(Error::new(
+                Kind::Error,
+                format!(
+                    "state path {} is under {}, which is a file, not a directory",
+                    path.display(),
+                    file.display()
+                ),
+            ));
+        }
         let exists = path.exists();
         if !exists {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
