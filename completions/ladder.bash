@@ -988,12 +988,13 @@ fi
 
 # ladder: complete plan ids from state for the commands that take a plan.
 _ladder_with_plan_ids() {
-    local cur="${COMP_WORDS[COMP_CWORD]}" sub="" i w skip=0
+    local cur="${COMP_WORDS[COMP_CWORD]}" sub="" i w skip=0 state="${LADDER_STATE:-}"
     for (( i = 1; i < COMP_CWORD; i++ )); do
         w="${COMP_WORDS[i]}"
         if (( skip )); then skip=0; continue; fi
         case "$w" in
-            --state|--policy|--actor) skip=1 ;;
+            --state) skip=1; state="${COMP_WORDS[i+1]}" ;;
+            --policy|--actor) skip=1 ;;
             -*) ;;
             *) sub="$w"; break ;;
         esac
@@ -1002,7 +1003,7 @@ _ladder_with_plan_ids() {
     case "$sub" in
         approve|reject|show|apply|replay|resolve|log)
             if [[ "$cur" != -* ]]; then
-                COMPREPLY+=( $(compgen -W "$(ladder __complete-ids 2>/dev/null)" -- "$cur") )
+                COMPREPLY+=( $(compgen -W "$(LADDER_STATE="$state" ladder __complete-ids 2>/dev/null)" -- "$cur") )
             fi ;;
     esac
 }

@@ -62,7 +62,9 @@ pub fn run(cli: Cli) -> Result<i32> {
 /// print errors into the user's command line).
 pub fn complete_ids() -> i32 {
     let global = cli::Global {
-        state: std::env::var_os("LADDER_STATE").map(Into::into),
+        state: std::env::var_os("LADDER_STATE")
+            .filter(|s| !s.is_empty())
+            .map(Into::into),
         policy: None,
         actor: Some("completion".into()),
         json: false,

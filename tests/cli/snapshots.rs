@@ -98,6 +98,16 @@ fn bash_completion_offers_plan_ids_from_state() {
             "{offered}"
         );
     }
+    // `--state` on the command line wins over $LADDER_STATE.
+    let other = TestEnv::new();
+    let elsewhere = complete(
+        &format!("ladder --state {} approve ''", other.state().display()),
+        4,
+    );
+    assert!(
+        !elsewhere.contains(&a["id"].as_str().unwrap()[..8]),
+        "{elsewhere}"
+    );
     // A prefix narrows it; other commands are not offered ids.
     let narrowed = complete(
         &format!(
