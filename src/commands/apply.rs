@@ -17,8 +17,9 @@
 //! If ladder dies during 4, the run lock is released by the kernel, and the
 //! next apply finds a `running` plan nobody holds: `interrupted`.
 
+use crate::commands::PlanRef;
 use crate::commands::plan::run_dry_run;
-use crate::commands::{event, expire_due, find_by_key, find_plan, record_refusal, replay};
+use crate::commands::{event, expire_due, record_refusal, replay};
 use crate::context::Ctx;
 use crate::error::{Error, Kind, Result};
 use crate::gate::{self, ApplyGate};
@@ -85,7 +86,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     if timeout.is_some_and(|t| t.is_zero()) {
         return Err(Error::usage("--timeout must be longer than zero"));
     }
-    let hash = crate::commands::check_hash(&args.hash)?;
+    let hash = crate::commands::normalize_hash(&args.hash);
     let deadline = wait.map(|w| Instant::now() + w);
     let budgets = ctx.policy()?.budgets().to_vec();
 
@@ -226,10 +227,10 @@ fn parse_duration(flag: &'static str) -> impl Fn(&str) -> Result<Duration> {
 }
 
 fn find(tx: &mut dyn Tx, args: &Args) -> Result<Plan> {
-    match &args.plan {
-        Some(id) => find_plan(tx, id),
-        None => find_by_key(tx, &args.key),
-    }
+    // PLAN wins; without it, the key's live plan.
+    PlanRef::from_args(args.plan.as_ref(), Some(&args.key))
+        .ok_or_else(|| Error::usage("name a plan or pass --key"))?
+        .find(tx)
 }
 
 /// Step 1: the contract's checks in one write transaction.

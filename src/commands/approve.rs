@@ -1,6 +1,7 @@
 //! `ladder approve`: a reviewer approves one exact plan hash.
 
-use crate::commands::{event, expire_due, find_by_key, find_plan, record_refusal, reject};
+use crate::commands::PlanRef;
+use crate::commands::{event, expire_due, record_refusal, reject};
 use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::gate;
@@ -39,11 +40,7 @@ pub struct Args {
 }
 
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
-    let target = match (&args.plan, &args.key) {
-        (Some(p), _) => Some(Target::Id(p.clone())),
-        (None, Some(k)) => Some(Target::Key(k.clone())),
-        (None, None) => None,
-    };
+    let target = PlanRef::from_args(args.plan.as_ref(), args.key.as_ref());
     let Some(target) = target else {
         if ctx.interactive && !ctx.json {
             return review_queue(ctx, args.comment.as_deref());
@@ -72,42 +69,17 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
             return Err(Error::usage("not approved: confirmation declined"));
         }
     }
-    let hash = args
-        .hash
-        .as_deref()
-        .map(crate::commands::check_hash)
-        .transpose()?;
+    let hash = args.hash.as_deref().map(crate::commands::normalize_hash);
     let plan = approve_plan(ctx, &target, hash.as_deref(), args.comment.as_deref())?;
     report(ctx, &plan);
     Ok(())
-}
-
-pub enum Target {
-    Id(String),
-    Key(String),
-}
-
-impl Target {
-    pub fn find(&self, tx: &mut dyn store::Tx) -> Result<Plan> {
-        match self {
-            Target::Id(id) => find_plan(tx, id),
-            Target::Key(k) => find_by_key(tx, k),
-        }
-    }
-
-    fn key(&self) -> Option<&str> {
-        match self {
-            Target::Key(k) => Some(k),
-            Target::Id(_) => None,
-        }
-    }
 }
 
 /// Records an approval in one transaction with its ledger event; the plan
 /// becomes `approved` when the quorum of distinct reviewers is reached.
 pub fn approve_plan(
     ctx: &mut Ctx,
-    target: &Target,
+    target: &PlanRef,
     hash: Option<&str>,
     comment: Option<&str>,
 ) -> Result<Plan> {
@@ -225,7 +197,12 @@ fn review_queue(ctx: &mut Ctx, comment: Option<&str>) -> Result<()> {
         }
         match answer.trim().to_ascii_lowercase().as_str() {
             "a" | "approve" | "y" | "yes" => {
-                match approve_plan(ctx, &Target::Id(plan.id.clone()), Some(&plan.hash), comment) {
+                match approve_plan(
+                    ctx,
+                    &PlanRef::Id(plan.id.clone()),
+                    Some(&plan.hash),
+                    comment,
+                ) {
                     Ok(p) => {
                         approved += 1;
                         eprintln!(
@@ -246,7 +223,7 @@ fn review_queue(ctx: &mut Ctx, comment: Option<&str>) -> Result<()> {
                     skipped += 1;
                     continue;
                 }
-                match reject::reject_plan(ctx, &plan.id, reason) {
+                match reject::reject_plan(ctx, &PlanRef::Id(plan.id.clone()), reason) {
                     Ok(p) => {
                         rejected += 1;
                         eprintln!("rejected {}", p.short_id());

@@ -1,9 +1,8 @@
 //! `ladder list`: plans as a table.
 
-use crate::commands::expire_due;
 use crate::context::Ctx;
 use crate::error::{Error, Result};
-use crate::model::{Millis, Status};
+use crate::model::Status;
 use crate::render;
 use crate::store;
 use serde_json::json;
@@ -20,40 +19,6 @@ pub struct Args {
     pub limit: u64,
 }
 
-/// Brings plans up to date before a read: expired windows, and `running`
-/// plans whose ladder died (their run lock is free) become `interrupted`.
-/// Writes only when something actually changed.
-pub fn expire_if_due(ctx: &mut Ctx, now: Millis) -> Result<()> {
-    let state = ctx.state_path().to_path_buf();
-    let (due, running) = store::read(ctx.store()?, |tx| {
-        Ok((
-            !tx.plans_due_to_expire(now)?.is_empty(),
-            tx.plans(&[Status::Running], None)?,
-        ))
-    })?;
-    let mut dead = vec![];
-    for p in running {
-        if !crate::runlock::is_held(&state, p.seq)? {
-            dead.push(p.id);
-        }
-    }
-    if due || !dead.is_empty() {
-        store::write(ctx.store()?, |tx| {
-            expire_due(tx, now)?;
-            for id in &dead {
-                // Check again under the write lock: it may have finished.
-                if let Some(p) = tx.plan(id)? {
-                    if p.status == Status::Running && !crate::runlock::is_held(&state, p.seq)? {
-                        crate::commands::apply::mark_interrupted(tx, now, &p)?;
-                    }
-                }
-            }
-            Ok(())
-        })?;
-    }
-    Ok(())
-}
-
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     let mut statuses = Vec::new();
     for s in &args.status {
@@ -68,7 +33,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     }
     let now = ctx.now();
     let plans = if ctx.state_exists() {
-        expire_if_due(ctx, now)?;
+        super::refresh(ctx, now)?;
         let limit = if args.limit == 0 {
             None
         } else {

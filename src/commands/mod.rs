@@ -105,6 +105,73 @@ pub fn find_plan(tx: &mut dyn Tx, wanted: &str) -> Result<Plan> {
     }
 }
 
+/// How a command names a plan: by id (or unique prefix), or by its key.
+#[derive(Debug, Clone)]
+pub enum PlanRef {
+    Id(String),
+    Key(String),
+}
+
+impl PlanRef {
+    /// From a command's `PLAN` argument and `--key` flag (PLAN wins).
+    pub fn from_args(plan: Option<&String>, key: Option<&String>) -> Option<PlanRef> {
+        match (plan, key) {
+            (Some(p), _) => Some(PlanRef::Id(p.clone())),
+            (None, Some(k)) => Some(PlanRef::Key(k.clone())),
+            (None, None) => None,
+        }
+    }
+
+    pub fn find(&self, tx: &mut dyn Tx) -> Result<Plan> {
+        match self {
+            PlanRef::Id(id) => find_plan(tx, id),
+            PlanRef::Key(k) => find_by_key(tx, k),
+        }
+    }
+
+    /// The key, when the plan was named by it (for refusal events).
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            PlanRef::Key(k) => Some(k),
+            PlanRef::Id(_) => None,
+        }
+    }
+}
+
+/// Brings plans up to date before a read-only command shows them: expired
+/// windows, and `running` plans whose ladder died (their run lock is free)
+/// become `interrupted`. Writes only when something actually changed.
+pub fn refresh(ctx: &mut crate::context::Ctx, now: Millis) -> Result<()> {
+    let state = ctx.state_path().to_path_buf();
+    let (due, running) = crate::store::read(ctx.store()?, |tx| {
+        Ok((
+            !tx.plans_due_to_expire(now)?.is_empty(),
+            tx.plans(&[Status::Running], None)?,
+        ))
+    })?;
+    let mut dead = vec![];
+    for p in running {
+        if !crate::runlock::is_held(&state, p.seq)? {
+            dead.push(p.id);
+        }
+    }
+    if due || !dead.is_empty() {
+        crate::store::write(ctx.store()?, |tx| {
+            expire_due(tx, now)?;
+            for id in &dead {
+                // Check again under the write lock: it may have finished.
+                if let Some(p) = tx.plan(id)? {
+                    if p.status == Status::Running && !crate::runlock::is_held(&state, p.seq)? {
+                        apply::mark_interrupted(tx, now, &p)?;
+                    }
+                }
+            }
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
+
 /// The plan that currently holds `key` (its newest plan).
 pub fn find_by_key(tx: &mut dyn Tx, key: &str) -> Result<Plan> {
     tx.latest_plan_for_key(key)?.ok_or_else(|| {
@@ -113,10 +180,10 @@ pub fn find_by_key(tx: &mut dyn Tx, key: &str) -> Result<Plan> {
     })
 }
 
-/// Normalizes a `--hash` argument (surrounding space, letter case). A wrong
-/// or partial hash is the gate's `hash_mismatch`, not a usage error.
-pub fn check_hash(text: &str) -> Result<String> {
-    Ok(text.trim().to_ascii_lowercase())
+/// A `--hash` argument as compared: surrounding space and letter case
+/// ignored. A wrong or partial hash is the gate's `hash_mismatch`.
+pub fn normalize_hash(text: &str) -> String {
+    text.trim().to_ascii_lowercase()
 }
 
 /// Validates an idempotency key: 1 to 255 printable characters.

@@ -1,6 +1,7 @@
 //! `ladder reject`: a reviewer ends a plan, with a reason for the agent.
 
-use crate::commands::{event, expire_due, find_plan, record_refusal};
+use crate::commands::PlanRef;
+use crate::commands::{event, expire_due, record_refusal};
 use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::gate;
@@ -29,15 +30,9 @@ pub struct Args {
 }
 
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
-    let id = match (&args.plan, &args.key) {
-        (Some(p), _) => p.clone(),
-        (None, Some(k)) => {
-            let k = k.clone();
-            store::read(ctx.store()?, |tx| crate::commands::find_by_key(tx, &k))?.id
-        }
-        (None, None) => return Err(Error::usage("name the plan to reject (PLAN or --key)")),
-    };
-    let plan = reject_plan(ctx, &id, &args.reason)?;
+    let target = PlanRef::from_args(args.plan.as_ref(), args.key.as_ref())
+        .ok_or_else(|| Error::usage("name the plan to reject (PLAN or --key)"))?;
+    let plan = reject_plan(ctx, &target, &args.reason)?;
     if ctx.json {
         render::emit_json(&render::plan_json(&plan));
     } else {
@@ -52,7 +47,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
 }
 
 /// Ends a plan as `rejected`, in one transaction with its ledger event.
-pub fn reject_plan(ctx: &mut Ctx, id: &str, reason: &str) -> Result<Plan> {
+pub fn reject_plan(ctx: &mut Ctx, target: &PlanRef, reason: &str) -> Result<Plan> {
     let reason = reason.trim();
     if reason.is_empty() {
         return Err(Error::usage("--reason must say why the plan is rejected"));
@@ -61,10 +56,10 @@ pub fn reject_plan(ctx: &mut Ctx, id: &str, reason: &str) -> Result<Plan> {
     let actor = ctx.actor.clone();
     store::write(ctx.store()?, |tx| {
         expire_due(tx, now)?;
-        let plan = match find_plan(tx, id) {
+        let plan = match target.find(tx) {
             Ok(p) => p,
             Err(e) => {
-                record_refusal(tx, now, &actor, "reject", None, None, &e)?;
+                record_refusal(tx, now, &actor, "reject", None, target.key(), &e)?;
                 return Ok(Err(e));
             }
         };

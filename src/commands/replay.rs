@@ -1,7 +1,8 @@
 //! `ladder replay`: give a retrying caller the recorded outcome back, byte
 //! for byte, without running anything.
 
-use crate::commands::{event, find_by_key, find_plan, record_refusal};
+use crate::commands::PlanRef;
+use crate::commands::{event, record_refusal};
 use crate::context::Ctx;
 use crate::error::{Error, Kind, Result};
 use crate::gate;
@@ -30,11 +31,9 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     let now = ctx.now();
     let actor = ctx.actor.clone();
     let plan = store::write(ctx.store()?, |tx| {
-        let found = match (&args.plan, &args.key) {
-            (Some(id), _) => find_plan(tx, id),
-            (None, Some(k)) => find_by_key(tx, k),
-            (None, None) => Err(Error::usage("name a plan or pass --key")),
-        };
+        let found = PlanRef::from_args(args.plan.as_ref(), args.key.as_ref())
+            .ok_or_else(|| Error::usage("name a plan or pass --key"))
+            .and_then(|target| target.find(tx));
         let refuse = |tx: &mut dyn Tx, plan: Option<&Plan>, e: Error| -> Result<Result<Plan>> {
             record_refusal(tx, now, &actor, "replay", plan, args.key.as_deref(), &e)?;
             Ok(Err(e))

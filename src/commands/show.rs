@@ -1,6 +1,6 @@
 //! `ladder show`: one plan's card.
 
-use crate::commands::{find_by_key, find_plan};
+use crate::commands::PlanRef;
 use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::render;
@@ -30,12 +30,10 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
             ),
         ));
     }
-    super::list::expire_if_due(ctx, now)?;
-    let plan = store::read(ctx.store()?, |tx| match (&args.plan, &args.key) {
-        (Some(id), _) => find_plan(tx, id),
-        (None, Some(k)) => find_by_key(tx, k),
-        (None, None) => Err(Error::usage("name a plan or pass --key")),
-    })?;
+    let target = PlanRef::from_args(args.plan.as_ref(), args.key.as_ref())
+        .ok_or_else(|| Error::usage("name a plan or pass --key"))?;
+    super::refresh(ctx, now)?;
+    let plan = store::read(ctx.store()?, |tx| target.find(tx))?;
     if ctx.json {
         render::emit_json(&render::plan_json(&plan));
     } else {
