@@ -32,7 +32,7 @@ use crate::model::{
 use crate::tier::Tier;
 use anyhow::Context as _;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
@@ -501,39 +501,60 @@ fn event_from_row(r: &Row) -> rusqlite::Result<Event> {
 const EVENT_COLUMNS: &str = "seq, at, kind, plan, key, actor, detail, prev_hash, hash";
 
 impl SqliteTx<'_> {
-    fn complete(&self, mut plan: Plan) -> Result<Plan> {
+    /// Fills in approvals and the latest execution for a batch of plans:
+    /// two queries in all, not two per plan.
+    fn complete(&self, mut plans: Vec<Plan>) -> Result<Vec<Plan>> {
+        if plans.is_empty() {
+            return Ok(plans);
+        }
+        let ids: Vec<&str> = plans.iter().map(|p| p.id.as_str()).collect();
+        let ids = json(&ids);
+        let mut approvals: HashMap<String, Vec<Approval>> = HashMap::new();
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT actor, at, comment, hash, signature, signature_kind
-                 FROM approvals WHERE plan = ?1 ORDER BY at, actor",
+                "SELECT plan, actor, at, comment, hash, signature, signature_kind FROM approvals
+                 WHERE plan IN (SELECT value FROM json_each(?1)) ORDER BY at, actor",
             )
             .map_err(db)?;
-        plan.approvals = stmt
-            .query_map([&plan.id], |r| {
-                Ok(Approval {
-                    actor: r.get(0)?,
-                    at: r.get(1)?,
-                    comment: r.get(2)?,
-                    hash: r.get(3)?,
-                    signature: r.get(4)?,
-                    signature_kind: r.get(5)?,
-                })
+        let rows = stmt
+            .query_map([&ids], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    Approval {
+                        actor: r.get(1)?,
+                        at: r.get(2)?,
+                        comment: r.get(3)?,
+                        hash: r.get(4)?,
+                        signature: r.get(5)?,
+                        signature_kind: r.get(6)?,
+                    },
+                ))
             })
-            .map_err(db)?
-            .collect::<rusqlite::Result<_>>()
             .map_err(db)?;
+        for row in rows {
+            let (plan, approval) = row.map_err(db)?;
+            approvals.entry(plan).or_default().push(approval);
+        }
+        let mut executions: HashMap<String, Execution> = HashMap::new();
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT * FROM executions WHERE plan = ?1 ORDER BY attempt DESC LIMIT 1",
+                "SELECT e.* FROM executions e
+                 WHERE e.plan IN (SELECT value FROM json_each(?1))
+                   AND e.attempt = (SELECT max(attempt) FROM executions WHERE plan = e.plan)",
             )
             .map_err(db)?;
-        plan.execution = stmt
-            .query_row([&plan.id], execution_from_row)
-            .optional()
-            .map_err(db)?;
-        Ok(plan)
+        let rows = stmt.query_map([&ids], execution_from_row).map_err(db)?;
+        for row in rows {
+            let exec = row.map_err(db)?;
+            executions.insert(exec.plan.clone(), exec);
+        }
+        for plan in &mut plans {
+            plan.approvals = approvals.remove(&plan.id).unwrap_or_default();
+            plan.execution = executions.remove(&plan.id);
+        }
+        Ok(plans)
     }
 
     fn plans_where(&self, sql_tail: &str, params: impl rusqlite::Params) -> Result<Vec<Plan>> {
@@ -544,7 +565,7 @@ impl SqliteTx<'_> {
             .map_err(db)?
             .collect::<rusqlite::Result<_>>()
             .map_err(db)?;
-        rows.into_iter().map(|p| self.complete(p)).collect()
+        self.complete(rows)
     }
 }
 
