@@ -65,6 +65,15 @@ pub struct Args {
     pub timeout: Option<String>,
 }
 
+/// What step 3 found under the run lock.
+enum Started {
+    /// Marked running: go.
+    Running(Box<Execution>),
+    /// Someone applied it in the meantime.
+    Replay(Box<Plan>),
+    Refused(Error),
+}
+
 enum Decision {
     Run(Box<Plan>),
     Replay(Box<Plan>),
@@ -144,10 +153,9 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         return Err(e);
     };
     let exec = match start(ctx, &plan, &args.key, &hash, &budgets)? {
-        Ok(exec) => exec,
-        Err(Decision::Replay(p)) => return replay::emit(ctx, &p),
-        Err(Decision::Refuse(e)) => return Err(e),
-        Err(_) => return Err(Error::new(Kind::Error, "unexpected state while starting")),
+        Started::Running(exec) => *exec,
+        Started::Replay(p) => return replay::emit(ctx, &p),
+        Started::Refused(e) => return Err(e),
     };
 
     let cap = ctx.policy()?.defaults().output_cap as usize;
@@ -428,13 +436,7 @@ fn drift(plan: &Plan, cap: u64) -> Result<()> {
 }
 
 /// Step 3: under the run lock, check again and mark the plan running.
-fn start(
-    ctx: &mut Ctx,
-    plan: &Plan,
-    key: &str,
-    hash: &str,
-    budgets: &[Budget],
-) -> Result<std::result::Result<Execution, Decision>> {
+fn start(ctx: &mut Ctx, plan: &Plan, key: &str, hash: &str, budgets: &[Budget]) -> Result<Started> {
     let now = ctx.now();
     let actor = ctx.actor.clone();
     store::write_durable(ctx.store()?, |tx| {
@@ -451,22 +453,22 @@ fn start(
             Ok(ApplyGate::Run) => {}
             Ok(ApplyGate::Replay) => {
                 replay::record(tx, now, &actor, &fresh)?;
-                return Ok(Err(Decision::Replay(Box::new(fresh))));
+                return Ok(Started::Replay(Box::new(fresh)));
             }
             Ok(ApplyGate::Interrupted) => {
                 mark_interrupted(tx, now, &fresh)?;
                 let e = gate::outcome_unknown(&fresh);
                 record_refusal(tx, now, &actor, "apply", Some(&fresh), None, &e)?;
-                return Ok(Err(Decision::Refuse(e)));
+                return Ok(Started::Refused(e));
             }
             Err(e) => {
                 record_refusal(tx, now, &actor, "apply", Some(&fresh), None, &e)?;
-                return Ok(Err(Decision::Refuse(e)));
+                return Ok(Started::Refused(e));
             }
         }
         if let Some(e) = budget_check(tx, &fresh, &actor, budgets, now)? {
             record_refusal(tx, now, &actor, "apply", Some(&fresh), None, &e)?;
-            return Ok(Err(Decision::Refuse(e)));
+            return Ok(Started::Refused(e));
         }
         let exec = Execution {
             plan: fresh.id.clone(),
@@ -503,6 +505,6 @@ fn start(
                 "ladder_pid": std::process::id(),
             }),
         ))?;
-        Ok(Ok(exec))
+        Ok(Started::Running(Box::new(exec)))
     })
 }
