@@ -32,19 +32,25 @@ use crate::model::{
 use crate::tier::Tier;
 use anyhow::Context as _;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::wal::CheckpointMode;
 use std::collections::{BTreeMap, HashMap};
+use std::ffi::c_int;
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 /// How long a writer waits for another writer before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// WAL size (pages) at which a commit checkpoints it into the database.
-/// Measured: 50 keeps both the checkpoint and the next open's recovery
-/// cheap (see BENCHMARKS.md).
-const WAL_CHECKPOINT_PAGES: i64 = 50;
+/// WAL size (frames, one page each) at which a commit checkpoints the WAL
+/// into the database and truncates it. Every opener re-reads the whole WAL
+/// (see [`SqliteStore::checkpoint_if_due`]), so a small WAL keeps opens
+/// cheap, while each checkpoint costs two fsyncs; a `plan` writes about 8
+/// frames. Measured in BENCHMARKS.md.
+const WAL_TRUNCATE_FRAMES: i32 = 64;
 
 /// Called by SQLite while the database is locked by another writer:
 /// sleep a little and retry until [`BUSY_TIMEOUT`].
@@ -60,6 +66,9 @@ fn busy_wait(attempt: i32) -> bool {
 pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
+    /// Frames in the WAL after this connection's latest commit, as SQLite's
+    /// WAL hook reports them.
+    wal_frames: Arc<AtomicI32>,
 }
 
 impl SqliteStore {
@@ -103,6 +112,7 @@ impl SqliteStore {
         let mut store = SqliteStore {
             conn,
             path: path.to_path_buf(),
+            wal_frames: Arc::new(AtomicI32::new(0)),
         };
         store.configure()?;
         store.migrate()?;
@@ -179,20 +189,24 @@ impl SqliteStore {
             .execute_batch("PRAGMA synchronous = NORMAL;")
             .context("failed to configure state database")?;
         // Each ladder process is usually the only connection, so by default
-        // every close would checkpoint the WAL into the database (with an
-        // fsync) and the next open would recreate it. Instead the WAL stays
-        // and is checkpointed every WAL_CHECKPOINT_PAGES pages by whichever
-        // commit crosses the mark; keeping it small keeps the next opener's
-        // WAL recovery cheap. (Copy the state with `sqlite3 state.db
-        // .backup`, or together with its -wal file.)
+        // every close would checkpoint the WAL into the database (with two
+        // fsyncs) and the next open would recreate it. Instead the WAL stays
+        // until it reaches WAL_TRUNCATE_FRAMES; see `checkpoint_if_due`.
+        // (Copy the state with `sqlite3 state.db .backup`, or together with
+        // its -wal file.)
         self.conn
             .set_db_config(
                 rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
                 true,
             )
             .context("failed to configure state database")?;
+        // Replaces SQLite's autocheckpoint, which uses the same hook.
+        let frames = Arc::clone(&self.wal_frames);
         self.conn
-            .pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)
+            .wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, n: c_int| {
+                frames.store(n, Ordering::Relaxed);
+                Ok(())
+            }))
             .context("failed to configure state database")?;
         Ok(())
     }
@@ -285,6 +299,39 @@ impl SqliteStore {
 }
 
 impl SqliteStore {
+    /// Checkpoints the WAL into the database and empties it once it holds
+    /// [`WAL_TRUNCATE_FRAMES`], without waiting for other processes.
+    ///
+    /// Why not SQLite's autocheckpoint: it copies the WAL into the database
+    /// but leaves restarting the WAL to the next writer that shares this
+    /// connection's `-shm` index. A ladder process is usually the only one
+    /// open, so the next process rebuilds the index from the WAL file, which
+    /// forgets what was already copied; no writer ever restarts the WAL. It
+    /// then grows with every `plan`, and every process re-reads all of it
+    /// and copies all of it again (measured: 12 ms a `plan` after 400 plans).
+    /// TRUNCATE empties the file, so the next open has nothing to re-read.
+    ///
+    /// If another process is reading or writing, SQLite copies what it can
+    /// and answers BUSY; a later commit finishes the job. A failure here
+    /// never fails the command: its own commit is already durable as
+    /// configured.
+    fn checkpoint_if_due(&mut self) -> Result<()> {
+        if self.wal_frames.load(Ordering::Relaxed) < WAL_TRUNCATE_FRAMES {
+            return Ok(());
+        }
+        self.conn
+            .busy_handler(None::<fn(i32) -> bool>)
+            .context("failed to set busy handler")?;
+        let _ = self
+            .conn
+            .wal_checkpoint_v2(None::<&str>, CheckpointMode::TRUNCATE);
+        self.wal_frames.store(0, Ordering::Relaxed);
+        self.conn
+            .busy_handler(Some(busy_wait))
+            .context("failed to set busy handler")?;
+        Ok(())
+    }
+
     fn set_synchronous(&self, mode: &str) -> Result<()> {
         self.conn
             .execute_batch(&format!("PRAGMA synchronous = {mode}"))
@@ -313,7 +360,7 @@ impl Store for SqliteStore {
             })?;
         f(&mut SqliteTx { conn: &tx })?;
         match tx.commit() {
-            Ok(()) => Ok(()),
+            Ok(()) => self.checkpoint_if_due(),
             Err(e) => Err(self.write_context(e)),
         }
     }
