@@ -1,8 +1,29 @@
+// No Rust runtime start-up (`lang_start`): it reads /proc/self/maps to
+// place a stack guard and installs stack-overflow handlers, about 0.1 ms of
+// every command (BENCHMARKS.md). What ladder needs from it is done in `main`:
+// SIGPIPE ignored, so a write to a closed pipe fails with EPIPE as in any
+// Rust program, and a panic still prints its message and exits 101.
+// `std::env::args` works without it (glibc hands argv to std's initializer),
+// and `std::process::exit`, which every path ends in, flushes stdout.
+#![no_main]
+
 use clap::Parser;
 use ladder::cli::Cli;
 use ladder::error::{Error, Kind};
+use std::ffi::{c_char, c_int};
 
-fn main() {
+#[unsafe(no_mangle)]
+extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
+    // SAFETY: single-threaded, before anything else runs; the same call
+    // Rust's own start-up makes.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    match std::panic::catch_unwind(run) {
+        Ok(never) => never,
+        Err(_) => std::process::exit(101),
+    }
+}
+
+fn run() -> ! {
     if std::env::args_os()
         .nth(1)
         .is_some_and(|a| a == "__complete-ids")
