@@ -6,6 +6,7 @@ use crate::cli::Global;
 use crate::clock::Clock;
 use crate::error::{Error, Kind, Result};
 use crate::policy::{EMBEDDED_ORIGIN, EMBEDDED_SOURCE, Policy};
+use std::rc::Rc;
 
 /// The policy in effect, checked in full (examples too): what `policy check` uses.
 pub fn checked_policy(ctx: &mut Ctx) -> Result<Policy> {
@@ -30,7 +31,7 @@ pub struct Ctx {
     pub interactive: bool,
     state_path: PathBuf,
     policy_path: Option<PathBuf>,
-    policy: Option<Policy>,
+    policy: Option<Rc<Policy>>,
     store: Option<SqliteStore>,
     id_seed: Option<String>,
 }
@@ -97,14 +98,17 @@ impl Ctx {
     }
 
     /// The effective policy, loaded on first use.
-    pub fn policy(&mut self) -> Result<&Policy> {
+    /// The policy, loaded on first use. Shared, not copied: `plan` holds it
+    /// while it also borrows the store, and a copy of the default policy's
+    /// 300-odd patterns costs more than loading it.
+    pub fn policy(&mut self) -> Result<Rc<Policy>> {
         if self.policy.is_none() {
-            self.policy = Some(match &self.policy_path {
+            self.policy = Some(Rc::new(match &self.policy_path {
                 Some(path) => load_policy(path)?,
                 None => Policy::embedded_checked_at_build()?,
-            });
+            }));
         }
-        Ok(self.policy.as_ref().expect("loaded above"))
+        Ok(Rc::clone(self.policy.as_ref().expect("loaded above")))
     }
 
     /// A fresh UUID; derived from `material` when `LADDER_TEST_ID_SEED` is set.

@@ -97,14 +97,15 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     }
     let hash = crate::commands::normalize_hash(&args.hash);
     let deadline = wait.map(|w| Instant::now() + w);
-    let budgets = ctx.policy()?.budgets().to_vec();
+    let policy = ctx.policy()?;
+    let budgets = policy.budgets();
 
     // Rung checks, polling while approvals are short and --wait allows.
     let mut pause = Duration::from_millis(100);
     let mut told = false;
     let plan = loop {
         let waiting = deadline.is_some_and(|d| Instant::now() < d);
-        match check(ctx, &args, &hash, &budgets, waiting)? {
+        match check(ctx, &args, &hash, budgets, waiting)? {
             Decision::Run(p) => break *p,
             Decision::Replay(p) => return replay::emit(ctx, &p),
             Decision::Refuse(e) => return Err(e),
@@ -152,7 +153,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         })?;
         return Err(e);
     };
-    let exec = match start(ctx, &plan, &args.key, &hash, &budgets)? {
+    let exec = match start(ctx, &plan, &args.key, &hash, budgets)? {
         Started::Running(exec) => *exec,
         Started::Replay(p) => return replay::emit(ctx, &p),
         Started::Refused(e) => return Err(e),

@@ -95,7 +95,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     };
     let now = ctx.now();
     let actor = ctx.actor.clone();
-    let policy = ctx.policy()?.clone();
+    let policy = ctx.policy()?;
 
     // A dry-run runs now, with no approval, so it must itself be read-only
     // by policy; otherwise `--dry-run "rm -rf x"` would be an ungated

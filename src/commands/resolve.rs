@@ -50,7 +50,8 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     let now = ctx.now();
     let actor = ctx.actor.clone();
     let (apply_ttl, sod) = {
-        let d = ctx.policy()?.defaults();
+        let policy = ctx.policy()?;
+        let d = policy.defaults();
         (d.apply_ttl, d.separation_of_duties)
     };
     let state = ctx.state_path().to_path_buf();

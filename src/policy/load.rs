@@ -19,18 +19,9 @@ use toml::Spanned;
 
 const NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Parses and validates. `check_examples` is false only for the embedded
-/// default, whose examples the test suite checks before it can ship.
-pub(super) fn load(
-    source: &str,
-    origin: &str,
-    check_examples: bool,
-) -> Result<Policy, PolicyError> {
-    let cx = Cx {
-        source,
-        origin,
-        check_examples,
-    };
+/// Parses and validates, examples included.
+pub(super) fn load(source: &str, origin: &str) -> Result<Policy, PolicyError> {
+    let cx = Cx { source, origin };
     // One parse on the happy path; on failure, a second, lenient parse finds
     // out whether the version is the problem, which explains more than an
     // unknown key would.
@@ -126,7 +117,6 @@ fn check_version(cx: &Cx, version: Option<&Spanned<toml::Value>>) -> Result<(), 
 struct Cx<'a> {
     source: &'a str,
     origin: &'a str,
-    check_examples: bool,
 }
 
 impl Cx<'_> {
@@ -274,17 +264,7 @@ impl Cx<'_> {
             .map(|codes| self.exit_codes(&format!("{what}: "), codes))
             .transpose()?;
 
-        let examples: &[Spanned<String>] = if self.check_examples {
-            &raw.examples
-        } else {
-            &[]
-        };
-        let not_examples: &[Spanned<String>] = if self.check_examples {
-            &raw.not_examples
-        } else {
-            &[]
-        };
-        for example in examples {
+        for example in &raw.examples {
             let argv = self.example_argv(&what, "example", example)?;
             if !commands.iter().any(|p| p.matches(&argv)) {
                 return Err(self.at(
@@ -296,7 +276,7 @@ impl Cx<'_> {
                 ));
             }
         }
-        for example in not_examples {
+        for example in &raw.not_examples {
             let argv = self.example_argv(&what, "not_example", example)?;
             if let Some(p) = commands.iter().find(|p| p.matches(&argv)) {
                 return Err(self.at(

@@ -19,6 +19,7 @@ pub mod pattern;
 pub use pattern::Pattern;
 
 use crate::tier::Tier;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::ffi::OsString;
 use std::fmt;
@@ -26,13 +27,23 @@ use std::time::Duration;
 
 /// The default policy, used when the user has none.
 pub const EMBEDDED_SOURCE: &str = include_str!("default.toml");
+/// The embedded default as [`Policy::parse`] leaves it, serialized: loading
+/// this skips the TOML parse and the validation, most of a millisecond's
+/// third. Regenerate with `LADDER_BLESS=1 cargo test --lib embedded_policy`;
+/// that test fails while it is stale.
+const EMBEDDED_COMPILED: &str = include_str!("default.compiled.json");
 /// What errors and `policy show` call the embedded default.
 pub const EMBEDDED_ORIGIN: &str = "<embedded default policy>";
 
 /// A validated policy, ready to evaluate.
-#[derive(Debug, Clone)]
+///
+/// Serialized (without its source) only for the embedded default's
+/// precompiled form; see [`Policy::embedded_checked_at_build`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Policy {
+    #[serde(skip)]
     source: String,
+    #[serde(skip)]
     origin: String,
     defaults: Defaults,
     /// Indexed by `Tier as usize`, the order of `Tier::ALL`.
@@ -64,7 +75,7 @@ impl fmt::Display for PolicyError {
 impl std::error::Error for PolicyError {}
 
 /// `[defaults]`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Defaults {
     /// The tier of commands no rule matches.
     pub tier: Tier,
@@ -98,7 +109,7 @@ impl Default for Defaults {
 }
 
 /// `[tiers.<tier>]`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct TierSettings {
     pub approvals: u32,
     /// Planned without a dry-run: at least one approval.
@@ -121,7 +132,7 @@ impl TierSettings {
 }
 
 /// One `[[rules]]` entry.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Rule {
     pub name: String,
     pub tier: Tier,
@@ -131,6 +142,7 @@ pub struct Rule {
     /// Variable name and a glob over its value; all must hold, sorted by name.
     pub env: Vec<(String, String)>,
     /// Must match the dry-run's stdout; without a dry-run the rule cannot match.
+    #[serde(with = "regex_text")]
     pub dry_run_output: Option<regex::Regex>,
     /// Overrides `[defaults]` for plans this rule wins.
     pub dry_run_exit_codes: Option<Vec<i32>>,
@@ -142,7 +154,7 @@ pub struct Rule {
 
 /// One `[[budgets]]` entry: at most `max` applies of plans in `tiers` per
 /// `per`, optionally only those won by `rule` or planned by `actor`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Budget {
     pub name: String,
     pub tiers: Vec<Tier>,
@@ -153,14 +165,14 @@ pub struct Budget {
 }
 
 /// `[notify]`: a command run with the plan JSON on stdin when a plan waits.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Notify {
     pub command: Vec<String>,
     pub timeout: Duration,
 }
 
 /// `[confidence]`: what an actor's `--confidence` does to a plan.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct ConfidenceBands {
     pub deny_below: f64,
     pub approve_below: f64,
@@ -220,18 +232,27 @@ impl Policy {
             .unwrap_or_else(|e| panic!("the embedded default policy is invalid: {e}"))
     }
 
-    /// The embedded default, without re-checking its examples: they are
-    /// checked by the test suite (`Policy::parse` on the same text) before a
-    /// binary can ship, and the text cannot change after. This keeps the
-    /// examples check (a fifth of a millisecond) off every command's path.
+    /// The embedded default, from its precompiled form: what
+    /// `Policy::parse` made of the same text, examples checked, when the test
+    /// suite last blessed it (a stale form fails the suite, so none can
+    /// ship). This keeps the TOML parse and the validation, a third of a
+    /// millisecond, off every command's path.
     pub fn embedded_checked_at_build() -> Result<Policy, PolicyError> {
-        load::load(EMBEDDED_SOURCE, EMBEDDED_ORIGIN, false)
+        let mut policy: Policy =
+            serde_json::from_str(EMBEDDED_COMPILED).map_err(|e| PolicyError {
+                origin: EMBEDDED_ORIGIN.to_string(),
+                line: None,
+                message: format!("the precompiled form is unreadable: {e}"),
+            })?;
+        policy.source = EMBEDDED_SOURCE.to_string();
+        policy.origin = EMBEDDED_ORIGIN.to_string();
+        Ok(policy)
     }
 
     /// Parses and validates policy text, examples included; `origin` names
     /// it in errors (normally the file's path).
     pub fn parse(source: &str, origin: &str) -> Result<Policy, PolicyError> {
-        load::load(source, origin, true)
+        load::load(source, origin)
     }
 
     /// The text the policy was parsed from.
@@ -282,3 +303,21 @@ impl Policy {
 
 #[cfg(test)]
 mod tests;
+
+/// `Option<Regex>` as its pattern text.
+mod regex_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(re: &Option<regex::Regex>, s: S) -> Result<S::Ok, S::Error> {
+        match re {
+            Some(re) => s.serialize_some(re.as_str()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<regex::Regex>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|text| regex::Regex::new(&text).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}

@@ -42,11 +42,41 @@ enum Token {
     Glob(Vec<u8>),
 }
 
+/// A pattern is stored as its text (the embedded policy's precompiled form).
+impl serde::Serialize for Pattern {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Pattern {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Pattern, D::Error> {
+        let text = String::deserialize(d)?;
+        Pattern::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Splits pattern text into words exactly as `shell_words::split` does.
+/// Most patterns quote nothing; splitting those on blanks directly takes the
+/// default policy's 300-odd patterns from about a tenth of a millisecond of
+/// every `plan` to a few microseconds.
+fn split_words(text: &str) -> Result<Vec<String>, shell_words::ParseError> {
+    if text.contains(['\'', '"', '\\', '#']) {
+        return shell_words::split(text);
+    }
+    // shell_words' delimiters are exactly these three.
+    Ok(text
+        .split([' ', '\t', '\n'])
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
 impl Pattern {
     /// Parses pattern text such as `git push ** --force **`.
     pub fn parse(text: &str) -> Result<Pattern, String> {
-        let words = shell_words::split(text)
-            .map_err(|_| format!("pattern `{text}` has an unbalanced quote"))?;
+        let words =
+            split_words(text).map_err(|_| format!("pattern `{text}` has an unbalanced quote"))?;
         if words.is_empty() {
             return Err("empty pattern: a pattern needs at least a program".to_string());
         }
@@ -309,6 +339,16 @@ mod tests {
             prop::collection::vec(any::<u8>(), 0..8).prop_map(OsString::from_vec),
             0..8,
         )
+    }
+
+    proptest! {
+        /// The fast path must not change what a pattern means.
+        #[test]
+        fn splitting_agrees_with_shell_words(text in "[a-z*?\\[\\]= \t\n\r\x0c'\"\\\\#-]{0,40}") {
+            let fast = split_words(&text).map_err(|_| ());
+            let reference = shell_words::split(&text).map_err(|_| ());
+            prop_assert_eq!(fast, reference);
+        }
     }
 
     proptest! {

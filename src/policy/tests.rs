@@ -850,7 +850,7 @@ fn empty_argv_gets_the_defaults() {
 
 #[test]
 fn embedded_default_examples_agree_with_its_patterns() {
-    // The binary loads the default without re-checking its examples
+    // The binary loads the default from its precompiled form
     // (`embedded_checked_at_build`); this is the check it relies on.
     let checked = Policy::parse(EMBEDDED_SOURCE, EMBEDDED_ORIGIN).expect("examples hold");
     assert!(
@@ -861,7 +861,7 @@ fn embedded_default_examples_agree_with_its_patterns() {
             .count()
             >= 10
     );
-    // Skipping the examples check changes nothing else.
+    // The precompiled form is the same policy.
     let fast = Policy::embedded_checked_at_build().unwrap();
     assert_eq!(fast.sha256(), checked.sha256());
     assert_eq!(fast.rules().len(), checked.rules().len());
@@ -1013,4 +1013,30 @@ mod properties {
             prop_assert!(e.denied.is_none() || e.approvals_required == 0);
         }
     }
+}
+
+/// The precompiled embedded policy is what parsing default.toml gives
+/// today. `LADDER_BLESS=1` rewrites it.
+#[test]
+fn embedded_policy_precompiled_form_is_fresh() {
+    let parsed = Policy::parse(EMBEDDED_SOURCE, EMBEDDED_ORIGIN).expect("default.toml is valid");
+    let want = serde_json::to_string_pretty(&parsed).unwrap() + "\n";
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/policy/default.compiled.json"
+    );
+    if std::env::var_os("LADDER_BLESS").is_some() {
+        std::fs::write(path, &want).unwrap();
+        return;
+    }
+    let have = std::fs::read_to_string(path).unwrap();
+    assert!(
+        have == want,
+        "src/policy/default.compiled.json is stale; run `LADDER_BLESS=1 cargo test --lib embedded_policy` and commit"
+    );
+    // And it loads back into the same policy.
+    let loaded = Policy::embedded_checked_at_build().unwrap();
+    assert_eq!(serde_json::to_string_pretty(&loaded).unwrap() + "\n", want);
+    assert_eq!(loaded.source(), EMBEDDED_SOURCE);
+    assert_eq!(loaded.origin(), EMBEDDED_ORIGIN);
 }
