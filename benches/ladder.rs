@@ -307,6 +307,14 @@ fn main() {
         });
     }
 
+    // Plans one process after another, nothing else: each opener re-reads
+    // the live part of the WAL, so this shows whether the WAL keeps
+    // starting over (it once grew without bound here).
+    let row = Bench::new(tmp.path(), "row.db");
+    let in_a_row: Vec<Duration> = (0..300).map(|i| row.plan(i).0.wall).collect();
+    let first = median(in_a_row[..50].to_vec());
+    let last = median(in_a_row[250..].to_vec());
+
     // log --verify over the whole ledger.
     let m = measure(&mut full.ladder(&["log", "--verify"]));
     let verify_rate = events as f64 / m.wall.as_secs_f64();
@@ -390,6 +398,12 @@ fn main() {
             rss
         );
     }
+    println!(
+        "300 plans in a row: median of the first 50 {}, of the last 50 {} ({:.2}x)",
+        ms(first),
+        ms(last),
+        last.as_secs_f64() / first.as_secs_f64()
+    );
     println!(
         "log --verify @{events}: {} ({:.0} events/s; target >= 500000), peak RSS {:.1} MiB",
         ms(m.wall),
