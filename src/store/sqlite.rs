@@ -344,11 +344,15 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Writes the schema version back unchanged. Read under the write lock,
+    /// not taken from this binary: a newer ladder may have migrated the file
+    /// since this one opened it.
     fn rewrite_schema_version(&mut self) -> rusqlite::Result<()> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
+        let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        tx.pragma_update(None, "user_version", version)?;
         tx.commit()
     }
 
@@ -1071,6 +1075,22 @@ mod tests {
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
         assert_eq!(version, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn starting_the_wal_over_never_rolls_back_a_newer_schema_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let mut store = SqliteStore::open(&path).unwrap();
+        // A newer ladder migrates the file while this one has it open.
+        let newer = MIGRATIONS.len() as i64 + 1;
+        let other = Connection::open(&path).unwrap();
+        other.pragma_update(None, "user_version", newer).unwrap();
+        store.rewrite_schema_version().unwrap();
+        let version: i64 = other
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, newer);
     }
 
     #[test]
