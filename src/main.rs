@@ -1,25 +1,64 @@
-// No Rust runtime start-up (`lang_start`): it reads /proc/self/maps to
-// place a stack guard and installs stack-overflow handlers, about 0.1 ms of
-// every command (BENCHMARKS.md). What ladder needs from it is done in `main`:
-// SIGPIPE ignored, so a write to a closed pipe fails with EPIPE as in any
-// Rust program, and a panic still prints its message and exits 101.
-// `std::env::args` works without it (glibc hands argv to std's initializer),
-// and `std::process::exit`, which every path ends in, flushes stdout.
-#![no_main]
+// On glibc Linux, no Rust runtime start-up (`lang_start`): it reads
+// /proc/self/maps to place a stack guard and installs stack-overflow
+// handlers, about 0.1 ms of every command (BENCHMARKS.md). What ladder needs
+// from it is done in `main` below: closed standard descriptors reopened on
+// /dev/null, SIGPIPE ignored (a write to a closed pipe fails with EPIPE), and
+// a panic still printing its message and exiting 101. A stack overflow is a
+// plain SIGSEGV. `std::env::args` works without it only on glibc, which
+// hands argv to std's initializer; other targets keep Rust's own start-up.
+// `std::process::exit`, which every path ends in, flushes stdout.
+#![cfg_attr(all(target_os = "linux", target_env = "gnu"), no_main)]
 
 use clap::Parser;
 use ladder::cli::Cli;
 use ladder::error::{Error, Kind};
-use std::ffi::{c_char, c_int};
 
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[unsafe(no_mangle)]
-extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
-    // SAFETY: single-threaded, before anything else runs; the same call
-    // Rust's own start-up makes.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+extern "C" fn main(
+    _argc: std::ffi::c_int,
+    _argv: *const *const std::ffi::c_char,
+) -> std::ffi::c_int {
+    // SAFETY: single-threaded, before anything else runs; the calls Rust's
+    // own start-up makes.
+    unsafe {
+        reopen_closed_standard_fds();
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
     match std::panic::catch_unwind(run) {
         Ok(never) => never,
         Err(_) => std::process::exit(101),
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn main() {
+    run()
+}
+
+/// A descriptor 0, 1 or 2 that was closed when ladder started gets
+/// /dev/null, so that no pipe or file ladder opens lands on it and is
+/// mistaken for a standard stream.
+///
+/// # Safety
+/// Call single-threaded, before anything opens a file.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+unsafe fn reopen_closed_standard_fds() {
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    });
+    // SAFETY: a valid array of three pollfds; zero timeout.
+    if unsafe { libc::poll(fds.as_mut_ptr(), 3, 0) } < 0 {
+        return;
+    }
+    for pfd in fds {
+        if pfd.revents & libc::POLLNVAL != 0 {
+            // Opening takes the lowest free descriptor: this one.
+            // SAFETY: a NUL-terminated path; flags only.
+            unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+        }
     }
 }
 

@@ -88,6 +88,7 @@ pub(super) fn load(source: &str, origin: &str) -> Result<Policy, PolicyError> {
     Ok(Policy {
         source: source.to_string(),
         origin: origin.to_string(),
+        source_sha256: super::source_sha256(source),
         defaults,
         tiers,
         rules,

@@ -45,6 +45,9 @@ pub struct Policy {
     source: String,
     #[serde(skip)]
     origin: String,
+    /// Lowercase hex sha256 of `source`. In the precompiled form it names
+    /// the text it was compiled from.
+    source_sha256: String,
     defaults: Defaults,
     /// Indexed by `Tier as usize`, the order of `Tier::ALL`.
     tiers: [TierSettings; 5],
@@ -237,16 +240,24 @@ impl Policy {
     /// suite last blessed it (a stale form fails the suite, so none can
     /// ship). This keeps the TOML parse and the validation, a third of a
     /// millisecond, off every command's path.
+    ///
+    /// Should a binary ever be built from a `default.toml` the form was not
+    /// compiled from (edited, not re-blessed, tests not run), the hashes
+    /// differ and the text is parsed instead: slower, never stale.
     pub fn embedded_checked_at_build() -> Result<Policy, PolicyError> {
-        let mut policy: Policy =
-            serde_json::from_str(EMBEDDED_COMPILED).map_err(|e| PolicyError {
-                origin: EMBEDDED_ORIGIN.to_string(),
-                line: None,
-                message: format!("the precompiled form is unreadable: {e}"),
-            })?;
-        policy.source = EMBEDDED_SOURCE.to_string();
-        policy.origin = EMBEDDED_ORIGIN.to_string();
-        Ok(policy)
+        Policy::from_compiled(EMBEDDED_COMPILED, EMBEDDED_SOURCE, EMBEDDED_ORIGIN)
+    }
+
+    /// `compiled` if it was compiled from `source`, else `source` parsed.
+    fn from_compiled(compiled: &str, source: &str, origin: &str) -> Result<Policy, PolicyError> {
+        match serde_json::from_str::<Policy>(compiled) {
+            Ok(mut policy) if policy.source_sha256 == source_sha256(source) => {
+                policy.source = source.to_string();
+                policy.origin = origin.to_string();
+                Ok(policy)
+            }
+            _ => Policy::parse(source, origin),
+        }
     }
 
     /// Parses and validates policy text, examples included; `origin` names
@@ -267,7 +278,7 @@ impl Policy {
 
     /// Lowercase hex sha256 of the source bytes, recorded in every plan.
     pub fn sha256(&self) -> String {
-        format!("{:x}", Sha256::digest(self.source.as_bytes()))
+        self.source_sha256.clone()
     }
 
     pub fn defaults(&self) -> &Defaults {
@@ -303,6 +314,11 @@ impl Policy {
 
 #[cfg(test)]
 mod tests;
+
+/// Lowercase hex sha256 of policy text.
+fn source_sha256(source: &str) -> String {
+    format!("{:x}", Sha256::digest(source.as_bytes()))
+}
 
 /// `Option<Regex>` as its pattern text.
 mod regex_text {

@@ -1040,3 +1040,26 @@ fn embedded_policy_precompiled_form_is_fresh() {
     assert_eq!(loaded.source(), EMBEDDED_SOURCE);
     assert_eq!(loaded.origin(), EMBEDDED_ORIGIN);
 }
+
+/// A binary built from an edited default.toml that was not re-blessed
+/// classifies by the text it ships, not by the stale compiled form.
+#[test]
+fn a_precompiled_form_of_other_text_is_not_used() {
+    let edited = EMBEDDED_SOURCE.replacen(
+        "[defaults]\ntier = \"irreversible\"",
+        "[defaults]\ntier = \"critical\"",
+        1,
+    );
+    assert_ne!(edited, EMBEDDED_SOURCE);
+    let p = Policy::from_compiled(super::EMBEDDED_COMPILED, &edited, EMBEDDED_ORIGIN)
+        .expect("the edited text is valid");
+    assert_eq!(p.source(), edited);
+    assert_eq!(
+        p.sha256(),
+        Policy::parse(&edited, EMBEDDED_ORIGIN).unwrap().sha256()
+    );
+    assert_eq!(p.defaults().tier, Tier::Critical);
+    // An unreadable form is parsed around too.
+    let p = Policy::from_compiled("{", EMBEDDED_SOURCE, EMBEDDED_ORIGIN).unwrap();
+    assert_eq!(p.sha256(), Policy::embedded().sha256());
+}

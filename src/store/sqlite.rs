@@ -185,8 +185,11 @@ impl SqliteStore {
         // ladder; a power cut may lose the latest ones. The commit that must
         // reach the disk (the `running` record) goes through
         // `write_durable_tx`, which switches to FULL for it.
+        // The WAL file keeps its size when it starts over; after a burst of
+        // concurrent writers it can be tens of megabytes. Past 1 MiB it is
+        // cut back the next time it starts over (normally it stays ~0.3 MiB).
         self.conn
-            .execute_batch("PRAGMA synchronous = NORMAL;")
+            .execute_batch("PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = 1048576;")
             .context("failed to configure state database")?;
         // Each ladder process is usually the only connection, so by default
         // every close would checkpoint the WAL into the database (with two
@@ -321,27 +324,35 @@ impl SqliteStore {
     /// measured 0.1 ms slower there).
     ///
     /// If another process is reading or writing, SQLite copies what it can
-    /// and a later commit finishes the job. Nothing here fails the command:
-    /// its own commit is already done.
-    fn checkpoint_if_due(&mut self) -> Result<()> {
+    /// and a later commit finishes the job. Nothing here fails the command,
+    /// whose own commit is already done; anything worse than "busy" is
+    /// reported as a warning.
+    fn checkpoint_if_due(&mut self) {
         if self.wal_frames.load(Ordering::Relaxed) < WAL_RESTART_FRAMES {
-            return Ok(());
-        }
-        self.conn
-            .busy_handler(None::<fn(i32) -> bool>)
-            .context("failed to set busy handler")?;
-        let copied_all = matches!(
-            self.conn.wal_checkpoint_v2(None::<&str>, CheckpointMode::PASSIVE),
-            Ok((frames, copied)) if frames == copied
-        );
-        if copied_all {
-            let _ = self.rewrite_schema_version();
+            return;
         }
         self.wal_frames.store(0, Ordering::Relaxed);
-        self.conn
-            .busy_handler(Some(busy_wait))
-            .context("failed to set busy handler")?;
-        Ok(())
+        let _ = self.conn.busy_handler(None::<fn(i32) -> bool>);
+        let result = self
+            .conn
+            .wal_checkpoint_v2(None::<&str>, CheckpointMode::PASSIVE)
+            .and_then(|(frames, copied)| match frames == copied {
+                true => self.rewrite_schema_version(),
+                false => Ok(()),
+            });
+        let _ = self.conn.busy_handler(Some(busy_wait));
+        if let Err(e) = result {
+            let busy = matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            );
+            if !busy {
+                eprintln!(
+                    "ladder: warning: could not checkpoint {}: {e}",
+                    self.path.display()
+                );
+            }
+        }
     }
 
     /// Writes the schema version back unchanged. Read under the write lock,
@@ -384,7 +395,10 @@ impl Store for SqliteStore {
             })?;
         f(&mut SqliteTx { conn: &tx })?;
         match tx.commit() {
-            Ok(()) => self.checkpoint_if_due(),
+            Ok(()) => {
+                self.checkpoint_if_due();
+                Ok(())
+            }
             Err(e) => Err(self.write_context(e)),
         }
     }
