@@ -6,6 +6,11 @@ use crate::cli::Global;
 use crate::clock::Clock;
 use crate::error::{Error, Kind, Result};
 use crate::policy::{EMBEDDED_ORIGIN, EMBEDDED_SOURCE, Policy};
+use crate::store::Store;
+use crate::store::sqlite::SqliteStore;
+use anyhow::Context as _;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 /// The policy in effect, checked in full (examples too): what `policy check` uses.
@@ -15,11 +20,6 @@ pub fn checked_policy(ctx: &mut Ctx) -> Result<Policy> {
         None => Ok(Policy::parse(EMBEDDED_SOURCE, EMBEDDED_ORIGIN)?),
     }
 }
-use crate::store::Store;
-use crate::store::sqlite::SqliteStore;
-use anyhow::Context as _;
-use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
 
 pub struct Ctx {
     pub json: bool,

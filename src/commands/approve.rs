@@ -181,22 +181,20 @@ fn review_queue(ctx: &mut Ctx, comment: Option<&str>) -> Result<()> {
         let paint = render::Paint { on: ctx.color };
         eprintln!("\n── {} of {total} ──", i + 1);
         eprint!("{}", render::plan_card(plan, ctx.now(), paint));
-        let mut answer = super::prompt("[a]pprove, [r]eject, [s]kip, [q]uit? ")?;
-        while !answer.is_empty()
-            && !matches!(
-                answer.trim().to_ascii_lowercase().as_str(),
-                "a" | "approve" | "y" | "yes" | "r" | "reject" | "s" | "skip" | "q" | "quit"
-            )
-        {
-            // An unknown answer is asked again, never taken as a decision.
-            answer = super::prompt("please answer a, r, s or q: ")?;
-        }
-        if answer.is_empty() {
-            // End of input: stop, deciding nothing more.
-            break;
-        }
-        match answer.trim().to_ascii_lowercase().as_str() {
-            "a" | "approve" | "y" | "yes" => {
+        let mut line = super::prompt("[a]pprove, [r]eject, [s]kip, [q]uit? ")?;
+        let answer = loop {
+            if line.is_empty() {
+                // End of input: stop, deciding nothing more.
+                break Answer::Quit;
+            }
+            match Answer::parse(&line) {
+                Some(a) => break a,
+                // An unknown answer is asked again, never taken as a decision.
+                None => line = super::prompt("please answer a, r, s or q: ")?,
+            }
+        };
+        match answer {
+            Answer::Approve => {
                 match approve_plan(
                     ctx,
                     &PlanRef::Id(plan.id.clone()),
@@ -215,7 +213,7 @@ fn review_queue(ctx: &mut Ctx, comment: Option<&str>) -> Result<()> {
                     Err(e) => eprintln!("ladder: {}", e.one_line()),
                 }
             }
-            "r" | "reject" => {
+            Answer::Reject => {
                 let reason = super::prompt("reason: ")?;
                 let reason = reason.trim();
                 if reason.is_empty() {
@@ -231,10 +229,30 @@ fn review_queue(ctx: &mut Ctx, comment: Option<&str>) -> Result<()> {
                     Err(e) => eprintln!("ladder: {}", e.one_line()),
                 }
             }
-            "q" | "quit" => break,
-            _ => skipped += 1,
+            Answer::Skip => skipped += 1,
+            Answer::Quit => break,
         }
     }
     eprintln!("\n{approved} approved, {rejected} rejected, {skipped} skipped");
     Ok(())
+}
+
+/// A reviewer's answer at the queue's prompt.
+enum Answer {
+    Approve,
+    Reject,
+    Skip,
+    Quit,
+}
+
+impl Answer {
+    fn parse(line: &str) -> Option<Answer> {
+        match line.trim().to_ascii_lowercase().as_str() {
+            "a" | "approve" | "y" | "yes" => Some(Answer::Approve),
+            "r" | "reject" => Some(Answer::Reject),
+            "s" | "skip" => Some(Answer::Skip),
+            "q" | "quit" => Some(Answer::Quit),
+            _ => None,
+        }
+    }
 }

@@ -105,8 +105,6 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         .filter(|_| policy.defaults().dry_run_must_be_read_only)
     {
         if let Err(e) = check_dry_run_is_read_only(&policy, argv) {
-            let now = ctx.now();
-            let actor = ctx.actor.clone();
             store::write(ctx.store()?, |tx| {
                 record_refusal(tx, now, &actor, "plan", None, Some(&key), &e)
             })?;

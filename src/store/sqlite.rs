@@ -114,8 +114,8 @@ impl SqliteStore {
             path: path.to_path_buf(),
             wal_frames: Arc::new(AtomicI32::new(0)),
         };
-        store.configure()?;
-        store.migrate()?;
+        let version = store.configure()?;
+        store.migrate(version)?;
         if let Some(fs) = network_filesystem(path) {
             eprintln!(
                 "ladder: warning: state file {} is on a network filesystem ({fs}); SQLite locking is unreliable there, keep state on a local disk",
@@ -133,7 +133,8 @@ impl SqliteStore {
         .with_hint("point --state at a ladder state file, or move this one aside")
     }
 
-    fn configure(&mut self) -> Result<()> {
+    /// Sets the connection up and returns the schema version it found.
+    fn configure(&mut self) -> Result<i64> {
         // SQLite's own busy timeout sleeps in steps of up to 100 ms, which
         // turns a few milliseconds of contention into a tenth of a second.
         // Poll in small steps instead, up to the same overall limit.
@@ -211,7 +212,7 @@ impl SqliteStore {
                 Ok(())
             }))
             .context("failed to configure state database")?;
-        Ok(())
+        Ok(version)
     }
 
     /// WAL is a property of the file: set once, kept forever. Two processes
@@ -248,11 +249,8 @@ impl SqliteStore {
         }
     }
 
-    fn migrate(&mut self) -> Result<()> {
-        let current: i64 = self
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .context("failed to read schema version")?;
+    /// Brings the schema from `current` (as `configure` read it) up to date.
+    fn migrate(&mut self, current: i64) -> Result<()> {
         if current >= MIGRATIONS.len() as i64 {
             return Ok(());
         }
