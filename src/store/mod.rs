@@ -11,6 +11,7 @@
 
 pub mod schema;
 pub mod sqlite;
+pub mod write_queue;
 
 use crate::error::Result;
 use crate::model::{

@@ -22,6 +22,7 @@
 //! the version is behind. Statements go through `prepare_cached`.
 
 use super::schema::{APPLICATION_ID, MIGRATIONS};
+use super::write_queue::WriteQueue;
 use super::{BudgetScope, EventFilter, Store, Tx};
 use crate::error::{Error, Kind, Result};
 use crate::ledger;
@@ -69,6 +70,9 @@ pub struct SqliteStore {
     /// Frames in the WAL after this connection's latest commit, as SQLite's
     /// WAL hook reports them.
     wal_frames: Arc<AtomicI32>,
+    /// Where this process waits its turn to write; set up at its first
+    /// write.
+    queue: Option<WriteQueue>,
 }
 
 impl SqliteStore {
@@ -113,6 +117,7 @@ impl SqliteStore {
             conn,
             path: path.to_path_buf(),
             wal_frames: Arc::new(AtomicI32::new(0)),
+            queue: None,
         };
         let version = store.configure()?;
         store.migrate(version)?;
@@ -382,6 +387,22 @@ impl Store for SqliteStore {
     }
 
     fn write_tx(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
+        // Held until after the commit and any checkpoint: starting the WAL
+        // over needs a moment with no other writer.
+        let _turn = self
+            .queue
+            .get_or_insert_with(|| WriteQueue::new(&self.path))
+            .turn(BUSY_TIMEOUT)
+            .map_err(|_| {
+                Error::new(
+                    Kind::Error,
+                    format!(
+                        "failed to lock state file {}: other ladder processes kept writing for {}s",
+                        self.path.display(),
+                        BUSY_TIMEOUT.as_secs()
+                    ),
+                )
+            })?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
