@@ -437,3 +437,37 @@ fn the_wal_stays_short_when_plans_come_one_process_at_a_time() {
     let verify = t.run("agent", &["log", "--verify"]);
     assert_eq!(verify.code, 0, "{}", verify.stderr);
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_writer_waits_in_the_queue_while_another_holds_its_turn_and_then_writes() {
+    use ladder::store::write_queue::WriteQueue;
+    let t = env();
+    t.plan("agent", "first", &[], &["true"]);
+    // This test process takes the writers' turn, as a ladder in the middle
+    // of a write would.
+    let mut queue = WriteQueue::new(&t.state());
+    let turn = queue.turn(Duration::from_secs(5)).unwrap();
+    let mut child = t
+        .std_cmd("agent")
+        .args(["--json", "plan", "--key", "second", "--", "true"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let waited = child.try_wait().unwrap().is_none();
+    drop(turn);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        waited,
+        "plan finished while another writer held the turn: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let plans: i64 = t
+        .db()
+        .query_row("SELECT count(*) FROM plans", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(plans, 2);
+}
