@@ -5,8 +5,10 @@
 //! The database is in WAL mode: readers never block the writer. Every write
 //! transaction starts with `BEGIN IMMEDIATE`, taking the write lock up front,
 //! so two writers never both read and then both try to upgrade (the classic
-//! SQLITE_BUSY deadlock); a waiting writer sleeps in SQLite's busy handler
-//! for up to [`BUSY_TIMEOUT`]. `synchronous = FULL` makes a commit durable
+//! SQLITE_BUSY deadlock). Before that, ladder's writers wait their turn in
+//! [`super::write_queue`], asleep in the kernel; a writer outside the queue
+//! is waited for in SQLite's busy handler, for up to [`BUSY_TIMEOUT`] each.
+//! `synchronous = FULL` makes a commit durable
 //! before it returns, so the `running` record is on disk before the command
 //! starts.
 //!
