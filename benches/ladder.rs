@@ -355,7 +355,8 @@ fn main() {
     let conc_rounds: usize = std::env::var("LADDER_BENCH_CONCURRENT_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
+        .unwrap_or(5)
+        .max(1);
     let mut conc: Vec<(Duration, Duration, Duration)> = vec![]; // p50, p99, CPU/apply
     let mut errors = 0;
     for round in 0..conc_rounds {

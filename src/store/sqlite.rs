@@ -36,6 +36,7 @@ use crate::tier::Tier;
 use anyhow::Context as _;
 use rusqlite::wal::CheckpointMode;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
 use std::ffi::c_int;
@@ -43,7 +44,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long a writer waits for another writer before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -55,11 +56,31 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// frames. Measured in BENCHMARKS.md.
 const WAL_RESTART_FRAMES: i32 = 64;
 
+thread_local! {
+    /// When the current write must stop waiting, set by `write_tx` so that
+    /// the writers' queue and SQLite's lock share one [`BUSY_TIMEOUT`].
+    static WRITE_DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// When the current wait for SQLite's lock began (its first retry).
+    static WAIT_BEGAN: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
 /// Called by SQLite while the database is locked by another writer:
-/// sleep a little and retry until [`BUSY_TIMEOUT`].
+/// sleep a little and retry, until the write's deadline or, outside a
+/// write, [`BUSY_TIMEOUT`] after the wait began. Measured in real time:
+/// each sleep lasts longer than asked.
 fn busy_wait(attempt: i32) -> bool {
     const STEP: Duration = Duration::from_micros(250);
-    if STEP * (attempt.max(0) as u32) >= BUSY_TIMEOUT {
+    let now = Instant::now();
+    let began = WAIT_BEGAN.with(|b| {
+        if attempt == 0 || b.get().is_none() {
+            b.set(Some(now));
+        }
+        b.get().unwrap_or(now)
+    });
+    let deadline = WRITE_DEADLINE
+        .with(Cell::get)
+        .unwrap_or(began + BUSY_TIMEOUT);
+    if now >= deadline {
         return false;
     }
     std::thread::sleep(STEP);
@@ -372,39 +393,8 @@ impl SqliteStore {
         tx.commit()
     }
 
-    fn set_synchronous(&self, mode: &str) -> Result<()> {
-        self.conn
-            .execute_batch(&format!("PRAGMA synchronous = {mode}"))
-            .context("failed to set synchronous mode")?;
-        Ok(())
-    }
-}
-
-impl Store for SqliteStore {
-    fn write_durable_tx(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
-        self.set_synchronous("FULL")?;
-        let result = self.write_tx(f);
-        self.set_synchronous("NORMAL")?;
-        result
-    }
-
-    fn write_tx(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
-        // Held until after the commit and any checkpoint: starting the WAL
-        // over needs a moment with no other writer.
-        let _turn = self
-            .queue
-            .get_or_insert_with(|| WriteQueue::new(&self.path))
-            .turn(BUSY_TIMEOUT)
-            .map_err(|_| {
-                Error::new(
-                    Kind::Error,
-                    format!(
-                        "failed to lock state file {}: other ladder processes kept writing for {}s",
-                        self.path.display(),
-                        BUSY_TIMEOUT.as_secs()
-                    ),
-                )
-            })?;
+    /// [`Store::write_tx`] once this process has its turn.
+    fn write_tx_in_turn(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -422,6 +412,47 @@ impl Store for SqliteStore {
             }
             Err(e) => Err(self.write_context(e)),
         }
+    }
+
+    fn set_synchronous(&self, mode: &str) -> Result<()> {
+        self.conn
+            .execute_batch(&format!("PRAGMA synchronous = {mode}"))
+            .context("failed to set synchronous mode")?;
+        Ok(())
+    }
+}
+
+impl Store for SqliteStore {
+    fn write_durable_tx(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
+        self.set_synchronous("FULL")?;
+        let result = self.write_tx(f);
+        self.set_synchronous("NORMAL")?;
+        result
+    }
+
+    fn write_tx(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
+        let deadline = Instant::now() + BUSY_TIMEOUT;
+        // Held until after the commit and any checkpoint: starting the WAL
+        // over needs a moment with no other writer.
+        let _turn = self
+            .queue
+            .get_or_insert_with(|| WriteQueue::new(&self.path))
+            .turn(BUSY_TIMEOUT)
+            .map_err(|_| {
+                Error::new(
+                    Kind::Error,
+                    format!(
+                        "failed to lock state file {}: another process held the write turn ({}) for {}s",
+                        self.path.display(),
+                        crate::runlock::lock_path(&self.path).display(),
+                        BUSY_TIMEOUT.as_secs()
+                    ),
+                )
+            })?;
+        WRITE_DEADLINE.with(|d| d.set(Some(deadline)));
+        let result = self.write_tx_in_turn(f);
+        WRITE_DEADLINE.with(|d| d.set(None));
+        result
     }
 
     fn read_tx(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
@@ -1057,6 +1088,21 @@ fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn waiting_for_sqlites_lock_ends_at_the_writes_deadline_in_real_time() {
+        // Counting retries instead would wait 30 s here, and longer than
+        // 30 s in general: each sleep lasts longer than asked.
+        let start = Instant::now();
+        WRITE_DEADLINE.with(|d| d.set(Some(start + Duration::from_millis(50))));
+        let mut attempt = 0;
+        while busy_wait(attempt) {
+            attempt += 1;
+            assert!(start.elapsed() < Duration::from_secs(10), "never gave up");
+        }
+        WRITE_DEADLINE.with(|d| d.set(None));
+        assert!(start.elapsed() >= Duration::from_millis(50));
+    }
 
     #[test]
     fn network_filesystems_are_recognised() {

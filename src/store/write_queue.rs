@@ -9,9 +9,11 @@
 //!
 //! So before `BEGIN IMMEDIATE` a writer takes an open-file-description
 //! write lock (`F_OFD_SETLKW`) on byte 0 of `<state>.lock`, and gives it
-//! back after its commit. The kernel parks the waiters and wakes the next
+//! back after its commit (and the WAL restart that may follow it, which
+//! needs a moment without writers). The kernel parks the waiters and wakes
 //! one when the holder lets go or dies (`kill -9` included): no polling, no
-//! stale turns. Run locks use the bytes at plan row numbers, which start at
+//! stale turns. No order is promised: a newcomer's first try can take the
+//! turn just as it is given back. Run locks use the bytes at plan row numbers, which start at
 //! 1 ([`crate::runlock`]).
 //!
 //! The queue only saves work; SQLite's lock still decides who writes. A
@@ -23,6 +25,7 @@
 //! giving a turn back would drop apply's run lock on the same file. There,
 //! writers poll as before.
 
+#[cfg(target_os = "linux")]
 use std::fs::File;
 use std::path::Path;
 use std::time::Duration;
@@ -103,6 +106,10 @@ impl WriteQueue {
             Ok(Ok(())) => Ok(Turn { file: Some(file) }),
             Ok(Err(_)) => Ok(Turn { file: None }),
             Err(_) => {
+                // The waiting thread keeps its handle; dropping ours lets
+                // its late turn end with it. Later writes of this process
+                // (the review queue goes on after an error) are left to
+                // SQLite's busy handler.
                 self.file = None;
                 Err(Wait::TimedOut)
             }
@@ -161,6 +168,34 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicBool, Ordering};
 
+    /// Whether some open file description holds the queue's byte.
+    fn queue_byte_is_held(state: &Path) -> bool {
+        use std::os::fd::AsRawFd;
+        let file = File::open(crate::runlock::lock_path(state)).unwrap();
+        // SAFETY: flock is a plain C struct; all-zero is a valid value.
+        let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+        fl.l_type = libc::F_WRLCK as libc::c_short;
+        fl.l_whence = libc::SEEK_SET as libc::c_short;
+        fl.l_len = 1;
+        // SAFETY: an open descriptor and an initialised flock struct.
+        assert_eq!(
+            unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_GETLK, &mut fl) },
+            0
+        );
+        fl.l_type != libc::F_UNLCK as libc::c_short
+    }
+
+    #[test]
+    fn a_turn_holds_the_queue_byte_until_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.db");
+        let mut q = WriteQueue::new(&state);
+        let turn = q.turn(Duration::from_secs(5)).unwrap();
+        assert!(queue_byte_is_held(&state));
+        drop(turn);
+        assert!(!queue_byte_is_held(&state));
+    }
+
     #[test]
     fn a_second_writer_waits_until_the_first_gives_its_turn_back() {
         let dir = tempfile::tempdir().unwrap();
@@ -206,7 +241,8 @@ mod tests {
         // until its thread closes the file; a new writer gets in once it
         // has.
         let mut next = WriteQueue::new(&state);
-        assert!(next.turn(Duration::from_secs(30)).is_ok());
+        let _turn = next.turn(Duration::from_secs(30)).unwrap();
+        assert!(queue_byte_is_held(&state), "the turn was not really taken");
     }
 
     #[test]
