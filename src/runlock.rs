@@ -43,7 +43,9 @@ fn open(state: &Path) -> anyhow::Result<File> {
         .with_context(|| format!("failed to open lock file {}", path.display()))
 }
 
-fn flock(kind: libc::c_short, offset: i64) -> libc::flock {
+/// A one-byte lock request at `offset` (also used by the writers' queue,
+/// at byte 0).
+pub(crate) fn flock(kind: libc::c_short, offset: i64) -> libc::flock {
     // SAFETY: flock is a plain C struct; all-zero is a valid value.
     let mut fl: libc::flock = unsafe { std::mem::zeroed() };
     fl.l_type = kind;

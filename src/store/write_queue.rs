@@ -139,12 +139,7 @@ impl Drop for Turn {
 /// `cmd` (`F_OFD_SETLK`, or `F_OFD_SETLKW` to wait).
 #[cfg(target_os = "linux")]
 fn lock(fd: std::os::fd::RawFd, cmd: libc::c_int, kind: libc::c_int) -> std::io::Result<()> {
-    // SAFETY: flock is a plain C struct; all-zero is a valid value.
-    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
-    fl.l_type = kind as libc::c_short;
-    fl.l_whence = libc::SEEK_SET as libc::c_short;
-    fl.l_start = 0;
-    fl.l_len = 1;
+    let mut fl = crate::runlock::flock(kind as libc::c_short, 0);
     loop {
         // SAFETY: a descriptor this process holds open and a properly
         // initialised flock struct.
@@ -170,19 +165,7 @@ mod tests {
 
     /// Whether some open file description holds the queue's byte.
     fn queue_byte_is_held(state: &Path) -> bool {
-        use std::os::fd::AsRawFd;
-        let file = File::open(crate::runlock::lock_path(state)).unwrap();
-        // SAFETY: flock is a plain C struct; all-zero is a valid value.
-        let mut fl: libc::flock = unsafe { std::mem::zeroed() };
-        fl.l_type = libc::F_WRLCK as libc::c_short;
-        fl.l_whence = libc::SEEK_SET as libc::c_short;
-        fl.l_len = 1;
-        // SAFETY: an open descriptor and an initialised flock struct.
-        assert_eq!(
-            unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_GETLK, &mut fl) },
-            0
-        );
-        fl.l_type != libc::F_UNLCK as libc::c_short
+        crate::runlock::is_held(state, 0).unwrap()
     }
 
     #[test]
