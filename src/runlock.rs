@@ -5,7 +5,8 @@
 //! `<state>.lock`, at the plan's row number. The kernel drops the lock when
 //! the process dies, however it dies (`kill -9` included), so a plan marked
 //! `running` whose byte is unlocked was interrupted, and one whose byte is
-//! locked is in flight. No timers, no heartbeats.
+//! locked is in flight. No timers, no heartbeats. Row numbers start at 1;
+//! byte 0 is the writers' queue ([`crate::store::write_queue`]).
 //!
 //! On Linux these are open-file-description locks (`F_OFD_SETLK`), which,
 //! unlike classic POSIX record locks, are not dropped when the same process
@@ -32,7 +33,7 @@ pub fn lock_path(state: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
-fn open(state: &Path) -> anyhow::Result<File> {
+pub(crate) fn open(state: &Path) -> anyhow::Result<File> {
     let path = lock_path(state);
     OpenOptions::new()
         .read(true)

@@ -71,12 +71,11 @@ thread_local! {
 fn busy_wait(attempt: i32) -> bool {
     const STEP: Duration = Duration::from_micros(250);
     let now = Instant::now();
-    let began = WAIT_BEGAN.with(|b| {
-        if attempt == 0 || b.get().is_none() {
-            b.set(Some(now));
-        }
-        b.get().unwrap_or(now)
-    });
+    // SQLite numbers the retries of each wait from 0.
+    if attempt == 0 {
+        WAIT_BEGAN.with(|b| b.set(Some(now)));
+    }
+    let began = WAIT_BEGAN.with(Cell::get).unwrap_or(now);
     let deadline = WRITE_DEADLINE
         .with(Cell::get)
         .unwrap_or(began + BUSY_TIMEOUT);

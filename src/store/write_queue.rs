@@ -13,8 +13,8 @@
 //! needs a moment without writers). The kernel parks the waiters and wakes
 //! one when the holder lets go or dies (`kill -9` included): no polling, no
 //! stale turns. No order is promised: a newcomer's first try can take the
-//! turn just as it is given back. Run locks use the bytes at plan row numbers, which start at
-//! 1 ([`crate::runlock`]).
+//! turn just as it is given back. Run locks use the bytes at plan row
+//! numbers, which start at 1 ([`crate::runlock`]).
 //!
 //! The queue only saves work; SQLite's lock still decides who writes. A
 //! writer outside the queue (the `sqlite3` shell, an older ladder) is waited
@@ -30,12 +30,9 @@ use std::fs::File;
 use std::path::Path;
 use std::time::Duration;
 
-/// Why a turn was not had.
+/// Another writer held the queue for the whole timeout.
 #[derive(Debug)]
-pub enum Wait {
-    /// Another writer held the queue for the whole timeout.
-    TimedOut,
-}
+pub struct TimedOut;
 
 /// The queue of one state file, for one process.
 pub struct WriteQueue {
@@ -56,14 +53,7 @@ impl WriteQueue {
     pub fn new(state: &Path) -> WriteQueue {
         #[cfg(target_os = "linux")]
         {
-            let file = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(crate::runlock::lock_path(state))
-                .ok()
-                .map(std::sync::Arc::new);
+            let file = crate::runlock::open(state).ok().map(std::sync::Arc::new);
             WriteQueue { file }
         }
         #[cfg(not(target_os = "linux"))]
@@ -75,7 +65,7 @@ impl WriteQueue {
 
     /// Waits up to `timeout` for this process's turn to write.
     #[cfg(target_os = "linux")]
-    pub fn turn(&mut self, timeout: Duration) -> Result<Turn, Wait> {
+    pub fn turn(&mut self, timeout: Duration) -> Result<Turn, TimedOut> {
         use std::os::fd::AsRawFd;
         let Some(file) = self.file.clone() else {
             return Ok(Turn { file: None });
@@ -111,13 +101,13 @@ impl WriteQueue {
                 // (the review queue goes on after an error) are left to
                 // SQLite's busy handler.
                 self.file = None;
-                Err(Wait::TimedOut)
+                Err(TimedOut)
             }
         }
     }
 
     #[cfg(not(target_os = "linux"))]
-    pub fn turn(&mut self, _timeout: Duration) -> Result<Turn, Wait> {
+    pub fn turn(&mut self, _timeout: Duration) -> Result<Turn, TimedOut> {
         Ok(Turn {})
     }
 }
@@ -216,7 +206,7 @@ mod tests {
         let mut late = WriteQueue::new(&state);
         assert!(matches!(
             late.turn(Duration::from_millis(50)),
-            Err(Wait::TimedOut)
+            Err(TimedOut)
         ));
         drop(turn);
         drop(late);
