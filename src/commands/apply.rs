@@ -10,7 +10,7 @@
 //!    a fresh dry-run must reproduce the plan hash).
 //! 3. Take the plan's run lock, then in one write transaction check again
 //!    and mark the plan `running` with a `started` event. The commit is
-//!    durable (`synchronous = FULL`) before the command starts.
+//!    synced to disk before the command starts.
 //! 4. Run the command, streaming and recording its output.
 //! 5. In one write transaction: record the outcome, mark it `applied`.
 //!

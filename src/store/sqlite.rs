@@ -8,9 +8,9 @@
 //! SQLITE_BUSY deadlock). Before that, ladder's writers wait their turn in
 //! [`super::write_queue`], asleep in the kernel; a writer outside the queue
 //! is waited for in SQLite's busy handler, for up to [`BUSY_TIMEOUT`] each.
-//! `synchronous = FULL` makes a commit durable
-//! before it returns, so the `running` record is on disk before the command
-//! starts.
+//! Commits run with `synchronous = NORMAL`: atomic, and safe from any crash
+//! of ladder. The `running` record must also survive a power cut before its
+//! command starts, so `write_durable_tx` syncs the WAL after that commit.
 //!
 //! # Compatibility
 //!
@@ -212,7 +212,7 @@ impl SqliteStore {
         // NORMAL in WAL mode: commits are atomic and survive a crash of
         // ladder; a power cut may lose the latest ones. The commit that must
         // reach the disk (the `running` record) goes through
-        // `write_durable_tx`, which switches to FULL for it.
+        // `write_durable_tx`, which syncs the WAL after it.
         // The WAL file keeps its size when it starts over; after a burst of
         // concurrent writers it can be tens of megabytes. Past 1 MiB it is
         // cut back the next time it starts over (normally it stays ~0.3 MiB).
@@ -413,20 +413,88 @@ impl SqliteStore {
         }
     }
 
-    fn set_synchronous(&self, mode: &str) -> Result<()> {
-        self.conn
-            .execute_batch(&format!("PRAGMA synchronous = {mode}"))
-            .context("failed to set synchronous mode")?;
-        Ok(())
+    /// Makes every commit so far durable; see [`Store::write_durable_tx`].
+    fn sync(&self) -> Result<()> {
+        sync_wal(&self.conn).map_err(|e| {
+            Error::new(
+                Kind::Error,
+                format!("failed to sync state file {}: {e}", self.path.display()),
+            )
+            .with_hint(
+                "the commit was made but may not survive a power cut; nothing was run after it",
+            )
+        })
     }
 }
 
+/// Syncs the connection's WAL file through SQLite's own file handle, as a
+/// `synchronous = FULL` commit does inside the commit: the same fsync (or
+/// `F_FULLFSYNC` where `PRAGMA fullfsync` asks for it), and on a process's
+/// first sync of the WAL the directory too, so a WAL file created since is
+/// found after a power cut.
+fn sync_wal(conn: &Connection) -> rusqlite::Result<()> {
+    use rusqlite::ffi;
+    let rc = match wal_file(conn) {
+        // SAFETY: the handle's own sync method, called on the handle.
+        Some((file, methods)) => match methods.xSync {
+            Some(sync) => unsafe { sync(file, ffi::SQLITE_SYNC_NORMAL) },
+            None => ffi::SQLITE_MISUSE,
+        },
+        None => ffi::SQLITE_MISUSE,
+    };
+    match rc {
+        ffi::SQLITE_OK => Ok(()),
+        rc => Err(rusqlite::Error::SqliteFailure(ffi::Error::new(rc), None)),
+    }
+}
+
+/// The WAL's open file handle and its methods; `None` when the connection
+/// has no WAL open (not in WAL mode, or not opened yet).
+fn wal_file(
+    conn: &Connection,
+) -> Option<(
+    *mut rusqlite::ffi::sqlite3_file,
+    &rusqlite::ffi::sqlite3_io_methods,
+)> {
+    use rusqlite::ffi;
+    let mut file: *mut ffi::sqlite3_file = std::ptr::null_mut();
+    // SAFETY: the connection is open and used by this thread only. The file
+    // control writes one pointer into `file`: the journal's handle (the
+    // WAL's in WAL mode), which SQLite owns and keeps while the connection
+    // lives.
+    let rc = unsafe {
+        ffi::sqlite3_file_control(
+            conn.handle(),
+            c"main".as_ptr(),
+            ffi::SQLITE_FCNTL_JOURNAL_POINTER,
+            (&raw mut file).cast(),
+        )
+    };
+    if rc != ffi::SQLITE_OK {
+        return None;
+    }
+    // SAFETY: `file` is null or SQLite's live handle; a handle whose file is
+    // not open has no method table.
+    let methods = unsafe { file.as_ref()?.pMethods.as_ref()? };
+    Some((file, methods))
+}
+
 impl Store for SqliteStore {
+    /// Commits like any write, then syncs the WAL once the write lock and
+    /// the turn are given back. The other writers' commits then no longer
+    /// wait for this fsync (with `synchronous = FULL` they did, in
+    /// SQLite's write lock), and the `synchronous` pragma is not switched
+    /// twice around every `apply`. Until the sync returns the commit is
+    /// as durable as any other, and the caller does not act on it before:
+    /// the command starts only after this returns `Ok`.
+    ///
+    /// Nothing is lost between the commit and the sync: frames in the WAL
+    /// stay there until a checkpoint has copied them into the database,
+    /// and a checkpoint syncs the WAL before copying and the database
+    /// before the WAL starts over.
     fn write_durable_tx(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
-        self.set_synchronous("FULL")?;
-        let result = self.write_tx(f);
-        self.set_synchronous("NORMAL")?;
-        result
+        self.write_tx(f)?;
+        self.sync()
     }
 
     fn write_tx(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
@@ -1101,6 +1169,52 @@ mod tests {
         }
         WRITE_DEADLINE.with(|d| d.set(None));
         assert!(start.elapsed() >= Duration::from_millis(50));
+    }
+
+    #[test]
+    fn the_durable_sync_goes_to_the_wal_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let mut store = SqliteStore::open(&path).unwrap();
+        super::super::write_durable(&mut store, |tx| {
+            tx.append_event(&NewEvent {
+                at: 1,
+                kind: "planned",
+                plan: None,
+                key: None,
+                actor: "a".into(),
+                detail: serde_json::json!({}),
+            })
+        })
+        .unwrap();
+        // The handle synced is the WAL's: it has the -wal file's size, which
+        // the main database file does not.
+        let (file, methods) = wal_file(&store.conn).expect("a WAL handle");
+        let mut size: i64 = -1;
+        // SAFETY: SQLite's live handle and its own size method.
+        let rc = unsafe { methods.xFileSize.unwrap()(file, &mut size) };
+        assert_eq!(rc, rusqlite::ffi::SQLITE_OK);
+        let wal_len = std::fs::metadata(dir.path().join("state.db-wal"))
+            .unwrap()
+            .len();
+        let db_len = std::fs::metadata(&path).unwrap().len();
+        assert!(wal_len > 0 && wal_len != db_len, "{wal_len} {db_len}");
+        assert_eq!(size as u64, wal_len);
+        sync_wal(&store.conn).unwrap();
+    }
+
+    #[test]
+    fn syncing_without_a_wal_is_an_error_not_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("plain.db")).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = DELETE; CREATE TABLE t (x);")
+            .unwrap();
+        assert!(wal_file(&conn).is_none());
+        let err = sync_wal(&conn).unwrap_err();
+        assert_eq!(
+            err.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::ApiMisuse)
+        );
     }
 
     #[test]
