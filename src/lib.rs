@@ -29,6 +29,7 @@ pub mod tier;
 use cli::{Cli, Command};
 use context::Ctx;
 use error::Result;
+use std::io::Write as _;
 
 /// Runs one command line; returns the process exit code on success (0, or
 /// the wrapped command's own code for `apply` and `replay`).
@@ -97,8 +98,12 @@ pub fn report_error(e: &error::Error, json: bool) {
                 }
             }
         }
-        render::emit_json(&obj);
+        // The error's own exit code stands even when its report cannot be
+        // written; it then goes to stderr, so it is not lost.
+        if render::write_stdout(format!("{obj}\n").as_bytes()).is_err() {
+            let _ = writeln!(std::io::stderr(), "ladder: {}", e.one_line());
+        }
     } else {
-        eprintln!("ladder: {}", e.one_line());
+        let _ = writeln!(std::io::stderr(), "ladder: {}", e.one_line());
     }
 }

@@ -9,16 +9,37 @@ use serde_json::{Value, json};
 use std::ffi::OsString;
 use std::io::Write;
 
-/// Writes to stdout. A closed pipe (`ladder log | head`) is a quiet exit,
-/// not an error.
+/// Writes to stdout.
 pub fn emit(text: &str) {
-    let mut out = std::io::stdout().lock();
-    let result = out.write_all(text.as_bytes()).and_then(|_| out.flush());
-    if let Err(e) = result {
+    emit_bytes(text.as_bytes());
+}
+
+/// Writes bytes to stdout. A closed pipe (`ladder log | head`) is a quiet
+/// exit 0: the reader has what it wanted. Any other failure (a full disk,
+/// `>/dev/full`) ends ladder with one line on stderr and exit 1, since a
+/// script must not take output it never got for success. What was
+/// committed before stays committed.
+pub fn emit_bytes(bytes: &[u8]) {
+    if let Err(e) = write_stdout(bytes) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
+        std::process::exit(crate::error::Kind::Error.exit_code());
     }
+}
+
+/// Writes bytes to stdout and flushes; a failure other than a closed pipe
+/// is also reported on stderr, in one line.
+pub fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let result = out.write_all(bytes).and_then(|_| out.flush());
+    if let Err(e) = &result {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            // Not eprintln!, which panics when stderr fails too.
+            let _ = writeln!(std::io::stderr(), "ladder: failed to write to stdout: {e}");
+        }
+    }
+    result
 }
 
 /// Writes one JSON value as a line.

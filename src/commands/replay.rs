@@ -119,8 +119,7 @@ pub fn emit(ctx: &Ctx, plan: &Plan) -> Result<i32> {
             r.reason
         );
     }
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(&exec.stdout).and_then(|_| out.flush());
+    render::emit_bytes(&exec.stdout);
     let mut err = std::io::stderr().lock();
     let _ = err.write_all(&exec.stderr).and_then(|_| err.flush());
     if exec.truncated {

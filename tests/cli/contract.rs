@@ -263,6 +263,74 @@ fn json_plan_object_has_every_contract_field() {
     assert!(bare["dry_run"].is_null(), "{bare}");
 }
 
+/// Output a script never got is not success: a full disk (`>/dev/full`) is
+/// exit 1 with one line on stderr. A reader that went away (`| head`) has
+/// what it wanted: a quiet exit 0.
+#[cfg(target_os = "linux")]
+#[test]
+fn output_that_cannot_be_written_is_error_1_and_a_closed_pipe_is_quiet() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::process::Stdio;
+    let t = TestEnv::new();
+    let plan = t.plan("agent", "k", &[], &["echo", "hi"]);
+    assert_eq!(t.apply("agent", &plan).code, 0);
+    let commands: [&[&str]; 5] = [
+        &["log"],
+        &["--json", "log"],
+        &["replay", "--key", "k"],
+        &["--json", "replay", "--key", "k"],
+        &["show", id(&plan)],
+    ];
+    for args in commands {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = t.std_cmd("agent").args(args).stdout(full).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("ladder: failed to write to stdout: No space left on device"),
+            "{args:?}: {stderr}"
+        );
+
+        let mut fds = [0; 2];
+        // SAFETY: pipe(2) fills two fresh descriptors, each owned once below.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        let (reader, writer) =
+            unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        drop(reader);
+        let out = t
+            .std_cmd("agent")
+            .args(args)
+            .stdout(Stdio::from(writer))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("failed to write"), "{args:?}: {stderr}");
+    }
+
+    // A refusal keeps its own code when its JSON report cannot be written,
+    // and the report goes to stderr instead of being lost.
+    let pending = t.plan("agent", "p", &[], &["rm", "-rf", "build"]);
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = t
+        .std_cmd("agent")
+        .args(["--json", "apply", "--key", "p", "--hash"])
+        .arg(pending["hash"].as_str().unwrap())
+        .stdout(full)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(10), "{stderr}");
+    assert!(stderr.contains("failed to write to stdout"), "{stderr}");
+    assert!(stderr.contains("needs 1 more approval"), "{stderr}");
+}
+
 #[test]
 fn human_errors_are_one_line_on_stderr_and_nothing_on_stdout() {
     let t = strict();
