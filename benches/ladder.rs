@@ -2,6 +2,7 @@
 //!
 //!     cargo bench                      # the full run (builds a 1M-event ledger)
 //!     LADDER_BENCH_EVENTS=100000 cargo bench   # a quicker run
+//!     LADDER_BENCH_BIN=/path/to/ladder cargo bench   # another build, same method
 //!
 //! Prints medians measured side by side in one run, ratios to spawning
 //! `true`, peak memory (ru_maxrss of each child), log --verify throughput,
@@ -18,7 +19,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const LADDER: &str = env!("CARGO_BIN_EXE_ladder");
+/// The binary measured: this build's, or `LADDER_BENCH_BIN` (to compare
+/// another build, e.g. a static one or an older commit, by the same method).
+fn ladder_bin() -> &'static std::ffi::OsStr {
+    static BIN: std::sync::OnceLock<std::ffi::OsString> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        std::env::var_os("LADDER_BENCH_BIN")
+            .filter(|b| !b.is_empty())
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_ladder").into())
+    })
+}
 
 struct Measured {
     wall: Duration,
@@ -91,7 +101,7 @@ impl Bench {
     }
 
     fn ladder(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(LADDER);
+        let mut c = Command::new(ladder_bin());
         c.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", &self.dir)
@@ -399,6 +409,7 @@ fn main() {
         "ladder benchmark: {events} events in the full ledger (built in {:.1}s), {reps} rounds",
         build.as_secs_f64()
     );
+    println!("binary: {}", ladder_bin().to_string_lossy());
     println!(
         "{:<22} {:>10} {:>8}  {:<16} {:>10}",
         "command", "median", "ratio", "target", "peak RSS"
