@@ -24,8 +24,10 @@ use std::time::{Duration, Instant};
 fn ladder_bin() -> &'static std::ffi::OsStr {
     static BIN: std::sync::OnceLock<std::ffi::OsString> = std::sync::OnceLock::new();
     BIN.get_or_init(|| {
+        // Absolute: the children run in the bench's temporary directory.
         std::env::var_os("LADDER_BENCH_BIN")
             .filter(|b| !b.is_empty())
+            .map(|b| std::path::absolute(&b).map_or(b, Into::into))
             .unwrap_or_else(|| env!("CARGO_BIN_EXE_ladder").into())
     })
 }

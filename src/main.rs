@@ -87,9 +87,16 @@ fn run() -> ! {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
-            // --help and --version: print as clap does, exit 0.
-            let _ = e.print();
-            std::process::exit(0);
+            // --help and --version: print as clap does, exit 0 (1 when
+            // stdout fails, as for any other output).
+            let code = match e.print() {
+                Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+                    ladder::render::note(&format!("ladder: failed to write to stdout: {err}"));
+                    1
+                }
+                _ => 0,
+            };
+            std::process::exit(code);
         }
         Err(e) => {
             // clap's message spans lines ("required arguments were not

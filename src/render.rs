@@ -42,6 +42,25 @@ pub fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
+/// Writes the output of a command that passes an exit code through
+/// (`apply`, `replay`) and returns the code to exit with: `code` when the
+/// output was written, and also when the reader went away (`| head`), as a
+/// shell pipeline would report it; 1 when stdout failed otherwise (a full
+/// disk), with one line on stderr, since the caller never got the output.
+pub fn emit_passing(bytes: &[u8], code: i32) -> i32 {
+    match write_stdout(bytes) {
+        Ok(()) => code,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => code,
+        Err(_) => crate::error::Kind::Error.exit_code(),
+    }
+}
+
+/// Writes one line to stderr. Unlike `eprintln!`, never panics when stderr
+/// itself cannot be written.
+pub fn note(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 /// Writes one JSON value as a line.
 pub fn emit_json(value: &Value) {
     emit(&format!("{value}\n"));

@@ -220,13 +220,15 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     drop(lock);
 
     if ctx.json {
-        render::emit_json(&render::execution_json(&exec, false));
-    } else if outcome.timed_out {
-        eprintln!(
+        let json = format!("{}\n", render::execution_json(&exec, false));
+        return Ok(render::emit_passing(json.as_bytes(), outcome.exit_code));
+    }
+    if outcome.timed_out {
+        render::note(&format!(
             "ladder: plan {} timed out and was killed; exit {} recorded",
             plan.short_id(),
             outcome.exit_code
-        );
+        ));
     }
     Ok(outcome.exit_code)
 }

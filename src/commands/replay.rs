@@ -100,33 +100,36 @@ pub fn emit(ctx: &Ctx, plan: &Plan) -> Result<i32> {
     };
     let code = exec.exit_code.unwrap_or(1);
     if ctx.json {
-        render::emit_json(&render::execution_json(exec, true));
-        return Ok(code);
+        let json = format!("{}\n", render::execution_json(exec, true));
+        return Ok(render::emit_passing(json.as_bytes(), code));
     }
     let when = exec
         .finished_at
         .map(|t| crate::clock::relative(t, ctx.now()))
         .unwrap_or_else(|| "by resolve".into());
-    eprintln!(
+    render::note(&format!(
         "ladder: plan {} was already applied ({when}); replaying its recorded outcome, nothing was run",
         plan.short_id()
-    );
+    ));
     if let Some(r) = &exec.resolution {
-        eprintln!(
+        render::note(&format!(
             "ladder: the outcome was settled by {} as {}: {}",
             r.actor,
             r.outcome.as_str(),
             r.reason
-        );
+        ));
     }
-    render::emit_bytes(&exec.stdout);
+    // The recorded stderr and the truncation notice are written even when
+    // stdout is gone: they are what a reader of stderr needs most.
+    let code = render::emit_passing(&exec.stdout, code);
     let mut err = std::io::stderr().lock();
     let _ = err.write_all(&exec.stderr).and_then(|_| err.flush());
+    drop(err);
     if exec.truncated {
-        eprintln!(
+        render::note(&format!(
             "ladder: the record is truncated: {} stdout and {} stderr bytes were written in all",
             exec.stdout_bytes, exec.stderr_bytes
-        );
+        ));
     }
     Ok(code)
 }

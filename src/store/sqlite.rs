@@ -421,19 +421,34 @@ impl SqliteStore {
                 format!("failed to sync state file {}: {e}", self.path.display()),
             )
             .with_hint(
-                "the commit was made but may not survive a power cut; nothing was run after it",
+                "nothing was run; the plan this marked running now shows as interrupted: \
+                 fix the disk, then `ladder resolve PLAN --outcome retry` lets it run again",
             )
         })
+    }
+
+    fn set_synchronous(&self, mode: &str) -> Result<()> {
+        self.conn
+            .execute_batch(&format!("PRAGMA synchronous = {mode}"))
+            .context("failed to set synchronous mode")?;
+        Ok(())
     }
 }
 
 /// Syncs the connection's WAL file through SQLite's own file handle, as a
-/// `synchronous = FULL` commit does inside the commit: the same fsync (or
-/// `F_FULLFSYNC` where `PRAGMA fullfsync` asks for it), and on a process's
-/// first sync of the WAL the directory too, so a WAL file created since is
-/// found after a power cut.
+/// `synchronous = FULL` commit does inside the commit: the same fsync, and
+/// on a process's first sync of the WAL the directory too, so a WAL file
+/// created since is found after a power cut. (ladder never sets `PRAGMA
+/// fullfsync`, which only changes anything on macOS.)
 fn sync_wal(conn: &Connection) -> rusqlite::Result<()> {
     use rusqlite::ffi;
+    // A disk that fails its sync, for the tests (debug builds only).
+    if cfg!(debug_assertions) && std::env::var_os("LADDER_TEST_FAIL_SYNC").is_some() {
+        return Err(rusqlite::Error::SqliteFailure(
+            ffi::Error::new(ffi::SQLITE_IOERR_FSYNC),
+            None,
+        ));
+    }
     let rc = match wal_file(conn) {
         // SAFETY: the handle's own sync method, called on the handle.
         Some((file, methods)) => match methods.xSync {
@@ -492,7 +507,17 @@ impl Store for SqliteStore {
     /// stay there until a checkpoint has copied them into the database,
     /// and a checkpoint syncs the WAL before copying and the database
     /// before the WAL starts over.
+    ///
+    /// A state file that is not in WAL mode (a copy made with `VACUUM
+    /// INTO`, a journal mode changed by hand) has no WAL to sync: there the
+    /// commit itself is made with `synchronous = FULL`.
     fn write_durable_tx(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
+        if wal_file(&self.conn).is_none() {
+            self.set_synchronous("FULL")?;
+            let result = self.write_tx(f);
+            self.set_synchronous("NORMAL")?;
+            return result;
+        }
         self.write_tx(f)?;
         self.sync()
     }

@@ -311,6 +311,63 @@ fn output_that_cannot_be_written_is_error_1_and_a_closed_pipe_is_quiet() {
         assert!(!stderr.contains("failed to write"), "{args:?}: {stderr}");
     }
 
+    // `apply` and `replay` pass the command's code through a reader that
+    // went away, and still write the recorded stderr; a full disk is 1.
+    let coded = t.plan(
+        "agent",
+        "coded",
+        &[],
+        &["sh", "-c", "seq 1 100000; echo FAILED >&2; exit 4"],
+    );
+    t.approve("alice", &coded);
+    let closed_pipe = || {
+        let mut fds = [0; 2];
+        // SAFETY: pipe(2) fills two fresh descriptors, each owned once below.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        let (reader, writer) =
+            unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        drop(reader);
+        Stdio::from(writer)
+    };
+    let hash = coded["hash"].as_str().unwrap();
+    let out = t
+        .std_cmd("agent")
+        .args(["--json", "apply", "--key", "coded", "--hash", hash])
+        .stdout(closed_pipe())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    let passing: [(&[&str], i32); 4] = [
+        (&["replay", "--key", "coded"], 4),
+        (&["--json", "replay", "--key", "coded"], 4),
+        (&["apply", "--key", "coded", "--hash", hash], 4),
+        (&["--json", "apply", "--key", "coded", "--hash", hash], 4),
+    ];
+    for (args, code) in passing {
+        let out = t
+            .std_cmd("agent")
+            .args(args)
+            .stdout(closed_pipe())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        if !args.contains(&"--json") {
+            assert!(stderr.contains("FAILED"), "{args:?}: {stderr}");
+        }
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = t.std_cmd("agent").args(args).stdout(full).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("failed to write to stdout"),
+            "{args:?}: {stderr}"
+        );
+    }
+
     // A refusal keeps its own code when its JSON report cannot be written,
     // and the report goes to stderr instead of being lost.
     let pending = t.plan("agent", "p", &[], &["rm", "-rf", "build"]);

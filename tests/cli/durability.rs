@@ -123,6 +123,78 @@ fn kill_9_during_the_run_leaves_it_interrupted_until_a_person_resolves_it() {
     assert!(kinds.contains(&"resolved".to_string()));
 }
 
+/// The `running` record is synced before the command starts: when the sync
+/// fails, nothing runs, and the plan waits for a person like any other
+/// interrupted one.
+#[test]
+fn a_failed_sync_of_the_running_record_runs_nothing() {
+    let mut t = env();
+    let marker = t.path().join("ran");
+    let script = format!("echo run >> {}", marker.display());
+    let plan = t.plan("agent", "sync", &[], &["sh", "-c", &script]);
+    t.approve("alice", &plan);
+
+    t.env("LADDER_TEST_FAIL_SYNC", "1");
+    let r = t.apply_json("agent", &plan);
+    assert_eq!(r.code, 1, "{}", r.stdout_str());
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("failed to sync state file"),
+        "{}",
+        r.stdout_str()
+    );
+    assert!(
+        !marker.exists(),
+        "the command ran before its record was synced"
+    );
+    assert_eq!(status_of(&t, &plan), "running");
+
+    t.extra_env.clear();
+    assert_eq!(t.apply("agent", &plan).code, 17);
+    assert!(!marker.exists());
+    let id = plan["id"].as_str().unwrap();
+    let r = t.json(
+        "alice",
+        &[
+            "resolve",
+            id,
+            "--outcome",
+            "retry",
+            "--reason",
+            "disk fixed",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stdout_str());
+    assert_eq!(t.apply("agent", &plan).code, 0);
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "run\n");
+}
+
+/// A state file taken out of WAL mode (a copy made with `VACUUM INTO`, a
+/// journal mode changed by hand) still applies: there is no WAL to sync, so
+/// the commit itself is made durable.
+#[test]
+fn a_state_file_in_rollback_journal_mode_still_applies() {
+    let t = env();
+    let first = t.plan("agent", "one", &[], &["true"]);
+    let mode: String = t
+        .db()
+        .query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "delete");
+    let marker = t.path().join("ran");
+    let script = format!("echo run >> {}", marker.display());
+    let plan = t.plan("agent", "two", &[], &["sh", "-c", &script]);
+    t.approve("alice", &plan);
+    let r = t.apply("agent", &plan);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "run\n");
+    assert_eq!(status_of(&t, &plan), "applied");
+    t.approve("alice", &first);
+    assert_eq!(t.apply("agent", &first).code, 0);
+}
+
 #[test]
 fn resolve_succeeded_makes_later_applies_replay() {
     let t = env();
