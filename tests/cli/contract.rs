@@ -271,6 +271,21 @@ fn json_plan_object_has_every_contract_field() {
 fn output_that_cannot_be_written_is_error_1_and_a_closed_pipe_is_quiet() {
     use std::os::fd::{FromRawFd, OwnedFd};
     use std::process::Stdio;
+    // Every write fails with ENOSPC.
+    let full = || {
+        let dev = std::fs::OpenOptions::new().write(true).open("/dev/full");
+        Stdio::from(dev.unwrap())
+    };
+    // A pipe whose reader is already gone: every write fails with EPIPE.
+    let closed_pipe = || {
+        let mut fds = [0; 2];
+        // SAFETY: pipe(2) fills two fresh descriptors, each owned once below.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        let (reader, writer) =
+            unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        drop(reader);
+        Stdio::from(writer)
+    };
     let t = TestEnv::new();
     let plan = t.plan("agent", "k", &[], &["echo", "hi"]);
     assert_eq!(t.apply("agent", &plan).code, 0);
@@ -282,11 +297,12 @@ fn output_that_cannot_be_written_is_error_1_and_a_closed_pipe_is_quiet() {
         &["show", id(&plan)],
     ];
     for args in commands {
-        let full = std::fs::OpenOptions::new()
-            .write(true)
-            .open("/dev/full")
+        let out = t
+            .std_cmd("agent")
+            .args(args)
+            .stdout(full())
+            .output()
             .unwrap();
-        let out = t.std_cmd("agent").args(args).stdout(full).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
         assert!(
@@ -294,16 +310,10 @@ fn output_that_cannot_be_written_is_error_1_and_a_closed_pipe_is_quiet() {
             "{args:?}: {stderr}"
         );
 
-        let mut fds = [0; 2];
-        // SAFETY: pipe(2) fills two fresh descriptors, each owned once below.
-        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-        let (reader, writer) =
-            unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-        drop(reader);
         let out = t
             .std_cmd("agent")
             .args(args)
-            .stdout(Stdio::from(writer))
+            .stdout(closed_pipe())
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -320,15 +330,6 @@ fn output_that_cannot_be_written_is_error_1_and_a_closed_pipe_is_quiet() {
         &["sh", "-c", "seq 1 100000; echo FAILED >&2; exit 4"],
     );
     t.approve("alice", &coded);
-    let closed_pipe = || {
-        let mut fds = [0; 2];
-        // SAFETY: pipe(2) fills two fresh descriptors, each owned once below.
-        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-        let (reader, writer) =
-            unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-        drop(reader);
-        Stdio::from(writer)
-    };
     let hash = coded["hash"].as_str().unwrap();
     let out = t
         .std_cmd("agent")
@@ -355,11 +356,12 @@ fn output_that_cannot_be_written_is_error_1_and_a_closed_pipe_is_quiet() {
         if !args.contains(&"--json") {
             assert!(stderr.contains("FAILED"), "{args:?}: {stderr}");
         }
-        let full = std::fs::OpenOptions::new()
-            .write(true)
-            .open("/dev/full")
+        let out = t
+            .std_cmd("agent")
+            .args(args)
+            .stdout(full())
+            .output()
             .unwrap();
-        let out = t.std_cmd("agent").args(args).stdout(full).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
         assert!(
@@ -371,15 +373,11 @@ fn output_that_cannot_be_written_is_error_1_and_a_closed_pipe_is_quiet() {
     // A refusal keeps its own code when its JSON report cannot be written,
     // and the report goes to stderr instead of being lost.
     let pending = t.plan("agent", "p", &[], &["rm", "-rf", "build"]);
-    let full = std::fs::OpenOptions::new()
-        .write(true)
-        .open("/dev/full")
-        .unwrap();
     let out = t
         .std_cmd("agent")
         .args(["--json", "apply", "--key", "p", "--hash"])
         .arg(pending["hash"].as_str().unwrap())
-        .stdout(full)
+        .stdout(full())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
