@@ -29,7 +29,6 @@ pub mod tier;
 use cli::{Cli, Command};
 use context::Ctx;
 use error::Result;
-use std::io::Write as _;
 
 /// Runs one command line; returns the process exit code on success (0, or
 /// the wrapped command's own code for `apply` and `replay`).
@@ -100,10 +99,10 @@ pub fn report_error(e: &error::Error, json: bool) {
         }
         // The error's own exit code stands even when its report cannot be
         // written; it then goes to stderr, so it is not lost.
-        if render::write_stdout(format!("{obj}\n").as_bytes()).is_err() {
-            let _ = writeln!(std::io::stderr(), "ladder: {}", e.one_line());
+        if render::write_stdout(render::json_line(&obj).as_bytes()).is_err() {
+            render::note(&format!("ladder: {}", e.one_line()));
         }
     } else {
-        let _ = writeln!(std::io::stderr(), "ladder: {}", e.one_line());
+        render::note(&format!("ladder: {}", e.one_line()));
     }
 }

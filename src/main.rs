@@ -91,7 +91,7 @@ fn run() -> ! {
             // stdout fails, as for any other output).
             let code = match e.print() {
                 Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
-                    ladder::render::note(&format!("ladder: failed to write to stdout: {err}"));
+                    ladder::render::stdout_failed(&err);
                     1
                 }
                 _ => 0,

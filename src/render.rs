@@ -9,18 +9,13 @@ use serde_json::{Value, json};
 use std::ffi::OsString;
 use std::io::Write;
 
-/// Writes to stdout.
-pub fn emit(text: &str) {
-    emit_bytes(text.as_bytes());
-}
-
-/// Writes bytes to stdout. A closed pipe (`ladder log | head`) is a quiet
-/// exit 0: the reader has what it wanted. Any other failure (a full disk,
+/// Writes to stdout. A closed pipe (`ladder log | head`) is a quiet exit 0:
+/// the reader has what it wanted. Any other failure (a full disk,
 /// `>/dev/full`) ends ladder with one line on stderr and exit 1, since a
 /// script must not take output it never got for success. What was
 /// committed before stays committed.
-pub fn emit_bytes(bytes: &[u8]) {
-    if let Err(e) = write_stdout(bytes) {
+pub fn emit(text: &str) {
+    if let Err(e) = write_stdout(text.as_bytes()) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
@@ -29,17 +24,22 @@ pub fn emit_bytes(bytes: &[u8]) {
 }
 
 /// Writes bytes to stdout and flushes; a failure other than a closed pipe
-/// is also reported on stderr, in one line.
+/// is also reported on stderr (see [`stdout_failed`]).
 pub fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     let result = out.write_all(bytes).and_then(|_| out.flush());
     if let Err(e) = &result {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            // Not eprintln!, which panics when stderr fails too.
-            let _ = writeln!(std::io::stderr(), "ladder: failed to write to stdout: {e}");
-        }
+        stdout_failed(e);
     }
     result
+}
+
+/// Says on stderr, in one line, that stdout failed; a closed pipe is not a
+/// failure and says nothing.
+pub fn stdout_failed(e: &std::io::Error) {
+    if e.kind() != std::io::ErrorKind::BrokenPipe {
+        note(&format!("ladder: failed to write to stdout: {e}"));
+    }
 }
 
 /// Writes the output of a command that passes an exit code through
@@ -61,9 +61,14 @@ pub fn note(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
 }
 
+/// One JSON value as a line of output.
+pub fn json_line(value: &Value) -> String {
+    format!("{value}\n")
+}
+
 /// Writes one JSON value as a line.
 pub fn emit_json(value: &Value) {
-    emit(&format!("{value}\n"));
+    emit(&json_line(value));
 }
 
 /// Recorded bytes as JSON: the text (invalid UTF-8 replaced) and, when the

@@ -220,7 +220,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     drop(lock);
 
     if ctx.json {
-        let json = format!("{}\n", render::execution_json(&exec, false));
+        let json = render::json_line(&render::execution_json(&exec, false));
         return Ok(render::emit_passing(json.as_bytes(), outcome.exit_code));
     }
     if outcome.timed_out {

@@ -100,7 +100,7 @@ pub fn emit(ctx: &Ctx, plan: &Plan) -> Result<i32> {
     };
     let code = exec.exit_code.unwrap_or(1);
     if ctx.json {
-        let json = format!("{}\n", render::execution_json(exec, true));
+        let json = render::json_line(&render::execution_json(exec, true));
         return Ok(render::emit_passing(json.as_bytes(), code));
     }
     let when = exec
@@ -122,9 +122,7 @@ pub fn emit(ctx: &Ctx, plan: &Plan) -> Result<i32> {
     // The recorded stderr and the truncation notice are written even when
     // stdout is gone: they are what a reader of stderr needs most.
     let code = render::emit_passing(&exec.stdout, code);
-    let mut err = std::io::stderr().lock();
-    let _ = err.write_all(&exec.stderr).and_then(|_| err.flush());
-    drop(err);
+    let _ = std::io::stderr().write_all(&exec.stderr);
     if exec.truncated {
         render::note(&format!(
             "ladder: the record is truncated: {} stdout and {} stderr bytes were written in all",

@@ -421,8 +421,8 @@ impl SqliteStore {
                 format!("failed to sync state file {}: {e}", self.path.display()),
             )
             .with_hint(
-                "nothing was run; the plan this marked running now shows as interrupted: \
-                 fix the disk, then `ladder resolve PLAN --outcome retry` lets it run again",
+                "nothing was run after this commit; a plan it marked running shows as \
+                 interrupted: fix the disk, then `ladder resolve PLAN --outcome retry` lets it run",
             )
         })
     }
@@ -1181,6 +1181,17 @@ fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
 mod tests {
     use super::*;
 
+    fn an_event() -> NewEvent {
+        NewEvent {
+            at: 1,
+            kind: "planned",
+            plan: None,
+            key: None,
+            actor: "a".into(),
+            detail: serde_json::json!({}),
+        }
+    }
+
     #[test]
     fn waiting_for_sqlites_lock_ends_at_the_writes_deadline_in_real_time() {
         // Counting retries instead would wait 30 s here, and longer than
@@ -1201,17 +1212,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.db");
         let mut store = SqliteStore::open(&path).unwrap();
-        super::super::write_durable(&mut store, |tx| {
-            tx.append_event(&NewEvent {
-                at: 1,
-                kind: "planned",
-                plan: None,
-                key: None,
-                actor: "a".into(),
-                detail: serde_json::json!({}),
-            })
-        })
-        .unwrap();
+        super::super::write_durable(&mut store, |tx| tx.append_event(&an_event())).unwrap();
         // The handle synced is the WAL's: it has the -wal file's size, which
         // the main database file does not.
         let (file, methods) = wal_file(&store.conn).expect("a WAL handle");
@@ -1316,17 +1317,7 @@ mod tests {
     fn events_refuse_update_and_delete() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
-        super::super::write(&mut store, |tx| {
-            tx.append_event(&NewEvent {
-                at: 1,
-                kind: "planned",
-                plan: None,
-                key: None,
-                actor: "a".into(),
-                detail: serde_json::json!({}),
-            })
-        })
-        .unwrap();
+        super::super::write(&mut store, |tx| tx.append_event(&an_event())).unwrap();
         let upd = store.conn.execute("UPDATE events SET actor = 'x'", []);
         assert!(upd.unwrap_err().to_string().contains("append-only"));
         let del = store.conn.execute("DELETE FROM events", []);

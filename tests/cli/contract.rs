@@ -287,6 +287,17 @@ fn output_that_cannot_be_written_is_error_1_and_a_closed_pipe_is_quiet() {
         Stdio::from(writer)
     };
     let t = TestEnv::new();
+    // Runs ladder with the given stdout: its exit code and its stderr.
+    let run_to = |args: &[&str], stdout: Stdio| {
+        let out = t
+            .std_cmd("agent")
+            .args(args)
+            .stdout(stdout)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code(), stderr)
+    };
     let plan = t.plan("agent", "k", &[], &["echo", "hi"]);
     assert_eq!(t.apply("agent", &plan).code, 0);
     let commands: [&[&str]; 5] = [
@@ -297,27 +308,14 @@ fn output_that_cannot_be_written_is_error_1_and_a_closed_pipe_is_quiet() {
         &["show", id(&plan)],
     ];
     for args in commands {
-        let out = t
-            .std_cmd("agent")
-            .args(args)
-            .stdout(full())
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        let (code, stderr) = run_to(args, full());
+        assert_eq!(code, Some(1), "{args:?}: {stderr}");
         assert!(
             stderr.contains("ladder: failed to write to stdout: No space left on device"),
             "{args:?}: {stderr}"
         );
-
-        let out = t
-            .std_cmd("agent")
-            .args(args)
-            .stdout(closed_pipe())
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        let (code, stderr) = run_to(args, closed_pipe());
+        assert_eq!(code, Some(0), "{args:?}: {stderr}");
         assert!(!stderr.contains("failed to write"), "{args:?}: {stderr}");
     }
 
@@ -331,39 +329,23 @@ fn output_that_cannot_be_written_is_error_1_and_a_closed_pipe_is_quiet() {
     );
     t.approve("alice", &coded);
     let hash = coded["hash"].as_str().unwrap();
-    let out = t
-        .std_cmd("agent")
-        .args(["--json", "apply", "--key", "coded", "--hash", hash])
-        .stdout(closed_pipe())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(4), "{out:?}");
-    let passing: [(&[&str], i32); 4] = [
-        (&["replay", "--key", "coded"], 4),
-        (&["--json", "replay", "--key", "coded"], 4),
-        (&["apply", "--key", "coded", "--hash", hash], 4),
-        (&["--json", "apply", "--key", "coded", "--hash", hash], 4),
+    let first = ["--json", "apply", "--key", "coded", "--hash", hash];
+    let (code, stderr) = run_to(&first, closed_pipe());
+    assert_eq!(code, Some(4), "{stderr}");
+    let passing: [&[&str]; 4] = [
+        &["replay", "--key", "coded"],
+        &["--json", "replay", "--key", "coded"],
+        &["apply", "--key", "coded", "--hash", hash],
+        &first,
     ];
-    for (args, code) in passing {
-        let out = t
-            .std_cmd("agent")
-            .args(args)
-            .stdout(closed_pipe())
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+    for args in passing {
+        let (code, stderr) = run_to(args, closed_pipe());
+        assert_eq!(code, Some(4), "{args:?}: {stderr}");
         if !args.contains(&"--json") {
             assert!(stderr.contains("FAILED"), "{args:?}: {stderr}");
         }
-        let out = t
-            .std_cmd("agent")
-            .args(args)
-            .stdout(full())
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        let (code, stderr) = run_to(args, full());
+        assert_eq!(code, Some(1), "{args:?}: {stderr}");
         assert!(
             stderr.contains("failed to write to stdout"),
             "{args:?}: {stderr}"
@@ -373,15 +355,9 @@ fn output_that_cannot_be_written_is_error_1_and_a_closed_pipe_is_quiet() {
     // A refusal keeps its own code when its JSON report cannot be written,
     // and the report goes to stderr instead of being lost.
     let pending = t.plan("agent", "p", &[], &["rm", "-rf", "build"]);
-    let out = t
-        .std_cmd("agent")
-        .args(["--json", "apply", "--key", "p", "--hash"])
-        .arg(pending["hash"].as_str().unwrap())
-        .stdout(full())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(10), "{stderr}");
+    let hash = pending["hash"].as_str().unwrap();
+    let (code, stderr) = run_to(&["--json", "apply", "--key", "p", "--hash", hash], full());
+    assert_eq!(code, Some(10), "{stderr}");
     assert!(stderr.contains("failed to write to stdout"), "{stderr}");
     assert!(stderr.contains("needs 1 more approval"), "{stderr}");
 }

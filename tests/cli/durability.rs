@@ -66,6 +66,13 @@ fn kill_9_during_the_run_leaves_it_interrupted_until_a_person_resolves_it() {
 
     let mut ladder = spawn_apply(&t, &plan, &[]);
     wait_for_status(&t, &plan, "running");
+    // `running` is committed, then synced, then the command starts: kill
+    // ladder only once the command is under way.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !count.exists() {
+        assert!(Instant::now() < deadline, "the command never started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     signal(&ladder, libc::SIGKILL);
     ladder.wait().unwrap();
 
