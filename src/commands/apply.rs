@@ -35,14 +35,7 @@ use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, Instant};
 
-/// Run an approved plan's command once and record its outcome
-///
-/// Checks, in order, and refuses with the first failing code: plan exists;
-/// key matches; hash matches; already applied (then replays the recorded
-/// outcome instead of running); in flight; interrupted; rejected; expired;
-/// denied; approvals short; budget; drift. Then runs the command directly (no
-/// shell) in the planned directory, streams its output while recording it,
-/// and exits with its exit code (128+N for signal N).
+// The flags of `ladder apply`; its help text is on `Command::Apply` in cli.rs.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Plan id or unique prefix [default: the key's live plan]

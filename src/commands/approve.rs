@@ -10,13 +10,7 @@ use crate::render;
 use crate::store;
 use serde_json::json;
 
-/// Approve a pending plan's current hash
-///
-/// With no PLAN on a terminal, walks the pending queue oldest first, showing
-/// each plan's card and asking approve / reject / skip / quit. Asks for
-/// confirmation on a terminal unless --yes; without a terminal, --yes is
-/// required. The planner may not approve their own plan when policy separates
-/// duties, and nobody approves the same plan twice.
+// The flags of `ladder approve`; its help text is on `Command::Approve` in cli.rs.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Plan id or unique prefix (4+ characters)

@@ -8,11 +8,7 @@ use crate::render;
 use crate::store::{self, EventFilter};
 use serde_json::json;
 
-/// Show the audit ledger, newest last; --verify checks the hash chain
-///
-/// Every rung is an event chained to the one before by its hash. --verify
-/// recomputes the whole chain, checks that the database still refuses edits
-/// and deletions of events, and names the first broken event (exit 21).
+// The flags of `ladder log`; its help text is on `Command::Log` in cli.rs.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Only this plan's events (id or unique prefix)

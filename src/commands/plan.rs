@@ -16,13 +16,7 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-/// Describe a command, classify it by policy, and store it as a plan
-///
-/// The plan fixes the exact argv, working directory, bound environment values
-/// and the dry-run's result under a sha256 hash. Planning the same key with
-/// the same content again returns the existing plan; different content under
-/// a live key is refused (key_conflict). A key whose plan was rejected,
-/// expired or denied may be planned again.
+// The flags of `ladder plan`; its help text is on `Command::Plan` in cli.rs.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Idempotency key of this action [default: a new UUID, printed]

@@ -9,7 +9,7 @@ use serde_json::json;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-/// Show, validate or explain the policy that classifies commands
+// The subcommands of `ladder policy`; its help text is on `Command::Policy` in cli.rs.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print the effective policy as TOML (the embedded default too)

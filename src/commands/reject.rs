@@ -10,10 +10,7 @@ use crate::render;
 use crate::store;
 use serde_json::json;
 
-/// Reject a plan; the reason is returned to the agent by `show` and `apply`
-///
-/// A pending or approved plan that has not started can be rejected. Its key
-/// may then be planned again, as a new plan with fresh approvals.
+// The flags of `ladder reject`; its help text is on `Command::Reject` in cli.rs.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Plan id or unique prefix (4+ characters)

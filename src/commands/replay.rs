@@ -12,10 +12,7 @@ use crate::store::{self, Tx};
 use serde_json::json;
 use std::io::Write;
 
-/// Write a plan's recorded stdout and stderr and exit with its recorded code
-///
-/// Runs nothing. With --json, prints the execution object with
-/// "replayed": true.
+// The flags of `ladder replay`; its help text is on `Command::Replay` in cli.rs.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Plan id or unique prefix (4+ characters)
