@@ -39,3 +39,33 @@ fn completions_and_man_pages_are_up_to_date() {
         "out of date: {stale:?}; run `LADDER_BLESS=1 cargo test --test cli generated` and commit"
     );
 }
+
+/// `ladder --help` lists every command with its one-line description. The
+/// commands' flags are built only when needed (`defer` in cli.rs); a
+/// description that moved inside that deferred part would vanish from this
+/// list and nowhere else.
+#[test]
+fn top_level_help_describes_every_command() {
+    use clap::CommandFactory;
+    let mut cli = ladder::cli::Cli::command();
+    cli.build();
+    let out = assert_cmd::Command::cargo_bin("ladder")
+        .unwrap()
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for sub in cli.get_subcommands() {
+        let about = sub.get_about().expect("every command has a description");
+        let line = help
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{} ", sub.get_name())))
+            .unwrap_or_else(|| panic!("`{}` is not listed:\n{help}", sub.get_name()));
+        assert!(
+            line.contains(&about.to_string()),
+            "`{}` is listed without its description {about:?}: {line}",
+            sub.get_name()
+        );
+    }
+}
