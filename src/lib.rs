@@ -110,9 +110,9 @@ pub fn report_error(e: &error::Error, json: bool) {
         // The error's own exit code stands even when its report cannot be
         // written; it then goes to stderr, so it is not lost.
         if render::write_stdout(render::json_line(&obj).as_bytes()).is_err() {
-            render::note(&format!("ladder: {}", e.one_line()));
+            render::note(format_args!("ladder: {}", e.one_line()));
         }
     } else {
-        render::note(&format!("ladder: {}", e.one_line()));
+        render::note(format_args!("ladder: {}", e.one_line()));
     }
 }

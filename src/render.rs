@@ -38,7 +38,7 @@ pub fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
 /// failure and says nothing.
 pub fn stdout_failed(e: &std::io::Error) {
     if e.kind() != std::io::ErrorKind::BrokenPipe {
-        note(&format!("ladder: failed to write to stdout: {e}"));
+        note(format_args!("ladder: failed to write to stdout: {e}"));
     }
 }
 
@@ -55,10 +55,17 @@ pub fn emit_passing(bytes: &[u8], code: i32) -> i32 {
     }
 }
 
-/// Writes one line to stderr. Unlike `eprintln!`, never panics when stderr
-/// itself cannot be written.
-pub fn note(line: &str) {
+/// Writes one line to stderr (`note(format_args!(...))` where `eprintln!`
+/// would go). Unlike `eprintln!`, never panics when stderr itself cannot be
+/// written (a closed pipe, a full disk): a message that cannot be shown must
+/// not turn a finished command into a crash with exit 101.
+pub fn note(line: impl std::fmt::Display) {
     let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// [`note`] without the newline: part of a line, or text that ends in its own.
+pub fn note_part(text: impl std::fmt::Display) {
+    let _ = write!(std::io::stderr(), "{text}");
 }
 
 /// One JSON value as a line of output.

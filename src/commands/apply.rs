@@ -104,11 +104,11 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             Decision::Refuse(e) => return Err(e),
             Decision::Wait => {
                 if !told && !ctx.json {
-                    eprintln!(
+                    render::note(format_args!(
                         "ladder: waiting up to {} for approval of key `{}`...",
                         wait.map(crate::duration::short).unwrap_or_default(),
                         args.key
-                    );
+                    ));
                     told = true;
                 }
                 // No transaction is open while we sleep: reviewers can write.
@@ -217,7 +217,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         return Ok(render::emit_passing(json.as_bytes(), outcome.exit_code));
     }
     if outcome.timed_out {
-        render::note(&format!(
+        render::note(format_args!(
             "ladder: plan {} timed out and was killed; exit {} recorded",
             plan.short_id(),
             outcome.exit_code

@@ -51,10 +51,11 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         }
         let plan = store::read(ctx.store()?, |tx| target.find(tx))?;
         let now = ctx.now();
-        eprint!(
-            "{}",
-            render::plan_card(&plan, now, render::Paint { on: ctx.color })
-        );
+        render::note_part(render::plan_card(
+            &plan,
+            now,
+            render::Paint { on: ctx.color },
+        ));
         if !super::confirm(&format!(
             "Approve plan {} as {}?",
             plan.short_id(),
@@ -137,21 +138,21 @@ fn report(ctx: &Ctx, plan: &Plan) {
     }
     let id = plan.short_id();
     if plan.status == Status::Approved {
-        eprintln!(
+        render::note(format_args!(
             "ladder: approved plan {id} ({} of {}); it may be applied until {}",
             plan.approvals_counted(),
             plan.approvals_required,
             plan.expires_at
                 .map(crate::clock::rfc3339)
                 .unwrap_or_default()
-        );
+        ));
     } else {
-        eprintln!(
+        render::note(format_args!(
             "ladder: approval recorded for plan {id} ({} of {}); {} more from a different reviewer needed",
             plan.approvals_counted(),
             plan.approvals_required,
             plan.approvals_missing()
-        );
+        ));
     }
     render::emit(&render::plan_card(
         plan,
@@ -166,15 +167,15 @@ fn review_queue(ctx: &mut Ctx, comment: Option<&str>) -> Result<()> {
     store::write(ctx.store()?, |tx| expire_due(tx, now))?;
     let pending = store::read(ctx.store()?, |tx| tx.plans(&[Status::Pending], None))?;
     if pending.is_empty() {
-        eprintln!("ladder: no plans are waiting for approval");
+        render::note("ladder: no plans are waiting for approval");
         return Ok(());
     }
     let total = pending.len();
     let (mut approved, mut rejected, mut skipped) = (0, 0, 0);
     for (i, plan) in pending.iter().enumerate() {
         let paint = render::Paint { on: ctx.color };
-        eprintln!("\n── {} of {total} ──", i + 1);
-        eprint!("{}", render::plan_card(plan, ctx.now(), paint));
+        render::note(format_args!("\n── {} of {total} ──", i + 1));
+        render::note_part(render::plan_card(plan, ctx.now(), paint));
         let mut line = super::prompt("[a]pprove, [r]eject, [s]kip, [q]uit? ")?;
         let answer = loop {
             if line.is_empty() {
@@ -197,37 +198,39 @@ fn review_queue(ctx: &mut Ctx, comment: Option<&str>) -> Result<()> {
                 ) {
                     Ok(p) => {
                         approved += 1;
-                        eprintln!(
+                        render::note(format_args!(
                             "approved {} ({} of {})",
                             p.short_id(),
                             p.approvals_counted(),
                             p.approvals_required
-                        );
+                        ));
                     }
-                    Err(e) => eprintln!("ladder: {}", e.one_line()),
+                    Err(e) => render::note(format_args!("ladder: {}", e.one_line())),
                 }
             }
             Answer::Reject => {
                 let reason = super::prompt("reason: ")?;
                 let reason = reason.trim();
                 if reason.is_empty() {
-                    eprintln!("not rejected: a rejection needs a reason");
+                    render::note("not rejected: a rejection needs a reason");
                     skipped += 1;
                     continue;
                 }
                 match reject::reject_plan(ctx, &PlanRef::Id(plan.id.clone()), reason) {
                     Ok(p) => {
                         rejected += 1;
-                        eprintln!("rejected {}", p.short_id());
+                        render::note(format_args!("rejected {}", p.short_id()));
                     }
-                    Err(e) => eprintln!("ladder: {}", e.one_line()),
+                    Err(e) => render::note(format_args!("ladder: {}", e.one_line())),
                 }
             }
             Answer::Skip => skipped += 1,
             Answer::Quit => break,
         }
     }
-    eprintln!("\n{approved} approved, {rejected} rejected, {skipped} skipped");
+    render::note(format_args!(
+        "\n{approved} approved, {rejected} rejected, {skipped} skipped"
+    ));
     Ok(())
 }
 

@@ -49,14 +49,14 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         }));
     } else if plans.is_empty() {
         let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
-        eprintln!(
+        render::note(format_args!(
             "ladder: no plans ({})",
             if statuses.len() == Status::ALL.len() {
                 "any status".to_string()
             } else {
                 names.join(", ")
             }
-        );
+        ));
     } else {
         render::emit(&render::plans_table(
             &plans,

@@ -43,10 +43,10 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     }
     if !ctx.state_exists() {
         if !ctx.json {
-            eprintln!(
+            render::note(format_args!(
                 "ladder: the ledger is empty (no state yet at {})",
                 ctx.state_path().display()
-            );
+            ));
         }
         return Ok(());
     }
@@ -87,7 +87,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         }
         render::emit(&out);
     } else if events.is_empty() {
-        eprintln!("ladder: no events match");
+        render::note("ladder: no events match");
     } else {
         render::emit(&render::events_table(&events, now));
     }

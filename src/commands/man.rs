@@ -38,11 +38,11 @@ pub fn run(args: Args, json: bool) -> Result<()> {
             if json {
                 crate::render::emit_json(&serde_json::json!({ "written": written }));
             } else {
-                eprintln!(
+                crate::render::note(format_args!(
                     "ladder: wrote {} man pages into {}",
                     written.len(),
                     dir.display()
-                );
+                ));
             }
         }
     }

@@ -264,7 +264,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         Err(e) => {
             if let Some(d) = dry_failed.as_ref().and(plan.dry_run.as_ref()) {
                 if !ctx.json {
-                    eprint!("{}", String::from_utf8_lossy(&d.stderr));
+                    render::note_part(String::from_utf8_lossy(&d.stderr));
                 }
             }
             return Err(e);
@@ -293,12 +293,15 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         render::emit_json(&render::plan_json(&plan));
     } else {
         if !created {
-            eprintln!(
+            render::note(format_args!(
                 "ladder: key `{}` already has this plan; nothing new stored",
                 plan.key
-            );
+            ));
         } else if generated_key {
-            eprintln!("ladder: no --key given; generated key {}", plan.key);
+            render::note(format_args!(
+                "ladder: no --key given; generated key {}",
+                plan.key
+            ));
         }
         render::emit(&render::plan_card(
             &plan,
@@ -320,7 +323,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
             _ => String::new(),
         };
         if !next.is_empty() {
-            eprintln!("{next}");
+            render::note(&next);
         }
     }
     Ok(())
@@ -344,7 +347,9 @@ fn notify_reviewers(ctx: &mut Ctx, n: &crate::policy::Notify, plan: &Plan) -> Re
         Ok(())
     })?;
     if let Err(why) = outcome {
-        eprintln!("ladder: warning: the notifier failed ({why}); the plan stands");
+        render::note(format_args!(
+            "ladder: warning: the notifier failed ({why}); the plan stands"
+        ));
     }
     Ok(())
 }

@@ -33,7 +33,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     if ctx.json {
         render::emit_json(&render::plan_json(&plan));
     } else {
-        eprintln!("ladder: rejected plan {}", plan.short_id());
+        render::note(format_args!("ladder: rejected plan {}", plan.short_id()));
         render::emit(&render::plan_card(
             &plan,
             ctx.now(),

@@ -104,12 +104,12 @@ pub fn emit(ctx: &Ctx, plan: &Plan) -> Result<i32> {
         .finished_at
         .map(|t| crate::clock::relative(t, ctx.now()))
         .unwrap_or_else(|| "by resolve".into());
-    render::note(&format!(
+    render::note(format_args!(
         "ladder: plan {} was already applied ({when}); replaying its recorded outcome, nothing was run",
         plan.short_id()
     ));
     if let Some(r) = &exec.resolution {
-        render::note(&format!(
+        render::note(format_args!(
             "ladder: the outcome was settled by {} as {}: {}",
             r.actor,
             r.outcome.as_str(),
@@ -121,7 +121,7 @@ pub fn emit(ctx: &Ctx, plan: &Plan) -> Result<i32> {
     let code = render::emit_passing(&exec.stdout, code);
     let _ = std::io::stderr().write_all(&exec.stderr);
     if exec.truncated {
-        render::note(&format!(
+        render::note(format_args!(
             "ladder: the record is truncated: {} stdout and {} stderr bytes were written in all",
             exec.stdout_bytes, exec.stderr_bytes
         ));

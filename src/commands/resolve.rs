@@ -143,11 +143,11 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
             ),
             _ => "; later applies of its key replay this outcome".into(),
         };
-        eprintln!(
+        render::note(format_args!(
             "ladder: plan {} resolved as {}{next}",
             plan.short_id(),
             outcome.as_str()
-        );
+        ));
         render::emit(&render::plan_card(
             &plan,
             now,

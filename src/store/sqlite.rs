@@ -144,10 +144,10 @@ impl SqliteStore {
         let version = store.configure()?;
         store.migrate(version)?;
         if let Some(fs) = network_filesystem(path) {
-            eprintln!(
+            crate::render::note(format_args!(
                 "ladder: warning: state file {} is on a network filesystem ({fs}); SQLite locking is unreliable there, keep state on a local disk",
                 path.display()
-            );
+            ));
         }
         Ok(store)
     }
@@ -372,10 +372,10 @@ impl SqliteStore {
                 Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
             );
             if !busy {
-                eprintln!(
+                crate::render::note(format_args!(
                     "ladder: warning: could not checkpoint {}: {e}",
                     self.path.display()
-                );
+                ));
             }
         }
     }

@@ -362,6 +362,57 @@ fn output_that_cannot_be_written_is_error_1_and_a_closed_pipe_is_quiet() {
     assert!(stderr.contains("needs 1 more approval"), "{stderr}");
 }
 
+/// A stderr that cannot be written (a full disk, a reader gone) costs the
+/// messages on it, never the command: each exits with the code it would
+/// have had, not a panic's 101.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_stderr_that_cannot_be_written_changes_no_exit_code() {
+    use std::process::Stdio;
+    let t = TestEnv::new();
+    let full = || Stdio::from(std::fs::File::create("/dev/full").unwrap());
+    let code_with_stderr_full = |args: &[&str]| {
+        let out = t
+            .std_cmd("agent")
+            .args(args)
+            .stderr(full())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    // Each of these writes a line to stderr in human mode.
+    let (code, stdout) = code_with_stderr_full(&["plan", "--key", "a", "--", "rm", "x"]);
+    assert_eq!(code, Some(0), "plan: {stdout}");
+    assert!(
+        stdout.contains("pending"),
+        "plan still printed its card: {stdout}"
+    );
+    let (code, _) = code_with_stderr_full(&["list", "--status", "applied"]);
+    assert_eq!(code, Some(0), "list with nothing to show");
+    let (code, _) = code_with_stderr_full(&["reject", "--key", "a", "--reason", "no"]);
+    assert_eq!(code, Some(0), "reject");
+    // An error report that cannot be shown keeps its code (not_found).
+    let (code, _) = code_with_stderr_full(&["show", "ffffffff"]);
+    assert_eq!(code, Some(3), "show of an unknown plan");
+    // The command's own stderr, teed by apply, too.
+    let loud = t.plan(
+        "agent",
+        "loud",
+        &[],
+        &["sh", "-c", "echo out; echo err >&2"],
+    );
+    t.approve("alice", &loud);
+    let hash = loud["hash"].as_str().unwrap();
+    let (code, stdout) = code_with_stderr_full(&["apply", "--key", "loud", "--hash", hash]);
+    assert_eq!(code, Some(0), "apply");
+    assert_eq!(stdout, "out\n");
+    let (code, _) = code_with_stderr_full(&["replay", "--key", "loud"]);
+    assert_eq!(code, Some(0), "replay");
+}
+
 #[test]
 fn human_errors_are_one_line_on_stderr_and_nothing_on_stdout() {
     let t = strict();
