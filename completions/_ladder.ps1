@@ -212,10 +212,10 @@ Register-ArgumentCompleter -Native -CommandName 'ladder' -ScriptBlock {
             break
         }
         'ladder;policy;explain' {
-            [CompletionResult]::new('--confidence', '--confidence', [CompletionResultType]::ParameterName, 'Assume this confidence (0 to 1), as `plan --confidence` would pass')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'State file [default: state.db in the user data directory]')
             [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting [default: $LADDER_ACTOR, else the OS user]')
+            [CompletionResult]::new('--confidence', '--confidence', [CompletionResultType]::ParameterName, 'Assume this confidence (0 to 1), as `plan --confidence` would pass')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object on stdout (log: JSON Lines), errors included')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')

@@ -724,16 +724,12 @@ _ladder() {
             return 0
             ;;
         ladder__subcmd__policy__subcmd__explain)
-            opts="-h -V --confidence --state --policy --actor --json --help --version"
+            opts="-h -V --state --policy --actor --json --confidence --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --confidence)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -743,6 +739,10 @@ _ladder() {
                     return 0
                     ;;
                 --actor)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --confidence)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -196,10 +196,10 @@ set edit:completion:arg-completer[ladder] = {|@words|
             cand --version 'Print version'
         }
         &'ladder;policy;explain'= {
-            cand --confidence 'Assume this confidence (0 to 1), as `plan --confidence` would pass'
             cand --state 'State file [default: state.db in the user data directory]'
             cand --policy 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]'
             cand --actor 'Who is acting [default: $LADDER_ACTOR, else the OS user]'
+            cand --confidence 'Assume this confidence (0 to 1), as `plan --confidence` would pass'
             cand --json 'Print one JSON object on stdout (log: JSON Lines), errors included'
             cand -h 'Print help'
             cand --help 'Print help'

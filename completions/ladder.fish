@@ -151,10 +151,10 @@ complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_su
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from check" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
-complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from explain" -l confidence -d 'Assume this confidence (0 to 1), as `plan --confidence` would pass' -r
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from explain" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from explain" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from explain" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
+complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from explain" -l confidence -d 'Assume this confidence (0 to 1), as `plan --confidence` would pass' -r
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from explain" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from explain" -s h -l help -d 'Print help'
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from explain" -s V -l version -d 'Print version'

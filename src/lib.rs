@@ -30,26 +30,38 @@ use cli::{Cli, Command};
 use context::Ctx;
 use error::Result;
 
-/// Runs one command line; returns the process exit code on success (0, or
-/// the wrapped command's own code for `apply` and `replay`).
+/// Runs one command line and exits the process with its code (0, the
+/// wrapped command's own code for `apply` and `replay`, or the error's).
 ///
-/// Meant to be the last thing a process does before it exits: the context
-/// (the SQLite connection, the policy, the caches) is not dropped, since the
-/// kernel releases its locks and descriptors at exit and nothing needs
-/// writing at close (the WAL is kept, see `SqliteStore::configure`). A
-/// close freed memory and finalized statements just before exit: ~0.05 ms
-/// of every command (BENCHMARKS.md). A transaction never outlives the
-/// closure that opened it, so none is open here.
-pub fn run(cli: Cli) -> Result<i32> {
-    // Commands that need no state, policy or actor.
+/// It exits from here, with the context still in scope, on purpose:
+/// `std::process::exit` runs no destructors, so the SQLite connection, the
+/// policy and the caches are not torn down just before the kernel does it
+/// anyway (~0.05 ms of every command, BENCHMARKS.md). Nothing is lost: a
+/// transaction never outlives the closure that opened it, output is written
+/// unbuffered, and SQLite writes nothing at close with the WAL kept (see
+/// `SqliteStore::configure`); the kernel releases the locks and descriptors.
+pub fn run_and_exit(cli: Cli) -> ! {
     let json = cli.global.json;
+    let exit = |result: Result<i32>| -> ! {
+        match result {
+            Ok(code) => std::process::exit(code),
+            Err(e) => {
+                report_error(&e, json);
+                std::process::exit(e.kind.exit_code())
+            }
+        }
+    };
+    // Commands that need no state, policy or actor.
     match cli.command {
-        Command::Completions(args) => return commands::completions::run(args, json).map(|_| 0),
-        Command::Man(args) => return commands::man::run(args, json).map(|_| 0),
+        Command::Completions(args) => exit(commands::completions::run(args, json).map(|_| 0)),
+        Command::Man(args) => exit(commands::man::run(args, json).map(|_| 0)),
         _ => {}
     }
-    let mut ctx = Ctx::new(&cli.global)?;
-    let result = match cli.command {
+    let mut ctx = match Ctx::new(&cli.global) {
+        Ok(ctx) => ctx,
+        Err(e) => exit(Err(e)),
+    };
+    exit(match cli.command {
         Command::Plan(args) => commands::plan::run(&mut ctx, args).map(|_| 0),
         Command::Approve(args) => commands::approve::run(&mut ctx, args).map(|_| 0),
         Command::Reject(args) => commands::reject::run(&mut ctx, args).map(|_| 0),
@@ -61,9 +73,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Resolve(args) => commands::resolve::run(&mut ctx, args).map(|_| 0),
         Command::Policy(cmd) => commands::policy::run(&mut ctx, cmd).map(|_| 0),
         Command::Completions(_) | Command::Man(_) => Ok(0),
-    };
-    std::mem::forget(ctx);
-    result
+    })
 }
 
 /// `ladder __complete-ids`: plan ids for the shell completion scripts. Kept

@@ -124,12 +124,5 @@ fn run() -> ! {
             std::process::exit(Kind::Usage.exit_code());
         }
     };
-    let json = cli.global.json;
-    match ladder::run(cli) {
-        Ok(code) => std::process::exit(code),
-        Err(e) => {
-            ladder::report_error(&e, json);
-            std::process::exit(e.kind.exit_code());
-        }
-    }
+    ladder::run_and_exit(cli)
 }

@@ -263,28 +263,29 @@ fn json_plan_object_has_every_contract_field() {
     assert!(bare["dry_run"].is_null(), "{bare}");
 }
 
+/// A pipe whose reader is already gone: every write to it fails with EPIPE.
+#[cfg(target_os = "linux")]
+fn closed_pipe() -> std::process::Stdio {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let mut fds = [0; 2];
+    // SAFETY: pipe(2) fills two fresh descriptors, each owned once below.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    let (reader, writer) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(reader);
+    std::process::Stdio::from(writer)
+}
+
 /// Output a script never got is not success: a full disk (`>/dev/full`) is
 /// exit 1 with one line on stderr. A reader that went away (`| head`) has
 /// what it wanted: a quiet exit 0.
 #[cfg(target_os = "linux")]
 #[test]
 fn output_that_cannot_be_written_is_error_1_and_a_closed_pipe_is_quiet() {
-    use std::os::fd::{FromRawFd, OwnedFd};
     use std::process::Stdio;
     // Every write fails with ENOSPC.
     let full = || {
         let dev = std::fs::OpenOptions::new().write(true).open("/dev/full");
         Stdio::from(dev.unwrap())
-    };
-    // A pipe whose reader is already gone: every write fails with EPIPE.
-    let closed_pipe = || {
-        let mut fds = [0; 2];
-        // SAFETY: pipe(2) fills two fresh descriptors, each owned once below.
-        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-        let (reader, writer) =
-            unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-        drop(reader);
-        Stdio::from(writer)
     };
     let t = TestEnv::new();
     // Runs ladder with the given stdout: its exit code and its stderr.
@@ -371,31 +372,34 @@ fn a_stderr_that_cannot_be_written_changes_no_exit_code() {
     use std::process::Stdio;
     let t = TestEnv::new();
     let full = || Stdio::from(std::fs::File::create("/dev/full").unwrap());
-    let code_with_stderr_full = |args: &[&str]| {
-        let out = t
-            .std_cmd("agent")
-            .args(args)
-            .stderr(full())
-            .output()
-            .unwrap();
+    let run = |actor: &str, args: &[&str], stderr: Stdio| {
+        let out = t.std_cmd(actor).args(args).stderr(stderr).output().unwrap();
         (
             out.status.code(),
             String::from_utf8_lossy(&out.stdout).into_owned(),
         )
     };
     // Each of these writes a line to stderr in human mode.
-    let (code, stdout) = code_with_stderr_full(&["plan", "--key", "a", "--", "rm", "x"]);
+    let (code, _) = run("agent", &["list"], full());
+    assert_eq!(code, Some(0), "list before any state exists");
+    let (code, stdout) = run("agent", &["plan", "--key", "a", "--", "rm", "x"], full());
     assert_eq!(code, Some(0), "plan: {stdout}");
     assert!(
         stdout.contains("pending"),
         "plan still printed its card: {stdout}"
     );
-    let (code, _) = code_with_stderr_full(&["list", "--status", "applied"]);
+    let (code, _) = run(
+        "agent",
+        &["plan", "--key", "b", "--", "rm", "y"],
+        closed_pipe(),
+    );
+    assert_eq!(code, Some(0), "plan, stderr a closed pipe");
+    let (code, _) = run("agent", &["list", "--status", "applied"], full());
     assert_eq!(code, Some(0), "list with nothing to show");
-    let (code, _) = code_with_stderr_full(&["reject", "--key", "a", "--reason", "no"]);
+    let (code, _) = run("agent", &["reject", "--key", "a", "--reason", "no"], full());
     assert_eq!(code, Some(0), "reject");
     // An error report that cannot be shown keeps its code (not_found).
-    let (code, _) = code_with_stderr_full(&["show", "ffffffff"]);
+    let (code, _) = run("agent", &["show", "ffffffff"], full());
     assert_eq!(code, Some(3), "show of an unknown plan");
     // The command's own stderr, teed by apply, too.
     let loud = t.plan(
@@ -404,13 +408,14 @@ fn a_stderr_that_cannot_be_written_changes_no_exit_code() {
         &[],
         &["sh", "-c", "echo out; echo err >&2"],
     );
-    t.approve("alice", &loud);
+    let (code, _) = run("alice", &["approve", "--key", "loud", "--yes"], full());
+    assert_eq!(code, Some(0), "approve");
     let hash = loud["hash"].as_str().unwrap();
-    let (code, stdout) = code_with_stderr_full(&["apply", "--key", "loud", "--hash", hash]);
+    let (code, stdout) = run("agent", &["apply", "--key", "loud", "--hash", hash], full());
     assert_eq!(code, Some(0), "apply");
     assert_eq!(stdout, "out\n");
-    let (code, _) = code_with_stderr_full(&["replay", "--key", "loud"]);
-    assert_eq!(code, Some(0), "replay");
+    let (code, _) = run("agent", &["replay", "--key", "loud"], closed_pipe());
+    assert_eq!(code, Some(0), "replay, stderr a closed pipe");
 }
 
 #[test]
