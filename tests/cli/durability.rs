@@ -21,6 +21,15 @@ fn status_of(t: &TestEnv, plan: &Value) -> String {
         .unwrap()
 }
 
+/// `ladder --json resolve PLAN --outcome retry --reason REASON` as `actor`.
+fn resolve_retry(t: &TestEnv, actor: &str, plan: &Value, reason: &str) -> crate::harness::Run {
+    let id = plan["id"].as_str().unwrap();
+    t.json(
+        actor,
+        &["resolve", id, "--outcome", "retry", "--reason", reason],
+    )
+}
+
 fn wait_for_status(t: &TestEnv, plan: &Value, want: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while status_of(t, plan) != want {
@@ -98,25 +107,11 @@ fn kill_9_during_the_run_leaves_it_interrupted_until_a_person_resolves_it() {
 
     // `retry` allows exactly one more run.
     std::fs::write(&fast, "").unwrap();
-    let id = plan["id"].as_str().unwrap();
     // Not by the agent that planned and ran it: it could retry forever.
-    let own = t.json(
-        "agent",
-        &["resolve", id, "--outcome", "retry", "--reason", "trust me"],
-    );
+    let own = resolve_retry(&t, "agent", &plan, "trust me");
     assert_eq!(own.code, 22, "{}", own.stdout_str());
     assert_eq!(own.error_code(), "not_allowed");
-    let r = t.json(
-        "alice",
-        &[
-            "resolve",
-            id,
-            "--outcome",
-            "retry",
-            "--reason",
-            "checked: nothing happened",
-        ],
-    );
+    let r = resolve_retry(&t, "alice", &plan, "checked: nothing happened");
     assert_eq!(r.code, 0, "{}", r.stdout_str());
     assert_eq!(t.apply("agent", &plan).code, 0);
     let again = t.apply("agent", &plan);
@@ -161,18 +156,7 @@ fn a_failed_sync_of_the_running_record_runs_nothing() {
     t.extra_env.clear();
     assert_eq!(t.apply("agent", &plan).code, 17);
     assert!(!marker.exists());
-    let id = plan["id"].as_str().unwrap();
-    let r = t.json(
-        "alice",
-        &[
-            "resolve",
-            id,
-            "--outcome",
-            "retry",
-            "--reason",
-            "disk fixed",
-        ],
-    );
+    let r = resolve_retry(&t, "alice", &plan, "disk fixed");
     assert_eq!(r.code, 0, "{}", r.stdout_str());
     assert_eq!(t.apply("agent", &plan).code, 0);
     assert_eq!(std::fs::read_to_string(&marker).unwrap(), "run\n");
