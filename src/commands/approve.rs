@@ -1,7 +1,7 @@
 //! `ladder approve`: a reviewer approves one exact plan hash.
 
 use crate::commands::PlanRef;
-use crate::commands::{event, expire_due, record_refusal, reject};
+use crate::commands::{event, expire_due, record_refusal, reject, settle_dead_run};
 use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::gate;
@@ -84,10 +84,11 @@ pub fn approve_plan(
         let p = ctx.policy()?;
         (p.defaults().separation_of_duties, p.defaults().apply_ttl)
     };
+    let state = ctx.state_path().to_path_buf();
     store::write(ctx.store()?, |tx| {
         expire_due(tx, now)?;
         let plan = match target.find(tx) {
-            Ok(p) => p,
+            Ok(p) => settle_dead_run(tx, &state, now, p)?,
             Err(e) => {
                 record_refusal(tx, now, &actor, "approve", None, target.key(), &e)?;
                 return Ok(Err(e));

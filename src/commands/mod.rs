@@ -18,6 +18,7 @@ use crate::error::{Error, Kind, Result};
 use crate::model::{Millis, NewEvent, Plan, Status};
 use crate::store::Tx;
 use serde_json::{Value, json};
+use std::path::Path;
 
 /// The actor recorded for what the clock does (expiry), not a person.
 pub const SYSTEM_ACTOR: &str = "ladder";
@@ -161,15 +162,30 @@ pub fn refresh(ctx: &mut crate::context::Ctx, now: Millis) -> Result<()> {
             for id in &dead {
                 // Check again under the write lock: it may have finished.
                 if let Some(p) = tx.plan(id)? {
-                    if p.status == Status::Running && !crate::runlock::is_held(&state, p.seq)? {
-                        apply::mark_interrupted(tx, now, &p)?;
-                    }
+                    settle_dead_run(tx, &state, now, p)?;
                 }
             }
             Ok(())
         })?;
     }
     Ok(())
+}
+
+/// A `running` plan whose ladder died (nobody holds its run lock) is
+/// `interrupted`: marks it so in this transaction and returns the plan as it
+/// now stands; any other plan comes back unchanged. Every command that
+/// answers from a plan's status settles it first, so none of them calls a
+/// run that is over "in flight".
+pub fn settle_dead_run(tx: &mut dyn Tx, state: &Path, now: Millis, plan: Plan) -> Result<Plan> {
+    if plan.status != Status::Running || crate::runlock::is_held(state, plan.seq)? {
+        return Ok(plan);
+    }
+    apply::mark_interrupted(tx, now, &plan)?;
+    Ok(Plan {
+        status: Status::Interrupted,
+        expires_at: None,
+        ..plan
+    })
 }
 
 /// The plan that currently holds `key` (its newest plan).

@@ -1,7 +1,7 @@
 //! `ladder plan`: the first rung. Fix the exact command under a hash and let
 //! policy classify it.
 
-use crate::commands::{check_key, event, expire_due, record_refusal};
+use crate::commands::{check_key, event, expire_due, record_refusal, settle_dead_run};
 use crate::context::Ctx;
 use crate::error::{Error, Kind, Result};
 use crate::model::{DryRun, Plan, Status};
@@ -202,13 +202,17 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         .filter(|d| !plan.dry_run_ok.contains(&d.exit_code))
         .map(|d| dry_run_failure(d, &plan.dry_run_ok));
 
+    let state = ctx.state_path().to_path_buf();
     let outcome = store::write(ctx.store()?, |tx| {
         expire_due(tx, now)?;
         if let Some(e) = &dry_failed {
             record_refusal(tx, now, &actor, "plan", None, Some(&key), e)?;
             return Ok(Err(e.clone()));
         }
-        let previous = tx.latest_plan_for_key(&key)?;
+        let previous = match tx.latest_plan_for_key(&key)? {
+            Some(p) => Some(settle_dead_run(tx, &state, now, p)?),
+            None => None,
+        };
         if let Some(existing) = previous.clone() {
             if existing.status.holds_key() {
                 if existing.hash == hash {

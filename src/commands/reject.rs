@@ -1,7 +1,7 @@
 //! `ladder reject`: a reviewer ends a plan, with a reason for the agent.
 
 use crate::commands::PlanRef;
-use crate::commands::{event, expire_due, record_refusal};
+use crate::commands::{event, expire_due, record_refusal, settle_dead_run};
 use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::gate;
@@ -51,10 +51,11 @@ pub fn reject_plan(ctx: &mut Ctx, target: &PlanRef, reason: &str) -> Result<Plan
     }
     let now = ctx.now();
     let actor = ctx.actor.clone();
+    let state = ctx.state_path().to_path_buf();
     store::write(ctx.store()?, |tx| {
         expire_due(tx, now)?;
         let plan = match target.find(tx) {
-            Ok(p) => p,
+            Ok(p) => settle_dead_run(tx, &state, now, p)?,
             Err(e) => {
                 record_refusal(tx, now, &actor, "reject", None, target.key(), &e)?;
                 return Ok(Err(e));

@@ -1,12 +1,10 @@
 //! `ladder resolve`: a person settles a plan whose run was interrupted.
 
-use crate::commands::apply::mark_interrupted;
-use crate::commands::{event, find_plan, record_refusal};
+use crate::commands::{event, find_plan, record_refusal, settle_dead_run};
 use crate::context::Ctx;
 use crate::error::{Error, Kind, Result};
-use crate::model::{Outcome, Plan, Resolution, Status};
+use crate::model::{Outcome, Resolution, Status};
 use crate::render;
-use crate::runlock;
 use crate::store;
 use serde_json::json;
 
@@ -58,21 +56,17 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
                 return Ok(Err(e));
             }
         };
-        let mut plan: Plan = plan;
+        let plan = settle_dead_run(tx, &state, now, plan)?;
         if plan.status == Status::Running {
-            if runlock::is_held(&state, plan.seq)? {
-                let e = Error::new(
-                    Kind::InFlight,
-                    format!(
-                        "plan {} is still running: nothing to resolve yet",
-                        plan.short_id()
-                    ),
-                );
-                record_refusal(tx, now, &actor, "resolve", Some(&plan), None, &e)?;
-                return Ok(Err(e));
-            }
-            mark_interrupted(tx, now, &plan)?;
-            plan.status = Status::Interrupted;
+            let e = Error::new(
+                Kind::InFlight,
+                format!(
+                    "plan {} is still running: nothing to resolve yet",
+                    plan.short_id()
+                ),
+            );
+            record_refusal(tx, now, &actor, "resolve", Some(&plan), None, &e)?;
+            return Ok(Err(e));
         }
         if plan.status != Status::Interrupted {
             let e = Error::usage(format!(

@@ -125,6 +125,75 @@ fn kill_9_during_the_run_leaves_it_interrupted_until_a_person_resolves_it() {
     assert!(kinds.contains(&"resolved".to_string()));
 }
 
+/// Plans, approves and applies `sh -c` of a command that waits, and kills
+/// ladder with SIGKILL once the command is under way: a run that is over,
+/// still marked `running`, whose run lock nobody holds.
+fn dead_run(t: &TestEnv, key: &str) -> Value {
+    let started = t.path().join(format!("{key}.started"));
+    let script = format!("touch {}; exec sleep 3", started.display());
+    let plan = t.plan("agent", key, &[], &["sh", "-c", &script]);
+    t.approve("alice", &plan);
+    let mut ladder = spawn_apply(t, &plan, &[]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !started.exists() {
+        assert!(Instant::now() < deadline, "the command never started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    signal(&ladder, libc::SIGKILL);
+    ladder.wait().unwrap();
+    assert_eq!(status_of(t, &plan), "running");
+    plan
+}
+
+/// Whichever command looks at a dead run first tells the truth about it:
+/// `interrupted` (outcome unknown), never "in flight", and the plan is
+/// marked so with its ledger event. Before, only `apply`, `show`, `list`
+/// and `resolve` noticed; `replay` answered `in_flight` for ever.
+#[test]
+fn every_command_calls_a_dead_run_interrupted() {
+    let t = env();
+    let interrupted_events = |t: &TestEnv| {
+        t.event_kinds()
+            .iter()
+            .filter(|k| *k == "interrupted")
+            .count()
+    };
+
+    let plan = dead_run(&t, "by-replay");
+    let r = t.json("agent", &["replay", "--key", "by-replay"]);
+    assert_eq!(r.code, 17, "{}", r.stdout_str());
+    assert_eq!(r.error_code(), "outcome_unknown");
+    assert_eq!(status_of(&t, &plan), "interrupted");
+    assert_eq!(interrupted_events(&t), 1);
+
+    let plan = dead_run(&t, "by-approve");
+    let r = t.json("bob", &["approve", plan["id"].as_str().unwrap(), "--yes"]);
+    assert_eq!(r.code, 17, "{}", r.stdout_str());
+    assert_eq!(r.error_code(), "outcome_unknown");
+    assert_eq!(status_of(&t, &plan), "interrupted");
+
+    let plan = dead_run(&t, "by-reject");
+    let id = plan["id"].as_str().unwrap();
+    let r = t.json("bob", &["reject", id, "--reason", "too late"]);
+    assert_eq!(r.code, 22, "{}", r.stdout_str());
+    let message = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(message.contains("interrupted"), "{message}");
+    assert_eq!(status_of(&t, &plan), "interrupted");
+
+    // Planning the same key again finds the plan as it really stands.
+    let plan = dead_run(&t, "by-plan");
+    let argv = plan["command"].as_array().unwrap().clone();
+    let argv: Vec<&str> = argv.iter().map(|a| a.as_str().unwrap()).collect();
+    let again = t.plan("agent", "by-plan", &[], &argv);
+    assert_eq!(again["id"], plan["id"]);
+    assert_eq!(again["status"], "interrupted", "{again}");
+    assert_eq!(status_of(&t, &plan), "interrupted");
+
+    assert_eq!(interrupted_events(&t), 4);
+    let verify = t.run("viewer", &["log", "--verify"]);
+    assert_eq!(verify.code, 0, "{}", verify.stderr);
+}
+
 /// The `running` record is synced before the command starts: when the sync
 /// fails, nothing runs, and the plan waits for a person like any other
 /// interrupted one.
