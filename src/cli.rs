@@ -88,7 +88,9 @@ pub enum Command {
     Apply(commands::apply::Args),
     /// Write a plan's recorded stdout and stderr and exit with its recorded code
     ///
-    /// Runs nothing. With --json, prints the execution object with
+    /// Runs nothing. The recorded stdout and stderr are written byte for byte;
+    /// only when stderr is a terminal does a line before them say that this
+    /// is a replay. With --json, prints the execution object with
     /// "replayed": true.
     Replay(commands::replay::Args),
     /// Show the audit ledger, newest last; --verify checks the hash chain

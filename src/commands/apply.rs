@@ -100,7 +100,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         let waiting = deadline.is_some_and(|d| Instant::now() < d);
         match check(ctx, &args, &hash, budgets, waiting)? {
             Decision::Run(p) => break *p,
-            Decision::Replay(p) => return replay::emit(ctx, &p),
+            Decision::Replay(p) => return replay::emit(ctx, &p, true),
             Decision::Refuse(e) => return Err(e),
             Decision::Wait => {
                 if !told && !ctx.json {
@@ -148,7 +148,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     };
     let exec = match start(ctx, &plan, &args.key, &hash, budgets)? {
         Started::Running(exec) => *exec,
-        Started::Replay(p) => return replay::emit(ctx, &p),
+        Started::Replay(p) => return replay::emit(ctx, &p, true),
         Started::Refused(e) => return Err(e),
     };
 

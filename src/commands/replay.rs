@@ -10,7 +10,7 @@ use crate::model::{Millis, Plan, Status};
 use crate::render;
 use crate::store::{self, Tx};
 use serde_json::json;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 // The flags of `ladder replay`; its help text is on `Command::Replay` in cli.rs.
 #[derive(Debug, clap::Args)]
@@ -69,7 +69,10 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             }
         }
     })??;
-    emit(ctx, &plan)
+    // The contract's replay writes the recorded stderr byte for byte: a
+    // script capturing it gets exactly that. A person at a terminal is also
+    // told where it comes from.
+    emit(ctx, &plan, std::io::stderr().is_terminal())
 }
 
 /// Logs a `replayed` event for an applied plan.
@@ -89,7 +92,10 @@ pub fn record(tx: &mut dyn Tx, now: Millis, actor: &str, plan: &Plan) -> Result<
 }
 
 /// Writes the recorded outcome and returns the exit code to pass through.
-pub fn emit(ctx: &Ctx, plan: &Plan) -> Result<i32> {
+/// With `announce`, ladder's own lines on stderr say that this is a replay
+/// (and of a settled or truncated record); without, stderr carries the
+/// recorded bytes only.
+pub fn emit(ctx: &Ctx, plan: &Plan, announce: bool) -> Result<i32> {
     let Some(exec) = &plan.execution else {
         return Err(Error::new(
             Kind::NotFound,
@@ -105,11 +111,13 @@ pub fn emit(ctx: &Ctx, plan: &Plan) -> Result<i32> {
         .finished_at
         .map(|t| crate::clock::relative(t, ctx.now()))
         .unwrap_or_else(|| "by resolve".into());
-    render::note(format_args!(
-        "ladder: plan {} was already applied ({when}); replaying its recorded outcome, nothing was run",
-        plan.short_id()
-    ));
-    if let Some(r) = &exec.resolution {
+    if announce {
+        render::note(format_args!(
+            "ladder: plan {} was already applied ({when}); replaying its recorded outcome, nothing was run",
+            plan.short_id()
+        ));
+    }
+    if let Some(r) = exec.resolution.as_ref().filter(|_| announce) {
         render::note(format_args!(
             "ladder: the outcome was settled by {} as {}: {}",
             r.actor,
@@ -121,7 +129,7 @@ pub fn emit(ctx: &Ctx, plan: &Plan) -> Result<i32> {
     // stdout is gone: they are what a reader of stderr needs most.
     let code = render::emit_passing(&exec.stdout, code);
     let _ = std::io::stderr().write_all(&exec.stderr);
-    if exec.truncated {
+    if exec.truncated && announce {
         render::note(format_args!(
             "ladder: the record is truncated: {} stdout and {} stderr bytes were written in all",
             exec.stdout_bytes, exec.stderr_bytes

@@ -2338,7 +2338,28 @@ fn replay_gives_back_the_recorded_outcome_by_plan_prefix_and_runs_nothing() {
     let r = t.run("viewer", &["replay", &id(&plan)[..4]]);
     assert_eq!(r.code, 7);
     assert_eq!(r.stdout, b"o\0ut", "byte for byte");
-    assert!(r.stderr.contains("e\n"));
+    // stderr too: the recorded bytes and nothing of ladder's own, since no
+    // person is reading it here (see the terminal test for one who is).
+    let raw = t
+        .std_cmd("viewer")
+        .args(["replay", "--key", "rb"])
+        .output()
+        .unwrap();
+    assert_eq!(raw.status.code(), Some(7));
+    assert_eq!(
+        raw.stderr,
+        b"e\n",
+        "{}",
+        String::from_utf8_lossy(&raw.stderr)
+    );
+    // A person at a terminal is told first that this is a replay.
+    if let Some((code, screen)) = on_terminal(&t, "viewer", "replay --key rb", "") {
+        assert_eq!(code, 7, "{screen}");
+        assert!(
+            screen.contains("replaying its recorded outcome"),
+            "{screen}"
+        );
+    }
     let r = t.json("viewer", &["replay", id(&plan)]);
     assert_eq!(r.code, 7);
     let e = r.json();
