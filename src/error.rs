@@ -110,10 +110,15 @@ impl Error {
 
     /// The one line people see: the message, then the hint after a colon-free
     /// separator so it still reads as one sentence pair.
+    ///
+    /// One line whatever the message quotes: a rejection's reason or a
+    /// command with line breaks or escape sequences comes out escaped
+    /// (`render::printable`). The JSON error keeps the text as it is.
     pub fn one_line(&self) -> String {
+        let message = crate::render::printable(&self.message);
         match &self.hint {
-            Some(h) => format!("{}; {}", self.message, h),
-            None => self.message.clone(),
+            Some(h) => format!("{message}; {}", crate::render::printable(h)),
+            None => message.into_owned(),
         }
     }
 }

@@ -59,8 +59,13 @@ pub fn emit_passing(bytes: &[u8], code: i32) -> i32 {
 /// would go). Unlike `eprintln!`, never panics when stderr itself cannot be
 /// written (a closed pipe, a full disk): a message that cannot be shown must
 /// not turn a finished command into a crash with exit 101.
+///
+/// Control characters in the line (from a reason, a key, a command) are
+/// shown escaped, as [`printable_lines`] does: a note cannot move the
+/// cursor, recolour or hide text on the reader's terminal.
 pub fn note(line: impl std::fmt::Display) {
-    let _ = writeln!(std::io::stderr(), "{line}");
+    let line = line.to_string();
+    let _ = writeln!(std::io::stderr(), "{}", printable_lines(&line));
 }
 
 /// [`note`] without the newline: part of a line, or text that ends in its own.
@@ -112,9 +117,104 @@ pub fn argv_strings(argv: &[OsString]) -> Vec<String> {
         .collect()
 }
 
-/// An argv as one line a person could paste into a shell.
+/// An argv as one line a person could paste into a shell. An argument with
+/// control characters, bidirectional overrides or bytes that are not UTF-8
+/// is written in bash's `$'...'` form (`$'a\nb'`, `$'\xff'`), so what a
+/// reviewer reads is exactly what runs, and nothing in it can move the
+/// cursor or reorder the line on their terminal.
 pub fn argv_line(argv: &[OsString]) -> String {
-    shell_words::join(argv_strings(argv))
+    use std::os::unix::ffi::OsStrExt;
+    argv.iter()
+        .map(|arg| match arg.to_str() {
+            Some(text) if !text.chars().any(needs_escape) => shell_words::quote(text).into_owned(),
+            _ => ansi_c_quote(arg.as_bytes()),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Characters that must not reach a terminal as they are: controls (C0,
+/// DEL, C1: line breaks, escape sequences), the bidirectional formatting
+/// characters that can make text display in another order than it runs
+/// ("Trojan Source"), and the Unicode line and paragraph separators.
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}'
+        )
+        || ('\u{202a}'..='\u{202e}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
+}
+
+/// `c` as an escape in bash's `$'...'` notation: `\n`, `\e`, `\x07`; a
+/// character beyond ASCII as `\u202e` for reading, or as its UTF-8 bytes
+/// (`\xe2\x80\xae`) for a shell word, which bash decodes the same way in
+/// every locale (its `\u` depends on the locale).
+fn escape_char(c: char, out: &mut String, shell: bool) {
+    use std::fmt::Write as _;
+    let _ = match c {
+        '\n' => write!(out, "\\n"),
+        '\r' => write!(out, "\\r"),
+        '\t' => write!(out, "\\t"),
+        '\u{1b}' => write!(out, "\\e"),
+        c if c.is_ascii() => write!(out, "\\x{:02x}", c as u32),
+        c if shell => c
+            .encode_utf8(&mut [0; 4])
+            .bytes()
+            .try_for_each(|b| write!(out, "\\x{b:02x}")),
+        c => write!(out, "\\u{:04x}", c as u32),
+    };
+}
+
+/// Bytes as a bash `$'...'` word: printable characters as they are, `'` and
+/// `\` escaped, everything [`needs_escape`] and every byte that is not
+/// UTF-8 as an escape.
+fn ansi_c_quote(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::from("$'");
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\'' => out.push_str("\\'"),
+                '\\' => out.push_str("\\\\"),
+                c if needs_escape(c) => escape_char(c, &mut out, true),
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02x}");
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// Free text (a reason, a key, a path, a message) made safe to show on one
+/// line of a terminal: what [`needs_escape`] flags is written as an escape
+/// (`\n`, `\e`, `\u202e`); everything else, backslashes included, as it is.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    escape_where(text, needs_escape)
+}
+
+/// [`printable`] for text of several lines: line breaks are kept.
+pub fn printable_lines(text: &str) -> std::borrow::Cow<'_, str> {
+    escape_where(text, |c| c != '\n' && needs_escape(c))
+}
+
+fn escape_where(text: &str, escape: impl Fn(char) -> bool) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(&escape) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if escape(c) {
+            escape_char(c, &mut out, false);
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 fn time(ms: Option<Millis>) -> Value {
@@ -270,6 +370,7 @@ impl Paint {
 /// then a note of what was left out.
 pub fn excerpt(bytes: &[u8], max_lines: usize) -> String {
     let text = String::from_utf8_lossy(bytes);
+    let text = printable_lines(&text);
     let lines: Vec<&str> = text.lines().collect();
     if lines.len() <= max_lines {
         return lines.join("\n");
@@ -298,14 +399,17 @@ pub fn plan_card(p: &Plan, now: Millis, paint: Paint) -> String {
         paint.bold(&p.id),
         paint.status(p.status),
         p.tier,
-        rule
+        printable(rule)
     ));
+    // Every value is made printable here, once: much of a card is written
+    // by the agent (command, reason, key, directory), and none of it may
+    // redraw what the reviewer sees.
     let row = |out: &mut String, label: &str, value: String| {
         // Pad before painting: escape codes would count towards the width.
         out.push_str(&format!(
             "  {} {}\n",
             paint.dim(&format!("{label:<10}")),
-            value
+            printable(&value)
         ));
     };
     row(&mut out, "command", argv_line(&p.command));
@@ -503,9 +607,9 @@ pub fn plans_table(plans: &[Plan], now: Millis, paint: Paint) -> String {
             paint.status(p.status),
             p.tier.to_string(),
             format!("{}/{}", p.approvals_counted(), p.approvals_required),
-            trim(&p.key, 24),
+            trim(&printable(&p.key), 24),
             trim(&argv_line(&p.command), 48),
-            p.actor.clone(),
+            printable(&p.actor).into_owned(),
             when,
         ]);
     }
@@ -560,9 +664,9 @@ pub fn events_table(events: &[Event], now: Millis) -> String {
             relative(e.at, now),
             e.kind.clone(),
             e.plan.as_deref().map(short).unwrap_or("-").to_string(),
-            trim(e.key.as_deref().unwrap_or("-"), 24),
-            e.actor.clone(),
-            trim(&event_summary(e), 60),
+            trim(&printable(e.key.as_deref().unwrap_or("-")), 24),
+            printable(&e.actor).into_owned(),
+            trim(&printable(&event_summary(e)), 60),
         ]);
     }
     table_text(&t)
@@ -590,6 +694,67 @@ mod tests {
         let mut obj = serde_json::Map::new();
         bytes_fields(&mut obj, "stdout", b"ok");
         assert!(!obj.contains_key("stdout_base64"));
+    }
+
+    #[test]
+    fn argv_line_writes_controls_and_non_utf8_in_bash_ansi_c_quotes() {
+        use std::os::unix::ffi::OsStringExt;
+        let argv: Vec<OsString> = vec![
+            "echo".into(),
+            "multi\nline".into(),
+            "x\u{1b}[8mhidden\u{1b}[0m".into(),
+            "it's\\".into(),
+            "abc\u{202e}fed".into(),
+            OsString::from_vec(vec![b'f', 0xff, 0x07]),
+        ];
+        assert_eq!(
+            argv_line(&argv),
+            r"echo $'multi\nline' $'x\e[8mhidden\e[0m' 'it'\''s\' $'abc\xe2\x80\xaefed' $'f\xff\x07'"
+        );
+    }
+
+    /// The line a card shows, pasted into bash, is the argv that runs.
+    #[test]
+    fn argv_line_round_trips_through_bash() {
+        use std::os::unix::ffi::{OsStrExt, OsStringExt};
+        let argv: Vec<OsString> = vec![
+            "printf".into(),
+            "%s\\0".into(),
+            "multi\nline".into(),
+            "tab\there $HOME `x`".into(),
+            "\u{1b}[31m'quoted'\\".into(),
+            "\u{85}\u{202e}\u{2069}é".into(),
+            OsString::from_vec(vec![0xff, b'a', 0x01, 0x7f]),
+            "".into(),
+        ];
+        let out = std::process::Command::new("bash")
+            .args(["-c", &argv_line(&argv)])
+            .output()
+            .expect("bash runs");
+        let want: Vec<u8> = argv[2..]
+            .iter()
+            .flat_map(|a| a.as_bytes().iter().copied().chain([0]))
+            .collect();
+        assert_eq!(out.stdout, want, "{}", argv_line(&argv));
+    }
+
+    #[test]
+    fn printable_escapes_what_could_redraw_a_terminal_and_nothing_else() {
+        assert_eq!(
+            printable("plain text, C:\\dir, ünïcode"),
+            "plain text, C:\\dir, ünïcode"
+        );
+        assert!(matches!(printable("plain"), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(
+            printable("safe\u{1b}[1A\u{1b}[2Kfake"),
+            r"safe\e[1A\e[2Kfake"
+        );
+        assert_eq!(printable("a\nb\r\tc\u{7f}\u{85}"), r"a\nb\r\tc\x7f\u0085");
+        assert_eq!(
+            printable("\u{2067}x\u{2069}\u{2028}"),
+            r"\u2067x\u2069\u2028"
+        );
+        assert_eq!(printable_lines("one\ntwo\u{1b}"), "one\ntwo\\e");
     }
 
     #[test]

@@ -3281,3 +3281,66 @@ fn a_state_file_from_a_newer_ladder_is_refused_and_left_unchanged() {
     }
     assert_eq!(std::fs::read(t.state()).unwrap(), before);
 }
+
+/// What an agent writes (its command, reason, target, key; a reviewer's
+/// rejection reason) cannot redraw a reviewer's terminal: escape sequences,
+/// line breaks and bidirectional overrides are shown escaped on cards,
+/// tables and error lines, and the command in the `$'...'` form that bash
+/// runs as the same argv. JSON keeps the exact text.
+#[test]
+fn agent_text_cannot_redraw_the_reviewers_terminal() {
+    let t = strict();
+    let fake = "safe\u{1b}[1A\u{1b}[2Kfake";
+    let plan = t.plan(
+        "agent",
+        "esc\u{202e}yek",
+        &["--reason", fake, "--target", "a\nb"],
+        &["echo", "x\u{1b}[8mhidden\u{1b}[0m", "multi\nline"],
+    );
+    assert_eq!(plan["reason"], fake, "JSON keeps the exact text");
+    let shown = |r: &crate::harness::Run| {
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let out = r.stdout_str();
+        assert!(
+            !out.contains('\u{1b}'),
+            "an escape byte reached stdout: {out:?}"
+        );
+        assert!(
+            !out.contains('\u{202e}'),
+            "a bidi override reached stdout: {out:?}"
+        );
+        assert!(!r.stderr.contains('\u{1b}'), "{:?}", r.stderr);
+        out
+    };
+    let card = shown(&t.run("viewer", &["show", id(&plan)]));
+    assert!(
+        card.contains(r"echo $'x\e[8mhidden\e[0m' $'multi\nline'"),
+        "{card}"
+    );
+    assert!(card.contains(r"safe\e[1A\e[2Kfake"), "{card}");
+    assert!(card.contains(r"a\nb"), "{card}");
+    assert!(card.contains(r"esc\u202eyek"), "{card}");
+    let list = shown(&t.run("viewer", &["list"]));
+    assert_eq!(list.lines().count(), 2, "a header and one row: {list}");
+    shown(&t.run("viewer", &["log"]));
+
+    // The refusal that quotes a two-line rejection reason is one line.
+    let r = t.run(
+        "alice",
+        &[
+            "reject",
+            id(&plan),
+            "--reason",
+            "line one\nline two\u{1b}[2J",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = t.apply("agent", &plan);
+    assert_human_error(&r, 11);
+    assert!(
+        r.stderr.contains(r"line one\nline two\e[2J"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains('\u{1b}'), "{:?}", r.stderr);
+}
