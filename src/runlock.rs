@@ -26,9 +26,16 @@ const SETLK: libc::c_int = libc::F_SETLK;
 #[cfg(not(target_os = "linux"))]
 const GETLK: libc::c_int = libc::F_GETLK;
 
-/// The lock file beside a state file.
+/// The lock file beside a state file, named after the file's real path.
+/// SQLite follows symbolic links to name a database's `-wal` and `-shm`, so
+/// every spelling of one state file (a symlink to it, a linked directory on
+/// the way, `..`) shares one WAL; it must share one lock file too, or an
+/// apply through a symlink and one through the real path would each hold
+/// "the" run lock of the same plan, and both run it.
 pub fn lock_path(state: &Path) -> PathBuf {
-    let mut p = state.as_os_str().to_owned();
+    // Before the state file exists there is nothing to lock yet.
+    let real = std::fs::canonicalize(state).unwrap_or_else(|_| state.to_path_buf());
+    let mut p = real.into_os_string();
     p.push(".lock");
     PathBuf::from(p)
 }

@@ -194,6 +194,45 @@ fn every_command_calls_a_dead_run_interrupted() {
     assert_eq!(verify.code, 0, "{}", verify.stderr);
 }
 
+/// Two spellings of one state file are one state: an apply through a
+/// symlink holds the same run lock as one through the real path, so the
+/// plan is in flight for both and runs once.
+#[test]
+fn a_symlinked_state_path_shares_the_run_lock() {
+    let t = env();
+    let link = t.path().join("link.db");
+    std::os::unix::fs::symlink(t.state(), &link).unwrap();
+    let started = t.path().join("started");
+    let script = format!("touch {}; exec sleep 2", started.display());
+    let plan = t.plan("agent", "via-link", &[], &["sh", "-c", &script]);
+    t.approve("alice", &plan);
+
+    let mut through_link = t.std_cmd("agent");
+    through_link
+        .env("LADDER_STATE", &link)
+        .args(["apply", "--key", "via-link", "--hash"])
+        .arg(plan["hash"].as_str().unwrap())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut first = through_link.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !started.exists() {
+        assert!(Instant::now() < deadline, "the command never started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Through the real path: still running, not a dead run to settle.
+    let shown = t.json("viewer", &["show", "--key", "via-link"]).json();
+    assert_eq!(shown["status"], "running", "{shown}");
+    let r = t.apply_json("agent", &plan);
+    assert_eq!(r.code, 16, "{}", r.stdout_str());
+    assert_eq!(r.error_code(), "in_flight");
+    assert!(first.wait().unwrap().success());
+    assert_eq!(status_of(&t, &plan), "applied");
+    let kinds = t.event_kinds();
+    assert_eq!(kinds.iter().filter(|k| *k == "started").count(), 1);
+    assert!(!kinds.contains(&"interrupted".to_string()), "{kinds:?}");
+}
+
 /// The `running` record is synced before the command starts: when the sync
 /// fails, nothing runs, and the plan waits for a person like any other
 /// interrupted one.
