@@ -149,10 +149,38 @@ impl IdSource {
     }
 }
 
-/// Reads and validates a policy file.
+/// The largest policy file read: the commented default is about 20 KiB.
+const MAX_POLICY_BYTES: u64 = 1 << 20;
+
+/// Reads and validates a policy file. Only a regular file of at most
+/// [`MAX_POLICY_BYTES`] is read: `--policy /dev/zero` or a FIFO must be a
+/// clear error, not a hang or all of memory.
 pub fn load_policy(path: &Path) -> Result<Policy> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::usage(format!("cannot read policy file {}: {e}", path.display())))?;
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let cannot =
+        |why: String| Error::usage(format!("cannot read policy file {}: {why}", path.display()));
+    // Non-blocking, or opening a FIFO would wait for a writer; it changes
+    // nothing for a regular file.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| cannot(e.to_string()))?;
+    let meta = file.metadata().map_err(|e| cannot(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(cannot("not a regular file".into()));
+    }
+    let mut text = String::new();
+    file.take(MAX_POLICY_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| cannot(e.to_string()))?;
+    if text.len() as u64 > MAX_POLICY_BYTES {
+        return Err(cannot(format!(
+            "larger than {} KiB",
+            MAX_POLICY_BYTES >> 10
+        )));
+    }
     Ok(Policy::parse(&text, &path.display().to_string())?)
 }
 

@@ -17,6 +17,12 @@ use std::ops::Range;
 use std::time::Duration;
 use toml::Spanned;
 
+/// The most `output_cap` may keep of each stream. Both streams of a run are
+/// one row in the state file, and SQLite refuses a row over 1,000,000,000
+/// bytes: above this, a command with that much output would run and then
+/// have no outcome recorded. It also bounds the memory the record takes.
+const MAX_OUTPUT_CAP: u64 = 256 << 20;
+
 const NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Parses and validates, examples included.
@@ -187,12 +193,12 @@ impl Cx<'_> {
         if let Some(cap) = raw.output_cap {
             d.output_cap = u64::try_from(*cap.get_ref())
                 .ok()
-                .filter(|&c| c >= 1)
+                .filter(|c| (1..=MAX_OUTPUT_CAP).contains(c))
                 .ok_or_else(|| {
                     self.at(
                         cap.span(),
                         format!(
-                            "`output_cap` must be a positive number of bytes, not {}",
+                            "`output_cap` must be 1 to {MAX_OUTPUT_CAP} bytes (256 MiB), not {}",
                             cap.get_ref()
                         ),
                     )

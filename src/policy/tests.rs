@@ -547,6 +547,14 @@ fn defaults_limits_are_checked() {
         Some(3),
         "`output_cap`",
     );
+    // Past what one state-file row holds: refused at load, not after a run.
+    refused(
+        "version = 1\n[defaults]\noutput_cap = 2147483648\n",
+        Some(3),
+        "256 MiB",
+    );
+    let p = parse("version = 1\n[defaults]\noutput_cap = 268435456\n");
+    assert_eq!(p.defaults().output_cap, 256 << 20);
     refused(
         "version = 1\n[defaults]\ndry_run_exit_codes = []\n",
         Some(3),

@@ -358,3 +358,51 @@ fn a_dry_run_that_is_not_read_only_is_refused_before_it_runs() {
     );
     assert_eq!(ok.code, 0, "{}", ok.stdout_str());
 }
+
+/// A policy path that is not a small regular file is a one-line usage
+/// error at once: a FIFO would block the read for ever, `/dev/zero` would
+/// eat all memory, a runaway file is not a policy.
+#[test]
+fn a_policy_path_that_is_no_small_regular_file_is_refused_at_once() {
+    let t = TestEnv::new();
+    let fifo = t.path().join("policy.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success());
+    let huge = t.path().join("huge.toml");
+    std::fs::write(&huge, "#".repeat(2 << 20)).unwrap();
+    let mut cases = vec![
+        ("/dev/zero".into(), "not a regular file"),
+        (t.path().to_path_buf(), "not a regular file"),
+        (huge, "larger than 1024 KiB"),
+    ];
+    if made {
+        cases.push((fifo, "not a regular file"));
+    }
+    for (path, why) in cases {
+        let mut child = t
+            .std_cmd("a")
+            .arg("--policy")
+            .arg(&path)
+            .args(["plan", "--key", "k", "--", "ls"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("--policy {} hangs", path.display());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}: {stderr}", path.display());
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(why), "{}: {stderr}", path.display());
+    }
+    assert!(!t.state().exists(), "nothing was planned");
+}
