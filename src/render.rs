@@ -147,6 +147,17 @@ fn needs_escape(c: char) -> bool {
         || ('\u{2066}'..='\u{2069}').contains(&c)
 }
 
+/// Not a printable character, as the contract wants keys (and ladder wants
+/// actor names): what [`needs_escape`] flags, and the invisible formatting
+/// characters (zero-width spaces and joiners, the soft hyphen, the byte
+/// order mark) that make two different names look the same.
+pub fn is_unprintable(c: char) -> bool {
+    needs_escape(c)
+        || matches!(c, '\u{00ad}' | '\u{180e}' | '\u{feff}')
+        || ('\u{200b}'..='\u{200d}').contains(&c)
+        || ('\u{2060}'..='\u{2064}').contains(&c)
+}
+
 /// `c` as an escape in bash's `$'...'` notation: `\n`, `\e`, `\x07`; a
 /// character beyond ASCII as `\u202e` for reading, or as its UTF-8 bytes
 /// (`\xe2\x80\xae`) for a shell word, which bash decodes the same way in

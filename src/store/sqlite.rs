@@ -101,6 +101,18 @@ impl SqliteStore {
     /// Opens the state file at `path`, creating it (and its directory) when
     /// it does not exist yet.
     pub fn open(path: &Path) -> Result<SqliteStore> {
+        // SQLite's names for a database that lives in memory or in a
+        // temporary file: the ledger would vanish with the process.
+        if path.as_os_str().is_empty() || path.as_os_str() == ":memory:" {
+            return Err(Error::new(
+                Kind::Error,
+                format!(
+                    "state path `{}` is not a file: ladder's state must outlive the process",
+                    path.display()
+                ),
+            )
+            .with_hint("give a file path, e.g. --state DIR/state.db"));
+        }
         if path.is_dir() {
             return Err(Error::new(
                 Kind::Error,
@@ -254,6 +266,17 @@ impl SqliteStore {
                     .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0));
             match mode {
                 Ok(m) if m.eq_ignore_ascii_case("wal") => return Ok(()),
+                // Only a lock held by a racing opener is worth waiting for;
+                // a database that lives in memory stays there.
+                Ok(m) if m.eq_ignore_ascii_case("memory") => {
+                    return Err(Error::new(
+                        Kind::Error,
+                        format!(
+                            "state file {} stays in memory mode, not WAL",
+                            self.path.display()
+                        ),
+                    ));
+                }
                 Ok(_) | Err(_) if std::time::Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(2));
                 }

@@ -902,7 +902,17 @@ fn plan_keys_are_1_to_255_printable_characters() {
         t.plan("agent", "with space #1", &[], &["echo", "k"])["key"],
         "with space #1"
     );
-    for bad in ["", too_long.as_str(), "a\nb", "tab\there", "bell\x07"] {
+    // Printable: no controls, no bidirectional overrides or invisible
+    // characters that make one key look like another.
+    for bad in [
+        "",
+        too_long.as_str(),
+        "a\nb",
+        "tab\there",
+        "bell\x07",
+        "abc\u{202e}fed",
+        "zero\u{200b}width",
+    ] {
         let r = t.json("agent", &["plan", "--key", bad, "--", "echo", "k"]);
         assert_refused(&r, 2, "usage");
     }
@@ -3293,8 +3303,8 @@ fn agent_text_cannot_redraw_the_reviewers_terminal() {
     let fake = "safe\u{1b}[1A\u{1b}[2Kfake";
     let plan = t.plan(
         "agent",
-        "esc\u{202e}yek",
-        &["--reason", fake, "--target", "a\nb"],
+        "esc",
+        &["--reason", fake, "--target", "a\nb\u{202e}c"],
         &["echo", "x\u{1b}[8mhidden\u{1b}[0m", "multi\nline"],
     );
     assert_eq!(plan["reason"], fake, "JSON keeps the exact text");
@@ -3318,8 +3328,7 @@ fn agent_text_cannot_redraw_the_reviewers_terminal() {
         "{card}"
     );
     assert!(card.contains(r"safe\e[1A\e[2Kfake"), "{card}");
-    assert!(card.contains(r"a\nb"), "{card}");
-    assert!(card.contains(r"esc\u202eyek"), "{card}");
+    assert!(card.contains(r"a\nb\u202ec"), "{card}");
     let list = shown(&t.run("viewer", &["list"]));
     assert_eq!(list.lines().count(), 2, "a header and one row: {list}");
     shown(&t.run("viewer", &["log"]));

@@ -471,6 +471,22 @@ fn a_state_file_that_is_not_a_database_is_refused_and_left_alone() {
     refused_and_untouched(&t, "not a readable database");
 }
 
+/// SQLite's name for a database in memory is no place for a ledger: refused
+/// at once (it used to retry switching to WAL for 30 seconds first).
+#[test]
+fn a_state_path_of_memory_is_refused_at_once() {
+    let t = env();
+    let started = Instant::now();
+    let r = t.run(
+        "agent",
+        &["--state", ":memory:", "plan", "--key", "k", "--", "ls"],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(r.stderr.contains("not a file"), "{}", r.stderr);
+    assert!(started.elapsed() < Duration::from_secs(10), "it waited");
+}
+
 #[test]
 fn a_truncated_state_file_is_refused_and_left_alone() {
     let t = env();
