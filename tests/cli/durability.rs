@@ -38,6 +38,15 @@ fn wait_for_status(t: &TestEnv, plan: &Value, want: &str) {
     }
 }
 
+/// Waits until the command under test has created `marker`: it has started.
+fn wait_until_started(marker: &std::path::Path) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !marker.exists() {
+        assert!(Instant::now() < deadline, "the command never started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 fn spawn_apply(t: &TestEnv, plan: &Value, extra: &[&str]) -> Child {
     t.std_cmd("agent")
         .args([
@@ -77,11 +86,7 @@ fn kill_9_during_the_run_leaves_it_interrupted_until_a_person_resolves_it() {
     wait_for_status(&t, &plan, "running");
     // `running` is committed, then synced, then the command starts: kill
     // ladder only once the command is under way.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !count.exists() {
-        assert!(Instant::now() < deadline, "the command never started");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_until_started(&count);
     signal(&ladder, libc::SIGKILL);
     ladder.wait().unwrap();
 
@@ -134,11 +139,7 @@ fn dead_run(t: &TestEnv, key: &str) -> Value {
     let plan = t.plan("agent", key, &[], &["sh", "-c", &script]);
     t.approve("alice", &plan);
     let mut ladder = spawn_apply(t, &plan, &[]);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !started.exists() {
-        assert!(Instant::now() < deadline, "the command never started");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_until_started(&started);
     signal(&ladder, libc::SIGKILL);
     ladder.wait().unwrap();
     assert_eq!(status_of(t, &plan), "running");
@@ -215,11 +216,7 @@ fn a_symlinked_state_path_shares_the_run_lock() {
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let mut first = through_link.spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !started.exists() {
-        assert!(Instant::now() < deadline, "the command never started");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_until_started(&started);
     // Through the real path: still running, not a dead run to settle.
     let shown = t.json("viewer", &["show", "--key", "via-link"]).json();
     assert_eq!(shown["status"], "running", "{shown}");
