@@ -381,8 +381,8 @@ impl Paint {
 /// then a note of what was left out.
 pub fn excerpt(bytes: &[u8], max_lines: usize) -> String {
     let text = String::from_utf8_lossy(bytes);
-    let text = printable_lines(&text);
-    let lines: Vec<&str> = text.lines().collect();
+    // Split first, so a CRLF line ending is a line ending, not a shown `\r`.
+    let lines: Vec<String> = text.lines().map(|l| printable(l).into_owned()).collect();
     if lines.len() <= max_lines {
         return lines.join("\n");
     }
@@ -694,6 +694,8 @@ mod tests {
         assert!(shown.starts_with("line 1\n"));
         assert!(shown.contains("… 25 more lines"));
         assert_eq!(excerpt(b"a\nb\n", 5), "a\nb");
+        // CRLF ends a line; an escape sequence in a line is shown escaped.
+        assert_eq!(excerpt(b"a\r\nb\x1b[2J\r\n", 5), "a\nb\\e[2J");
     }
 
     #[test]

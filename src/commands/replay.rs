@@ -107,23 +107,23 @@ pub fn emit(ctx: &Ctx, plan: &Plan, announce: bool) -> Result<i32> {
         let json = render::json_line(&render::execution_json(exec, true));
         return Ok(render::emit_passing(json.as_bytes(), code));
     }
-    let when = exec
-        .finished_at
-        .map(|t| crate::clock::relative(t, ctx.now()))
-        .unwrap_or_else(|| "by resolve".into());
     if announce {
+        let when = exec
+            .finished_at
+            .map(|t| crate::clock::relative(t, ctx.now()))
+            .unwrap_or_else(|| "by resolve".into());
         render::note(format_args!(
             "ladder: plan {} was already applied ({when}); replaying its recorded outcome, nothing was run",
             plan.short_id()
         ));
-    }
-    if let Some(r) = exec.resolution.as_ref().filter(|_| announce) {
-        render::note(format_args!(
-            "ladder: the outcome was settled by {} as {}: {}",
-            r.actor,
-            r.outcome.as_str(),
-            r.reason
-        ));
+        if let Some(r) = &exec.resolution {
+            render::note(format_args!(
+                "ladder: the outcome was settled by {} as {}: {}",
+                r.actor,
+                r.outcome.as_str(),
+                r.reason
+            ));
+        }
     }
     // The recorded stderr and the truncation notice are written even when
     // stdout is gone: they are what a reader of stderr needs most.

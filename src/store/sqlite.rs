@@ -266,17 +266,6 @@ impl SqliteStore {
                     .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0));
             match mode {
                 Ok(m) if m.eq_ignore_ascii_case("wal") => return Ok(()),
-                // Only a lock held by a racing opener is worth waiting for;
-                // a database that lives in memory stays there.
-                Ok(m) if m.eq_ignore_ascii_case("memory") => {
-                    return Err(Error::new(
-                        Kind::Error,
-                        format!(
-                            "state file {} stays in memory mode, not WAL",
-                            self.path.display()
-                        ),
-                    ));
-                }
                 Ok(_) | Err(_) if std::time::Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(2));
                 }
