@@ -37,6 +37,9 @@ _ladder() {
             ladder,man)
                 cmd="ladder__subcmd__man"
                 ;;
+            ladder,mcp)
+                cmd="ladder__subcmd__mcp"
+                ;;
             ladder,plan)
                 cmd="ladder__subcmd__plan"
                 ;;
@@ -75,6 +78,9 @@ _ladder() {
                 ;;
             ladder__subcmd__help,man)
                 cmd="ladder__subcmd__help__subcmd__man"
+                ;;
+            ladder__subcmd__help,mcp)
+                cmd="ladder__subcmd__help__subcmd__mcp"
                 ;;
             ladder__subcmd__help,plan)
                 cmd="ladder__subcmd__help__subcmd__plan"
@@ -134,7 +140,7 @@ _ladder() {
 
     case "${cmd}" in
         ladder)
-            opts="-h -V --state --policy --actor --json --help --version plan approve reject apply replay log show list resolve policy completions man help"
+            opts="-h -V --state --policy --actor --json --help --version plan approve reject apply replay log show list resolve policy mcp completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -266,7 +272,7 @@ _ladder() {
             return 0
             ;;
         ladder__subcmd__help)
-            opts="plan approve reject apply replay log show list resolve policy completions man help"
+            opts="plan approve reject apply replay log show list resolve policy mcp completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -364,6 +370,20 @@ _ladder() {
             return 0
             ;;
         ladder__subcmd__help__subcmd__man)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ladder__subcmd__help__subcmd__mcp)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -595,6 +615,32 @@ _ladder() {
                     return 0
                     ;;
                 --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ladder__subcmd__mcp)
+            opts="-h -V --state --policy --actor --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --actor)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -36,6 +36,7 @@ set edit:completion:arg-completer[ladder] = {|@words|
             cand list 'List plans (default: the pending ones)'
             cand resolve 'Settle an interrupted plan: succeeded, failed, or retry (one more apply)'
             cand policy 'Show, validate or explain the policy that classifies commands'
+            cand mcp 'Serve plan, apply, replay, show, list and log as MCP tools on stdin/stdout'
             cand completions 'Print a shell completion script'
             cand man 'Print the man page, or write one page per command into a directory'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -220,6 +221,16 @@ set edit:completion:arg-completer[ladder] = {|@words|
         }
         &'ladder;policy;help;help'= {
         }
+        &'ladder;mcp'= {
+            cand --state 'State file [default: state.db in the user data directory]'
+            cand --policy 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]'
+            cand --actor 'Who is acting [default: $LADDER_ACTOR, else the OS user]'
+            cand --json 'Print one JSON object on stdout (log: JSON Lines), errors included'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'ladder;completions'= {
             cand --state 'State file [default: state.db in the user data directory]'
             cand --policy 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]'
@@ -252,6 +263,7 @@ set edit:completion:arg-completer[ladder] = {|@words|
             cand list 'List plans (default: the pending ones)'
             cand resolve 'Settle an interrupted plan: succeeded, failed, or retry (one more apply)'
             cand policy 'Show, validate or explain the policy that classifies commands'
+            cand mcp 'Serve plan, apply, replay, show, list and log as MCP tools on stdin/stdout'
             cand completions 'Print a shell completion script'
             cand man 'Print the man page, or write one page per command into a directory'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -284,6 +296,8 @@ set edit:completion:arg-completer[ladder] = {|@words|
         &'ladder;help;policy;check'= {
         }
         &'ladder;help;policy;explain'= {
+        }
+        &'ladder;help;mcp'= {
         }
         &'ladder;help;completions'= {
         }

@@ -113,6 +113,18 @@ pub enum Command {
     /// Show, validate or explain the policy that classifies commands
     #[command(subcommand)]
     Policy(commands::policy::Command),
+    /// Serve plan, apply, replay, show, list and log as MCP tools on stdin/stdout
+    ///
+    /// For agent frameworks that speak the Model Context Protocol: one long-lived
+    /// process answers JSON-RPC 2.0 messages, one per line, and keeps the state
+    /// open and the policy loaded between calls, so a call skips the start-up a
+    /// new process pays. Each tool takes its command's flags as arguments (the
+    /// command to plan as an array of strings) and returns what --json prints;
+    /// isError is true exactly when the command would exit non-zero. approve,
+    /// reject and resolve are not tools: people decide those in a terminal.
+    /// Commands that apply runs read /dev/null as stdin. Requests are answered
+    /// one at a time, in order; the server exits when stdin closes.
+    Mcp(commands::mcp::Args),
     /// Print a shell completion script
     ///
     /// bash: `ladder completions bash > ~/.local/share/bash-completion/completions/ladder`;
@@ -120,4 +132,17 @@ pub enum Command {
     Completions(commands::completions::Args),
     /// Print the man page, or write one page per command into a directory
     Man(commands::man::Args),
+}
+
+/// A clap error in one line, as the contract wants errors: its message
+/// spans lines ("required arguments were not provided:" then the
+/// arguments), followed by usage, which are dropped.
+pub fn one_line(e: &clap::Error) -> String {
+    let rendered = e.to_string();
+    let lines: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.is_empty() && !l.starts_with("Usage:"))
+        .collect();
+    lines.join(" ").trim_start_matches("error: ").to_string()
 }

@@ -29,9 +29,17 @@ pub struct Ctx {
     pub color: bool,
     /// Whether a person can be asked (stdin and stderr are terminals).
     pub interactive: bool,
+    /// Inside `ladder mcp`: stdin and stdout carry the protocol, so a
+    /// command that `apply` runs reads /dev/null, not ladder's stdin.
+    pub server: bool,
     state_path: PathBuf,
     policy_path: Option<PathBuf>,
+    /// `--policy` or `LADDER_POLICY` named the file (else the default
+    /// location, used when a file is there).
+    policy_named: bool,
     policy: Option<Rc<Policy>>,
+    /// What the policy file was when it was loaded (see [`Ctx::forget_stale_policy`]).
+    policy_stamp: Option<FileStamp>,
     store: Option<SqliteStore>,
     id_seed: Option<String>,
 }
@@ -61,14 +69,42 @@ impl Ctx {
             clock,
             color: !no_color && std::io::stdout().is_terminal(),
             interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
+            server: false,
             state_path,
             policy_path,
+            policy_named: global.policy.is_some(),
             policy: None,
+            policy_stamp: None,
             store: None,
             id_seed: std::env::var("LADDER_TEST_ID_SEED")
                 .ok()
                 .filter(|s| !s.is_empty()),
         })
+    }
+
+    /// The context of `ladder mcp`: JSON out, nobody to ask, no colours, and
+    /// the state and policy kept open across tool calls.
+    pub fn for_server(global: &Global) -> Result<Ctx> {
+        let mut ctx = Ctx::new(global)?;
+        ctx.json = true;
+        ctx.color = false;
+        ctx.interactive = false;
+        ctx.server = true;
+        Ok(ctx)
+    }
+
+    /// Drops the loaded policy if its file changed, appeared or went away
+    /// since it was loaded, so a long-lived `ladder mcp` classifies by the
+    /// policy as it is now, as a fresh `ladder plan` would. One `stat` a call.
+    pub fn forget_stale_policy(&mut self) {
+        if !self.policy_named {
+            self.policy_path = default_policy_path().filter(|p| p.exists());
+        }
+        let stamp = self.policy_path.as_deref().map(FileStamp::of);
+        if stamp != self.policy_stamp {
+            self.policy = None;
+            self.policy_stamp = stamp;
+        }
     }
 
     pub fn now(&self) -> i64 {
@@ -120,6 +156,27 @@ impl Ctx {
     pub fn ids(&self) -> IdSource {
         IdSource {
             seed: self.id_seed.clone(),
+        }
+    }
+}
+
+/// Enough of a file's metadata to tell that it changed: which file, its
+/// size and when it was last written. A file that cannot be read stamps as
+/// its path alone (loading it then reports why).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileStamp {
+    path: PathBuf,
+    meta: Option<(u64, u64, u64, i64, i64)>,
+}
+
+impl FileStamp {
+    fn of(path: &Path) -> FileStamp {
+        use std::os::unix::fs::MetadataExt as _;
+        FileStamp {
+            path: path.to_path_buf(),
+            meta: std::fs::metadata(path)
+                .ok()
+                .map(|m| (m.dev(), m.ino(), m.len(), m.mtime(), m.mtime_nsec())),
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod duration;
 pub mod error;
 pub mod gate;
 pub mod ledger;
+pub mod mcp;
 pub mod model;
 pub mod notify;
 pub mod plan_hash;
@@ -57,23 +58,36 @@ pub fn run_and_exit(cli: Cli) -> ! {
         Command::Man(args) => exit(commands::man::run(args, json).map(|_| 0)),
         _ => {}
     }
+    if let Command::Mcp(args) = cli.command {
+        exit(commands::mcp::run(&cli.global, args));
+    }
     let mut ctx = match Ctx::new(&cli.global) {
         Ok(ctx) => ctx,
         Err(e) => exit(Err(e)),
     };
-    exit(match cli.command {
-        Command::Plan(args) => commands::plan::run(&mut ctx, args).map(|_| 0),
-        Command::Approve(args) => commands::approve::run(&mut ctx, args).map(|_| 0),
-        Command::Reject(args) => commands::reject::run(&mut ctx, args).map(|_| 0),
-        Command::Apply(args) => commands::apply::run(&mut ctx, args),
-        Command::Replay(args) => commands::replay::run(&mut ctx, args),
-        Command::Log(args) => commands::log::run(&mut ctx, args).map(|_| 0),
-        Command::Show(args) => commands::show::run(&mut ctx, args).map(|_| 0),
-        Command::List(args) => commands::list::run(&mut ctx, args).map(|_| 0),
-        Command::Resolve(args) => commands::resolve::run(&mut ctx, args).map(|_| 0),
-        Command::Policy(cmd) => commands::policy::run(&mut ctx, cmd).map(|_| 0),
-        Command::Completions(_) | Command::Man(_) => Ok(0),
-    })
+    exit(dispatch(&mut ctx, cli.command))
+}
+
+/// Runs one command in a context and returns the code the CLI exits with:
+/// what `ladder <command>` does, and what each MCP tool call does.
+pub fn dispatch(ctx: &mut Ctx, command: Command) -> Result<i32> {
+    match command {
+        Command::Plan(args) => commands::plan::run(ctx, args).map(|_| 0),
+        Command::Approve(args) => commands::approve::run(ctx, args).map(|_| 0),
+        Command::Reject(args) => commands::reject::run(ctx, args).map(|_| 0),
+        Command::Apply(args) => commands::apply::run(ctx, args),
+        Command::Replay(args) => commands::replay::run(ctx, args),
+        Command::Log(args) => commands::log::run(ctx, args).map(|_| 0),
+        Command::Show(args) => commands::show::run(ctx, args).map(|_| 0),
+        Command::List(args) => commands::list::run(ctx, args).map(|_| 0),
+        Command::Resolve(args) => commands::resolve::run(ctx, args).map(|_| 0),
+        Command::Policy(cmd) => commands::policy::run(ctx, cmd).map(|_| 0),
+        Command::Completions(args) => commands::completions::run(args, ctx.json).map(|_| 0),
+        Command::Man(args) => commands::man::run(args, ctx.json).map(|_| 0),
+        Command::Mcp(_) => Err(error::Error::usage(
+            "`ladder mcp` does not run inside itself",
+        )),
+    }
 }
 
 /// `ladder __complete-ids`: plan ids for the shell completion scripts. Kept
@@ -99,30 +113,35 @@ pub fn complete_ids() -> i32 {
 /// `--json`, else one line on stderr starting `ladder: `.
 pub fn report_error(e: &error::Error, json: bool) {
     if json {
-        let mut obj = serde_json::json!({
-            "error": {
-                "code": e.kind.name(),
-                "message": e.message,
-                "hint": e.hint,
-                "exit_code": e.kind.exit_code(),
-            }
-        });
-        if let (Some(serde_json::Value::Object(extra)), Some(map)) = (&e.extra, obj.as_object_mut())
-        {
-            for (k, v) in extra {
-                if k == "plan" {
-                    map.insert(k.clone(), v.clone());
-                } else if let Some(serde_json::Value::Object(err)) = map.get_mut("error") {
-                    err.insert(k.clone(), v.clone());
-                }
-            }
-        }
         // The error's own exit code stands even when its report cannot be
         // written; it then goes to stderr, so it is not lost.
-        if render::write_stdout(render::json_line(&obj).as_bytes()).is_err() {
+        if render::write_stdout(render::json_line(&error_json(e)).as_bytes()).is_err() {
             render::note(format_args!("ladder: {}", e.one_line()));
         }
     } else {
         render::note(format_args!("ladder: {}", e.one_line()));
     }
+}
+
+/// An error as the contract's JSON object: `{"error": {code, message, hint,
+/// exit_code, ...}}`, with the plan beside it when the error carries one.
+pub fn error_json(e: &error::Error) -> serde_json::Value {
+    let mut obj = serde_json::json!({
+        "error": {
+            "code": e.kind.name(),
+            "message": e.message,
+            "hint": e.hint,
+            "exit_code": e.kind.exit_code(),
+        }
+    });
+    if let (Some(serde_json::Value::Object(extra)), Some(map)) = (&e.extra, obj.as_object_mut()) {
+        for (k, v) in extra {
+            if k == "plan" {
+                map.insert(k.clone(), v.clone());
+            } else if let Some(serde_json::Value::Object(err)) = map.get_mut("error") {
+                err.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    obj
 }

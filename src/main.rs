@@ -99,15 +99,7 @@ fn run() -> ! {
             std::process::exit(code);
         }
         Err(e) => {
-            // clap's message spans lines ("required arguments were not
-            // provided:" then the arguments); the contract wants one line.
-            let rendered = e.to_string();
-            let first: Vec<&str> = rendered
-                .lines()
-                .map(str::trim)
-                .take_while(|l| !l.is_empty() && !l.starts_with("Usage:"))
-                .collect();
-            let first = first.join(" ").trim_start_matches("error: ").to_string();
+            let first = ladder::cli::one_line(&e);
             // `ladder plan ls -la` is the most common slip: the command
             // belongs after `--`.
             let args: Vec<_> = std::env::args_os().collect();

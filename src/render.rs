@@ -23,9 +23,44 @@ pub fn emit(text: &str) {
     }
 }
 
+thread_local! {
+    /// Where stdout goes while [`capture_stdout`] runs: the MCP server turns
+    /// a command's `--json` output into a tool result, and its own stdout
+    /// carries the protocol.
+    static CAPTURED: std::cell::RefCell<Option<Vec<u8>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with everything it writes through [`write_stdout`] (and so
+/// [`emit`], [`emit_json`], [`emit_passing`]) kept in memory, and returns
+/// that with `f`'s result. The capture ends even if `f` panics.
+pub fn capture_stdout<T>(f: impl FnOnce() -> T) -> (T, Vec<u8>) {
+    struct Release;
+    impl Drop for Release {
+        fn drop(&mut self) {
+            CAPTURED.with_borrow_mut(|c| c.take());
+        }
+    }
+    CAPTURED.with_borrow_mut(|c| *c = Some(Vec::new()));
+    let release = Release;
+    let result = f();
+    let bytes = CAPTURED.with_borrow_mut(|c| c.take()).unwrap_or_default();
+    drop(release);
+    (result, bytes)
+}
+
 /// Writes bytes to stdout and flushes; a failure other than a closed pipe
 /// is also reported on stderr (see [`stdout_failed`]).
 pub fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
+    let captured = CAPTURED.with_borrow_mut(|c| match c {
+        Some(buf) => {
+            buf.extend_from_slice(bytes);
+            true
+        }
+        None => false,
+    });
+    if captured {
+        return Ok(());
+    }
     let mut out = std::io::stdout().lock();
     let result = out.write_all(bytes).and_then(|_| out.flush());
     if let Err(e) = &result {

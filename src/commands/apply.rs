@@ -159,7 +159,13 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             cwd: &plan.cwd,
             cap,
             tee: !ctx.json,
-            stdin: StdinMode::Inherit,
+            // Under `ladder mcp`, stdin is the protocol: a command reading
+            // it would swallow the agent's next requests.
+            stdin: if ctx.server {
+                StdinMode::Null
+            } else {
+                StdinMode::Inherit
+            },
             timeout,
             forward_signals: true,
         },

@@ -7,6 +7,7 @@ pub mod completions;
 pub mod list;
 pub mod log;
 pub mod man;
+pub mod mcp;
 pub mod plan;
 pub mod policy;
 pub mod reject;

@@ -6,6 +6,7 @@ mod contract;
 mod durability;
 mod examples;
 mod generated;
+mod mcp;
 mod policy;
 mod rungs;
 mod snapshots;

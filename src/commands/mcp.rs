@@ -1,0 +1,90 @@
+//! `ladder mcp`: the MCP server's transport. Reads one JSON-RPC message per
+//! line from stdin, answers each on stdout, and exits 0 when stdin closes.
+//! What a message means is `crate::mcp`'s business.
+
+use crate::cli::Global;
+use crate::context::Ctx;
+use crate::error::{Error, Kind, Result};
+use crate::mcp::{PROTOCOL_VERSIONS, Server};
+use crate::render;
+use serde_json::json;
+use std::io::{BufRead, Read, Write};
+
+/// A message larger than this is refused (and skipped to its newline), so
+/// a runaway client cannot make the server hold gigabytes. A plan's largest
+/// field, the command, is far below it.
+const MAX_MESSAGE_BYTES: u64 = 16 << 20;
+
+// The flags of `ladder mcp`; its help text is on `Command::Mcp` in cli.rs.
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(global: &Global, _args: Args) -> Result<i32> {
+    let mut server = Server::new(Ctx::for_server(global)?);
+    render::note(format_args!(
+        "ladder: MCP server ready on stdin/stdout (protocol {})",
+        PROTOCOL_VERSIONS[0]
+    ));
+    let mut input = std::io::stdin().lock();
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let read = (&mut input)
+            .take(MAX_MESSAGE_BYTES + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(read_failed)?;
+        if read == 0 {
+            return Ok(0);
+        }
+        let answer = if line.len() as u64 > MAX_MESSAGE_BYTES {
+            skip_line(&mut input)?;
+            Some(json!({
+                "jsonrpc": "2.0",
+                "id": null,
+                "error": {
+                    "code": -32600,
+                    "message": format!("message larger than {} MiB", MAX_MESSAGE_BYTES >> 20),
+                },
+            }))
+        } else if line.trim_ascii().is_empty() {
+            None
+        } else {
+            server.handle(&line)
+        };
+        if let Some(answer) = answer {
+            let mut out = std::io::stdout().lock();
+            let written = serde_json::to_writer(&mut out, &answer)
+                .map_err(std::io::Error::from)
+                .and_then(|_| out.write_all(b"\n"))
+                .and_then(|_| out.flush());
+            if written.is_err() {
+                // The client is gone; nobody is left to answer.
+                return Ok(0);
+            }
+        }
+    }
+}
+
+/// Reads and drops the rest of an oversized line.
+fn skip_line(input: &mut impl BufRead) -> Result<()> {
+    loop {
+        let buf = input.fill_buf().map_err(read_failed)?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                input.consume(i + 1);
+                return Ok(());
+            }
+            None => {
+                let n = buf.len();
+                input.consume(n);
+            }
+        }
+    }
+}
+
+fn read_failed(e: std::io::Error) -> Error {
+    Error::new(Kind::Error, format!("failed to read stdin: {e}"))
+}
