@@ -115,7 +115,7 @@ pub fn report_error(e: &error::Error, json: bool) {
     if json {
         // The error's own exit code stands even when its report cannot be
         // written; it then goes to stderr, so it is not lost.
-        if render::write_stdout(render::json_line(&error_json(e)).as_bytes()).is_err() {
+        if render::write_json_stdout(error_json(e)).is_err() {
             render::note(format_args!("ladder: {}", e.one_line()));
         }
     } else {

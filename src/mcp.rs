@@ -22,6 +22,7 @@ use clap::{Arg, ArgAction, CommandFactory as _, FromArgMatches as _};
 use serde_json::{Map, Value, json};
 use std::any::TypeId;
 use std::ffi::OsString;
+use std::io::Write;
 
 /// Protocol revisions this server speaks, newest first. A client asking for
 /// one of them gets it; any other gets the newest (the client then decides).
@@ -112,23 +113,27 @@ impl Server {
 
     /// Answers one message (one line of the transport). Requests get a
     /// response; notifications and responses get none.
-    pub fn handle(&mut self, line: &[u8]) -> Option<Value> {
+    pub fn handle(&mut self, line: &[u8]) -> Option<Answer> {
+        self.answer(line).map(|a| match a {
+            Ok(answer) => answer,
+            Err(message) => Answer::Message(message),
+        })
+    }
+
+    fn answer(&mut self, line: &[u8]) -> Option<std::result::Result<Answer, Value>> {
         let message: Value = match serde_json::from_slice(line) {
             Ok(m) => m,
             Err(e) => {
-                return Some(rpc_error(
-                    Value::Null,
-                    PARSE_ERROR,
-                    format!("parse error: {e}"),
-                ));
+                let e = rpc_error(Value::Null, PARSE_ERROR, format!("parse error: {e}"));
+                return Some(Err(e));
             }
         };
         let Some(message) = message.as_object() else {
-            return Some(rpc_error(
+            return Some(Err(rpc_error(
                 Value::Null,
                 INVALID_REQUEST,
                 "expected one JSON-RPC message object (batches are not supported)".into(),
-            ));
+            )));
         };
         let id = message.get("id").cloned();
         let Some(method) = message.get("method").and_then(Value::as_str) else {
@@ -137,11 +142,11 @@ impl Server {
             if message.contains_key("result") || message.contains_key("error") {
                 return None;
             }
-            return Some(rpc_error(
+            return Some(Err(rpc_error(
                 id.unwrap_or(Value::Null),
                 INVALID_REQUEST,
                 "a request needs a `method`".into(),
-            ));
+            )));
         };
         // A notification (`notifications/initialized`, `.../cancelled`)
         // wants no answer. Calls run one at a time, so by the time a
@@ -152,13 +157,22 @@ impl Server {
             "initialize" => Ok(initialize(&params)),
             "ping" => Ok(json!({})),
             "tools/list" => Ok(json!({ "tools": self.tool_list() })),
-            "tools/call" => self.call(&params),
+            "tools/call" => {
+                return Some(
+                    self.call(&params)
+                        .map(|result| Answer::ToolResult {
+                            id: id.clone(),
+                            result,
+                        })
+                        .map_err(|(code, message)| rpc_error(id, code, message)),
+                );
+            }
             _ => Err((METHOD_NOT_FOUND, format!("unknown method `{method}`"))),
         };
-        Some(match result {
+        Some(Ok(Answer::Message(match result {
             Ok(result) => json!({ "jsonrpc": "2.0", "id": id, "result": result }),
             Err((code, message)) => rpc_error(id, code, message),
-        })
+        })))
     }
 
     /// Every tool with its description, input schema and hints.
@@ -200,7 +214,7 @@ impl Server {
     /// `tools/call`: an unknown tool is a protocol error; everything about
     /// the call itself (bad arguments, refusals, a failing command) is a
     /// result with `isError`, for the model to read and act on.
-    fn call(&mut self, params: &Value) -> std::result::Result<Value, (i64, String)> {
+    fn call(&mut self, params: &Value) -> std::result::Result<ToolResult, (i64, String)> {
         let name = params.get("name").and_then(Value::as_str).ok_or((
             INVALID_PARAMS,
             "tools/call needs the tool's `name`".to_string(),
@@ -217,10 +231,8 @@ impl Server {
             None | Some(Value::Null) => &empty,
             Some(Value::Object(map)) => map,
             Some(_) => {
-                return Ok(tool_result(
-                    name,
-                    Err(Error::usage("the tool's `arguments` must be an object")),
-                ));
+                let e = Error::usage("the tool's `arguments` must be an object");
+                return Ok(ToolResult::new(name, Err(e)));
             }
         };
         let outcome = argv(self.subcommand(name), arguments).and_then(|argv| self.parse(argv));
@@ -228,7 +240,7 @@ impl Server {
             self.ctx.forget_stale_policy();
             render::capture_stdout(|| crate::dispatch(&mut self.ctx, command))
         });
-        Ok(tool_result(
+        Ok(ToolResult::new(
             name,
             match outcome {
                 Ok((Ok(code), out)) => Ok((code, out)),
@@ -271,34 +283,126 @@ fn rpc_error(id: Value, code: i64, message: String) -> Value {
     json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message } })
 }
 
+/// What the server writes back for one message.
+pub enum Answer {
+    /// A JSON-RPC response.
+    Message(Value),
+    /// A `tools/call` response, serialized as it is written.
+    ToolResult { id: Value, result: ToolResult },
+}
+
+impl Answer {
+    /// Writes the answer as one line.
+    pub fn write_to(&self, out: &mut impl Write) -> std::io::Result<()> {
+        match self {
+            Answer::Message(message) => serde_json::to_writer(&mut *out, message)?,
+            Answer::ToolResult { id, result } => {
+                out.write_all(b"{\"jsonrpc\":\"2.0\",\"id\":")?;
+                serde_json::to_writer(&mut *out, id)?;
+                out.write_all(b",\"result\":")?;
+                result.write_to(out)?;
+                out.write_all(b"}")?;
+            }
+        }
+        out.write_all(b"\n")
+    }
+}
+
 /// A tool call's result: the command's `--json` output as text (verbatim)
 /// and as structured content (`log`'s JSON Lines become `{"events": [...]}`),
 /// or the error object `--json` prints. `isError` is true exactly when the
 /// CLI would exit non-zero.
-pub fn tool_result(tool: &str, outcome: Result<(i32, Vec<u8>)>) -> Value {
-    let (code, text, structured) = match outcome {
-        Ok((code, out)) => {
-            let text = String::from_utf8_lossy(&out).trim_end().to_string();
-            let lines: Vec<Value> = text
-                .lines()
-                .filter_map(|l| serde_json::from_str(l).ok())
-                .collect();
-            let structured = match lines.as_slice() {
-                [one] if tool != "log" || one.get("verified").is_some() => one.clone(),
-                _ => json!({ "events": lines }),
+///
+/// It keeps the values, not their text, and writes both forms straight from
+/// them: an execution record with a megabyte of output can take six as
+/// escaped text, and seven once that text is a JSON string itself.
+pub struct ToolResult {
+    values: Vec<Value>,
+    /// Whether `values` are `log`'s events (JSON Lines), wrapped for the
+    /// structured form.
+    events: bool,
+    is_error: bool,
+}
+
+impl ToolResult {
+    pub fn new(tool: &str, outcome: Result<(i32, Vec<Value>)>) -> ToolResult {
+        match outcome {
+            Ok((code, values)) => {
+                let one_object = matches!(values.as_slice(), [one] if tool != "log" || one.get("verified").is_some());
+                ToolResult {
+                    values,
+                    events: !one_object,
+                    is_error: code != 0,
+                }
+            }
+            Err(e) => ToolResult {
+                values: vec![crate::error_json(&e)],
+                events: false,
+                is_error: true,
+            },
+        }
+    }
+
+    fn write_to(&self, out: &mut impl Write) -> std::io::Result<()> {
+        out.write_all(b"{\"content\":[{\"type\":\"text\",\"text\":\"")?;
+        for (i, value) in self.values.iter().enumerate() {
+            if i > 0 {
+                out.write_all(b"\\n")?;
+            }
+            serde_json::to_writer(JsonStringBody(&mut *out), value)?;
+        }
+        out.write_all(b"\"}],\"structuredContent\":")?;
+        if self.events {
+            out.write_all(b"{\"events\":[")?;
+            for (i, value) in self.values.iter().enumerate() {
+                if i > 0 {
+                    out.write_all(b",")?;
+                }
+                serde_json::to_writer(&mut *out, value)?;
+            }
+            out.write_all(b"]}")?;
+        } else {
+            serde_json::to_writer(&mut *out, &self.values[0])?;
+        }
+        write!(out, ",\"isError\":{}}}", self.is_error)
+    }
+}
+
+/// Writes what passes through it as the inside of a JSON string: JSON text
+/// nested in a JSON string, escaped on the way out instead of built first.
+struct JsonStringBody<'a, W: Write>(&'a mut W);
+
+impl<W: Write> Write for JsonStringBody<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut plain = 0;
+        for (i, &b) in buf.iter().enumerate() {
+            let escaped: &[u8] = match b {
+                b'"' => b"\\\"",
+                b'\\' => b"\\\\",
+                b'\n' => b"\\n",
+                b'\r' => b"\\r",
+                b'\t' => b"\\t",
+                // serde_json writes no other control byte, but a string
+                // must never carry one raw.
+                0..0x20 => {
+                    self.0.write_all(&buf[plain..i])?;
+                    write!(self.0, "\\u{b:04x}")?;
+                    plain = i + 1;
+                    continue;
+                }
+                _ => continue,
             };
-            (code, text, structured)
+            self.0.write_all(&buf[plain..i])?;
+            self.0.write_all(escaped)?;
+            plain = i + 1;
         }
-        Err(e) => {
-            let obj = crate::error_json(&e);
-            (e.kind.exit_code(), obj.to_string(), obj)
-        }
-    };
-    json!({
-        "content": [{ "type": "text", "text": text }],
-        "structuredContent": structured,
-        "isError": code != 0,
-    })
+        self.0.write_all(&buf[plain..])?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }
 
 /// A tool's parameters: its command's own flags and positionals, without
@@ -575,24 +679,55 @@ mod tests {
         );
     }
 
+    /// A tool result as the client reads it.
+    fn written(tool: &str, outcome: Result<(i32, Vec<Value>)>) -> Value {
+        let answer = Answer::ToolResult {
+            id: json!(7),
+            result: ToolResult::new(tool, outcome),
+        };
+        let mut out = Vec::new();
+        answer.write_to(&mut out).unwrap();
+        assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1, "one line");
+        let message: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(message["jsonrpc"], "2.0");
+        assert_eq!(message["id"], 7);
+        message["result"].clone()
+    }
+
     #[test]
     fn results_carry_the_json_output_and_is_error_follows_the_exit_code() {
-        let ok = tool_result("show", Ok((0, b"{\"id\":\"x\"}\n".to_vec())));
-        assert_eq!(ok["structuredContent"], json!({"id": "x"}));
-        assert_eq!(ok["content"][0]["text"], "{\"id\":\"x\"}");
+        // Text that needs escaping twice over: quotes, backslashes, NUL,
+        // newlines, a lone control byte, non-ASCII.
+        let record = json!({"stdout": "a\"b\\c\u{0}\n\r\t\u{1b}[31mé\u{2028}", "exit_code": 0});
+        let ok = written("apply", Ok((0, vec![record.clone()])));
+        assert_eq!(ok["structuredContent"], record);
+        assert_eq!(ok["content"][0]["type"], "text");
+        assert_eq!(
+            ok["content"][0]["text"],
+            record.to_string(),
+            "the CLI's line"
+        );
         assert_eq!(ok["isError"], false);
-        let failed = tool_result("apply", Ok((3, b"{\"exit_code\":3}\n".to_vec())));
+
+        let failed = written("apply", Ok((3, vec![json!({"exit_code": 3})])));
         assert_eq!(failed["isError"], true);
-        let log = tool_result("log", Ok((0, b"{\"seq\":1}\n{\"seq\":2}\n".to_vec())));
+
+        let events = vec![json!({"seq": 1}), json!({"seq": 2})];
+        let log = written("log", Ok((0, events)));
         assert_eq!(
             log["structuredContent"],
             json!({"events": [{"seq": 1}, {"seq": 2}]})
         );
-        let one = tool_result("log", Ok((0, b"{\"seq\":1}\n".to_vec())));
+        assert_eq!(log["content"][0]["text"], "{\"seq\":1}\n{\"seq\":2}");
+        let one = written("log", Ok((0, vec![json!({"seq": 1})])));
         assert_eq!(one["structuredContent"], json!({"events": [{"seq": 1}]}));
-        let none = tool_result("log", Ok((0, vec![])));
+        let none = written("log", Ok((0, vec![])));
         assert_eq!(none["structuredContent"], json!({"events": []}));
-        let refused = tool_result(
+        assert_eq!(none["content"][0]["text"], "");
+        let verified = written("log", Ok((0, vec![json!({"verified": true})])));
+        assert_eq!(verified["structuredContent"], json!({"verified": true}));
+
+        let refused = written(
             "apply",
             Err(Error::new(crate::error::Kind::NeedsApproval, "short")),
         );
@@ -601,5 +736,6 @@ mod tests {
             refused["structuredContent"]["error"]["code"],
             "needs_approval"
         );
+        assert_eq!(refused["structuredContent"]["error"]["exit_code"], 10);
     }
 }

@@ -15,7 +15,22 @@ use std::io::Write;
 /// script must not take output it never got for success. What was
 /// committed before stays committed.
 pub fn emit(text: &str) {
-    if let Err(e) = write_stdout(text.as_bytes()) {
+    settle(write_stdout(text.as_bytes()));
+}
+
+/// Writes one JSON value as a line, the way [`emit`] writes text.
+pub fn emit_json(value: Value) {
+    settle(write_json_stdout(value));
+}
+
+/// Writes JSON values one per line (JSON Lines), the way [`emit`] writes
+/// text, each serialized as it comes.
+pub fn emit_json_lines(values: impl Iterator<Item = Value>) {
+    settle(write_json_lines_stdout(values));
+}
+
+fn settle(written: std::io::Result<()>) {
+    if let Err(e) = written {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
@@ -26,14 +41,14 @@ pub fn emit(text: &str) {
 thread_local! {
     /// Where stdout goes while [`capture_stdout`] runs: the MCP server turns
     /// a command's `--json` output into a tool result, and its own stdout
-    /// carries the protocol.
-    static CAPTURED: std::cell::RefCell<Option<Vec<u8>>> = const { std::cell::RefCell::new(None) };
+    /// carries the protocol. Values, not their text: a record with
+    /// megabytes of output is held once, and escaped only on its way out.
+    static CAPTURED: std::cell::RefCell<Option<Vec<Value>>> = const { std::cell::RefCell::new(None) };
 }
 
-/// Runs `f` with everything it writes through [`write_stdout`] (and so
-/// [`emit`], [`emit_json`], [`emit_passing`]) kept in memory, and returns
-/// that with `f`'s result. The capture ends even if `f` panics.
-pub fn capture_stdout<T>(f: impl FnOnce() -> T) -> (T, Vec<u8>) {
+/// Runs `f` with every JSON value it writes to stdout kept in memory, and
+/// returns them with `f`'s result. The capture ends even if `f` panics.
+pub fn capture_stdout<T>(f: impl FnOnce() -> T) -> (T, Vec<Value>) {
     struct Release;
     impl Drop for Release {
         fn drop(&mut self) {
@@ -43,26 +58,65 @@ pub fn capture_stdout<T>(f: impl FnOnce() -> T) -> (T, Vec<u8>) {
     CAPTURED.with_borrow_mut(|c| *c = Some(Vec::new()));
     let release = Release;
     let result = f();
-    let bytes = CAPTURED.with_borrow_mut(|c| c.take()).unwrap_or_default();
+    let values = CAPTURED.with_borrow_mut(|c| c.take()).unwrap_or_default();
     drop(release);
-    (result, bytes)
+    (result, values)
+}
+
+/// Keeps `values` if a capture runs, else hands them back.
+fn captured<I: Iterator<Item = Value>>(values: I) -> Option<I> {
+    CAPTURED.with_borrow_mut(|c| match c {
+        Some(kept) => {
+            kept.extend(values);
+            None
+        }
+        None => Some(values),
+    })
 }
 
 /// Writes bytes to stdout and flushes; a failure other than a closed pipe
 /// is also reported on stderr (see [`stdout_failed`]).
 pub fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
-    let captured = CAPTURED.with_borrow_mut(|c| match c {
-        Some(buf) => {
-            buf.extend_from_slice(bytes);
-            true
-        }
-        None => false,
-    });
-    if captured {
+    if CAPTURED.with_borrow(Option::is_some) {
+        // Text under a capture: commands print JSON under --json, so this
+        // is JSON Lines; anything else is kept as a string, not lost.
+        let text = String::from_utf8_lossy(bytes);
+        let lines = text.lines().filter(|l| !l.trim().is_empty());
+        captured(
+            lines.map(|l| serde_json::from_str(l).unwrap_or_else(|_| Value::String(l.to_string()))),
+        );
         return Ok(());
     }
     let mut out = std::io::stdout().lock();
     let result = out.write_all(bytes).and_then(|_| out.flush());
+    if let Err(e) = &result {
+        stdout_failed(e);
+    }
+    result
+}
+
+/// Writes one JSON value and a newline to stdout (or the capture),
+/// serialized as it goes: an execution record can hold megabytes of escaped
+/// output (a NUL byte is six characters), and a string of it beside the
+/// value would add that much to ladder's peak memory.
+pub fn write_json_stdout(value: Value) -> std::io::Result<()> {
+    write_json_lines_stdout(std::iter::once(value))
+}
+
+/// Writes JSON values, each and a newline, to stdout (or the capture),
+/// through one buffer and one flush.
+pub fn write_json_lines_stdout(values: impl Iterator<Item = Value>) -> std::io::Result<()> {
+    let Some(mut values) = captured(values) else {
+        return Ok(());
+    };
+    let mut out = std::io::BufWriter::with_capacity(64 << 10, std::io::stdout().lock());
+    let result = values
+        .try_for_each(|v| {
+            serde_json::to_writer(&mut out, &v)
+                .map_err(std::io::Error::from)
+                .and_then(|_| out.write_all(b"\n"))
+        })
+        .and_then(|_| out.flush());
     if let Err(e) = &result {
         stdout_failed(e);
     }
@@ -83,7 +137,16 @@ pub fn stdout_failed(e: &std::io::Error) {
 /// shell pipeline would report it; 1 when stdout failed otherwise (a full
 /// disk), with one line on stderr, since the caller never got the output.
 pub fn emit_passing(bytes: &[u8], code: i32) -> i32 {
-    match write_stdout(bytes) {
+    passing(write_stdout(bytes), code)
+}
+
+/// [`emit_passing`] for a JSON value (an execution record) as a line.
+pub fn emit_json_passing(value: Value, code: i32) -> i32 {
+    passing(write_json_stdout(value), code)
+}
+
+fn passing(written: std::io::Result<()>, code: i32) -> i32 {
+    match written {
         Ok(()) => code,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => code,
         Err(_) => crate::error::Kind::Error.exit_code(),
@@ -106,16 +169,6 @@ pub fn note(line: impl std::fmt::Display) {
 /// [`note`] without the newline: part of a line, or text that ends in its own.
 pub fn note_part(text: impl std::fmt::Display) {
     let _ = write!(std::io::stderr(), "{text}");
-}
-
-/// One JSON value as a line of output.
-pub fn json_line(value: &Value) -> String {
-    format!("{value}\n")
-}
-
-/// Writes one JSON value as a line.
-pub fn emit_json(value: &Value) {
-    emit(&json_line(value));
 }
 
 /// Recorded bytes as JSON: the text (invalid UTF-8 replaced) and, when the

@@ -219,8 +219,8 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     drop(lock);
 
     if ctx.json {
-        let json = render::json_line(&render::execution_json(&exec, false));
-        return Ok(render::emit_passing(json.as_bytes(), outcome.exit_code));
+        let json = render::execution_json(&exec, false);
+        return Ok(render::emit_json_passing(json, outcome.exit_code));
     }
     if outcome.timed_out {
         render::note(format_args!(

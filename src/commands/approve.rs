@@ -134,7 +134,7 @@ pub fn approve_plan(
 
 fn report(ctx: &Ctx, plan: &Plan) {
     if ctx.json {
-        render::emit_json(&render::plan_json(plan));
+        render::emit_json(render::plan_json(plan));
         return;
     }
     let id = plan.short_id();

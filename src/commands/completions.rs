@@ -15,7 +15,7 @@ pub struct Args {
 pub fn run(args: Args, json: bool) -> Result<()> {
     let out = script(args.shell);
     if json {
-        crate::render::emit_json(&serde_json::json!({
+        crate::render::emit_json(serde_json::json!({
             "shell": args.shell.to_string(),
             "script": String::from_utf8_lossy(&out),
         }));

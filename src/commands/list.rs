@@ -44,7 +44,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         Vec::new()
     };
     if ctx.json {
-        render::emit_json(&json!({
+        render::emit_json(json!({
             "plans": plans.iter().map(render::plan_json).collect::<Vec<_>>(),
         }));
     } else if plans.is_empty() {

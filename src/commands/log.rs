@@ -80,12 +80,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         })
     })?;
     if ctx.json {
-        let mut out = String::new();
-        for e in &events {
-            out.push_str(&render::event_json(e).to_string());
-            out.push('\n');
-        }
-        render::emit(&out);
+        render::emit_json_lines(events.iter().map(render::event_json));
     } else if events.is_empty() {
         render::note("ladder: no events match");
     } else {
@@ -125,7 +120,7 @@ fn verify(ctx: &mut Ctx) -> Result<()> {
         .with_extra(json!({ "events_verified": checked })));
     }
     if ctx.json {
-        render::emit_json(&json!({ "verified": true, "events": checked, "head": head }));
+        render::emit_json(json!({ "verified": true, "events": checked, "head": head }));
     } else {
         render::emit(&format!("ledger verified: {checked} events, head {head}\n"));
     }

@@ -16,7 +16,7 @@ pub struct Args {
 pub fn run(args: Args, json: bool) -> Result<()> {
     match args.dir {
         None if json => {
-            crate::render::emit_json(&serde_json::json!({
+            crate::render::emit_json(serde_json::json!({
                 "page": String::from_utf8_lossy(&page(None)?),
             }));
         }
@@ -36,7 +36,7 @@ pub fn run(args: Args, json: bool) -> Result<()> {
                 written.push(path.display().to_string());
             }
             if json {
-                crate::render::emit_json(&serde_json::json!({ "written": written }));
+                crate::render::emit_json(serde_json::json!({ "written": written }));
             } else {
                 crate::render::note(format_args!(
                     "ladder: wrote {} man pages into {}",

@@ -5,7 +5,7 @@
 use crate::cli::Global;
 use crate::context::Ctx;
 use crate::error::{Error, Kind, Result};
-use crate::mcp::{PROTOCOL_VERSIONS, Server};
+use crate::mcp::{Answer, PROTOCOL_VERSIONS, Server};
 use crate::render;
 use serde_json::json;
 use std::io::{BufRead, Read, Write};
@@ -38,26 +38,22 @@ pub fn run(global: &Global, _args: Args) -> Result<i32> {
         }
         let answer = if line.len() as u64 > MAX_MESSAGE_BYTES {
             skip_line(&mut input)?;
-            Some(json!({
+            Some(Answer::Message(json!({
                 "jsonrpc": "2.0",
                 "id": null,
                 "error": {
                     "code": -32600,
                     "message": format!("message larger than {} MiB", MAX_MESSAGE_BYTES >> 20),
                 },
-            }))
+            })))
         } else if line.trim_ascii().is_empty() {
             None
         } else {
             server.handle(&line)
         };
         if let Some(answer) = answer {
-            let mut out = std::io::stdout().lock();
-            let written = serde_json::to_writer(&mut out, &answer)
-                .map_err(std::io::Error::from)
-                .and_then(|_| out.write_all(b"\n"))
-                .and_then(|_| out.flush());
-            if written.is_err() {
+            let mut out = std::io::BufWriter::with_capacity(64 << 10, std::io::stdout().lock());
+            if answer.write_to(&mut out).and_then(|_| out.flush()).is_err() {
                 // The client is gone; nobody is left to answer.
                 return Ok(0);
             }

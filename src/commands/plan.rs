@@ -294,7 +294,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     }
 
     if ctx.json {
-        render::emit_json(&render::plan_json(&plan));
+        render::emit_json(render::plan_json(&plan));
     } else {
         if !created {
             render::note(format_args!(

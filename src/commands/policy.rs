@@ -40,7 +40,7 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<()> {
             let json = ctx.json;
             let p = ctx.policy()?;
             if json {
-                render::emit_json(&json!({
+                render::emit_json(json!({
                     "origin": p.origin(),
                     "sha256": p.sha256(),
                     "source": p.source(),
@@ -61,7 +61,7 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<()> {
                 None => crate::context::checked_policy(ctx)?,
             };
             if json {
-                render::emit_json(&json!({
+                render::emit_json(json!({
                     "ok": true,
                     "origin": p.origin(),
                     "sha256": p.sha256(),
@@ -97,7 +97,7 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<()> {
                 confidence,
             });
             if json {
-                render::emit_json(&json!({
+                render::emit_json(json!({
                     "command": render::argv_strings(&command),
                     "tier": eval.tier,
                     "rule": eval.rule,

@@ -31,7 +31,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         .ok_or_else(|| Error::usage("name the plan to reject (PLAN or --key)"))?;
     let plan = reject_plan(ctx, &target, &args.reason)?;
     if ctx.json {
-        render::emit_json(&render::plan_json(&plan));
+        render::emit_json(render::plan_json(&plan));
     } else {
         render::note(format_args!("ladder: rejected plan {}", plan.short_id()));
         render::emit(&render::plan_card(

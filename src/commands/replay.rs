@@ -104,8 +104,8 @@ pub fn emit(ctx: &Ctx, plan: &Plan, announce: bool) -> Result<i32> {
     };
     let code = exec.exit_code.unwrap_or(1);
     if ctx.json {
-        let json = render::json_line(&render::execution_json(exec, true));
-        return Ok(render::emit_passing(json.as_bytes(), code));
+        let json = render::execution_json(exec, true);
+        return Ok(render::emit_json_passing(json, code));
     }
     if announce {
         let when = exec

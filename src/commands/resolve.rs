@@ -126,7 +126,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         Ok(Ok(tx.plan(&plan.id)?.unwrap_or(plan)))
     })??;
     if ctx.json {
-        render::emit_json(&render::plan_json(&plan));
+        render::emit_json(render::plan_json(&plan));
     } else {
         let next = match outcome {
             Outcome::Retry => format!(

@@ -35,7 +35,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     super::refresh(ctx, now)?;
     let plan = store::read(ctx.store()?, |tx| target.find(tx))?;
     if ctx.json {
-        render::emit_json(&render::plan_json(&plan));
+        render::emit_json(render::plan_json(&plan));
     } else {
         render::emit(&render::plan_card(
             &plan,
