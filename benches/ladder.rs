@@ -6,7 +6,9 @@
 //!
 //! Prints medians measured side by side in one run, ratios to spawning
 //! `true`, peak memory (ru_maxrss of each child), log --verify throughput,
-//! bytes per event, and p99 latency of 32 concurrent appliers. The method and
+//! bytes per event, and p99 latency of 32 concurrent appliers; each rung
+//! both as a new process per call and as a call to a long-lived `ladder mcp`
+//! (round trip of one JSON-RPC message). The method and
 //! the latest figures are in BENCHMARKS.md. No assertions: a benchmark
 //! reports; it does not flake.
 
@@ -169,6 +171,104 @@ impl Bench {
     }
 }
 
+/// An agent's MCP session: one `ladder mcp` serving every call.
+struct McpClient {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+    next_id: u64,
+}
+
+impl McpClient {
+    /// Starts a server on `bench`'s state and makes one call, so its state
+    /// is open and its statements prepared: how an agent's session runs.
+    fn start(bench: &Bench) -> McpClient {
+        let mut c = bench.ladder(&["mcp"]);
+        c.stdin(Stdio::piped()).stdout(Stdio::piped());
+        let mut child = c.spawn().expect("start ladder mcp");
+        let mut client = McpClient {
+            stdin: child.stdin.take().unwrap(),
+            stdout: std::io::BufReader::new(child.stdout.take().unwrap()),
+            child,
+            next_id: 0,
+        };
+        let (_, r) = client.request(
+            "initialize",
+            serde_json::json!({"protocolVersion": "2025-06-18", "capabilities": {},
+                "clientInfo": {"name": "bench", "version": "1"}}),
+        );
+        assert!(r.get("result").is_some(), "initialize failed: {r}");
+        let _ = client.call("list", serde_json::json!({"limit": 1}));
+        client
+    }
+
+    fn request(
+        &mut self,
+        method: &str,
+        params: serde_json::Value,
+    ) -> (Duration, serde_json::Value) {
+        use std::io::{BufRead, Write};
+        self.next_id += 1;
+        let mut line = serde_json::json!({"jsonrpc": "2.0", "id": self.next_id,
+            "method": method, "params": params})
+        .to_string();
+        line.push('\n');
+        let mut answer = String::new();
+        let start = Instant::now();
+        self.stdin
+            .write_all(line.as_bytes())
+            .expect("write to ladder mcp");
+        self.stdin.flush().expect("write to ladder mcp");
+        self.stdout
+            .read_line(&mut answer)
+            .expect("read from ladder mcp");
+        let wall = start.elapsed();
+        (
+            wall,
+            serde_json::from_str(&answer).expect("a JSON-RPC answer"),
+        )
+    }
+
+    /// One tool call: its round trip and its result (`isError` included).
+    fn try_call(
+        &mut self,
+        tool: &str,
+        arguments: serde_json::Value,
+    ) -> (Duration, serde_json::Value) {
+        let (wall, r) = self.request(
+            "tools/call",
+            serde_json::json!({"name": tool, "arguments": arguments}),
+        );
+        (wall, r["result"].clone())
+    }
+
+    /// One tool call that must succeed: its round trip and structured result.
+    fn call(&mut self, tool: &str, arguments: serde_json::Value) -> (Duration, serde_json::Value) {
+        let (wall, result) = self.try_call(tool, arguments);
+        assert_eq!(result["isError"], false, "{tool} failed over MCP: {result}");
+        (wall, result["structuredContent"].clone())
+    }
+
+    /// The server's peak resident memory so far, in KiB (VmHWM).
+    fn peak_rss_kib(&self) -> i64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            })
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for McpClient {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Fills a state file through the library: `events` ledger events over
 /// events/4 plans (planned, approved, started, applied).
 fn build_ledger(state: &Path, events: usize) -> Duration {
@@ -270,6 +370,10 @@ fn main() {
         let _ = b.plan(usize::MAX - 1);
     }
 
+    // One MCP session per state, kept for the whole run, as an agent keeps it.
+    let mut mcp_empty = McpClient::start(&empty);
+    let mut mcp_full = McpClient::start(&full);
+
     let mut t_true = vec![];
     let mut rows: Vec<Row> = vec![];
     let mut samples: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
@@ -295,6 +399,31 @@ fn main() {
             let m = measure(&mut b.ladder(&["replay", "--key", &key]));
             samples.entry(tag_replay).or_default().push(m.wall);
             note_rss(tag_replay, m.maxrss_kib, &mut rss);
+        }
+        for (client, tag_plan, tag_apply, tag_replay) in [
+            (&mut mcp_empty, "mcp plan", "mcp apply", "mcp replay"),
+            (
+                &mut mcp_full,
+                "mcp plan@1M",
+                "mcp apply@1M",
+                "mcp replay@1M",
+            ),
+        ] {
+            let key = format!("mcp-{i}-{}", std::process::id());
+            let (wall, plan) = client.call(
+                "plan",
+                serde_json::json!({"key": key, "command": ["true", i.to_string()]}),
+            );
+            assert_eq!(plan["status"], "approved", "bench expects no approval");
+            samples.entry(tag_plan).or_default().push(wall);
+            let (wall, outcome) = client.call(
+                "apply",
+                serde_json::json!({"key": key, "hash": plan["hash"]}),
+            );
+            assert_eq!(outcome["exit_code"], 0, "apply over MCP failed");
+            samples.entry(tag_apply).or_default().push(wall);
+            let (wall, _) = client.call("replay", serde_json::json!({"key": key}));
+            samples.entry(tag_replay).or_default().push(wall);
         }
         let m = measure(&mut full.ladder(&["log", "--limit", "20"]));
         samples
@@ -325,6 +454,12 @@ fn main() {
         ("replay@1M", "", Some("replay")),
         ("log --limit 20 @1M", "<= 4x true", None),
         ("list @1M", "<= 4x true", None),
+        ("mcp plan", "<= 3x true", None),
+        ("mcp apply", "<= 3x true", None),
+        ("mcp replay", "<= 3x true", None),
+        ("mcp plan@1M", "<= 1.25x mcp plan", Some("mcp plan")),
+        ("mcp apply@1M", "<= 1.25x mcp apply", Some("mcp apply")),
+        ("mcp replay@1M", "", Some("mcp replay")),
     ];
     rows.push(Row {
         what: "true (the floor)".into(),
@@ -385,6 +520,25 @@ fn main() {
     let hash = v["hash"].as_str().unwrap().to_string();
     let _ = measure(&mut empty.ladder(&["--actor", "reviewer", "approve", "--key", &key, "--yes"]));
     let big = measure(&mut empty.ladder(&["apply", "--key", &key, "--hash", &hash]));
+    // The same with --json: the output is kept (to the cap) and printed as
+    // one escaped record instead of streamed.
+    let key = format!("big-json-{}", std::process::id());
+    let mut c = empty.ladder(&[
+        "--json",
+        "plan",
+        "--key",
+        &key,
+        "--",
+        "head",
+        "-c",
+        &bytes,
+        "/dev/zero",
+    ]);
+    c.stdout(Stdio::piped());
+    let v: serde_json::Value = serde_json::from_slice(&c.output().unwrap().stdout).unwrap();
+    let hash = v["hash"].as_str().unwrap().to_string();
+    let _ = measure(&mut empty.ladder(&["--actor", "reviewer", "approve", "--key", &key, "--yes"]));
+    let big_json = measure(&mut empty.ladder(&["--json", "apply", "--key", &key, "--hash", &hash]));
 
     // 32 concurrent appliers on distinct keys, in several rounds: one
     // round's p99 is its slowest applier, which swings with the scheduler.
@@ -429,6 +583,58 @@ fn main() {
     conc.sort_by_key(|r| r.1);
     let (c_p50, c_p99, c_cpu) = conc[conc.len() / 2];
     let c_worst = conc.last().map(|r| r.1).unwrap_or_default();
+
+    // The same output through a long-lived server: what it keeps is capped.
+    let key = format!("mcp-big-{}", std::process::id());
+    let (_, plan) = mcp_empty.call(
+        "plan",
+        serde_json::json!({"key": key, "command": ["head", "-c", bytes, "/dev/zero"]}),
+    );
+    let _ = measure(&mut empty.ladder(&[
+        "--actor",
+        "reviewer",
+        "approve",
+        plan["id"].as_str().unwrap(),
+        "--yes",
+    ]));
+    let (mcp_big, _) = mcp_empty.call(
+        "apply",
+        serde_json::json!({"key": key, "hash": plan["hash"]}),
+    );
+    let mcp_rss = mcp_empty.peak_rss_kib().max(mcp_full.peak_rss_kib());
+
+    // 32 agents, each with its own server, apply distinct keys at once.
+    let mut mcp_conc: Vec<(Duration, Duration)> = vec![];
+    let mut mcp_errors = 0;
+    for round in 0..conc_rounds {
+        let clients: Vec<(McpClient, String, String)> = (0..32)
+            .map(|i| {
+                let (_, k, h) = full.plan(2_000_000 + round * 100 + i);
+                (McpClient::start(&full), k, h)
+            })
+            .collect();
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(32));
+        let handles: Vec<_> = clients
+            .into_iter()
+            .map(|(mut client, k, h)| {
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    let (wall, r) =
+                        client.try_call("apply", serde_json::json!({"key": k, "hash": h}));
+                    (wall, r["isError"] != false)
+                })
+            })
+            .collect();
+        let results: Vec<(Duration, bool)> =
+            handles.into_iter().map(|h| h.join().unwrap()).collect();
+        mcp_errors += results.iter().filter(|r| r.1).count();
+        let lat: Vec<Duration> = results.iter().map(|r| r.0).collect();
+        mcp_conc.push((pct(lat.clone(), 0.5), pct(lat, 0.99)));
+    }
+    mcp_conc.sort_by_key(|r| r.1);
+    let (m_p50, m_p99) = mcp_conc[mcp_conc.len() / 2];
+    let m_worst = mcp_conc.last().map(|r| r.1).unwrap_or_default();
 
     println!();
     println!(
@@ -475,10 +681,13 @@ fn main() {
         size as f64 / events as f64
     );
     println!(
-        "apply of {gib} GiB of output: {:.1}s, exit {}, peak RSS {:.1} MiB (target < 16 MiB)",
+        "apply of {gib} GiB of output: {:.1}s, exit {}, peak RSS {:.1} MiB (target < 16 MiB); with --json {:.1}s, exit {}, peak RSS {:.1} MiB",
         big.wall.as_secs_f64(),
         big.code,
-        big.maxrss_kib as f64 / 1024.0
+        big.maxrss_kib as f64 / 1024.0,
+        big_json.wall.as_secs_f64(),
+        big_json.code,
+        big_json.maxrss_kib as f64 / 1024.0
     );
     println!(
         "32 concurrent appliers @{}, median of {conc_rounds} rounds: p50 {}, p99 {} (target < 50 ms; worst round {}), CPU {} per apply, errors {errors}",
@@ -487,5 +696,17 @@ fn main() {
         ms(c_p99),
         ms(c_worst),
         ms(c_cpu)
+    );
+    println!(
+        "ladder mcp: apply of {gib} GiB of output {:.1}s; servers' peak RSS {:.1} MiB (target < 16 MiB)",
+        mcp_big.as_secs_f64(),
+        mcp_rss as f64 / 1024.0
+    );
+    println!(
+        "32 concurrent appliers over MCP (a server each) @{}, median of {conc_rounds} rounds: p50 {}, p99 {} (target < 50 ms; worst round {}), errors {mcp_errors}",
+        scale(events),
+        ms(m_p50),
+        ms(m_p99),
+        ms(m_worst),
     );
 }
