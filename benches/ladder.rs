@@ -270,7 +270,9 @@ impl Drop for McpClient {
 }
 
 /// Fills a state file through the library: `events` ledger events over
-/// events/4 plans (planned, approved, started, applied).
+/// events/4 plans (planned, approved, started, applied). One plan in 20 is
+/// left approved with its window open, as plans an agent made and never
+/// applied are: every write looks for live plans whose window ended.
 fn build_ledger(state: &Path, events: usize) -> Duration {
     let start = Instant::now();
     let mut store = SqliteStore::open(state).expect("open");
@@ -286,7 +288,11 @@ fn build_ledger(state: &Path, events: usize) -> Duration {
                     id: format!("{:08x}-0000-4000-8000-{:012x}", i, i),
                     key: format!("history-{i}"),
                     hash: ladder::plan_hash::sha256_hex(i.to_string().as_bytes()),
-                    status: Status::Applied,
+                    status: if i % 20 == 0 {
+                        Status::Approved
+                    } else {
+                        Status::Applied
+                    },
                     tier: Tier::Irreversible,
                     rule: Some("history".into()),
                     approvals_required: 1,
@@ -303,7 +309,8 @@ fn build_ledger(state: &Path, events: usize) -> Duration {
                     confidence: None,
                     actor: "agent".into(),
                     created_at: 1_700_000_000_000 + i as i64,
-                    expires_at: None,
+                    // 2100-01-01: open for as long as the bench runs.
+                    expires_at: (i % 20 == 0).then_some(4_102_444_800_000),
                     rejection: None,
                     execution: None,
                     policy_sha256: "0".repeat(64),

@@ -302,3 +302,56 @@ fn the_readme_recomputes_the_plan_hash_as_documented() {
         );
     }
 }
+
+#[test]
+fn mcp_client_example_waits_for_a_person_then_applies_once_over_one_server() {
+    if !have("python3") {
+        eprintln!("skipped: examples/mcp_client.py needs python3, which is not installed here");
+        return;
+    }
+    let mut t = TestEnv::new();
+    t.with_policy(crate::harness::STRICT_POLICY);
+    let marker = t.path().join("ran");
+    let mut child = t
+        .program_cmd("python3", "agent")
+        .arg(root().join("examples/mcp_client.py"))
+        .args(["deploy-1", "sh", "-c"])
+        .arg(format!("echo deployed; echo x >> {}", marker.display()))
+        .env("WAIT_SECONDS", "20")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while t
+        .json("alice", &["approve", "--key", "deploy-1", "--yes"])
+        .code
+        != 0
+    {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the client exited before its plan was approved"
+        );
+        assert!(std::time::Instant::now() < deadline, "never approved");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("tools: plan, apply, replay, show, list, log"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("tier irreversible, status pending"),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .contains("deployed\nexit code 0, replayed: False\nretry: exit code 0, replayed: True"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("waiting for a person"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "x\n");
+}
