@@ -318,3 +318,35 @@ fn a_policy_edited_while_the_server_runs_classifies_the_next_plan() {
     let second = s.call("plan", json!({"key": "two", "command": ["ls"]}));
     assert_eq!(second["structuredContent"]["tier"], "irreversible");
 }
+
+#[test]
+fn sigterm_to_the_server_during_an_apply_stops_the_command_and_records_its_outcome() {
+    let t = strict();
+    let mut s = Session::start(&t, "agent");
+    let plan = s.call("plan", json!({"key": "slow", "command": ["sleep", "30"]}));
+    let plan = plan["structuredContent"].clone();
+    assert_eq!(t.approve("alice", &plan).code, 0);
+    let (id, apply) = s.request_message(
+        "tools/call",
+        json!({"name": "apply", "arguments": {"key": "slow", "hash": plan["hash"]}}),
+    );
+    s.send(apply);
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while t.json("viewer", &["show", "--key", "slow"]).json()["status"] != "running" {
+        assert!(std::time::Instant::now() < deadline, "never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: a plain kill(2) of our own child.
+    unsafe { libc::kill(s.child.id() as i32, libc::SIGTERM) };
+    let r = s.read();
+    assert_eq!(r["id"], id);
+    let outcome = &r["result"]["structuredContent"];
+    assert_eq!(outcome["signal"], 15, "{r}");
+    assert_eq!(outcome["exit_code"], 143);
+    assert_eq!(r["result"]["isError"], true);
+    // Recorded, and the server still answers.
+    let shown = t.json("viewer", &["show", "--key", "slow"]).json();
+    assert_eq!(shown["status"], "applied");
+    assert_eq!(s.request("ping", json!({}))["result"], json!({}));
+    assert_eq!(s.finish(), 0);
+}
