@@ -41,6 +41,8 @@ pub struct Ctx {
     /// What the policy file was when it was loaded (see [`Ctx::forget_stale_policy`]).
     policy_stamp: Option<FileStamp>,
     store: Option<SqliteStore>,
+    /// Which file the open store is (see [`Ctx::forget_replaced_state`]).
+    store_file: Option<(u64, u64)>,
     id_seed: Option<String>,
 }
 
@@ -76,6 +78,7 @@ impl Ctx {
             policy: None,
             policy_stamp: None,
             store: None,
+            store_file: None,
             id_seed: std::env::var("LADDER_TEST_ID_SEED")
                 .ok()
                 .filter(|s| !s.is_empty()),
@@ -107,6 +110,17 @@ impl Ctx {
         }
     }
 
+    /// Closes the open store if its path now names another file or none
+    /// (deleted, or replaced by a restored backup), so the next use opens
+    /// what is there, as a fresh `ladder` would. Without this, a long-lived
+    /// `ladder mcp` would go on writing plans into an unlinked file that no
+    /// reviewer can see. One `stat` a call.
+    pub fn forget_replaced_state(&mut self) {
+        if self.store.is_some() && file_id(&self.state_path) != self.store_file {
+            self.store = None;
+        }
+    }
+
     pub fn now(&self) -> i64 {
         self.clock.now()
     }
@@ -119,6 +133,7 @@ impl Ctx {
     pub fn store(&mut self) -> Result<&mut dyn Store> {
         if self.store.is_none() {
             self.store = Some(SqliteStore::open(&self.state_path)?);
+            self.store_file = file_id(&self.state_path);
         }
         Ok(self
             .store
@@ -158,6 +173,12 @@ impl Ctx {
             seed: self.id_seed.clone(),
         }
     }
+}
+
+/// A file's identity: its device and inode, or `None` when there is none.
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 /// Enough of a file's metadata to tell that it changed: which file, its

@@ -238,6 +238,7 @@ impl Server {
         let outcome = argv(self.subcommand(name), arguments).and_then(|argv| self.parse(argv));
         let outcome = outcome.map(|command| {
             self.ctx.forget_stale_policy();
+            self.ctx.forget_replaced_state();
             render::capture_stdout(|| crate::dispatch(&mut self.ctx, command))
         });
         Ok(ToolResult::new(

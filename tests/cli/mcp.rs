@@ -350,3 +350,23 @@ fn sigterm_to_the_server_during_an_apply_stops_the_command_and_records_its_outco
     assert_eq!(s.request("ping", json!({}))["result"], json!({}));
     assert_eq!(s.finish(), 0);
 }
+
+#[test]
+fn a_state_file_removed_while_the_server_runs_is_not_written_behind_the_reviewers_back() {
+    let t = strict();
+    let mut s = Session::start(&t, "agent");
+    let first = s.call("plan", json!({"key": "one", "command": ["ls"]}));
+    assert_eq!(first["isError"], false);
+    for suffix in ["", "-wal", "-shm"] {
+        let mut path = t.state().into_os_string();
+        path.push(suffix);
+        let _ = std::fs::remove_file(path);
+    }
+    // The next call opens what is at the path now, as a new process would:
+    // a reviewer's `show` finds the plan.
+    let second = s.call("plan", json!({"key": "two", "command": ["ls"]}));
+    assert_eq!(second["isError"], false);
+    let shown = t.json("alice", &["show", "--key", "two"]);
+    assert_eq!(shown.code, 0, "{}", shown.stdout_str());
+    assert_eq!(shown.json()["id"], second["structuredContent"]["id"]);
+}
