@@ -84,15 +84,17 @@ def main():
         sys.exit(f"plan refused: {plan['error']['code']}: {plan['error']['message']}")
     print(f"plan {plan['id'][:8]}: tier {plan['tier']}, status {plan['status']}")
 
+    # Poll `show`, which writes nothing, until a person has decided; an
+    # `apply` refused for want of approval would add an event to the
+    # ledger at every poll.
     deadline = time.monotonic() + float(os.environ.get("WAIT_SECONDS", "600"))
-    while True:
-        failed, outcome = session.call("apply", key=key, hash=plan["hash"])
-        code = outcome.get("error", {}).get("code")
-        if code == "needs_approval" and time.monotonic() < deadline:
-            print("waiting for a person: ladder approve --key " + key, file=sys.stderr)
-            time.sleep(2)
-            continue
-        break
+    while plan["status"] == "pending" and time.monotonic() < deadline:
+        print("waiting for a person: ladder approve --key " + key, file=sys.stderr)
+        time.sleep(1)
+        _, plan = session.call("show", key=key)
+
+    failed, outcome = session.call("apply", key=key, hash=plan["hash"])
+    code = outcome.get("error", {}).get("code")
     if code:
         sys.exit(f"apply refused: {code}: {outcome['error']['message']}")
     sys.stdout.write(outcome["stdout"])

@@ -51,7 +51,9 @@ pub const TOOLS: &[Tool] = &[
         name: "plan",
         read_only: false,
         destructive: false,
-        idempotent: true,
+        // The same key and content answer with the same plan; without a
+        // key, each call makes a new one.
+        idempotent: false,
     },
     Tool {
         name: "apply",
@@ -91,7 +93,8 @@ Call `plan` with the command as an array of strings (it runs without a shell), \
 a `key` naming this one action, a `reason`, and the `cwd` it must run in. The \
 result has the plan's `id`, `hash`, `tier` and `status`. Read-only commands are \
 approved at once; others wait for a person to run `ladder approve`, which you \
-cannot do. Then call `apply` with the same `key` and `hash`: it runs the command \
+cannot do: call `show` with the key now and then (it writes nothing) until the \
+status is no longer `pending`. Then call `apply` with the same `key` and `hash`: it runs the command \
 once and returns its exit code and output. Calling `apply` again with that key \
 returns the recorded outcome and runs nothing. `isError` is true when the \
 command failed or ladder refused; a refusal's `error.code` says why \
@@ -135,7 +138,27 @@ impl Server {
                 "expected one JSON-RPC message object (batches are not supported)".into(),
             )));
         };
+        if message.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+            return Some(Err(rpc_error(
+                Value::Null,
+                INVALID_REQUEST,
+                "not a JSON-RPC 2.0 message (\"jsonrpc\": \"2.0\" is missing)".into(),
+            )));
+        }
         let id = message.get("id").cloned();
+        // JSON-RPC ids are strings or numbers, and MCP's are never null; a
+        // number must come back exactly, so it must be an integer that
+        // fits 64 bits (a larger one would be echoed rounded).
+        if let Some(bad) = id
+            .as_ref()
+            .filter(|id| !(id.is_string() || id.is_i64() || id.is_u64()))
+        {
+            return Some(Err(rpc_error(
+                Value::Null,
+                INVALID_REQUEST,
+                format!("a request id must be a string or an integer, not {bad}"),
+            )));
+        }
         let Some(method) = message.get("method").and_then(Value::as_str) else {
             // A response to us: this server sends no requests, so there is
             // nothing to match it with.
@@ -185,10 +208,11 @@ impl Server {
                     .get_about()
                     .map(|a| a.to_string())
                     .unwrap_or_default();
+                // The long text starts with the short one, as `--help` shows it.
                 let long = command
                     .get_long_about()
-                    .map(|a| format!("{about}.\n\n{a}"))
-                    .unwrap_or_else(|| format!("{about}."));
+                    .map(|a| a.to_string())
+                    .unwrap_or_else(|| about.clone());
                 json!({
                     "name": tool.name,
                     "title": about,
@@ -198,7 +222,8 @@ impl Server {
                         "readOnlyHint": tool.read_only,
                         "destructiveHint": tool.destructive,
                         "idempotentHint": tool.idempotent,
-                        "openWorldHint": tool.destructive,
+                        // `plan` runs a dry-run; `apply`, the command.
+                        "openWorldHint": matches!(tool.name, "plan" | "apply"),
                     },
                 })
             })
@@ -406,8 +431,15 @@ impl<W: Write> Write for JsonStringBody<'_, W> {
     }
 }
 
+/// Flags a tool does not take, though its command does. `apply --wait`
+/// would hold the server in a loop that no cancellation or disconnect can
+/// end, and then run the command for a client that gave up long before:
+/// an agent polls `show` until the plan is approved, then applies.
+const NOT_OFFERED: &[(&str, &str)] = &[("apply", "wait")];
+
 /// A tool's parameters: its command's own flags and positionals, without
-/// the global ones (state, policy and actor are the server's) and help.
+/// the global ones (state, policy and actor are the server's), help, and
+/// what [`NOT_OFFERED`] names.
 fn parameters(command: &clap::Command) -> impl Iterator<Item = &Arg> {
     command.get_arguments().filter(|a| {
         !a.is_global_set()
@@ -415,6 +447,7 @@ fn parameters(command: &clap::Command) -> impl Iterator<Item = &Arg> {
                 a.get_action(),
                 ArgAction::Help | ArgAction::HelpShort | ArgAction::HelpLong | ArgAction::Version
             )
+            && !NOT_OFFERED.contains(&(command.get_name(), a.get_id().as_str()))
     })
 }
 
@@ -518,9 +551,10 @@ pub fn argv(command: &clap::Command, arguments: &Map<String, Value>) -> Result<V
                 _ => return Err(Error::usage(format!("`{name}` must be true or false"))),
             },
             ArgAction::Append => {
-                let items = match value {
-                    Value::Array(items) => items.iter().collect(),
-                    one => vec![one],
+                // As the schema says: a string where the command's argv is
+                // wanted would be one argument, `"rm -rf x"` included.
+                let Value::Array(items) = value else {
+                    return Err(Error::usage(format!("`{name}` must be an array")));
                 };
                 for item in items {
                     let text = scalar_text(name, item)?;
@@ -552,6 +586,11 @@ pub fn argv(command: &clap::Command, arguments: &Map<String, Value>) -> Result<V
 /// writes it.
 fn scalar_text(name: &str, value: &Value) -> Result<String> {
     match value {
+        // A command line cannot carry a NUL byte, and an argument with one
+        // would be stored as two (see `plan`): refused for every tool.
+        Value::String(s) if s.contains('\0') => Err(Error::usage(format!(
+            "`{name}` holds a NUL byte, which no command line can carry"
+        ))),
         Value::String(s) => Ok(s.clone()),
         Value::Number(n) => Ok(n.to_string()),
         _ => Err(Error::usage(format!(
@@ -639,6 +678,28 @@ mod tests {
         assert!(e.message.contains("true or false"), "{}", e.message);
         let e = argv_of("plan", json!({"command": [["true"]]})).unwrap_err();
         assert!(e.message.contains("string or a number"), "{}", e.message);
+        // The argv is an array, never a shell line in one string.
+        let e = argv_of("plan", json!({"command": "rm -rf build"})).unwrap_err();
+        assert!(
+            e.message.contains("`command` must be an array"),
+            "{}",
+            e.message
+        );
+        // No command line carries a NUL; stored, one would split an argument.
+        for args in [
+            json!({"command": ["echo", "a\u{0}b"]}),
+            json!({"command": ["true"], "dry_run": "find . 'x\u{0}-delete'"}),
+        ] {
+            let e = argv_of("plan", args).unwrap_err();
+            assert!(e.message.contains("NUL byte"), "{}", e.message);
+        }
+        // `apply --wait` is not offered: nothing could end its loop.
+        let e = argv_of("apply", json!({"key": "k", "hash": "h", "wait": "10m"})).unwrap_err();
+        assert!(
+            e.message.contains("unknown argument `wait`"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
@@ -655,6 +716,8 @@ mod tests {
         }
         let apply = input_schema(cli.find_subcommand("apply").unwrap());
         assert_eq!(apply["required"], json!(["key", "hash"]));
+        assert!(apply["properties"].get("wait").is_none());
+        assert_eq!(apply["properties"]["timeout"]["type"], "string");
         let log = input_schema(cli.find_subcommand("log").unwrap());
         assert_eq!(log["properties"]["verify"]["type"], "boolean");
         assert_eq!(log["properties"]["limit"]["type"], "integer");

@@ -74,6 +74,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     if args.command.first().is_none_or(|p| p.is_empty()) {
         return Err(Error::usage("the command's program name is empty"));
     }
+    refuse_nul("the command", &args.command)?;
     if let Some(c) = args.confidence {
         if !(0.0..=1.0).contains(&c) || !c.is_finite() {
             return Err(Error::usage(format!(
@@ -430,7 +431,24 @@ pub fn split_dry_run(text: &str) -> Result<Vec<OsString>> {
     if words.is_empty() || words[0].is_empty() {
         return Err(Error::usage("--dry-run needs a command"));
     }
-    Ok(words.into_iter().map(OsString::from).collect())
+    let argv: Vec<OsString> = words.into_iter().map(OsString::from).collect();
+    refuse_nul("--dry-run", &argv)?;
+    Ok(argv)
+}
+
+/// No argument of a command may hold a NUL byte. No command line can carry
+/// one (exec would cut the argument there), and the store keeps an argv as
+/// NUL-separated bytes, so one would come back as two arguments: not what
+/// was hashed, classified and shown. A command line never gets here with
+/// one; `ladder mcp` and library callers could.
+fn refuse_nul(what: &str, argv: &[OsString]) -> Result<()> {
+    match argv.iter().position(|a| a.as_bytes().contains(&0)) {
+        Some(i) => Err(Error::usage(format!(
+            "{what}: argument {} holds a NUL byte, which no command can receive",
+            i + 1
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Runs a dry-run (no shell, no stdin, output captured, not shown).
@@ -485,6 +503,19 @@ fn dry_run_failure(d: &DryRun, ok: &[i32]) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_argument_with_a_nul_byte_is_refused_before_it_is_stored_split() {
+        let e = split_dry_run("find . 'x\u{0}-delete'").unwrap_err();
+        assert!(
+            e.message.contains("argument 3 holds a NUL byte"),
+            "{}",
+            e.message
+        );
+        let argv = [OsString::from("echo"), OsString::from("a\u{0}b")];
+        assert!(refuse_nul("the command", &argv).is_err());
+        assert!(refuse_nul("the command", &argv[..1]).is_ok());
+    }
 
     #[test]
     fn dry_run_splits_like_a_shell_without_expanding() {

@@ -879,6 +879,16 @@ impl Tx for SqliteTx<'_> {
                 PLAN_COLUMNS
             ))
             .map_err(db)?;
+        // The argv encoding separates arguments with NUL: one inside an
+        // argument would come back split, as another command than the one
+        // hashed. `plan` refuses such arguments; this keeps any other
+        // caller from storing one.
+        let args = p.command.iter().chain(d.iter().flat_map(|d| &d.command));
+        if args.into_iter().any(|a| a.as_bytes().contains(&0)) {
+            return Err(Error::usage(
+                "an argument holds a NUL byte; it cannot be stored",
+            ));
+        }
         stmt.execute(params![
             p.id,
             p.key,

@@ -253,6 +253,22 @@ fn bad_messages_get_json_rpc_errors_and_the_server_keeps_serving() {
     s.send_raw("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}]\n\n");
     assert_eq!(s.read()["error"]["code"], -32600);
 
+    // Ids are strings or integers that come back exactly; JSON-RPC 2.0 only.
+    for message in [
+        r#"{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}"#,
+        r#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#,
+        r#"{"jsonrpc":"2.0","id":123456789012345678901234567890,"method":"ping"}"#,
+        r#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#,
+        r#"{"id":1,"method":"ping"}"#,
+    ] {
+        s.send_raw(&format!("{message}\n"));
+        let r = s.read();
+        assert_eq!(r["error"]["code"], -32600, "{message}: {r}");
+        assert_eq!(r["id"], Value::Null);
+    }
+    s.send_raw("{\"jsonrpc\":\"2.0\",\"id\":\"a-string\",\"method\":\"ping\"}\n");
+    assert_eq!(s.read()["id"], "a-string");
+
     let r = s.request("resources/list", json!({}));
     assert_eq!(r["error"]["code"], -32601);
     let r = s.request("tools/call", json!({"name": "approve", "arguments": {}}));
@@ -369,4 +385,35 @@ fn a_state_file_removed_while_the_server_runs_is_not_written_behind_the_reviewer
     let shown = t.json("alice", &["show", "--key", "two"]);
     assert_eq!(shown.code, 0, "{}", shown.stdout_str());
     assert_eq!(shown.json()["id"], second["structuredContent"]["id"]);
+}
+
+#[test]
+fn a_nul_byte_in_a_command_is_refused_before_anything_runs() {
+    let t = TestEnv::new();
+    let victim = t.work().join("victim");
+    std::fs::create_dir_all(victim.join("sub")).unwrap();
+    std::fs::write(victim.join("a.txt"), "keep").unwrap();
+    let mut s = Session::start(&t, "agent");
+    // Stored NUL-separated, `find . 'x\0-delete'` came back as
+    // `find . x -delete` and ran at apply, approved by nobody.
+    let r = s.call(
+        "plan",
+        json!({
+            "key": "innocent",
+            "command": ["echo", "hello"],
+            "cwd": victim.to_str().unwrap(),
+            "dry_run": "find . 'x\u{0}-delete'",
+            "dry_run_ok": [126],
+        }),
+    );
+    assert_eq!(r["isError"], true, "{r}");
+    assert_eq!(r["structuredContent"]["error"]["code"], "usage");
+    let r = s.call(
+        "plan",
+        json!({"key": "nul", "command": ["echo", "a\u{0}b"]}),
+    );
+    assert_eq!(r["structuredContent"]["error"]["code"], "usage");
+    assert!(victim.join("a.txt").exists());
+    let listed = s.call("list", json!({"status": ["all"]}));
+    assert_eq!(listed["structuredContent"]["plans"], json!([]));
 }
