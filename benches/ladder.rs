@@ -509,43 +509,34 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(2u64);
     let bytes = (gib << 30).to_string();
-    let key = format!("big-{}", std::process::id());
-    let mut c = empty.ladder(&[
-        "--json",
-        "plan",
-        "--key",
-        &key,
-        "--",
-        "head",
-        "-c",
-        &bytes,
-        "/dev/zero",
-    ]);
-    c.stdout(Stdio::piped());
-    let out = c.output().unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let hash = v["hash"].as_str().unwrap().to_string();
-    let _ = measure(&mut empty.ladder(&["--actor", "reviewer", "approve", "--key", &key, "--yes"]));
-    let big = measure(&mut empty.ladder(&["apply", "--key", &key, "--hash", &hash]));
-    // The same with --json: the output is kept (to the cap) and printed as
-    // one escaped record instead of streamed.
-    let key = format!("big-json-{}", std::process::id());
-    let mut c = empty.ladder(&[
-        "--json",
-        "plan",
-        "--key",
-        &key,
-        "--",
-        "head",
-        "-c",
-        &bytes,
-        "/dev/zero",
-    ]);
-    c.stdout(Stdio::piped());
-    let v: serde_json::Value = serde_json::from_slice(&c.output().unwrap().stdout).unwrap();
-    let hash = v["hash"].as_str().unwrap().to_string();
-    let _ = measure(&mut empty.ladder(&["--actor", "reviewer", "approve", "--key", &key, "--yes"]));
-    let big_json = measure(&mut empty.ladder(&["--json", "apply", "--key", &key, "--hash", &hash]));
+    // Plans `head -c BYTES /dev/zero`, has a reviewer approve it, and
+    // applies it, with `flags` before `apply` (`--json`: the output is kept,
+    // to the cap, and printed as one escaped record instead of streamed).
+    let big_apply = |name: &str, flags: &[&str]| {
+        let key = format!("{name}-{}", std::process::id());
+        let plan = [
+            "--json",
+            "plan",
+            "--key",
+            &key,
+            "--",
+            "head",
+            "-c",
+            &bytes,
+            "/dev/zero",
+        ];
+        let mut c = empty.ladder(&plan);
+        c.stdout(Stdio::piped());
+        let v: serde_json::Value = serde_json::from_slice(&c.output().unwrap().stdout).unwrap();
+        let hash = v["hash"].as_str().unwrap().to_string();
+        let _ =
+            measure(&mut empty.ladder(&["--actor", "reviewer", "approve", "--key", &key, "--yes"]));
+        let mut apply = flags.to_vec();
+        apply.extend(["apply", "--key", &key, "--hash", &hash]);
+        measure(&mut empty.ladder(&apply))
+    };
+    let big = big_apply("big", &[]);
+    let big_json = big_apply("big-json", &["--json"]);
 
     // 32 concurrent appliers on distinct keys, in several rounds: one
     // round's p99 is its slowest applier, which swings with the scheduler.
