@@ -50,9 +50,10 @@ pub struct Global {
 // its `Args` struct. `defer` builds a command's flags only when that command
 // runs (or help, a man page or a completion script needs them): `ladder
 // apply` no longer builds the other commands' flags, ~0.05 ms of every call
-// (`policy`'s subcommands are deferred the same way in commands/policy.rs). The descriptions stay on the variants because `ladder --help`
-// lists them without building any command. (A `///` comment here would
-// replace ladder's own description.)
+// (`policy`'s subcommands are deferred the same way in commands/policy.rs).
+// The descriptions stay on the variants because `ladder --help` lists them
+// without building any command. (A `///` comment here would replace
+// ladder's own description.)
 #[derive(Debug, Subcommand)]
 #[command(defer = true)]
 pub enum Command {

@@ -30,7 +30,7 @@ pub const PROTOCOL_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26
 
 // JSON-RPC 2.0's error codes.
 const PARSE_ERROR: i64 = -32700;
-const INVALID_REQUEST: i64 = -32600;
+pub const INVALID_REQUEST: i64 = -32600;
 const METHOD_NOT_FOUND: i64 = -32601;
 const INVALID_PARAMS: i64 = -32602;
 
@@ -117,33 +117,29 @@ impl Server {
     /// Answers one message (one line of the transport). Requests get a
     /// response; notifications and responses get none.
     pub fn handle(&mut self, line: &[u8]) -> Option<Answer> {
-        self.answer(line).map(|a| match a {
-            Ok(answer) => answer,
-            Err(message) => Answer::Message(message),
-        })
-    }
-
-    fn answer(&mut self, line: &[u8]) -> Option<std::result::Result<Answer, Value>> {
         let message: Value = match serde_json::from_slice(line) {
             Ok(m) => m,
             Err(e) => {
-                let e = rpc_error(Value::Null, PARSE_ERROR, format!("parse error: {e}"));
-                return Some(Err(e));
+                return Some(Answer::error(
+                    Value::Null,
+                    PARSE_ERROR,
+                    format!("parse error: {e}"),
+                ));
             }
         };
         let Some(message) = message.as_object() else {
-            return Some(Err(rpc_error(
+            return Some(Answer::error(
                 Value::Null,
                 INVALID_REQUEST,
                 "expected one JSON-RPC message object (batches are not supported)".into(),
-            )));
+            ));
         };
         if message.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
-            return Some(Err(rpc_error(
+            return Some(Answer::error(
                 Value::Null,
                 INVALID_REQUEST,
                 "not a JSON-RPC 2.0 message (\"jsonrpc\": \"2.0\" is missing)".into(),
-            )));
+            ));
         }
         let id = message.get("id").cloned();
         // JSON-RPC ids are strings or numbers, and MCP's are never null; a
@@ -153,11 +149,11 @@ impl Server {
             .as_ref()
             .filter(|id| !(id.is_string() || id.is_i64() || id.is_u64()))
         {
-            return Some(Err(rpc_error(
+            return Some(Answer::error(
                 Value::Null,
                 INVALID_REQUEST,
                 format!("a request id must be a string or an integer, not {bad}"),
-            )));
+            ));
         }
         let Some(method) = message.get("method").and_then(Value::as_str) else {
             // A response to us: this server sends no requests, so there is
@@ -165,11 +161,11 @@ impl Server {
             if message.contains_key("result") || message.contains_key("error") {
                 return None;
             }
-            return Some(Err(rpc_error(
+            return Some(Answer::error(
                 id.unwrap_or(Value::Null),
                 INVALID_REQUEST,
                 "a request needs a `method`".into(),
-            )));
+            ));
         };
         // A notification (`notifications/initialized`, `.../cancelled`)
         // wants no answer. Calls run one at a time, so by the time a
@@ -181,21 +177,17 @@ impl Server {
             "ping" => Ok(json!({})),
             "tools/list" => Ok(json!({ "tools": self.tool_list() })),
             "tools/call" => {
-                return Some(
-                    self.call(&params)
-                        .map(|result| Answer::ToolResult {
-                            id: id.clone(),
-                            result,
-                        })
-                        .map_err(|(code, message)| rpc_error(id, code, message)),
-                );
+                return Some(match self.call(&params) {
+                    Ok(result) => Answer::ToolResult { id, result },
+                    Err((code, message)) => Answer::error(id, code, message),
+                });
             }
             _ => Err((METHOD_NOT_FOUND, format!("unknown method `{method}`"))),
         };
-        Some(Ok(Answer::Message(match result {
-            Ok(result) => json!({ "jsonrpc": "2.0", "id": id, "result": result }),
-            Err((code, message)) => rpc_error(id, code, message),
-        })))
+        Some(match result {
+            Ok(result) => Answer::Message(json!({ "jsonrpc": "2.0", "id": id, "result": result })),
+            Err((code, message)) => Answer::error(id, code, message),
+        })
     }
 
     /// Every tool with its description, input schema and hints.
@@ -305,10 +297,6 @@ pub fn initialize(params: &Value) -> Value {
     })
 }
 
-fn rpc_error(id: Value, code: i64, message: String) -> Value {
-    json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message } })
-}
-
 /// What the server writes back for one message.
 pub enum Answer {
     /// A JSON-RPC response.
@@ -318,6 +306,13 @@ pub enum Answer {
 }
 
 impl Answer {
+    /// A JSON-RPC error response.
+    pub fn error(id: Value, code: i64, message: String) -> Answer {
+        Answer::Message(
+            json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message } }),
+        )
+    }
+
     /// Writes the answer as one line.
     pub fn write_to(&self, out: &mut impl Write) -> std::io::Result<()> {
         match self {

@@ -5,9 +5,9 @@
 use crate::cli::Global;
 use crate::context::Ctx;
 use crate::error::{Error, Kind, Result};
-use crate::mcp::{Answer, PROTOCOL_VERSIONS, Server};
+use crate::mcp::{Answer, INVALID_REQUEST, PROTOCOL_VERSIONS, Server};
 use crate::render;
-use serde_json::json;
+use serde_json::Value;
 use std::io::{BufRead, Read, Write};
 
 /// A message larger than this is refused (and skipped to its newline), so
@@ -38,14 +38,11 @@ pub fn run(global: &Global, _args: Args) -> Result<i32> {
         }
         let answer = if line.len() as u64 > MAX_MESSAGE_BYTES {
             skip_line(&mut input)?;
-            Some(Answer::Message(json!({
-                "jsonrpc": "2.0",
-                "id": null,
-                "error": {
-                    "code": -32600,
-                    "message": format!("message larger than {} MiB", MAX_MESSAGE_BYTES >> 20),
-                },
-            })))
+            Some(Answer::error(
+                Value::Null,
+                INVALID_REQUEST,
+                format!("message larger than {} MiB", MAX_MESSAGE_BYTES >> 20),
+            ))
         } else if line.trim_ascii().is_empty() {
             None
         } else {
