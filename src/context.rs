@@ -5,7 +5,7 @@
 use crate::cli::Global;
 use crate::clock::Clock;
 use crate::error::{Error, Kind, Result};
-use crate::policy::{EMBEDDED_ORIGIN, EMBEDDED_SOURCE, Policy};
+use crate::policy::{EMBEDDED_ORIGIN, EMBEDDED_SOURCE, InForce, Policy, SYSTEM_POLICY_PATH};
 use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
 use anyhow::Context as _;
@@ -13,12 +13,10 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-/// The policy in effect, checked in full (examples too): what `policy check` uses.
-pub fn checked_policy(ctx: &mut Ctx) -> Result<Policy> {
-    match &ctx.policy_path {
-        Some(path) => load_policy(path),
-        None => Ok(Policy::parse(EMBEDDED_SOURCE, EMBEDDED_ORIGIN)?),
-    }
+/// The policy in force, every layer checked in full (examples too): what
+/// `policy check` uses.
+pub fn checked_policy(ctx: &mut Ctx) -> Result<InForce> {
+    ctx.load_in_force(true)
 }
 
 pub struct Ctx {
@@ -37,9 +35,10 @@ pub struct Ctx {
     /// `--policy` or `LADDER_POLICY` named the file (else the default
     /// location, used when a file is there).
     policy_named: bool,
-    policy: Option<Rc<Policy>>,
-    /// What the policy file was when it was loaded (see [`Ctx::forget_stale_policy`]).
-    policy_stamp: Option<FileStamp>,
+    policy: Option<Rc<InForce>>,
+    /// What the policy files were when they were loaded (see
+    /// [`Ctx::forget_stale_policy`]): the system policy's, and the named one's.
+    policy_stamp: (FileStamp, Option<FileStamp>),
     store: Option<SqliteStore>,
     /// Which file the open store is (see [`Ctx::forget_replaced_state`]).
     store_file: Option<(u64, u64)>,
@@ -76,7 +75,7 @@ impl Ctx {
             policy_path,
             policy_named: global.policy.is_some(),
             policy: None,
-            policy_stamp: None,
+            policy_stamp: (FileStamp::of(Path::new(SYSTEM_POLICY_PATH)), None),
             store: None,
             store_file: None,
             id_seed: std::env::var("LADDER_TEST_ID_SEED")
@@ -103,7 +102,10 @@ impl Ctx {
         if !self.policy_named {
             self.policy_path = default_policy_path().filter(|p| p.exists());
         }
-        let stamp = self.policy_path.as_deref().map(FileStamp::of);
+        let stamp = (
+            FileStamp::of(Path::new(SYSTEM_POLICY_PATH)),
+            self.policy_path.as_deref().map(FileStamp::of),
+        );
         if stamp != self.policy_stamp {
             self.policy = None;
             self.policy_stamp = stamp;
@@ -148,18 +150,33 @@ impl Ctx {
         self.state_path.exists()
     }
 
-    /// The effective policy, loaded on first use.
-    /// The policy, loaded on first use. Shared, not copied: `plan` holds it
-    /// while it also borrows the store, and a copy of the default policy's
-    /// 300-odd patterns costs more than loading it.
-    pub fn policy(&mut self) -> Result<Rc<Policy>> {
+    /// The policy in force, loaded on first use. Shared, not copied: `plan`
+    /// holds it while it also borrows the store, and a copy of the default
+    /// policy's 300-odd patterns costs more than loading it.
+    pub fn policy(&mut self) -> Result<Rc<InForce>> {
         if self.policy.is_none() {
-            self.policy = Some(Rc::new(match &self.policy_path {
-                Some(path) => load_policy(path)?,
-                None => Policy::embedded_checked_at_build()?,
-            }));
+            self.policy = Some(Rc::new(self.load_in_force(false)?));
         }
         Ok(Rc::clone(self.policy.as_ref().expect("loaded above")))
+    }
+
+    /// The system policy when its file exists, with the named policy (flag,
+    /// environment or user config) over it; else the named policy or the
+    /// embedded default alone. `full` checks the embedded default's examples
+    /// again instead of trusting its precompiled form.
+    fn load_in_force(&self, full: bool) -> Result<InForce> {
+        let named = match &self.policy_path {
+            Some(path) => Some(load_policy(path)?),
+            None => None,
+        };
+        match load_system_policy()? {
+            Some(system) => Ok(InForce::layered(system, named)),
+            None => Ok(InForce::single(match named {
+                Some(p) => p,
+                None if full => Policy::parse(EMBEDDED_SOURCE, EMBEDDED_ORIGIN)?,
+                None => Policy::embedded_checked_at_build()?,
+            })),
+        }
     }
 
     /// A fresh UUID; derived from `material` when `LADDER_TEST_ID_SEED` is set.
@@ -224,6 +241,21 @@ impl IdSource {
                     .to_string()
             }
         }
+    }
+}
+
+/// The system policy, when its file exists. A file that exists but cannot
+/// be read or does not load is an error, never a reason to go on without
+/// it: the team's policy fails closed.
+fn load_system_policy() -> Result<Option<Policy>> {
+    let path = Path::new(SYSTEM_POLICY_PATH);
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::usage(format!(
+            "cannot read the system policy {}: {e}",
+            path.display()
+        ))),
+        Ok(_) => load_policy(path).map(Some),
     }
 }
 

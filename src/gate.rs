@@ -6,7 +6,8 @@
 //! the reading, the recording and the running.
 
 use crate::error::{Error, Kind, Result};
-use crate::model::{Millis, Plan, Status};
+use crate::model::{Millis, Plan, Status, Verdict};
+use crate::policy::Evaluation;
 
 /// What apply should do with a plan that passed its gate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,12 +53,17 @@ fn refusal_for_ended(plan: &Plan) -> Option<Error> {
 /// already applied, in flight, interrupted, rejected, expired, denied,
 /// approvals. Budget and drift need the store and a process; the caller
 /// checks them after this passes.
+///
+/// Approvals are counted from the approval records for the plan's hash
+/// (under separation of duties, never the planner's), whatever the status
+/// says: a status is one column of a file the agent may be able to write.
 pub fn apply(
     plan: &Plan,
     key: &str,
     hash: &str,
     now: Millis,
     lock_held: bool,
+    separation_of_duties: bool,
 ) -> Result<ApplyGate> {
     let id = plan.short_id();
     if plan.key != key {
@@ -97,10 +103,78 @@ pub fn apply(
     if is_due(plan, now) {
         return Err(expired(plan));
     }
-    if plan.status == Status::Pending {
+    if plan.status == Status::Pending
+        || plan.approvals_counted_under(separation_of_duties) < plan.approvals_required
+    {
         return Err(needs_approval(plan));
     }
     Ok(ApplyGate::Run)
+}
+
+/// Whether a plan's row is a plan anyone reviewed: its stored content
+/// (argv, directory, bound environment, binding, dry-run) must hash to its
+/// hash, and a dry-run output kept whole must match its digest (a rule may
+/// look at it). Anything else was edited outside ladder: `tampered`.
+pub fn integrity(plan: &Plan) -> Result<()> {
+    let id = plan.short_id();
+    if plan.content_hash() != plan.hash {
+        return Err(Error::new(
+            Kind::Tampered,
+            format!(
+                "plan {id} was altered in the state file: its content does not hash to its hash"
+            ),
+        )
+        .with_hint("nothing ran; check who can write the state file, and plan again"));
+    }
+    if let Some(d) = plan.dry_run.as_ref().filter(|d| !d.truncated) {
+        if crate::plan_hash::sha256_hex(&d.stdout) != d.stdout_sha256 {
+            return Err(Error::new(
+                Kind::Tampered,
+                format!("plan {id} was altered in the state file: its dry-run output does not match its digest"),
+            )
+            .with_hint("nothing ran; check who can write the state file, and plan again"));
+        }
+    }
+    Ok(())
+}
+
+/// A stricter verdict the policy in force gives a plan than the one it
+/// holds, if it gives one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Escalation {
+    pub to: Verdict,
+    /// Why the policy in force denies it, when it does.
+    pub denied: Option<String>,
+    /// How the policy in force decided, one sentence each.
+    pub reasons: Vec<String>,
+}
+
+/// Compares a plan's verdict with `in_force`, the policy in force's
+/// evaluation of the same command: the stricter of the two applies, so a
+/// plan made under a looser `--policy` gets the tier and approvals of the
+/// policy in force, and never the other way round.
+pub fn escalation(plan: &Plan, in_force: &Evaluation, policy_sha256: &str) -> Option<Escalation> {
+    let raises = in_force.denied.is_some()
+        || in_force.tier > plan.tier
+        || in_force.approvals_required > plan.approvals_required;
+    if !raises || plan.status == Status::Denied {
+        return None;
+    }
+    let tier_raised = in_force.tier > plan.tier;
+    Some(Escalation {
+        to: Verdict {
+            tier: plan.tier.max(in_force.tier),
+            rule: if tier_raised {
+                in_force.rule.clone()
+            } else {
+                plan.rule.clone()
+            },
+            approvals_required: plan.approvals_required.max(in_force.approvals_required),
+            policy_sha256: policy_sha256.to_string(),
+        },
+        denied: in_force.denied.clone(),
+        reasons: in_force.reasons.clone(),
+    })
 }
 
 /// The refusal for a plan whose window passed, saying which window.
@@ -271,7 +345,14 @@ mod tests {
             tier: Tier::Irreversible,
             rule: None,
             approvals_required: 1,
-            approvals: vec![],
+            approvals: vec![Approval {
+                actor: "reviewer".into(),
+                at: 0,
+                comment: None,
+                hash: "h".repeat(64),
+                signature: None,
+                signature_kind: None,
+            }],
             command: vec!["true".into()],
             cwd: "/".into(),
             env: BTreeMap::new(),
@@ -290,6 +371,8 @@ mod tests {
             policy_sha256: String::new(),
             decision: vec![],
             retry_allowed: false,
+            binding: None,
+            escalated_from: None,
         }
     }
 
@@ -306,48 +389,124 @@ mod tests {
     fn apply_checks_in_contract_order() {
         let h = "h".repeat(64);
         let p = plan(Status::Approved);
-        assert_eq!(code(apply(&p, "other", "x", 0, false)), "key_conflict");
-        assert_eq!(code(apply(&p, "k", "x", 0, false)), "hash_mismatch");
-        assert_eq!(code(apply(&p, "k", &h, 0, false)), "run");
         assert_eq!(
-            code(apply(&plan(Status::Applied), "k", &h, 5000, false)),
+            code(apply(&p, "other", "x", 0, false, true)),
+            "key_conflict"
+        );
+        assert_eq!(code(apply(&p, "k", "x", 0, false, true)), "hash_mismatch");
+        assert_eq!(code(apply(&p, "k", &h, 0, false, true)), "run");
+        assert_eq!(
+            code(apply(&plan(Status::Applied), "k", &h, 5000, false, true)),
             "replay"
         );
         assert_eq!(
-            code(apply(&plan(Status::Running), "k", &h, 0, true)),
+            code(apply(&plan(Status::Running), "k", &h, 0, true, true)),
             "in_flight"
         );
         assert_eq!(
-            code(apply(&plan(Status::Running), "k", &h, 0, false)),
+            code(apply(&plan(Status::Running), "k", &h, 0, false, true)),
             "interrupted"
         );
         assert_eq!(
-            code(apply(&plan(Status::Interrupted), "k", &h, 0, false)),
+            code(apply(&plan(Status::Interrupted), "k", &h, 0, false, true)),
             "outcome_unknown"
         );
         assert_eq!(
-            code(apply(&plan(Status::Rejected), "k", &h, 0, false)),
+            code(apply(&plan(Status::Rejected), "k", &h, 0, false, true)),
             "rejected"
         );
         assert_eq!(
-            code(apply(&plan(Status::Expired), "k", &h, 0, false)),
+            code(apply(&plan(Status::Expired), "k", &h, 0, false, true)),
             "expired"
         );
         assert_eq!(
-            code(apply(&plan(Status::Denied), "k", &h, 0, false)),
+            code(apply(&plan(Status::Denied), "k", &h, 0, false, true)),
             "denied"
         );
         assert_eq!(
-            code(apply(&plan(Status::Pending), "k", &h, 0, false)),
+            code(apply(&plan(Status::Pending), "k", &h, 0, false, true)),
             "needs_approval"
         );
         // The window is checked before approvals: a pending plan past its
         // window is expired, not waiting.
         assert_eq!(
-            code(apply(&plan(Status::Pending), "k", &h, 1000, false)),
+            code(apply(&plan(Status::Pending), "k", &h, 1000, false, true)),
             "expired"
         );
-        assert_eq!(code(apply(&p, "k", &h, 1000, false)), "expired");
+        assert_eq!(code(apply(&p, "k", &h, 1000, false, true)), "expired");
+    }
+
+    #[test]
+    fn apply_recounts_approvals_whatever_the_status_says() {
+        let h = "h".repeat(64);
+        // `status = 'approved'` written into the row, no approval records.
+        let mut forged = plan(Status::Approved);
+        forged.approvals.clear();
+        assert_eq!(
+            code(apply(&forged, "k", &h, 0, false, true)),
+            "needs_approval"
+        );
+        // An approval in the planner's own name counts for nothing under
+        // separation of duties, and for one without it.
+        forged.approvals.push(Approval {
+            actor: "agent".into(),
+            at: 0,
+            comment: None,
+            hash: h.clone(),
+            signature: None,
+            signature_kind: None,
+        });
+        assert_eq!(
+            code(apply(&forged, "k", &h, 0, false, true)),
+            "needs_approval"
+        );
+        assert_eq!(code(apply(&forged, "k", &h, 0, false, false)), "run");
+        // An approval of another hash does not count either.
+        let mut moved = plan(Status::Approved);
+        moved.approvals[0].hash = "0".repeat(64);
+        assert_eq!(
+            code(apply(&moved, "k", &h, 0, false, true)),
+            "needs_approval"
+        );
+    }
+
+    #[test]
+    fn the_stricter_verdict_applies() {
+        let p = plan(Status::Approved);
+        let eval = |tier: Tier, approvals: u32, denied: Option<&str>| Evaluation {
+            tier,
+            rule: Some("in force".into()),
+            approvals_required: approvals,
+            denied: denied.map(str::to_string),
+            matched: vec![],
+            reasons: vec!["because".into()],
+            dry_run_exit_codes: vec![0],
+        };
+        assert_eq!(escalation(&p, &eval(Tier::ReadOnly, 0, None), "s"), None);
+        assert_eq!(
+            escalation(&p, &eval(Tier::Irreversible, 1, None), "s"),
+            None
+        );
+        let up = escalation(&p, &eval(Tier::Critical, 2, None), "s").unwrap();
+        assert_eq!(up.to.tier, Tier::Critical);
+        assert_eq!(up.to.approvals_required, 2);
+        assert_eq!(up.to.rule.as_deref(), Some("in force"));
+        // More approvals at a lower tier: the tier and rule stay, the count rises.
+        let more = escalation(&p, &eval(Tier::Reversible, 3, None), "s").unwrap();
+        assert_eq!(more.to.tier, Tier::Irreversible);
+        assert_eq!(more.to.rule, None);
+        assert_eq!(more.to.approvals_required, 3);
+        let denied = escalation(&p, &eval(Tier::Deny, 0, Some("no")), "s").unwrap();
+        assert_eq!(denied.denied.as_deref(), Some("no"));
+    }
+
+    #[test]
+    fn a_row_that_does_not_hash_to_its_hash_is_tampered() {
+        let mut p = plan(Status::Approved);
+        p.hash = p.content_hash();
+        assert!(integrity(&p).is_ok());
+        p.command = vec!["rm".into(), "-rf".into(), "/srv".into()];
+        assert_eq!(integrity(&p).unwrap_err().kind, Kind::Tampered);
     }
 
     #[test]

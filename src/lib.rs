@@ -8,6 +8,7 @@
 //! The edges: `store` (all SQL), `runner` (spawning the command), `runlock`
 //! (liveness from kernel locks), `render` (cards, tables, JSON).
 
+pub mod binding;
 pub mod cli;
 pub mod clock;
 pub mod commands;

@@ -4,6 +4,7 @@
 //! them; `render` turns them into cards, tables and the contract's JSON.
 //! Times are milliseconds since the Unix epoch, UTC ([`Millis`]).
 
+use crate::binding::Binding;
 use crate::tier::Tier;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -213,15 +214,40 @@ pub struct Plan {
     pub decision: Vec<String>,
     /// Applies still permitted after a `resolve --outcome retry`.
     pub retry_allowed: bool,
+    /// The program, script and directory the hash binds (version 2);
+    /// `None` for a plan hashed in version 1, which bound only the argv.
+    pub binding: Option<Binding>,
+    /// The verdict the plan was made under, when a stricter policy in
+    /// force at apply raised it (`tier`, `rule` and `approvals_required`
+    /// are then the raised verdict).
+    pub escalated_from: Option<Verdict>,
+}
+
+/// A policy's verdict on a plan, as recorded.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Verdict {
+    pub tier: Tier,
+    pub rule: Option<String>,
+    pub approvals_required: u32,
+    pub policy_sha256: String,
 }
 
 impl Plan {
     /// Distinct actors who approved the current hash.
     pub fn approvals_counted(&self) -> u32 {
+        self.approvals_counted_under(false)
+    }
+
+    /// Distinct actors who approved the current hash; under separation of
+    /// duties the planner is never among them. `approve` refuses the
+    /// planner then, so an approval in the planner's name is one nobody
+    /// could have given through ladder, and it does not count.
+    pub fn approvals_counted_under(&self, separation_of_duties: bool) -> u32 {
         let mut actors: Vec<&str> = self
             .approvals
             .iter()
             .filter(|a| a.hash == self.hash)
+            .filter(|a| !(separation_of_duties && a.actor == self.actor))
             .map(|a| a.actor.as_str())
             .collect();
         actors.sort_unstable();
@@ -232,6 +258,28 @@ impl Plan {
     pub fn approvals_missing(&self) -> u32 {
         self.approvals_required
             .saturating_sub(self.approvals_counted())
+    }
+
+    /// The hash of what is stored: argv, directory, bound environment,
+    /// binding and dry-run, in the plan's own hash version. Apply compares
+    /// it with `hash` before it trusts the row (the state file is input).
+    pub fn content_hash(&self) -> String {
+        crate::plan_hash::digest(&crate::plan_hash::HashInput {
+            key: &self.key,
+            argv: &self.command,
+            cwd: &self.cwd,
+            env: &self.env,
+            dry_run: self
+                .dry_run
+                .as_ref()
+                .map(|d| crate::plan_hash::DryRunDigest {
+                    argv: &d.command,
+                    exit_code: d.exit_code,
+                    stdout_sha256: &d.stdout_sha256,
+                    stderr_sha256: &d.stderr_sha256,
+                }),
+            binding: self.binding.as_ref(),
+        })
     }
 
     /// The first 8 characters of the id: what people type.

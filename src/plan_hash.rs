@@ -26,7 +26,25 @@
 //!
 //! The hash is the lowercase hex sha256 of that byte string. The README
 //! carries a short script that recomputes it.
+//!
+//! # Version 2
+//!
+//! Version 1 fixed what the command says; version 2 also fixes what it runs
+//! ([`crate::binding`]). The first line is `ladder-plan-v2\n`, and after
+//! `cwd` come:
+//!
+//! - `cwd-id` — the directory's `dev:ino`;
+//! - `program` — the absolute path apply runs (raw bytes), and
+//!   `program-id` — its `dev:ino:size:mtime_ns:ctime_ns`, or `missing`;
+//! - `script-count` — `1` when an interpreter's script argument is bound
+//!   (then `script`, its absolute path, and `script-id`), else `0`.
+//!
+//! The `env` records then hold every bound variable: those named with
+//! `--env`, those a rule's conditions look at, and the loader environment.
+//! Plans are made in version 2; version 1 is kept so that plans and ledgers
+//! written before still verify.
 
+use crate::binding::Binding;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -42,6 +60,9 @@ pub struct HashInput<'a> {
     /// Bound variable name → sha256 hex of its value, `None` when unset.
     pub env: &'a BTreeMap<String, Option<String>>,
     pub dry_run: Option<DryRunDigest<'a>>,
+    /// `Some`: version 2, which binds the program, script and directory.
+    /// `None`: version 1, as plans made before version 2 were hashed.
+    pub binding: Option<&'a Binding>,
 }
 
 /// The part of a dry-run that the hash covers.
@@ -65,13 +86,29 @@ pub(crate) fn record(out: &mut Vec<u8>, tag: &str, bytes: &[u8]) {
 
 /// The canonical byte string described in the module docs.
 pub fn canonical(input: &HashInput) -> Vec<u8> {
-    let mut out = b"ladder-plan-v1\n".to_vec();
+    let mut out = match input.binding {
+        None => b"ladder-plan-v1\n".to_vec(),
+        Some(_) => b"ladder-plan-v2\n".to_vec(),
+    };
     record(&mut out, "key", input.key.as_bytes());
     record(&mut out, "argc", input.argv.len().to_string().as_bytes());
     for arg in input.argv {
         record(&mut out, "arg", arg.as_bytes());
     }
     record(&mut out, "cwd", input.cwd.as_os_str().as_bytes());
+    if let Some(b) = input.binding {
+        record(&mut out, "cwd-id", b.cwd_id.as_bytes());
+        record(&mut out, "program", b.program.path.as_os_str().as_bytes());
+        record(&mut out, "program-id", b.program.id.as_bytes());
+        match &b.script {
+            None => record(&mut out, "script-count", b"0"),
+            Some(s) => {
+                record(&mut out, "script-count", b"1");
+                record(&mut out, "script", s.path.as_os_str().as_bytes());
+                record(&mut out, "script-id", s.id.as_bytes());
+            }
+        }
+    }
     for (name, digest) in input.env {
         let entry = match digest {
             Some(d) => format!("{name}={d}"),
@@ -113,7 +150,7 @@ pub fn canonical(input: &HashInput) -> Vec<u8> {
 /// use std::collections::BTreeMap;
 /// let argv = vec!["true".into()];
 /// let env = BTreeMap::new();
-/// let input = HashInput { key: "k", argv: &argv, cwd: "/".as_ref(), env: &env, dry_run: None };
+/// let input = HashInput { key: "k", argv: &argv, cwd: "/".as_ref(), env: &env, dry_run: None, binding: None };
 /// let expected = b"ladder-plan-v1\nkey 1:k\nargc 1:1\narg 4:true\ncwd 1:/\ndry-run-argc 1:0\n";
 /// assert_eq!(digest(&input), sha256_hex(expected));
 /// ```
@@ -162,6 +199,7 @@ mod tests {
             cwd: Path::new("/tmp"),
             env: &env,
             dry_run: None,
+            binding: None,
         };
         let expected = format!(
             "ladder-plan-v1\nkey 2:k1\nargc 1:2\narg 4:echo\narg 11:hello world\ncwd 4:/tmp\n\
@@ -188,12 +226,48 @@ mod tests {
                 stdout_sha256: "aa",
                 stderr_sha256: "bb",
             }),
+            binding: None,
         };
         let expected = "ladder-plan-v1\nkey 6:deploy\nargc 1:4\narg 7:kubectl\narg 5:apply\narg 2:-f\n\
              arg 6:x.yaml\ncwd 4:/srv\ndry-run-argc 1:4\ndry-run-arg 7:kubectl\ndry-run-arg 4:diff\n\
              dry-run-arg 2:-f\ndry-run-arg 6:x.yaml\ndry-run-exit 1:1\ndry-run-stdout-sha256 2:aa\n\
              dry-run-stderr-sha256 2:bb\n";
         assert_eq!(String::from_utf8(canonical(&input)).unwrap(), expected);
+    }
+
+    #[test]
+    fn known_answer_version_2_binds_program_script_and_directory() {
+        use crate::binding::BoundFile;
+        let env = BTreeMap::from([("PATH".to_string(), Some("ab".to_string()))]);
+        let cmd = argv(&["bash", "job.sh"]);
+        let binding = Binding {
+            program: BoundFile {
+                path: "/bin/bash".into(),
+                id: "1:2:3:4:5".into(),
+            },
+            script: Some(BoundFile {
+                path: "/srv/job.sh".into(),
+                id: "1:9:10:11:12".into(),
+            }),
+            cwd_id: "1:7".into(),
+        };
+        let input = HashInput {
+            key: "k",
+            argv: &cmd,
+            cwd: Path::new("/srv"),
+            env: &env,
+            dry_run: None,
+            binding: Some(&binding),
+        };
+        let expected = "ladder-plan-v2\nkey 1:k\nargc 1:2\narg 4:bash\narg 6:job.sh\ncwd 4:/srv\n\
+             cwd-id 3:1:7\nprogram 9:/bin/bash\nprogram-id 9:1:2:3:4:5\nscript-count 1:1\n\
+             script 11:/srv/job.sh\nscript-id 12:1:9:10:11:12\nenv 7:PATH=ab\ndry-run-argc 1:0\n";
+        assert_eq!(String::from_utf8(canonical(&input)).unwrap(), expected);
+        let v1 = HashInput {
+            binding: None,
+            ..input.clone()
+        };
+        assert_ne!(digest(&input), digest(&v1));
     }
 
     #[test]
@@ -254,6 +328,7 @@ mod tests {
                 stdout_sha256: &d.2,
                 stderr_sha256: &d.3,
             }),
+            binding: None,
         })
     }
 

@@ -415,6 +415,15 @@ pub fn plan_json(p: &Plan) -> Value {
         "decision": p.decision,
         "policy_sha256": p.policy_sha256,
         "retry_allowed": p.retry_allowed,
+        "hash_version": if p.binding.is_some() { 2 } else { 1 },
+        "program": p.binding.as_ref().map(|b| b.program.path.to_string_lossy()),
+        "program_id": p.binding.as_ref().map(|b| &b.program.id),
+        "script": p.binding.as_ref().and_then(|b| b.script.as_ref()).map(|s| json!({
+            "path": s.path.to_string_lossy(),
+            "id": s.id,
+        })),
+        "cwd_id": p.binding.as_ref().map(|b| &b.cwd_id),
+        "escalated_from": p.escalated_from,
     })
 }
 
@@ -512,6 +521,17 @@ pub fn plan_card(p: &Plan, now: Millis, paint: Paint) -> String {
         ));
     };
     row(&mut out, "command", argv_line(&p.command));
+    if let Some(b) = &p.binding {
+        let program = if b.program.id == crate::binding::MISSING {
+            format!("{} (not found when planned)", b.program.path.display())
+        } else {
+            b.program.path.display().to_string()
+        };
+        row(&mut out, "program", program);
+        if let Some(s) = &b.script {
+            row(&mut out, "script", s.path.display().to_string());
+        }
+    }
     row(&mut out, "cwd", p.cwd.display().to_string());
     row(&mut out, "key", p.key.clone());
     row(&mut out, "hash", p.hash.clone());
@@ -572,19 +592,39 @@ pub fn plan_card(p: &Plan, now: Millis, paint: Paint) -> String {
     if let Some(c) = p.confidence {
         row(&mut out, "confidence", format!("{c}"));
     }
-    if !p.env.is_empty() {
-        let names: Vec<String> = p
-            .env
+    let (loader, named): (Vec<_>, Vec<_>) = p
+        .env
+        .iter()
+        .partition(|(k, _)| crate::binding::is_loader_var(k));
+    if !named.is_empty() {
+        let names: Vec<String> = named
             .iter()
             .map(|(k, v)| {
                 if v.is_some() {
-                    k.clone()
+                    k.to_string()
                 } else {
                     format!("{k} (unset)")
                 }
             })
             .collect();
         row(&mut out, "env", names.join(", "));
+    }
+    if !loader.is_empty() {
+        let set: Vec<&str> = loader
+            .iter()
+            .filter(|(_, v)| v.is_some())
+            .map(|(k, _)| k.as_str())
+            .collect();
+        let unset = loader.len() - set.len();
+        row(
+            &mut out,
+            "loader env",
+            format!(
+                "{}{}{unset} more bound as unset",
+                set.join(", "),
+                if set.is_empty() { "" } else { " as set; " }
+            ),
+        );
     }
     match &p.dry_run {
         None => row(&mut out, "dry-run", "none".into()),
@@ -609,6 +649,20 @@ pub fn plan_card(p: &Plan, now: Millis, paint: Paint) -> String {
                 ));
             }
         }
+    }
+    if let Some(v) = &p.escalated_from {
+        row(
+            &mut out,
+            "planned as",
+            format!(
+                "{} (rule: {}), {} approval{}, under policy {}; raised by the policy in force",
+                v.tier,
+                v.rule.as_deref().unwrap_or("[defaults]"),
+                v.approvals_required,
+                if v.approvals_required == 1 { "" } else { "s" },
+                v.policy_sha256.get(..12).unwrap_or(&v.policy_sha256)
+            ),
+        );
     }
     for (i, why) in p.decision.iter().enumerate() {
         row(&mut out, if i == 0 { "decided" } else { "" }, why.clone());

@@ -61,7 +61,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -101,8 +101,12 @@ pub enum StdinMode {
 /// What to run and how.
 #[derive(Debug, Clone)]
 pub struct Spec<'a> {
-    /// The command; `argv[0]` is looked up in `PATH` as `std::process::Command` does.
+    /// The command; `argv[0]` is looked up in `PATH` as `std::process::Command`
+    /// does, unless `program` is given.
     pub argv: &'a [OsString],
+    /// The file to execute, found beforehand: then `argv[0]` is only what
+    /// the program sees as its name, and PATH is not searched.
+    pub program: Option<&'a Path>,
     /// The directory it runs in.
     pub cwd: &'a Path,
     /// Bytes of each stream kept; the rest is counted and hashed, not kept.
@@ -208,7 +212,14 @@ fn run_with(spec: &Spec<'_>, on_spawn: &mut dyn FnMut(u32), graces: Graces) -> i
             "no command to run",
         ));
     };
-    let mut command = Command::new(program);
+    let mut command = match spec.program {
+        Some(path) => {
+            let mut c = Command::new(path);
+            c.arg0(program);
+            c
+        }
+        None => Command::new(program),
+    };
     command
         .args(&spec.argv[1..])
         .current_dir(spec.cwd)
@@ -901,6 +912,7 @@ mod tests {
 
     fn spec<'a>(argv: &'a [OsString], cwd: &'a Path) -> Spec<'a> {
         Spec {
+            program: None,
             argv,
             cwd,
             cap: 1 << 20,

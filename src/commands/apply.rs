@@ -17,15 +17,17 @@
 //! If ladder dies during 4, the run lock is released by the kernel, and the
 //! next apply finds a `running` plan nobody holds: `interrupted`.
 
+use crate::binding::{self, Binding};
 use crate::commands::PlanRef;
 use crate::commands::plan::run_dry_run;
 use crate::commands::{event, expire_due, record_refusal, replay};
 use crate::context::Ctx;
 use crate::error::{Error, Kind, Result};
 use crate::gate::{self, ApplyGate};
+use crate::model::Verdict;
 use crate::model::{Execution, Millis, Plan, Status};
 use crate::plan_hash::{self, DryRunDigest, HashInput, sha256_hex};
-use crate::policy::Budget;
+use crate::policy::{Budget, DryRunFacts, Evaluation, InForce, Input};
 use crate::render;
 use crate::runlock;
 use crate::runner::{self, StdinMode};
@@ -91,14 +93,13 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     let hash = crate::commands::normalize_hash(&args.hash);
     let deadline = wait.map(|w| Instant::now() + w);
     let policy = ctx.policy()?;
-    let budgets = policy.budgets();
 
     // Rung checks, polling while approvals are short and --wait allows.
     let mut pause = Duration::from_millis(100);
     let mut told = false;
     let plan = loop {
         let waiting = deadline.is_some_and(|d| Instant::now() < d);
-        match check(ctx, &args, &hash, budgets, waiting)? {
+        match check(ctx, &args, &hash, &policy, waiting)? {
             Decision::Run(p) => break *p,
             Decision::Replay(p) => return replay::emit(ctx, &p, true),
             Decision::Refuse(e) => return Err(e),
@@ -119,7 +120,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     };
 
     // Drift: the world must still be the one that was reviewed.
-    if let Err(e) = drift(&plan, ctx.policy()?.defaults().output_cap) {
+    if let Err(e) = drift(&plan, &policy) {
         let now = ctx.now();
         let actor = ctx.actor.clone();
         store::write(ctx.store()?, |tx| {
@@ -146,16 +147,26 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         })?;
         return Err(e);
     };
-    let exec = match start(ctx, &plan, &args.key, &hash, budgets)? {
+    let exec = match start(ctx, &plan, &args.key, &hash, &policy)? {
         Started::Running(exec) => *exec,
         Started::Replay(p) => return replay::emit(ctx, &p, true),
         Started::Refused(e) => return Err(e),
     };
 
-    let cap = ctx.policy()?.defaults().output_cap as usize;
+    let cap = policy.defaults().output_cap as usize;
+    // The program bound at plan time and checked by `drift`, by its path:
+    // no PATH lookup between the check and the run. A program that was
+    // missing then (and still is) fails as it would have, 127.
+    let program = plan
+        .binding
+        .as_ref()
+        .map(|b| &b.program)
+        .filter(|p| p.id != binding::MISSING)
+        .map(|p| p.path.as_path());
     let outcome = runner::run(
         &runner::Spec {
             argv: &plan.command,
+            program,
             cwd: &plan.cwd,
             cap,
             tee: !ctx.json,
@@ -248,24 +259,29 @@ fn check(
     ctx: &mut Ctx,
     args: &Args,
     hash: &str,
-    budgets: &[Budget],
+    policy: &InForce,
     waiting: bool,
 ) -> Result<Decision> {
     let now = ctx.now();
     let actor = ctx.actor.clone();
     let state = ctx.state_path().to_path_buf();
-    // The common case (an approved plan, in its window, within budget) needs
-    // nothing written yet: decide it from a read snapshot. `start` checks
-    // again under the write lock before anything runs.
+    let sod = policy.defaults().separation_of_duties;
+    let budgets = policy.budgets();
+    // The common case (an approved plan, intact, in its window, no stricter
+    // verdict in force, within budget) needs nothing written yet: decide it
+    // from a read snapshot. `start` checks again under the write lock
+    // before anything runs.
     let ready = store::read(ctx.store()?, |tx| {
         let Ok(plan) = find(tx, args) else {
             return Ok(None);
         };
         let runnable = plan.status == Status::Approved
             && matches!(
-                gate::apply(&plan, &args.key, hash, now, false),
+                gate::apply(&plan, &args.key, hash, now, false, sod),
                 Ok(ApplyGate::Run)
             )
+            && gate::integrity(&plan).is_ok()
+            && gate::escalation(&plan, &in_force(&plan, policy), &policy.sha256()).is_none()
             && budget_check(tx, &plan, &actor, budgets, now)?.is_none();
         Ok(runnable.then_some(plan))
     })?;
@@ -281,8 +297,15 @@ fn check(
                 return Ok(Decision::Refuse(e));
             }
         };
+        let plan = match vet(tx, &plan, &args.key, hash, policy, now)? {
+            Ok(p) => p,
+            Err(e) => {
+                record_refusal(tx, now, &actor, "apply", Some(&plan), None, &e)?;
+                return Ok(Decision::Refuse(e));
+            }
+        };
         let lock_held = plan.status == Status::Running && runlock::is_held(&state, plan.seq)?;
-        match gate::apply(&plan, &args.key, hash, now, lock_held) {
+        match gate::apply(&plan, &args.key, hash, now, lock_held, sod) {
             Ok(ApplyGate::Run) => match budget_check(tx, &plan, &actor, budgets, now)? {
                 Some(e) => {
                     record_refusal(tx, now, &actor, "apply", Some(&plan), None, &e)?;
@@ -307,6 +330,105 @@ fn check(
             }
         }
     })
+}
+
+/// The policy in force's evaluation of a plan's command, in this process's
+/// environment (which `drift` holds to the bound values) and on the stored
+/// dry-run output (which `gate::integrity` holds to its digest).
+fn in_force(plan: &Plan, policy: &InForce) -> Evaluation {
+    let lookup = |name: &str| std::env::var_os(name);
+    policy.evaluate(&Input {
+        argv: &plan.command,
+        env: &lookup,
+        dry_run: plan.dry_run.as_ref().map(|d| DryRunFacts {
+            exit_code: d.exit_code,
+            stdout: &d.stdout,
+        }),
+        confidence: plan.confidence,
+    })
+}
+
+/// The plan as apply may trust it, or why not. For a plan that could still
+/// run (pending or approved, the key and hash it was asked for): its row
+/// must hash to its hash (`tampered` otherwise), and when the policy in
+/// force gives a stricter verdict than the one it was planned under, the
+/// plan takes that verdict here, recorded with an `escalated` event: back
+/// to `pending` when its approvals no longer suffice, `denied` when the
+/// policy in force denies it. The contract's other checks are the gate's.
+fn vet(
+    tx: &mut dyn Tx,
+    plan: &Plan,
+    key: &str,
+    hash: &str,
+    policy: &InForce,
+    now: Millis,
+) -> Result<std::result::Result<Plan, Error>> {
+    let live = matches!(plan.status, Status::Pending | Status::Approved)
+        && plan.key == key
+        && plan.hash == hash
+        && !gate::is_due(plan, now);
+    if !live {
+        return Ok(Ok(plan.clone()));
+    }
+    if let Err(e) = gate::integrity(plan) {
+        return Ok(Err(e));
+    }
+    let Some(up) = gate::escalation(plan, &in_force(plan, policy), &policy.sha256()) else {
+        return Ok(Ok(plan.clone()));
+    };
+    let from = Verdict {
+        tier: plan.tier,
+        rule: plan.rule.clone(),
+        approvals_required: plan.approvals_required,
+        policy_sha256: plan.policy_sha256.clone(),
+    };
+    let mut decision = plan.decision.clone();
+    decision.push(format!(
+        "the policy in force ({}) is stricter than the one this was planned under:",
+        policy.origin()
+    ));
+    decision.extend(up.reasons.iter().cloned());
+    tx.escalate(&plan.id, &up.to, &from, &decision)?;
+    let mut raised = Plan {
+        tier: up.to.tier,
+        rule: up.to.rule.clone(),
+        approvals_required: up.to.approvals_required,
+        escalated_from: Some(from.clone()),
+        decision,
+        ..plan.clone()
+    };
+    let sod = policy.defaults().separation_of_duties;
+    if up.denied.is_some() {
+        raised.status = Status::Denied;
+        raised.expires_at = None;
+    } else if raised.approvals_counted_under(sod) < raised.approvals_required {
+        raised.status = Status::Pending;
+        raised.expires_at = Some(now + crate::clock::millis(policy.defaults().approval_ttl));
+    }
+    tx.set_status(&raised.id, raised.status, raised.expires_at)?;
+    tx.append_event(&event(
+        now,
+        "escalated",
+        &raised,
+        super::SYSTEM_ACTOR,
+        json!({
+            "from": from,
+            "to": up.to,
+            "policy": policy.origin(),
+            "status": raised.status.as_str(),
+            "reasons": up.reasons,
+        }),
+    ))?;
+    if let Some(why) = &up.denied {
+        tx.append_event(&event(
+            now,
+            "denied",
+            &raised,
+            super::SYSTEM_ACTOR,
+            json!({ "reason": why }),
+        ))?;
+    }
+    Ok(Ok(raised))
 }
 
 /// Records that a plan's runner died: the plan is `interrupted` until a
@@ -375,9 +497,24 @@ fn budget_check(
     Ok(None)
 }
 
-/// Step 2: the bound environment values and a fresh dry-run must reproduce
-/// the plan's hash.
-fn drift(plan: &Plan, cap: u64) -> Result<()> {
+/// Step 2: the world must be the one that was reviewed. The bound
+/// environment, the program, script and directory (`binding`) and a fresh
+/// dry-run must reproduce the plan's hash.
+fn drift(plan: &Plan, policy: &InForce) -> Result<()> {
+    let stale = |changed: Vec<String>| {
+        Error::new(
+            Kind::Stale,
+            format!("plan {} is stale: {}", plan.short_id(), changed.join("; ")),
+        )
+        .with_hint("review the change and plan again with a new key")
+    };
+    let Some(bound) = &plan.binding else {
+        return Err(stale(vec![
+            "it was planned by a ladder that did not bind the program, its directory and \
+             its loader environment"
+                .into(),
+        ]));
+    };
     let env: BTreeMap<String, Option<String>> = plan
         .env
         .keys()
@@ -393,10 +530,44 @@ fn drift(plan: &Plan, cap: u64) -> Result<()> {
         .filter(|(k, v)| plan.env.get(*k) != Some(v))
         .map(|(k, _)| format!("${k} changed"))
         .collect();
+    // A loader variable of a family (`LD_*`, `BASH_FUNC_*`...) that was not
+    // set at plan time is not among the bound names: look for new ones.
+    changed.extend(
+        binding::loader_env_now()
+            .into_iter()
+            .filter(|(k, v)| v.is_some() && !plan.env.contains_key(k))
+            .map(|(k, _)| format!("${k} is set now and was not when planned")),
+    );
+    let now = match std::fs::canonicalize(&plan.cwd) {
+        Ok(real) if real != plan.cwd => {
+            changed.push(format!(
+                "the working directory {} now leads to {}",
+                plan.cwd.display(),
+                real.display()
+            ));
+            None
+        }
+        Ok(_) => Binding::of(
+            &plan.command,
+            &plan.cwd,
+            std::env::var_os("PATH").as_deref(),
+        )
+        .ok(),
+        Err(e) => {
+            changed.push(format!(
+                "the working directory {} is gone ({e})",
+                plan.cwd.display()
+            ));
+            None
+        }
+    };
+    if let Some(now) = &now {
+        changed.extend(bound.differences(now));
+    }
     let dry = match &plan.dry_run {
         None => None,
         Some(d) => {
-            let again = run_dry_run(&d.command, &plan.cwd, cap)?;
+            let again = run_dry_run(&d.command, &plan.cwd, policy.defaults().output_cap)?;
             if again.exit_code != d.exit_code {
                 changed.push(format!(
                     "the dry-run now exits {} (was {})",
@@ -412,6 +583,9 @@ fn drift(plan: &Plan, cap: u64) -> Result<()> {
             Some(again)
         }
     };
+    if !changed.is_empty() {
+        return Err(stale(changed));
+    }
     let hash = plan_hash::digest(&HashInput {
         key: &plan.key,
         argv: &plan.command,
@@ -423,24 +597,21 @@ fn drift(plan: &Plan, cap: u64) -> Result<()> {
             stdout_sha256: &d.stdout_sha256,
             stderr_sha256: &d.stderr_sha256,
         }),
+        binding: now.as_ref(),
     });
     if hash == plan.hash {
         return Ok(());
     }
-    if changed.is_empty() {
-        changed.push("the plan's content no longer hashes the same".into());
-    }
-    Err(Error::new(
-        Kind::Stale,
-        format!("plan {} is stale: {}", plan.short_id(), changed.join("; ")),
-    )
-    .with_hint("review the change and plan again with a new key"))
+    Err(stale(vec![
+        "the plan's content no longer hashes the same".into(),
+    ]))
 }
 
 /// Step 3: under the run lock, check again and mark the plan running.
-fn start(ctx: &mut Ctx, plan: &Plan, key: &str, hash: &str, budgets: &[Budget]) -> Result<Started> {
+fn start(ctx: &mut Ctx, plan: &Plan, key: &str, hash: &str, policy: &InForce) -> Result<Started> {
     let now = ctx.now();
     let actor = ctx.actor.clone();
+    let sod = policy.defaults().separation_of_duties;
     store::write_durable(ctx.store()?, |tx| {
         expire_due(tx, now)?;
         let Some(fresh) = tx.plan(&plan.id)? else {
@@ -449,9 +620,30 @@ fn start(ctx: &mut Ctx, plan: &Plan, key: &str, hash: &str, budgets: &[Budget]) 
                 format!("plan {} vanished", plan.short_id()),
             ));
         };
+        // The row is read again, so it is vetted again: what runs is what
+        // this transaction finds, not what step 1 found. The binding must
+        // also be the one `drift` checked.
+        let fresh = match vet(tx, &fresh, key, hash, policy, now)? {
+            Ok(p) if p.binding == plan.binding => p,
+            Ok(p) => {
+                let e = Error::new(
+                    Kind::Tampered,
+                    format!(
+                        "plan {} was altered in the state file while it was checked",
+                        p.short_id()
+                    ),
+                );
+                record_refusal(tx, now, &actor, "apply", Some(&p), None, &e)?;
+                return Ok(Started::Refused(e));
+            }
+            Err(e) => {
+                record_refusal(tx, now, &actor, "apply", Some(plan), None, &e)?;
+                return Ok(Started::Refused(e));
+            }
+        };
         // We hold the run lock ourselves, so a `running` plan here means its
         // previous runner died between our check and now.
-        match gate::apply(&fresh, key, hash, now, false) {
+        match gate::apply(&fresh, key, hash, now, false, sod) {
             Ok(ApplyGate::Run) => {}
             Ok(ApplyGate::Replay) => {
                 replay::record(tx, now, &actor, &fresh)?;
@@ -468,7 +660,7 @@ fn start(ctx: &mut Ctx, plan: &Plan, key: &str, hash: &str, budgets: &[Budget]) 
                 return Ok(Started::Refused(e));
             }
         }
-        if let Some(e) = budget_check(tx, &fresh, &actor, budgets, now)? {
+        if let Some(e) = budget_check(tx, &fresh, &actor, policy.budgets(), now)? {
             record_refusal(tx, now, &actor, "apply", Some(&fresh), None, &e)?;
             return Ok(Started::Refused(e));
         }

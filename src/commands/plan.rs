@@ -1,12 +1,13 @@
 //! `ladder plan`: the first rung. Fix the exact command under a hash and let
 //! policy classify it.
 
+use crate::binding::{self, Binding};
 use crate::commands::{check_key, event, expire_due, record_refusal, settle_dead_run};
 use crate::context::Ctx;
 use crate::error::{Error, Kind, Result};
 use crate::model::{DryRun, Plan, Status};
 use crate::plan_hash::{self, DryRunDigest, HashInput, sha256_hex};
-use crate::policy::{DryRunFacts, Input};
+use crate::policy::{DryRunFacts, InForce, Input};
 use crate::render;
 use crate::runner::{self, StdinMode};
 use crate::store;
@@ -83,7 +84,8 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         }
     }
     let cwd = resolve_cwd(args.cwd)?;
-    let env = bind_env(&args.env)?;
+    let binding = Binding::of(&args.command, &cwd, std::env::var_os("PATH").as_deref())
+        .map_err(|e| Error::usage(format!("working directory {}: {e}", cwd.display())))?;
     let dry_argv = match &args.dry_run {
         None => None,
         Some(text) => Some(split_dry_run(text)?),
@@ -91,6 +93,12 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     let now = ctx.now();
     let actor = ctx.actor.clone();
     let policy = ctx.policy()?;
+    // Bound: what --env names, what the rules that could decide this
+    // command look at, and what decides which code the program loads.
+    let mut names = args.env.clone();
+    names.extend(policy.condition_env_names(&args.command));
+    let mut env = bind_env(&names)?;
+    env.extend(binding::loader_env_now());
 
     // A dry-run runs now, with no approval, so it must itself be read-only
     // by policy; otherwise `--dry-run "rm -rf x"` would be an ungated
@@ -141,6 +149,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
             stdout_sha256: &d.stdout_sha256,
             stderr_sha256: &d.stderr_sha256,
         }),
+        binding: Some(&binding),
     });
 
     let (status, expires_at) = if eval.denied.is_some() {
@@ -195,6 +204,8 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         policy_sha256: policy.sha256(),
         decision,
         retry_allowed: false,
+        binding: Some(binding),
+        escalated_from: None,
     };
 
     let dry_failed = plan
@@ -400,7 +411,7 @@ fn bind_env(names: &[String]) -> Result<BTreeMap<String, Option<String>>> {
 }
 
 /// Refuses a dry-run command that policy does not class as `read_only`.
-fn check_dry_run_is_read_only(policy: &crate::policy::Policy, argv: &[OsString]) -> Result<()> {
+fn check_dry_run_is_read_only(policy: &InForce, argv: &[OsString]) -> Result<()> {
     let lookup = |name: &str| std::env::var_os(name);
     let eval = policy.evaluate(&Input {
         argv,
@@ -456,6 +467,7 @@ pub fn run_dry_run(argv: &[OsString], cwd: &std::path::Path, cap: u64) -> Result
     let outcome = runner::run(
         &runner::Spec {
             argv,
+            program: None,
             cwd,
             cap: cap as usize,
             tee: false,

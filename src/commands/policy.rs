@@ -40,40 +40,85 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<()> {
             let json = ctx.json;
             let p = ctx.policy()?;
             if json {
+                let layers: Vec<_> = p
+                    .layers()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| {
+                        json!({
+                            "origin": l.origin(),
+                            "sha256": l.sha256(),
+                            "system": i == 0 && p.has_system(),
+                            "source": l.source(),
+                        })
+                    })
+                    .collect();
                 render::emit_json(json!({
                     "origin": p.origin(),
                     "sha256": p.sha256(),
-                    "source": p.source(),
+                    "source": p.layers()[0].source(),
+                    "layers": layers,
                 }));
             } else {
-                let mut text = format!("# policy: {}\n# sha256: {}\n", p.origin(), p.sha256());
-                text.push_str(p.source());
-                if !text.ends_with('\n') {
-                    text.push('\n');
+                let mut text = String::new();
+                for (i, l) in p.layers().iter().enumerate() {
+                    if i > 0 {
+                        text.push('\n');
+                    }
+                    let role = match (i, p.has_system()) {
+                        (0, true) => " (system policy: always in force)",
+                        (_, true) => " (over the system policy: can only make verdicts stricter)",
+                        _ => "",
+                    };
+                    text.push_str(&format!(
+                        "# policy: {}{role}\n# sha256: {}\n",
+                        l.origin(),
+                        l.sha256()
+                    ));
+                    if i == 0 && p.has_system() && writable(l.origin()) {
+                        text.push_str(
+                            "# warning: you can write this file; a system policy protects only \
+                             from users who cannot\n",
+                        );
+                    }
+                    text.push_str(l.source());
+                    if !text.ends_with('\n') {
+                        text.push('\n');
+                    }
                 }
                 render::emit(&text);
             }
         }
         Command::Check { file } => {
             let json = ctx.json;
-            let p = match file {
-                Some(f) => load_policy(&f)?,
-                None => crate::context::checked_policy(ctx)?,
+            let layers = match file {
+                Some(f) => vec![load_policy(&f)?],
+                None => crate::context::checked_policy(ctx)?.layers().to_vec(),
             };
             if json {
+                let first = &layers[0];
+                let all: Vec<_> = layers
+                    .iter()
+                    .map(|l| json!({"origin": l.origin(), "sha256": l.sha256(), "rules": l.rules().len()}))
+                    .collect();
                 render::emit_json(json!({
                     "ok": true,
-                    "origin": p.origin(),
-                    "sha256": p.sha256(),
-                    "rules": p.rules().len(),
+                    "origin": first.origin(),
+                    "sha256": first.sha256(),
+                    "rules": first.rules().len(),
+                    "layers": all,
                 }));
             } else {
-                render::emit(&format!(
-                    "ok: {} ({} rules, sha256 {})\n",
-                    p.origin(),
-                    p.rules().len(),
-                    p.sha256()
-                ));
+                let mut out = String::new();
+                for l in &layers {
+                    out.push_str(&format!(
+                        "ok: {} ({} rules, sha256 {})\n",
+                        l.origin(),
+                        l.rules().len(),
+                        l.sha256()
+                    ));
+                }
+                render::emit(&out);
             }
         }
         Command::Explain {
@@ -107,6 +152,7 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<()> {
                     "reasons": eval.reasons,
                     "dry_run_exit_codes": eval.dry_run_exit_codes,
                     "policy": p.origin(),
+                    "policy_sha256": p.sha256(),
                 }));
             } else {
                 let mut out = format!(
@@ -140,4 +186,14 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether this process may write the file at `path` (a system policy the
+/// agent can edit protects nothing from it).
+fn writable(path: &str) -> bool {
+    let Ok(c) = std::ffi::CString::new(path) else {
+        return false;
+    };
+    // SAFETY: a valid NUL-terminated path; access only reads it.
+    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
 }

@@ -12,10 +12,12 @@
 //! commented default in `default.toml`.
 
 mod eval;
+mod in_force;
 mod load;
 mod model;
 pub mod pattern;
 
+pub use in_force::{InForce, SYSTEM_POLICY_PATH};
 pub use pattern::Pattern;
 
 use crate::tier::Tier;
@@ -309,6 +311,16 @@ impl Policy {
     /// Decides tier, winning rule and approvals for a plan.
     pub fn evaluate(&self, input: &Input) -> Evaluation {
         eval::evaluate(self, input)
+    }
+
+    /// The variables named in `env` conditions of the rules whose command
+    /// patterns match `argv`, whether the conditions hold or not.
+    pub fn condition_env_names(&self, argv: &[OsString]) -> Vec<String> {
+        self.rules
+            .iter()
+            .filter(|r| !r.env.is_empty() && r.commands.iter().any(|p| p.matches(argv)))
+            .flat_map(|r| r.env.iter().map(|(name, _)| name.clone()))
+            .collect()
     }
 }
 

@@ -15,7 +15,7 @@ pub mod write_queue;
 
 use crate::error::Result;
 use crate::model::{
-    Approval, Event, Execution, Millis, NewEvent, Plan, Rejection, Resolution, Status,
+    Approval, Event, Execution, Millis, NewEvent, Plan, Rejection, Resolution, Status, Verdict,
 };
 use crate::tier::Tier;
 
@@ -55,6 +55,16 @@ pub trait Tx {
     /// returns its row number.
     fn insert_plan(&mut self, plan: &Plan) -> Result<i64>;
     fn set_status(&mut self, id: &str, status: Status, expires_at: Option<Millis>) -> Result<()>;
+    /// Raises a plan's verdict to `to` (a stricter policy is in force),
+    /// keeping `from`, the verdict it was planned under, and the sentences
+    /// that say why.
+    fn escalate(
+        &mut self,
+        id: &str,
+        to: &Verdict,
+        from: &Verdict,
+        decision: &[String],
+    ) -> Result<()>;
     fn set_retry_allowed(&mut self, id: &str, allowed: bool) -> Result<()>;
     fn insert_approval(&mut self, plan: &str, approval: &Approval) -> Result<()>;
     fn set_rejection(&mut self, plan: &str, rejection: &Rejection) -> Result<()>;

@@ -114,4 +114,14 @@ BEGIN SELECT RAISE(ABORT, 'ledger events are append-only'); END;
 CREATE TRIGGER events_no_delete BEFORE DELETE ON events
 BEGIN SELECT RAISE(ABORT, 'ledger events are append-only'); END;
 "#,
+    // 2: what a plan runs besides its argv (plan hash version 2), and the
+    // verdict it was made under when a stricter policy raised it.
+    r#"
+ALTER TABLE plans ADD COLUMN cwd_id TEXT;         -- NULL: hashed in version 1
+ALTER TABLE plans ADD COLUMN program BLOB;        -- the absolute path apply runs
+ALTER TABLE plans ADD COLUMN program_id TEXT;
+ALTER TABLE plans ADD COLUMN script BLOB;         -- an interpreter's script argument
+ALTER TABLE plans ADD COLUMN script_id TEXT;
+ALTER TABLE plans ADD COLUMN escalated_from TEXT; -- JSON verdict, or NULL
+"#,
 ];

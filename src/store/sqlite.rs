@@ -26,11 +26,12 @@
 use super::schema::{APPLICATION_ID, MIGRATIONS};
 use super::write_queue::WriteQueue;
 use super::{BudgetScope, EventFilter, Store, Tx};
+use crate::binding::{Binding, BoundFile};
 use crate::error::{Error, Kind, Result};
 use crate::ledger;
 use crate::model::{
     Approval, DryRun, Event, Execution, Millis, NewEvent, Outcome, Plan, Rejection, Resolution,
-    Status,
+    Status, Verdict,
 };
 use crate::tier::Tier;
 use anyhow::Context as _;
@@ -624,7 +625,8 @@ const PLAN_COLUMNS: &str =
     dry_run_command, dry_run_exit, dry_run_stdout, dry_run_stderr, dry_run_stdout_sha256,
     dry_run_stderr_sha256, dry_run_stdout_bytes, dry_run_stderr_bytes, dry_run_truncated,
     dry_run_ok, reason, target, effect, rollback, confidence, actor, created_at, expires_at,
-    policy_sha256, decision, retry_allowed, rejected_by, rejected_reason, rejected_at";
+    policy_sha256, decision, retry_allowed, rejected_by, rejected_reason, rejected_at,
+    cwd_id, program, program_id, script, script_id, escalated_from";
 
 fn plan_from_row(r: &Row) -> rusqlite::Result<Plan> {
     let status: String = r.get("status")?;
@@ -650,6 +652,30 @@ fn plan_from_row(r: &Row) -> rusqlite::Result<Plan> {
             stderr_bytes: r.get::<_, i64>("dry_run_stderr_bytes")? as u64,
             truncated: r.get("dry_run_truncated")?,
         }),
+    };
+    let cwd_id: Option<String> = r.get("cwd_id")?;
+    let binding = match cwd_id {
+        None => None,
+        Some(cwd_id) => Some(Binding {
+            program: BoundFile {
+                path: path_column(r, "program")?.unwrap_or_default(),
+                id: r
+                    .get::<_, Option<String>>("program_id")?
+                    .unwrap_or_default(),
+            },
+            script: match path_column(r, "script")? {
+                None => None,
+                Some(path) => Some(BoundFile {
+                    path,
+                    id: r.get::<_, Option<String>>("script_id")?.unwrap_or_default(),
+                }),
+            },
+            cwd_id,
+        }),
+    };
+    let escalated_from = match r.get::<_, Option<String>>("escalated_from")? {
+        None => None,
+        Some(text) => Some(serde_json::from_str(&text).map_err(|e| corrupt("escalated_from", e))?),
     };
     let rejected_by: Option<String> = r.get("rejected_by")?;
     let rejection = match rejected_by {
@@ -689,7 +715,14 @@ fn plan_from_row(r: &Row) -> rusqlite::Result<Plan> {
         policy_sha256: r.get("policy_sha256")?,
         decision: serde_json::from_str(&decision).map_err(|e| corrupt("decision", e))?,
         retry_allowed: r.get("retry_allowed")?,
+        binding,
+        escalated_from,
     })
+}
+
+fn path_column(r: &Row, name: &str) -> rusqlite::Result<Option<PathBuf>> {
+    Ok(r.get::<_, Option<Vec<u8>>>(name)?
+        .map(|b| PathBuf::from(OsString::from_vec(b))))
 }
 
 fn execution_from_row(r: &Row) -> rusqlite::Result<Execution> {
@@ -870,12 +903,13 @@ impl Tx for SqliteTx<'_> {
 
     fn insert_plan(&mut self, p: &Plan) -> Result<i64> {
         let d = p.dry_run.as_ref();
+        let b = p.binding.as_ref();
         let mut stmt = self
             .conn
             .prepare_cached(&format!(
                 "INSERT INTO plans ({}) VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
                  ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29,
-                 ?30, ?31, NULL, NULL, NULL)",
+                 ?30, ?31, NULL, NULL, NULL, ?32, ?33, ?34, ?35, ?36, ?37)",
                 PLAN_COLUMNS
             ))
             .map_err(db)?;
@@ -921,6 +955,13 @@ impl Tx for SqliteTx<'_> {
             p.policy_sha256,
             json(&p.decision),
             p.retry_allowed,
+            b.map(|b| b.cwd_id.as_str()),
+            b.map(|b| b.program.path.as_os_str().as_bytes()),
+            b.map(|b| b.program.id.as_str()),
+            b.and_then(|b| b.script.as_ref())
+                .map(|s| s.path.as_os_str().as_bytes()),
+            b.and_then(|b| b.script.as_ref()).map(|s| s.id.as_str()),
+            p.escalated_from.as_ref().map(json),
         ])
         .map_err(db)?;
         Ok(self.conn.last_insert_rowid())
@@ -931,6 +972,31 @@ impl Tx for SqliteTx<'_> {
             .prepare_cached("UPDATE plans SET status = ?2, expires_at = ?3 WHERE id = ?1")
             .map_err(db)?
             .execute(params![id, status.as_str(), expires_at])
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn escalate(
+        &mut self,
+        id: &str,
+        to: &Verdict,
+        from: &Verdict,
+        decision: &[String],
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE plans SET tier = ?2, rule = ?3, approvals_required = ?4,
+                 escalated_from = ?5, decision = ?6 WHERE id = ?1",
+            )
+            .map_err(db)?
+            .execute(params![
+                id,
+                to.tier.as_str(),
+                to.rule,
+                to.approvals_required,
+                json(from),
+                json(decision)
+            ])
             .map_err(db)?;
         Ok(())
     }

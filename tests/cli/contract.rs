@@ -855,7 +855,9 @@ fn plan_same_key_different_content_is_key_conflict() {
     // Different content in another way (a bound variable) conflicts too.
     let r = t.json(
         "agent",
-        &["plan", "--key", "kc", "--env", "HOME", "--", "echo", "one"],
+        &[
+            "plan", "--key", "kc", "--env", "KC_BOUND", "--", "echo", "one",
+        ],
     );
     assert_refused(&r, 15, "key_conflict");
     // The original is untouched and still answers.
@@ -1050,6 +1052,9 @@ fn the_hash_is_content_only_and_the_same_on_any_machine() {
         argv: &[&str],
     ) -> String {
         let mut t = strict_at(now);
+        // HOME is bound (the loader environment); each fresh environment
+        // has its own, so give them the same one: the same content.
+        t.env("HOME", "/nonexistent/home");
         for (k, v) in env {
             t.env(k, v);
         }
@@ -1136,10 +1141,12 @@ fn the_hash_is_content_only_and_the_same_on_any_machine() {
 }
 
 /// The hash recomputed from the documented canonical form (plan_hash.rs,
-/// "Canonical form (version 1)"), independently of ladder's code.
+/// "Canonical form", version 2), independently of ladder's code: the
+/// program is resolved on PATH and stat-ed here, the directory too.
 #[test]
 fn the_hash_follows_the_documented_canonical_form() {
     use sha2::Digest;
+    use std::os::unix::fs::MetadataExt;
     fn sha(b: &[u8]) -> String {
         sha2::Sha256::digest(b)
             .iter()
@@ -1151,6 +1158,27 @@ fn the_hash_follows_the_documented_canonical_form() {
         out.extend_from_slice(bytes);
         out.push(b'\n');
     }
+    fn file_id(path: &std::path::Path) -> String {
+        let m = std::fs::metadata(path).unwrap();
+        format!(
+            "{}:{}:{}:{}:{}",
+            m.dev(),
+            m.ino(),
+            m.size(),
+            m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
+            m.ctime() as i128 * 1_000_000_000 + m.ctime_nsec() as i128
+        )
+    }
+    fn on_path(name: &str) -> std::path::PathBuf {
+        std::env::split_paths(&std::env::var_os("PATH").unwrap())
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+            .unwrap()
+    }
+    // The bound environment: BOUND and ZZ_UNSET by --env, then the loader
+    // environment, which the harness leaves at PATH and HOME (set) and the
+    // rest unset. Its names are checked against the plan's own list, whose
+    // values must be the digests of what this test set.
     let mut t = strict();
     t.env("BOUND", "v1");
     let plan = t.plan(
@@ -1168,15 +1196,40 @@ fn the_hash_follows_the_documented_canonical_form() {
         ],
         &["echo", "a b", "c\nd"],
     );
-    let mut c = b"ladder-plan-v1\n".to_vec();
+    assert_eq!(plan["hash_version"], 2);
+    let env = plan["env"].as_object().unwrap();
+    assert_eq!(env["BOUND"], sha(b"v1"));
+    assert_eq!(env["ZZ_UNSET"], Value::Null);
+    assert_eq!(env["PATH"], sha(std::env::var("PATH").unwrap().as_bytes()));
+    assert_eq!(
+        env["HOME"],
+        sha(t.path().join("home").as_os_str().as_encoded_bytes())
+    );
+    for (name, digest) in env {
+        if !["BOUND", "PATH", "HOME"].contains(&name.as_str()) {
+            assert_eq!(digest, &Value::Null, "{name} is not set in the test");
+        }
+    }
+    let echo = on_path("echo");
+    let root = std::fs::metadata("/").unwrap();
+    let cwd_id = format!("{}:{}", root.dev(), root.ino());
+    let mut c = b"ladder-plan-v2\n".to_vec();
     rec(&mut c, "key", b"doc key");
     rec(&mut c, "argc", b"3");
     for a in ["echo", "a b", "c\nd"] {
         rec(&mut c, "arg", a.as_bytes());
     }
     rec(&mut c, "cwd", b"/");
-    rec(&mut c, "env", format!("BOUND={}", sha(b"v1")).as_bytes());
-    rec(&mut c, "env", b"ZZ_UNSET!unset");
+    rec(&mut c, "cwd-id", cwd_id.as_bytes());
+    rec(&mut c, "program", echo.as_os_str().as_encoded_bytes());
+    rec(&mut c, "program-id", file_id(&echo).as_bytes());
+    rec(&mut c, "script-count", b"0");
+    for (name, digest) in env {
+        match digest.as_str() {
+            Some(d) => rec(&mut c, "env", format!("{name}={d}").as_bytes()),
+            None => rec(&mut c, "env", format!("{name}!unset").as_bytes()),
+        }
+    }
     rec(&mut c, "dry-run-argc", b"2");
     rec(&mut c, "dry-run-arg", b"printf");
     rec(&mut c, "dry-run-arg", b"hi\n");
@@ -1185,15 +1238,12 @@ fn the_hash_follows_the_documented_canonical_form() {
     rec(&mut c, "dry-run-stderr-sha256", sha(b"").as_bytes());
     assert_eq!(plan["hash"], sha(&c), "{plan}");
 
-    // Without a dry-run the form ends with `dry-run-argc 1:0`.
-    let bare = t.plan("agent", "bare", &["--cwd", "/"], &["true"]);
-    let mut c = b"ladder-plan-v1\n".to_vec();
-    rec(&mut c, "key", b"bare");
-    rec(&mut c, "argc", b"1");
-    rec(&mut c, "arg", b"true");
-    rec(&mut c, "cwd", b"/");
-    rec(&mut c, "dry-run-argc", b"0");
-    assert_eq!(bare["hash"], sha(&c));
+    // An interpreter's script is bound after the program.
+    std::fs::write(t.work().join("job.sh"), "echo hi\n").unwrap();
+    let job = t.plan("agent", "job", &[], &["sh", "job.sh"]);
+    let script = t.work().canonicalize().unwrap().join("job.sh");
+    assert_eq!(job["script"]["path"], script.to_str().unwrap());
+    assert_eq!(job["script"]["id"], file_id(&script));
 }
 
 #[test]
