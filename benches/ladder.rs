@@ -316,6 +316,8 @@ fn build_ledger(state: &Path, events: usize) -> Duration {
                     policy_sha256: "0".repeat(64),
                     decision: vec![],
                     retry_allowed: false,
+                    binding: None,
+                    escalated_from: None,
                 };
                 tx.insert_plan(&plan)?;
                 for (kind, detail) in [
