@@ -332,11 +332,19 @@ fn check(
     })
 }
 
-/// The policy in force's evaluation of a plan's command, in this process's
-/// environment (which `drift` holds to the bound values) and on the stored
-/// dry-run output (which `gate::integrity` holds to its digest).
+/// The policy in force's evaluation of a plan's command, on the stored
+/// dry-run output (which `gate::integrity` holds to its digest) and the
+/// plan's environment: a bound variable whose value here is not the one
+/// bound reads as unset (it is not the plan's, and `drift` refuses it),
+/// one the plan did not bind reads as it is here.
 fn in_force(plan: &Plan, policy: &InForce) -> Evaluation {
-    let lookup = |name: &str| std::env::var_os(name);
+    let lookup = |name: &str| {
+        let value = std::env::var_os(name);
+        match plan.env.get(name) {
+            Some(bound) if value.as_ref().map(|v| sha256_hex(v.as_bytes())) != *bound => None,
+            _ => value,
+        }
+    };
     policy.evaluate(&Input {
         argv: &plan.command,
         env: &lookup,

@@ -2,6 +2,7 @@
 
 mod harness;
 
+mod attacks;
 mod contract;
 mod durability;
 mod examples;
