@@ -67,17 +67,7 @@ pub fn apply(
         )
         .with_hint("pass the key the plan was made with"));
     }
-    if plan.hash != hash {
-        return Err(Error::new(
-            Kind::HashMismatch,
-            format!(
-                "hash {} is not plan {id}'s hash {}",
-                abbrev(hash),
-                abbrev(&plan.hash)
-            ),
-        )
-        .with_hint(hash_hint(hash, &plan.hash, id)));
-    }
+    check_hash(plan, Some(hash))?;
     match plan.status {
         Status::Applied => return Ok(ApplyGate::Replay),
         Status::Running if lock_held => {
@@ -179,19 +169,7 @@ pub fn approve(
         )
         .with_hint("ask the planner to plan it again"));
     }
-    if let Some(h) = hash {
-        if h != plan.hash {
-            return Err(Error::new(
-                Kind::HashMismatch,
-                format!(
-                    "hash {} is not plan {id}'s hash {}",
-                    abbrev(h),
-                    abbrev(&plan.hash)
-                ),
-            )
-            .with_hint(hash_hint(h, &plan.hash, id)));
-        }
-    }
+    check_hash(plan, hash)?;
     if separation_of_duties && plan.actor == actor {
         return Err(Error::new(
             Kind::NotAllowed,
@@ -235,6 +213,27 @@ pub fn reject(plan: &Plan, now: Millis) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// A reviewer's or an applier's hash (when given, already normalised) must
+/// be the plan's: it is what they looked at, and a plan they did not look
+/// at is not theirs to decide on.
+pub fn check_hash(plan: &Plan, hash: Option<&str>) -> Result<()> {
+    match hash {
+        Some(h) if h != plan.hash => {
+            let id = plan.short_id();
+            Err(Error::new(
+                Kind::HashMismatch,
+                format!(
+                    "hash {} is not plan {id}'s hash {}",
+                    abbrev(h),
+                    abbrev(&plan.hash)
+                ),
+            )
+            .with_hint(hash_hint(h, &plan.hash, id)))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The hint for a hash that does not match: a prefix is the usual slip.

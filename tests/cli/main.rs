@@ -8,5 +8,6 @@ mod examples;
 mod generated;
 mod mcp;
 mod policy;
+mod review;
 mod rungs;
 mod snapshots;
