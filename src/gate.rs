@@ -191,8 +191,9 @@ pub fn approve(
     Ok(())
 }
 
-/// Reject's checks: the plan has not run and is still in its window.
-pub fn reject(plan: &Plan, now: Millis) -> Result<()> {
+/// Reject's checks, in approve's order: the plan has not run and is still
+/// in its window, and the hash (when given) is the plan's.
+pub fn reject(plan: &Plan, hash: Option<&str>, now: Millis) -> Result<()> {
     let id = plan.short_id();
     if let Some(e) = refusal_for_ended(plan) {
         return Err(e);
@@ -212,7 +213,7 @@ pub fn reject(plan: &Plan, now: Millis) -> Result<()> {
             format!("plan {id} has already expired"),
         ));
     }
-    Ok(())
+    check_hash(plan, hash)
 }
 
 /// A reviewer's or an applier's hash (when given, already normalised) must
@@ -415,15 +416,34 @@ mod tests {
 
     #[test]
     fn reject_only_before_running() {
-        assert!(reject(&plan(Status::Pending), 0).is_ok());
-        assert!(reject(&plan(Status::Approved), 0).is_ok());
+        assert!(reject(&plan(Status::Pending), None, 0).is_ok());
+        assert!(reject(&plan(Status::Approved), None, 0).is_ok());
         assert_eq!(
-            reject(&plan(Status::Applied), 0).unwrap_err().kind,
+            reject(&plan(Status::Applied), None, 0).unwrap_err().kind,
             Kind::NotAllowed
         );
         assert_eq!(
-            reject(&plan(Status::Pending), 1000).unwrap_err().kind,
+            reject(&plan(Status::Pending), None, 1000).unwrap_err().kind,
             Kind::Expired
+        );
+    }
+
+    #[test]
+    fn reject_binds_the_hash_after_the_state() {
+        let h = "h".repeat(64);
+        assert!(reject(&plan(Status::Pending), Some(&h), 0).is_ok());
+        assert_eq!(
+            reject(&plan(Status::Pending), Some("zz"), 0)
+                .unwrap_err()
+                .kind,
+            Kind::HashMismatch
+        );
+        // As approve: a plan that ended answers with its state first.
+        assert_eq!(
+            reject(&plan(Status::Rejected), Some("zz"), 0)
+                .unwrap_err()
+                .kind,
+            Kind::Rejected
         );
     }
 }

@@ -236,7 +236,12 @@ fn review_queue(ctx: &mut Ctx, comment: Option<&str>) -> Result<()> {
                     skipped += 1;
                     continue;
                 }
-                match reject::reject_plan(ctx, &PlanRef::Id(plan.id.clone()), reason) {
+                match reject::reject_plan(
+                    ctx,
+                    &PlanRef::Id(plan.id.clone()),
+                    Some(&plan.hash),
+                    reason,
+                ) {
                     Ok(p) => {
                         rejected += 1;
                         render::note(format_args!("rejected {}", p.short_id()));
