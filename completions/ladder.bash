@@ -896,7 +896,7 @@ _ladder() {
             return 0
             ;;
         ladder__subcmd__reject)
-            opts="-h -V --state --policy --actor --json --key --reason --help --version"
+            opts="-h -V --state --policy --actor --json --key --hash --reason --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -915,6 +915,10 @@ _ladder() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hash)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -960,7 +964,7 @@ _ladder() {
             return 0
             ;;
         ladder__subcmd__resolve)
-            opts="-h -V --state --policy --actor --json --outcome --reason --help --version"
+            opts="-h -V --state --policy --actor --json --key --hash --outcome --reason --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -975,6 +979,14 @@ _ladder() {
                     return 0
                     ;;
                 --actor)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hash)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -74,6 +74,7 @@ complete -c ladder -n "__fish_ladder_using_subcommand reject" -l state -d 'State
 complete -c ladder -n "__fish_ladder_using_subcommand reject" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand reject" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
 complete -c ladder -n "__fish_ladder_using_subcommand reject" -l key -d 'Reject the live plan of this key instead of naming the plan' -r
+complete -c ladder -n "__fish_ladder_using_subcommand reject" -l hash -d 'Reject only if the plan\'s hash is this one (what you reviewed)' -r
 complete -c ladder -n "__fish_ladder_using_subcommand reject" -l reason -d 'Why: shown to the agent' -r
 complete -c ladder -n "__fish_ladder_using_subcommand reject" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand reject" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -123,6 +124,8 @@ complete -c ladder -n "__fish_ladder_using_subcommand list" -s V -l version -d '
 complete -c ladder -n "__fish_ladder_using_subcommand resolve" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand resolve" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand resolve" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
+complete -c ladder -n "__fish_ladder_using_subcommand resolve" -l key -d 'Resolve the plan of this key instead of naming the plan' -r
+complete -c ladder -n "__fish_ladder_using_subcommand resolve" -l hash -d 'Resolve only if the plan\'s hash is this one (what you checked)' -r
 complete -c ladder -n "__fish_ladder_using_subcommand resolve" -l outcome -d 'What happened' -r -f -a "succeeded\t''
 failed\t''
 retry\t''"

@@ -70,13 +70,19 @@ pub enum Command {
     /// With no PLAN on a terminal, walks the pending queue oldest first, showing
     /// each plan's card and asking approve / reject / skip / quit. Asks for
     /// confirmation on a terminal unless --yes; without a terminal, --yes is
-    /// required. The planner may not approve their own plan when policy separates
-    /// duties, and nobody approves the same plan twice.
+    /// required. The answer approves the plan whose card was shown, by its id and
+    /// hash: if that plan was rejected or expired meanwhile, the approval is
+    /// refused with its state's code, even when another plan now holds the key.
+    /// With --hash, a plan whose hash differs is refused (hash_mismatch) before
+    /// anything is asked. The planner may not approve their own plan when policy
+    /// separates duties, and nobody approves the same plan twice.
     Approve(commands::approve::Args),
     /// Reject a plan; the reason is returned to the agent by `show` and `apply`
     ///
     /// A pending or approved plan that has not started can be rejected. Its key
-    /// may then be planned again, as a new plan with fresh approvals.
+    /// may then be planned again, as a new plan with fresh approvals. With
+    /// --hash, a plan whose hash differs is refused (hash_mismatch): the key
+    /// may hold another plan than the one you reviewed.
     Reject(commands::reject::Args),
     /// Run an approved plan's command once and record its outcome
     ///
@@ -109,7 +115,9 @@ pub enum Command {
     /// When ladder dies while a command runs, nobody knows whether it took
     /// effect, so ladder refuses to run it again (outcome_unknown) until a person
     /// checks and says. `succeeded` and `failed` record the outcome (exit 0 or 1;
-    /// later applies replay it); `retry` permits exactly one more apply.
+    /// later applies replay it); `retry` permits exactly one more apply. Name the
+    /// plan or its key; with --hash, a plan whose hash differs is refused
+    /// (hash_mismatch).
     Resolve(commands::resolve::Args),
     /// Show, validate or explain the policy that classifies commands
     #[command(subcommand)]

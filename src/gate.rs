@@ -73,17 +73,7 @@ pub fn apply(
         )
         .with_hint("pass the key the plan was made with"));
     }
-    if plan.hash != hash {
-        return Err(Error::new(
-            Kind::HashMismatch,
-            format!(
-                "hash {} is not plan {id}'s hash {}",
-                abbrev(hash),
-                abbrev(&plan.hash)
-            ),
-        )
-        .with_hint(hash_hint(hash, &plan.hash, id)));
-    }
+    check_hash(plan, Some(hash))?;
     match plan.status {
         Status::Applied => return Ok(ApplyGate::Replay),
         Status::Running if lock_held => {
@@ -253,19 +243,7 @@ pub fn approve(
         )
         .with_hint("ask the planner to plan it again"));
     }
-    if let Some(h) = hash {
-        if h != plan.hash {
-            return Err(Error::new(
-                Kind::HashMismatch,
-                format!(
-                    "hash {} is not plan {id}'s hash {}",
-                    abbrev(h),
-                    abbrev(&plan.hash)
-                ),
-            )
-            .with_hint(hash_hint(h, &plan.hash, id)));
-        }
-    }
+    check_hash(plan, hash)?;
     if separation_of_duties && plan.actor == actor {
         return Err(Error::new(
             Kind::NotAllowed,
@@ -287,8 +265,9 @@ pub fn approve(
     Ok(())
 }
 
-/// Reject's checks: the plan has not run and is still in its window.
-pub fn reject(plan: &Plan, now: Millis) -> Result<()> {
+/// Reject's checks, in approve's order: the plan has not run and is still
+/// in its window, and the hash (when given) is the plan's.
+pub fn reject(plan: &Plan, hash: Option<&str>, now: Millis) -> Result<()> {
     let id = plan.short_id();
     if let Some(e) = refusal_for_ended(plan) {
         return Err(e);
@@ -308,7 +287,28 @@ pub fn reject(plan: &Plan, now: Millis) -> Result<()> {
             format!("plan {id} has already expired"),
         ));
     }
-    Ok(())
+    check_hash(plan, hash)
+}
+
+/// A reviewer's or an applier's hash (when given, already normalised) must
+/// be the plan's: it is what they looked at, and a plan they did not look
+/// at is not theirs to decide on.
+pub fn check_hash(plan: &Plan, hash: Option<&str>) -> Result<()> {
+    match hash {
+        Some(h) if h != plan.hash => {
+            let id = plan.short_id();
+            Err(Error::new(
+                Kind::HashMismatch,
+                format!(
+                    "hash {} is not plan {id}'s hash {}",
+                    abbrev(h),
+                    abbrev(&plan.hash)
+                ),
+            )
+            .with_hint(hash_hint(h, &plan.hash, id)))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The hint for a hash that does not match: a prefix is the usual slip.
@@ -575,15 +575,34 @@ mod tests {
 
     #[test]
     fn reject_only_before_running() {
-        assert!(reject(&plan(Status::Pending), 0).is_ok());
-        assert!(reject(&plan(Status::Approved), 0).is_ok());
+        assert!(reject(&plan(Status::Pending), None, 0).is_ok());
+        assert!(reject(&plan(Status::Approved), None, 0).is_ok());
         assert_eq!(
-            reject(&plan(Status::Applied), 0).unwrap_err().kind,
+            reject(&plan(Status::Applied), None, 0).unwrap_err().kind,
             Kind::NotAllowed
         );
         assert_eq!(
-            reject(&plan(Status::Pending), 1000).unwrap_err().kind,
+            reject(&plan(Status::Pending), None, 1000).unwrap_err().kind,
             Kind::Expired
+        );
+    }
+
+    #[test]
+    fn reject_binds_the_hash_after_the_state() {
+        let h = "h".repeat(64);
+        assert!(reject(&plan(Status::Pending), Some(&h), 0).is_ok());
+        assert_eq!(
+            reject(&plan(Status::Pending), Some("zz"), 0)
+                .unwrap_err()
+                .kind,
+            Kind::HashMismatch
+        );
+        // As approve: a plan that ended answers with its state first.
+        assert_eq!(
+            reject(&plan(Status::Rejected), Some("zz"), 0)
+                .unwrap_err()
+                .kind,
+            Kind::Rejected
         );
     }
 }

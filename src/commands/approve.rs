@@ -42,30 +42,49 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         return Err(Error::usage("name the plan to approve (PLAN or --key)")
             .with_hint("on a terminal, `ladder approve` alone walks the pending queue"));
     };
-    if !args.yes {
-        if !ctx.interactive {
-            return Err(Error::usage(
-                "refusing to approve without confirmation: no terminal to ask on",
-            )
-            .with_hint("pass --yes to approve non-interactively"));
-        }
-        let plan = store::read(ctx.store()?, |tx| target.find(tx))?;
-        let now = ctx.now();
-        render::note_part(render::plan_card(
-            &plan,
-            now,
-            render::Paint { on: ctx.color },
-        ));
-        if !super::confirm(&format!(
-            "Approve plan {} as {}?",
-            plan.short_id(),
-            ctx.actor
-        ))? {
-            return Err(Error::usage("not approved: confirmation declined"));
-        }
-    }
     let hash = args.hash.as_deref().map(crate::commands::normalize_hash);
-    let plan = approve_plan(ctx, &target, hash.as_deref(), args.comment.as_deref())?;
+    if args.yes {
+        let plan = approve_plan(ctx, &target, hash.as_deref(), args.comment.as_deref())?;
+        report(ctx, &plan);
+        return Ok(());
+    }
+    if !ctx.interactive {
+        return Err(Error::usage(
+            "refusing to approve without confirmation: no terminal to ask on",
+        )
+        .with_hint("pass --yes to approve non-interactively"));
+    }
+    let shown = store::read(ctx.store()?, |tx| target.find(tx))?;
+    // A hash that is not the plan's is refused before asking: the reviewer
+    // is not looking at the plan they meant.
+    if let Err(e) = gate::check_hash(&shown, hash.as_deref()) {
+        let (now, actor) = (ctx.now(), ctx.actor.clone());
+        store::write(ctx.store()?, |tx| {
+            record_refusal(tx, now, &actor, "approve", Some(&shown), None, &e)
+        })?;
+        return Err(e);
+    }
+    render::note_part(render::plan_card(
+        &shown,
+        ctx.now(),
+        render::Paint { on: ctx.color },
+    ));
+    if !super::confirm(&format!(
+        "Approve plan {} as {}?",
+        shown.short_id(),
+        ctx.actor
+    ))? {
+        return Err(Error::usage("not approved: confirmation declined"));
+    }
+    // The answer is about the plan on the screen: approve that id and hash,
+    // never whatever holds the key now (it may have been rejected and
+    // planned again while the reviewer read).
+    let plan = approve_plan(
+        ctx,
+        &PlanRef::Id(shown.id.clone()),
+        Some(&shown.hash),
+        args.comment.as_deref(),
+    )?;
     report(ctx, &plan);
     Ok(())
 }
@@ -217,7 +236,12 @@ fn review_queue(ctx: &mut Ctx, comment: Option<&str>) -> Result<()> {
                     skipped += 1;
                     continue;
                 }
-                match reject::reject_plan(ctx, &PlanRef::Id(plan.id.clone()), reason) {
+                match reject::reject_plan(
+                    ctx,
+                    &PlanRef::Id(plan.id.clone()),
+                    Some(&plan.hash),
+                    reason,
+                ) {
                     Ok(p) => {
                         rejected += 1;
                         render::note(format_args!("rejected {}", p.short_id()));

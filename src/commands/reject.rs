@@ -21,6 +21,10 @@ pub struct Args {
     #[arg(long)]
     pub key: Option<String>,
 
+    /// Reject only if the plan's hash is this one (what you reviewed)
+    #[arg(long, value_name = "H")]
+    pub hash: Option<String>,
+
     /// Why: shown to the agent
     #[arg(long, value_name = "T")]
     pub reason: String,
@@ -29,7 +33,8 @@ pub struct Args {
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     let target = PlanRef::from_args(args.plan.as_ref(), args.key.as_ref())
         .ok_or_else(|| Error::usage("name the plan to reject (PLAN or --key)"))?;
-    let plan = reject_plan(ctx, &target, &args.reason)?;
+    let hash = args.hash.as_deref().map(crate::commands::normalize_hash);
+    let plan = reject_plan(ctx, &target, hash.as_deref(), &args.reason)?;
     if ctx.json {
         render::emit_json(render::plan_json(&plan));
     } else {
@@ -43,8 +48,15 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     Ok(())
 }
 
-/// Ends a plan as `rejected`, in one transaction with its ledger event.
-pub fn reject_plan(ctx: &mut Ctx, target: &PlanRef, reason: &str) -> Result<Plan> {
+/// Ends a plan as `rejected`, in one transaction with its ledger event;
+/// refused `hash_mismatch` when `hash` (normalised) is given and is not the
+/// plan's.
+pub fn reject_plan(
+    ctx: &mut Ctx,
+    target: &PlanRef,
+    hash: Option<&str>,
+    reason: &str,
+) -> Result<Plan> {
     let reason = reason.trim();
     if reason.is_empty() {
         return Err(Error::usage("--reason must say why the plan is rejected"));
@@ -61,7 +73,7 @@ pub fn reject_plan(ctx: &mut Ctx, target: &PlanRef, reason: &str) -> Result<Plan
                 return Ok(Err(e));
             }
         };
-        if let Err(e) = gate::reject(&plan, now) {
+        if let Err(e) = gate::reject(&plan, hash, now) {
             record_refusal(tx, now, &actor, "reject", Some(&plan), None, &e)?;
             return Ok(Err(e));
         }

@@ -1,6 +1,6 @@
 //! `ladder resolve`: a person settles a plan whose run was interrupted.
 
-use crate::commands::{event, find_plan, record_refusal, settle_dead_run};
+use crate::commands::{PlanRef, event, normalize_hash, record_refusal, settle_dead_run};
 use crate::context::Ctx;
 use crate::error::{Error, Kind, Result};
 use crate::model::{Outcome, Resolution, Status};
@@ -12,7 +12,16 @@ use serde_json::json;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Plan id or unique prefix (4+ characters)
-    pub plan: String,
+    #[arg(required_unless_present = "key", conflicts_with = "key")]
+    pub plan: Option<String>,
+
+    /// Resolve the plan of this key instead of naming the plan
+    #[arg(long)]
+    pub key: Option<String>,
+
+    /// Resolve only if the plan's hash is this one (what you checked)
+    #[arg(long, value_name = "H")]
+    pub hash: Option<String>,
 
     /// What happened
     #[arg(long, value_enum)]
@@ -31,6 +40,9 @@ pub enum OutcomeArg {
 }
 
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
+    let target = PlanRef::from_args(args.plan.as_ref(), args.key.as_ref())
+        .ok_or_else(|| Error::usage("name the plan to resolve (PLAN or --key)"))?;
+    let hash = args.hash.as_deref().map(normalize_hash);
     let reason = args.reason.trim().to_string();
     if reason.is_empty() {
         return Err(Error::usage("--reason must say how the outcome is known"));
@@ -49,10 +61,10 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     };
     let state = ctx.state_path().to_path_buf();
     let plan = store::write(ctx.store()?, |tx| {
-        let plan = match find_plan(tx, &args.plan) {
+        let plan = match target.find(tx) {
             Ok(p) => p,
             Err(e) => {
-                record_refusal(tx, now, &actor, "resolve", None, None, &e)?;
+                record_refusal(tx, now, &actor, "resolve", None, target.key(), &e)?;
                 return Ok(Err(e));
             }
         };
@@ -74,6 +86,12 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
                 plan.short_id(),
                 plan.status
             ));
+            record_refusal(tx, now, &actor, "resolve", Some(&plan), None, &e)?;
+            return Ok(Err(e));
+        }
+        // As approve and reject: the plan's state answers first, then
+        // whether it is the plan the person checked.
+        if let Err(e) = crate::gate::check_hash(&plan, hash.as_deref()) {
             record_refusal(tx, now, &actor, "resolve", Some(&plan), None, &e)?;
             return Ok(Err(e));
         }

@@ -230,7 +230,17 @@ impl TestEnv {
         input: &str,
         env: &[(&str, &str)],
     ) -> Option<(i32, String)> {
-        use std::io::Write;
+        let mut term = self.open_terminal(actor, args, env)?;
+        term.type_text(input);
+        Some(term.finish())
+    }
+
+    /// Starts ladder as `actor` on a pseudo-terminal (util-linux `script`)
+    /// and leaves it running, so a test can read what it shows, act while it
+    /// waits for an answer, then type one; `None` when `script` is not
+    /// installed.
+    pub fn open_terminal(&self, actor: &str, args: &str, env: &[(&str, &str)]) -> Option<Terminal> {
+        use std::io::Read;
         let ladder = assert_cmd::cargo::cargo_bin("ladder");
         let mut cmd = std::process::Command::new("script");
         cmd.env_clear()
@@ -243,7 +253,7 @@ impl TestEnv {
             .args(["-qec", &format!("{} {args}", ladder.display()), "/dev/null"])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
+            .stderr(std::process::Stdio::null());
         if let Some(p) = &self.policy {
             cmd.env("LADDER_POLICY", p);
         }
@@ -255,22 +265,83 @@ impl TestEnv {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
             Err(e) => panic!("script: {e}"),
         };
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        Some((
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        ))
+        let stdin = child.stdin.take();
+        let mut stdout = child.stdout.take().unwrap();
+        // A thread reads the terminal as it is drawn, so the test can wait
+        // for a prompt with a deadline instead of blocking forever.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            loop {
+                match stdout.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if tx.send(buf[..n].to_vec()).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        Some(Terminal {
+            child,
+            stdin,
+            output: rx,
+            screen: vec![],
+        })
     }
 
     /// Opens the state database directly (to simulate crashes and tampering).
     pub fn db(&self) -> rusqlite::Connection {
         rusqlite::Connection::open(self.state()).expect("open state")
+    }
+}
+
+/// A ladder running on a pseudo-terminal (see [`TestEnv::open_terminal`]).
+pub struct Terminal {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    output: std::sync::mpsc::Receiver<Vec<u8>>,
+    screen: Vec<u8>,
+}
+
+impl Terminal {
+    /// Everything the terminal has shown so far.
+    pub fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.screen).into_owned()
+    }
+
+    /// Reads the terminal until it shows `text`; panics, showing the screen,
+    /// when the process ends or 30 seconds pass first.
+    pub fn wait_for(&mut self, text: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !self.screen().contains(text) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.output.recv_timeout(left) {
+                Ok(bytes) => self.screen.extend(bytes),
+                Err(_) => panic!("the terminal never showed {text:?}:\n{}", self.screen()),
+            }
+        }
+    }
+
+    /// Types `text` (a line needs its `\n`).
+    pub fn type_text(&mut self, text: &str) {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().expect("input still open");
+        stdin.write_all(text.as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Ends the input, waits for the process, and returns its exit code and
+    /// everything the terminal showed.
+    pub fn finish(mut self) -> (i32, String) {
+        drop(self.stdin.take());
+        let status = self.child.wait().unwrap();
+        // The reader ends at end of output; take what it read.
+        while let Ok(bytes) = self.output.recv() {
+            self.screen.extend(bytes);
+        }
+        (status.code().unwrap_or(-1), self.screen())
     }
 }
 

@@ -9,5 +9,6 @@ mod examples;
 mod generated;
 mod mcp;
 mod policy;
+mod review;
 mod rungs;
 mod snapshots;
