@@ -120,6 +120,28 @@ struct Bench {
 }
 
 impl Bench {
+    /// Plans `program n` under a fresh key, has a reviewer approve it (not
+    /// measured) and returns the key and hash: a program run by path is
+    /// irreversible in the embedded policy.
+    fn plan_approved(&self, program: &Path, n: usize) -> (String, String) {
+        let key = format!("approved-{n}-{}", std::process::id());
+        let arg = n.to_string();
+        let mut c = self.ladder(&[
+            "--json",
+            "plan",
+            "--key",
+            &key,
+            "--",
+            program.to_str().unwrap(),
+            &arg,
+        ]);
+        c.stdout(Stdio::piped());
+        let v: serde_json::Value = serde_json::from_slice(&c.output().unwrap().stdout).unwrap();
+        let m = measure(&mut self.ladder(&["--actor", "reviewer", "approve", "--key", &key, "--yes"]));
+        assert_eq!(m.code, 0, "approve failed");
+        (key, v["hash"].as_str().unwrap().to_string())
+    }
+
     fn new(dir: &Path, name: &str) -> Bench {
         Bench {
             dir: dir.to_path_buf(),
@@ -379,6 +401,24 @@ fn main() {
         let _ = b.plan(usize::MAX - 1);
     }
 
+    // Apply's program checks look at the program file: `true` as installed,
+    // and a 100 MB program (`true` with 100 MB appended, which the ELF
+    // loader never reads), the size of a kubectl or terraform binary.
+    let true_path = std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .map(|d| d.join("true"))
+        .find(|p| p.is_file())
+        .expect("true on PATH");
+    let big_program = tmp.path().join("big-true");
+    {
+        use std::io::Write;
+        use std::os::unix::fs::PermissionsExt;
+        let mut f = std::fs::File::create(&big_program).unwrap();
+        f.write_all(&std::fs::read(&true_path).unwrap()).unwrap();
+        f.write_all(&vec![0u8; 100 << 20]).unwrap();
+        drop(f);
+        std::fs::set_permissions(&big_program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
     // One MCP session per state, kept for the whole run, as an agent keeps it.
     let mut mcp_empty = McpClient::start(&empty);
     let mut mcp_full = McpClient::start(&full);
@@ -434,6 +474,16 @@ fn main() {
             let (wall, _) = client.call("replay", serde_json::json!({"key": key}));
             samples.entry(tag_replay).or_default().push(wall);
         }
+        // A reviewed program run by path: `true`, then the 100 MB program.
+        for (program, tag) in [
+            (&true_path, "apply (true, approved)"),
+            (&big_program, "apply (100 MB program)"),
+        ] {
+            let (key, hash) = empty.plan_approved(program, i);
+            let m = measure(&mut empty.ladder(&["apply", "--key", &key, "--hash", &hash]));
+            assert_eq!(m.code, 0, "apply of {tag} failed");
+            samples.entry(tag).or_default().push(m.wall);
+        }
         let m = measure(&mut full.ladder(&["log", "--limit", "20"]));
         samples
             .entry("log --limit 20 @1M")
@@ -469,6 +519,8 @@ fn main() {
         ("mcp plan@1M", "<= 1.25x mcp plan", Some("mcp plan")),
         ("mcp apply@1M", "<= 1.25x mcp apply", Some("mcp apply")),
         ("mcp replay@1M", "", Some("mcp replay")),
+        ("apply (true, approved)", "", None),
+        ("apply (100 MB program)", "<= 1.05x true's", Some("apply (true, approved)")),
     ];
     rows.push(Row {
         what: "true (the floor)".into(),
@@ -491,6 +543,49 @@ fn main() {
             maxrss_kib: *rss.get(name).unwrap_or(&0),
         });
     }
+
+    // What apply checks beyond the contract's gate, timed in this process
+    // on the plans just applied: the plan's hash recomputed from its row
+    // (with the dry-run digest check), the program, script and directory
+    // resolved and stat-ed again, and the loader environment read.
+    let checks: Vec<(&str, Duration, Duration)> = [
+        ("apply (true, approved)", &true_path),
+        ("apply (100 MB program)", &big_program),
+    ]
+    .into_iter()
+    .map(|(tag, program)| {
+        let mut store = SqliteStore::open(&empty.state).expect("open");
+        let (key, _) = empty.plan_approved(program, usize::MAX - 7 + tag.len());
+        let plan = store::read(&mut store as &mut dyn Store, |tx| {
+            Ok(tx.latest_plan_for_key(&key)?.expect("the plan"))
+        })
+        .unwrap();
+        let path = std::env::var_os("PATH");
+        let runs = 2000;
+        let time = |f: &mut dyn FnMut()| {
+            let laps: Vec<Duration> = (0..9)
+                .map(|_| {
+                    let start = Instant::now();
+                    for _ in 0..runs {
+                        f();
+                    }
+                    start.elapsed() / runs
+                })
+                .collect();
+            median(laps)
+        };
+        let hash = time(&mut || {
+            assert!(ladder::gate::integrity(std::hint::black_box(&plan)).is_ok());
+        });
+        let identity = time(&mut || {
+            let b = ladder::binding::Binding::of(&plan.command, &plan.cwd, path.as_deref())
+                .unwrap();
+            assert_eq!(Some(&b), plan.binding.as_ref());
+            std::hint::black_box(ladder::binding::loader_env_now());
+        });
+        (tag, hash, identity)
+    })
+    .collect();
 
     // Plans one process after another, nothing else: each opener re-reads
     // the live part of the WAL, so this shows whether the WAL keeps
@@ -662,6 +757,18 @@ fn main() {
             r.ratio,
             r.target,
             rss
+        );
+    }
+    for (tag, hash, identity) in &checks {
+        let apply = median(samples[tag].clone());
+        let extra = *hash + *identity;
+        println!(
+            "{tag}: extra checks {:.1} µs = hash recompute {:.1} µs + program identity {:.1} µs: {:.2}% of its median {} (target <= 5%)",
+            extra.as_secs_f64() * 1e6,
+            hash.as_secs_f64() * 1e6,
+            identity.as_secs_f64() * 1e6,
+            100.0 * extra.as_secs_f64() / apply.as_secs_f64(),
+            ms(apply)
         );
     }
     println!(
