@@ -137,7 +137,8 @@ impl Bench {
         ]);
         c.stdout(Stdio::piped());
         let v: serde_json::Value = serde_json::from_slice(&c.output().unwrap().stdout).unwrap();
-        let m = measure(&mut self.ladder(&["--actor", "reviewer", "approve", "--key", &key, "--yes"]));
+        let m =
+            measure(&mut self.ladder(&["--actor", "reviewer", "approve", "--key", &key, "--yes"]));
         assert_eq!(m.code, 0, "approve failed");
         (key, v["hash"].as_str().unwrap().to_string())
     }
@@ -520,7 +521,11 @@ fn main() {
         ("mcp apply@1M", "<= 1.25x mcp apply", Some("mcp apply")),
         ("mcp replay@1M", "", Some("mcp replay")),
         ("apply (true, approved)", "", None),
-        ("apply (100 MB program)", "<= 1.05x true's", Some("apply (true, approved)")),
+        (
+            "apply (100 MB program)",
+            "<= 1.05x true's",
+            Some("apply (true, approved)"),
+        ),
     ];
     rows.push(Row {
         what: "true (the floor)".into(),
@@ -578,8 +583,8 @@ fn main() {
             assert!(ladder::gate::integrity(std::hint::black_box(&plan)).is_ok());
         });
         let identity = time(&mut || {
-            let b = ladder::binding::Binding::of(&plan.command, &plan.cwd, path.as_deref())
-                .unwrap();
+            let b =
+                ladder::binding::Binding::of(&plan.command, &plan.cwd, path.as_deref()).unwrap();
             assert_eq!(Some(&b), plan.binding.as_ref());
             std::hint::black_box(ladder::binding::loader_env_now());
         });

@@ -347,11 +347,18 @@ fn sigterm_to_the_server_during_an_apply_stops_the_command_and_records_its_outco
         json!({"name": "apply", "arguments": {"key": "slow", "hash": plan["hash"]}}),
     );
     s.send(apply);
+    // Wait for the command itself, not only the `running` record: between
+    // the two, ladder has not yet taken over SIGTERM, and a signal then
+    // ends it as any crash would (the plan is left to be `interrupted`).
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    while t.json("viewer", &["show", "--key", "slow"]).json()["status"] != "running" {
+    while !has_child(s.child.id()) {
         assert!(std::time::Instant::now() < deadline, "never started");
         std::thread::sleep(Duration::from_millis(20));
     }
+    assert_eq!(
+        t.json("viewer", &["show", "--key", "slow"]).json()["status"],
+        "running"
+    );
     // SAFETY: a plain kill(2) of our own child.
     unsafe { libc::kill(s.child.id() as i32, libc::SIGTERM) };
     let r = s.read();
@@ -416,4 +423,19 @@ fn a_nul_byte_in_a_command_is_refused_before_anything_runs() {
     assert!(victim.join("a.txt").exists());
     let listed = s.call("list", json!({"status": ["all"]}));
     assert_eq!(listed["structuredContent"]["plans"], json!([]));
+}
+
+/// Whether process `pid` has a child process (from /proc).
+fn has_child(pid: u32) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        std::fs::read_to_string(e.path().join("stat")).is_ok_and(|stat| {
+            // pid (comm) state ppid ...: comm may hold spaces, so read after ')'.
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .is_some_and(|ppid| ppid == pid.to_string())
+        })
+    })
 }
