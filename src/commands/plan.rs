@@ -261,6 +261,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
                 "rule": stored.rule,
                 "approvals_required": stored.approvals_required,
                 "command": render::argv_line(&stored.command),
+                "program": stored.binding.as_ref().map(|b| b.program.path.to_string_lossy()),
                 "policy_sha256": stored.policy_sha256,
             }),
         ))?;
