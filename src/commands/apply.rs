@@ -290,10 +290,10 @@ fn check(
                 }
                 None => Ok(Decision::Run(Box::new(plan))),
             },
-            Ok(ApplyGate::Replay) => {
-                replay::record(tx, now, &actor, &plan)?;
-                Ok(Decision::Replay(Box::new(plan)))
-            }
+            Ok(ApplyGate::Replay) => match replay::admit(tx, now, &actor, "apply", &plan)? {
+                Ok(()) => Ok(Decision::Replay(Box::new(plan))),
+                Err(e) => Ok(Decision::Refuse(e)),
+            },
             Ok(ApplyGate::Interrupted) => {
                 mark_interrupted(tx, now, &plan)?;
                 let e = gate::outcome_unknown(&plan);
@@ -454,8 +454,10 @@ fn start(ctx: &mut Ctx, plan: &Plan, key: &str, hash: &str, budgets: &[Budget]) 
         match gate::apply(&fresh, key, hash, now, false) {
             Ok(ApplyGate::Run) => {}
             Ok(ApplyGate::Replay) => {
-                replay::record(tx, now, &actor, &fresh)?;
-                return Ok(Started::Replay(Box::new(fresh)));
+                return Ok(match replay::admit(tx, now, &actor, "apply", &fresh)? {
+                    Ok(()) => Started::Replay(Box::new(fresh)),
+                    Err(e) => Started::Refused(e),
+                });
             }
             Ok(ApplyGate::Interrupted) => {
                 mark_interrupted(tx, now, &fresh)?;

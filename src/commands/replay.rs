@@ -6,7 +6,7 @@ use crate::commands::{event, record_refusal, settle_dead_run};
 use crate::context::Ctx;
 use crate::error::{Error, Kind, Result};
 use crate::gate;
-use crate::model::{Millis, Plan, Status};
+use crate::model::{Execution, Millis, Plan, Status};
 use crate::render;
 use crate::store::{self, Tx};
 use serde_json::json;
@@ -41,10 +41,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             Err(e) => return refuse(tx, None, e),
         };
         match plan.status {
-            Status::Applied => {
-                record(tx, now, &actor, &plan)?;
-                Ok(Ok(plan))
-            }
+            Status::Applied => Ok(admit(tx, now, &actor, "replay", &plan)?.map(|()| plan)),
             Status::Interrupted => refuse(tx, Some(&plan), gate::outcome_unknown(&plan)),
             Status::Running => {
                 let e = Error::new(
@@ -75,8 +72,95 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     emit(ctx, &plan, std::io::stderr().is_terminal())
 }
 
+/// Lets a replay of an applied plan go ahead when its record is still the
+/// one that was written (see [`check_record`]), logging `replayed`; else
+/// logs the refusal and returns it.
+pub fn admit(
+    tx: &mut dyn Tx,
+    now: Millis,
+    actor: &str,
+    command: &str,
+    plan: &Plan,
+) -> Result<Result<()>> {
+    if let Some(exec) = &plan.execution {
+        if let Err(why) = check_record(exec) {
+            let e = Error::new(
+                Kind::Tampered,
+                format!(
+                    "the recorded outcome of plan {} was altered in the state file: {why}; nothing is replayed",
+                    plan.short_id()
+                ),
+            );
+            record_refusal(tx, now, actor, command, Some(plan), None, &e)?;
+            return Ok(Err(e));
+        }
+    }
+    record(tx, now, actor, plan)?;
+    Ok(Ok(()))
+}
+
+/// Checks a recorded outcome against its own digests and byte counts, which
+/// were computed over everything the command wrote. The executions table is
+/// not append-only like the ledger, so whoever can write the state file
+/// could otherwise hand a retrying caller bytes the command never wrote.
+pub fn check_record(exec: &Execution) -> std::result::Result<(), String> {
+    check_stream(
+        "stdout",
+        &exec.stdout,
+        exec.stdout_bytes,
+        exec.stdout_sha256.as_deref(),
+        exec.truncated,
+    )?;
+    check_stream(
+        "stderr",
+        &exec.stderr,
+        exec.stderr_bytes,
+        exec.stderr_sha256.as_deref(),
+        exec.truncated,
+    )
+}
+
+fn check_stream(
+    name: &str,
+    head: &[u8],
+    bytes: u64,
+    sha256: Option<&str>,
+    truncated: bool,
+) -> std::result::Result<(), String> {
+    let kept = head.len() as u64;
+    if kept > bytes {
+        return Err(format!(
+            "its {name} holds {kept} bytes, more than the {bytes} the command wrote"
+        ));
+    }
+    let Some(sha256) = sha256 else {
+        // A run that never finished (settled by `resolve`) recorded nothing.
+        return match bytes {
+            0 => Ok(()),
+            _ => Err(format!("its {name} has {bytes} bytes but no digest")),
+        };
+    };
+    if kept < bytes {
+        // A truncated record keeps only the head of the stream, and the
+        // digest covers the whole stream: the head can be checked for its
+        // length only, not for its content.
+        return match truncated {
+            true => Ok(()),
+            false => Err(format!(
+                "its {name} holds {kept} of {bytes} bytes and is not marked truncated"
+            )),
+        };
+    }
+    // The whole stream is here (whether or not the record is marked
+    // truncated): its digest must match.
+    if crate::plan_hash::sha256_hex(head) != sha256 {
+        return Err(format!("its {name} no longer matches its sha256"));
+    }
+    Ok(())
+}
+
 /// Logs a `replayed` event for an applied plan.
-pub fn record(tx: &mut dyn Tx, now: Millis, actor: &str, plan: &Plan) -> Result<()> {
+fn record(tx: &mut dyn Tx, now: Millis, actor: &str, plan: &Plan) -> Result<()> {
     let exec = plan.execution.as_ref();
     tx.append_event(&event(
         now,
@@ -136,4 +220,45 @@ pub fn emit(ctx: &Ctx, plan: &Plan, announce: bool) -> Result<i32> {
         ));
     }
     Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_stream;
+    use crate::plan_hash::sha256_hex;
+
+    #[test]
+    fn a_whole_stream_must_match_its_digest_and_count() {
+        let sha = sha256_hex(b"hello");
+        assert_eq!(
+            check_stream("stdout", b"hello", 5, Some(&sha), false),
+            Ok(())
+        );
+        assert!(check_stream("stdout", b"hellO", 5, Some(&sha), false).is_err());
+        assert!(check_stream("stdout", b"hello", 4, Some(&sha), false).is_err());
+        // Marked truncated, but the head is the whole stream: still checked.
+        assert!(check_stream("stdout", b"hellO", 5, Some(&sha), true).is_err());
+    }
+
+    #[test]
+    fn a_truncated_stream_is_checked_for_length_only() {
+        let sha = sha256_hex(b"hello world");
+        assert_eq!(
+            check_stream("stderr", b"hell", 11, Some(&sha), true),
+            Ok(())
+        );
+        assert_eq!(
+            check_stream("stderr", b"HELL", 11, Some(&sha), true),
+            Ok(())
+        );
+        assert!(check_stream("stderr", b"hell", 11, Some(&sha), false).is_err());
+        assert!(check_stream("stderr", b"hello world!", 11, Some(&sha), true).is_err());
+    }
+
+    #[test]
+    fn a_run_that_never_finished_recorded_nothing() {
+        assert_eq!(check_stream("stdout", b"", 0, None, false), Ok(()));
+        assert!(check_stream("stdout", b"x", 1, None, false).is_err());
+        assert!(check_stream("stdout", b"", 3, None, true).is_err());
+    }
 }

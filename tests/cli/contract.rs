@@ -2385,6 +2385,86 @@ fn replay_gives_back_the_recorded_outcome_by_plan_prefix_and_runs_nothing() {
     assert_eq!(ev["actor"], "viewer");
 }
 
+#[test]
+fn replay_refuses_a_record_whose_output_was_edited_in_the_state_file() {
+    let t = strict();
+    let plan = t.plan("agent", "rt", &[], &["printf", "the-real-output"]);
+    t.approve("alice", &plan);
+    assert_eq!(t.apply("agent", &plan).code, 0);
+    // The executions table has no triggers: whoever can write the state file
+    // can swap the recorded bytes a retrying caller will be given.
+    t.db()
+        .execute(
+            "UPDATE executions SET stdout = CAST('rm -rf --no-preserve-root' AS BLOB)",
+            [],
+        )
+        .unwrap();
+    let r = t.json("viewer", &["replay", id(&plan)]);
+    assert_refused(&r, 21, "tampered");
+    assert!(!r.stdout_str().contains("rm -rf"), "{}", r.stdout_str());
+    let ev = last_event(&t);
+    assert_eq!(ev["kind"], "refused");
+    assert_eq!(ev["detail"]["code"], "tampered");
+
+    let r = t.run("viewer", &["replay", "--key", "rt"]);
+    assert_human_error(&r, 21);
+    assert!(r.stderr.contains("stdout"), "{}", r.stderr);
+    // The replay a second apply does checks the same.
+    let r = t.apply("agent", &plan);
+    assert_human_error(&r, 21);
+    let r = t.apply_json("agent", &plan);
+    assert_refused(&r, 21, "tampered");
+    assert_eq!(count(&t.event_kinds(), "replayed"), 0);
+
+    // The byte count is checked too: the same bytes under another length.
+    t.db()
+        .execute(
+            "UPDATE executions SET stdout = CAST('the-real-output' AS BLOB), stdout_bytes = 3",
+            [],
+        )
+        .unwrap();
+    assert_refused(&t.json("viewer", &["replay", id(&plan)]), 21, "tampered");
+    // Put back as recorded, it replays again.
+    t.db()
+        .execute("UPDATE executions SET stdout_bytes = 15", [])
+        .unwrap();
+    let r = t.run("viewer", &["replay", id(&plan)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, b"the-real-output");
+}
+
+#[test]
+fn replay_of_a_truncated_record_refuses_a_head_longer_than_the_stream() {
+    let mut t = TestEnv::new();
+    t.with_policy(&STRICT_POLICY.replace(
+        "separation_of_duties = true",
+        "separation_of_duties = true\noutput_cap = 4",
+    ));
+    let plan = t.plan("agent", "rtt", &[], &["printf", "0123456789"]);
+    t.approve("alice", &plan);
+    assert_eq!(t.apply("agent", &plan).code, 0);
+    let r = t.json("viewer", &["replay", id(&plan)]);
+    assert_eq!(r.code, 0, "{}", r.stdout_str());
+    assert_eq!(r.json()["truncated"], true);
+    // Only the head's length can be checked against a partial record.
+    t.db()
+        .execute(
+            "UPDATE executions SET stdout = CAST('0123456789-and-more' AS BLOB)",
+            [],
+        )
+        .unwrap();
+    assert_refused(&t.json("viewer", &["replay", id(&plan)]), 21, "tampered");
+    // A stream whose head is complete is checked in full, truncated or not:
+    // here stderr was empty and is not any more.
+    t.db()
+        .execute(
+            "UPDATE executions SET stdout = CAST('0123' AS BLOB), stderr = CAST('x' AS BLOB), stderr_bytes = 1",
+            [],
+        )
+        .unwrap();
+    assert_refused(&t.json("viewer", &["replay", id(&plan)]), 21, "tampered");
+}
+
 // ---------------------------------------------------------------------------
 // log
 // ---------------------------------------------------------------------------
