@@ -119,7 +119,8 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     };
 
     // Drift: the world must still be the one that was reviewed.
-    if let Err(e) = drift(&plan, ctx.policy()?.defaults().output_cap) {
+    let defaults = ctx.policy()?.defaults().clone();
+    if let Err(e) = drift(&plan, defaults.output_cap, defaults.dry_run_timeout) {
         let now = ctx.now();
         let actor = ctx.actor.clone();
         store::write(ctx.store()?, |tx| {
@@ -376,8 +377,10 @@ fn budget_check(
 }
 
 /// Step 2: the bound environment values and a fresh dry-run must reproduce
-/// the plan's hash.
-fn drift(plan: &Plan, cap: u64) -> Result<()> {
+/// the plan's hash. A dry-run that now outlives `dry_run_timeout` is
+/// `stale`, like one that now exits differently: the plan's preview no
+/// longer holds, and what to do is plan again (once the dry-run finishes).
+fn drift(plan: &Plan, cap: u64, dry_run_limit: Duration) -> Result<()> {
     let env: BTreeMap<String, Option<String>> = plan
         .env
         .keys()
@@ -396,7 +399,19 @@ fn drift(plan: &Plan, cap: u64) -> Result<()> {
     let dry = match &plan.dry_run {
         None => None,
         Some(d) => {
-            let again = run_dry_run(&d.command, &plan.cwd, cap)?;
+            let again = match run_dry_run(&d.command, &plan.cwd, cap, dry_run_limit) {
+                Ok(again) => again,
+                Err(e) if e.kind == Kind::DryRunFailed => {
+                    return Err(Error::new(
+                        Kind::Stale,
+                        format!("plan {} is stale: {}", plan.short_id(), e.message),
+                    )
+                    .with_hint(
+                        "find out why the dry-run hangs now, then plan again with a new key",
+                    ));
+                }
+                Err(e) => return Err(e),
+            };
             if again.exit_code != d.exit_code {
                 changed.push(format!(
                     "the dry-run now exits {} (was {})",
