@@ -113,12 +113,20 @@ impl SqliteStore {
             )
             .with_hint("give a file path, e.g. --state DIR/state.db"));
         }
-        if path.is_dir() {
-            return Err(Error::new(
-                Kind::Error,
-                format!("state path {} is a directory", path.display()),
-            )
-            .with_hint("give a file path, e.g. --state DIR/state.db"));
+        // Only a regular file (or a symlink to one) can hold the state:
+        // SQLite would open a device or a FIFO as a database and create its
+        // journal beside it (`--state /dev/null` made `/dev/null-journal`).
+        if let Ok(meta) = std::fs::metadata(path) {
+            if let Some(kind) = not_a_regular_file(&meta.file_type()) {
+                return Err(Error::new(
+                    Kind::Error,
+                    format!(
+                        "state path {} is {kind}, not a regular file",
+                        path.display()
+                    ),
+                )
+                .with_hint("give a file path, e.g. --state DIR/state.db"));
+            }
         }
         if let Some(file) = path.ancestors().skip(1).find(|a| a.is_file()) {
             return Err(Error::new(
@@ -1157,6 +1165,27 @@ impl Tx for SqliteTx<'_> {
             )
             .map_err(db)?;
         Ok(n == 2)
+    }
+}
+
+/// What a file that is not a regular file is, in words; `None` for a
+/// regular file.
+fn not_a_regular_file(t: &std::fs::FileType) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt as _;
+    if t.is_file() {
+        None
+    } else if t.is_dir() {
+        Some("a directory")
+    } else if t.is_char_device() {
+        Some("a character device")
+    } else if t.is_block_device() {
+        Some("a block device")
+    } else if t.is_fifo() {
+        Some("a FIFO")
+    } else if t.is_socket() {
+        Some("a socket")
+    } else {
+        Some("a special file")
     }
 }
 

@@ -655,3 +655,63 @@ fn a_writer_waits_in_the_queue_while_another_holds_its_turn_and_then_writes() {
         .unwrap();
     assert_eq!(plans, 2);
 }
+
+/// `--state /dev/null` used to be opened as a database: SQLite created
+/// `/dev/null-journal` beside it. A path that exists and is not a regular
+/// file is refused before anything is created next to it.
+#[test]
+fn a_state_path_that_is_a_device_or_a_fifo_is_refused_up_front() {
+    let t = env();
+    let beside = |p: &str| -> Vec<String> {
+        ["-journal", "-wal", "-shm", ".lock"]
+            .iter()
+            .map(|s| format!("{p}{s}"))
+            .collect()
+    };
+    for f in beside("/dev/null") {
+        let _ = std::fs::remove_file(&f);
+    }
+    let fifo = t.path().join("state.fifo");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(status.success());
+    let fifo = fifo.to_str().unwrap().to_string();
+    for state in ["/dev/null", fifo.as_str()] {
+        for args in [
+            &["list"][..],
+            &["plan", "--key", "k", "--", "ls"],
+            &["log", "--verify"],
+        ] {
+            let mut all = vec!["--state", state];
+            all.extend_from_slice(args);
+            let started = Instant::now();
+            let r = t.run("agent", &all);
+            assert_eq!(r.code, 1, "{state} {args:?}: {}", r.stderr);
+            assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+            assert!(
+                r.stderr.starts_with("ladder: ") && r.stderr.contains("not a regular file"),
+                "{}",
+                r.stderr
+            );
+            assert!(started.elapsed() < Duration::from_secs(10), "it waited");
+            for f in beside(state) {
+                assert!(
+                    std::fs::symlink_metadata(&f).is_err(),
+                    "{state} {args:?} created {f}"
+                );
+            }
+        }
+    }
+    // A symlink to a regular state file still works.
+    t.plan("agent", "real", &[], &["true"]);
+    let link = t.path().join("link.db");
+    std::os::unix::fs::symlink(t.state(), &link).unwrap();
+    let r = t.json(
+        "agent",
+        &["--state", link.to_str().unwrap(), "show", "--key", "real"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["key"], "real");
+}
