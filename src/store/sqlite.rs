@@ -23,14 +23,14 @@
 //! Opening checks the schema with one pragma read; migrations run only when
 //! the version is behind. Statements go through `prepare_cached`.
 
-use super::schema::{APPLICATION_ID, MIGRATIONS};
+use super::schema::{APPEND_ONLY_TRIGGERS, APPLICATION_ID, MIGRATIONS};
 use super::write_queue::WriteQueue;
 use super::{BudgetScope, EventFilter, Store, Tx};
 use crate::error::{Error, Kind, Result};
 use crate::ledger;
 use crate::model::{
-    Approval, DryRun, Event, Execution, Millis, NewEvent, Outcome, Plan, Rejection, Resolution,
-    Status,
+    Approval, DryRun, Event, Execution, Millis, NewEvent, Outcome, Plan, PlanRow, Rejection,
+    Resolution, Status,
 };
 use crate::tier::Tier;
 use anyhow::Context as _;
@@ -1154,18 +1154,69 @@ impl Tx for SqliteTx<'_> {
         Ok(())
     }
 
-    fn ledger_is_append_only(&mut self) -> Result<bool> {
-        let n: i64 = self
+    fn for_each_plan_row(&mut self, f: &mut dyn FnMut(PlanRow) -> Result<()>) -> Result<()> {
+        let mut stmt = self
             .conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'
-                 AND name IN ('events_no_update', 'events_no_delete') AND tbl_name = 'events'",
-                [],
-                |r| r.get(0),
+            .prepare(
+                "SELECT id, hash, status, tier, approvals_required, command FROM plans ORDER BY seq",
             )
             .map_err(db)?;
-        Ok(n == 2)
+        let mut rows = stmt.query([]).map_err(db)?;
+        while let Some(r) = rows.next().map_err(db)? {
+            let row = (|| -> rusqlite::Result<PlanRow> {
+                Ok(PlanRow {
+                    id: r.get(0)?,
+                    hash: r.get(1)?,
+                    status: r.get(2)?,
+                    tier: r.get(3)?,
+                    approvals_required: r.get(4)?,
+                    command: decode_argv(&r.get::<_, Vec<u8>>(5)?),
+                })
+            })()
+            .map_err(db)?;
+            f(row)?;
+        }
+        Ok(())
     }
+
+    fn ledger_is_append_only(&mut self) -> Result<std::result::Result<(), String>> {
+        // Names alone are not enough: a trigger of the same name that does
+        // nothing would pass. Each must be the schema's own statement, as
+        // SQLite keeps it (whitespace aside).
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND name = ?1 AND tbl_name = 'events'",
+            )
+            .map_err(db)?;
+        for (name, sql) in APPEND_ONLY_TRIGGERS {
+            let found: Option<Option<String>> = stmt
+                .query_row([name], |r| r.get(0))
+                .optional()
+                .map_err(db)?;
+            match found {
+                None => {
+                    return Ok(Err(format!(
+                        "the ledger's append-only trigger {name} was removed"
+                    )));
+                }
+                Some(text) if text.as_deref().map(normalize_sql) != Some(normalize_sql(sql)) => {
+                    return Ok(Err(format!(
+                        "the ledger's append-only trigger {name} was replaced by another of the same name"
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(Ok(()))
+    }
+}
+
+/// SQL text with every run of whitespace made one space, and no `;` at the
+/// end (SQLite keeps a statement without it).
+fn normalize_sql(sql: &str) -> String {
+    let words: Vec<&str> = sql.split_whitespace().collect();
+    words.join(" ").trim_end_matches(';').trim_end().to_string()
 }
 
 /// What a file that is not a regular file is, in words; `None` for a

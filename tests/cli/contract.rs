@@ -2744,6 +2744,136 @@ fn log_verify_detects_removed_append_only_triggers() {
     }
 }
 
+#[test]
+fn log_verify_detects_an_append_only_trigger_replaced_by_a_no_op_of_the_same_name() {
+    for trigger in ["events_no_update", "events_no_delete"] {
+        let t = strict();
+        t.plan("agent", "noop", &[], &["echo", "x"]);
+        let when = if trigger == "events_no_update" {
+            "UPDATE"
+        } else {
+            "DELETE"
+        };
+        t.db()
+            .execute_batch(&format!(
+                "DROP TRIGGER {trigger};
+                 CREATE TRIGGER {trigger} BEFORE {when} ON events BEGIN SELECT 1; END;"
+            ))
+            .unwrap();
+        let r = t.json("viewer", &["log", "--verify"]);
+        assert_refused(&r, 21, "tampered");
+        let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+        assert!(msg.contains(trigger), "{msg}");
+    }
+    // The same trigger written with other spacing is the same trigger.
+    let t = strict();
+    t.plan("agent", "respaced", &[], &["echo", "x"]);
+    t.db()
+        .execute_batch(
+            "DROP TRIGGER events_no_update;
+             CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+                 BEGIN  SELECT RAISE(ABORT, 'ledger events are append-only');  END;",
+        )
+        .unwrap();
+    let r = t.json("viewer", &["log", "--verify"]);
+    assert_eq!(r.code, 0, "{}", r.stdout_str());
+}
+
+#[test]
+fn log_verify_detects_a_plan_row_rewritten_behind_the_ledger() {
+    for (what, set) in [
+        (
+            "command",
+            "command = CAST('rm' || char(0) || '-rf' || char(0) || '/' || char(0) AS BLOB)",
+        ),
+        (
+            "hash",
+            "hash = '0000000000000000000000000000000000000000000000000000000000000000'",
+        ),
+        (
+            "command",
+            "command = CAST('rm' || char(0) || '-rf' || char(0) || '/' || char(0) AS BLOB),
+             hash = '0000000000000000000000000000000000000000000000000000000000000000'",
+        ),
+    ] {
+        let t = strict();
+        let plan = t.plan("agent", "rewrite", &[], &["echo", "x"]);
+        t.db()
+            .execute(
+                &format!("UPDATE plans SET {set} WHERE id = ?1"),
+                [id(&plan)],
+            )
+            .unwrap();
+        let r = t.json("viewer", &["log", "--verify"]);
+        assert_refused(&r, 21, "tampered");
+        let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+        assert!(msg.contains(&id(&plan)[..8]), "names the plan: {msg}");
+        assert!(msg.contains(what), "says what disagrees: {msg}");
+        assert_human_error(&t.run("viewer", &["log", "--verify"]), 21);
+    }
+}
+
+#[test]
+fn log_verify_detects_a_plan_approved_behind_the_ledger() {
+    for status in ["approved", "running", "applied"] {
+        let t = strict();
+        let plan = t.plan("agent", "sneak", &[], &["echo", "x"]);
+        assert_eq!(plan["status"], "pending");
+        t.db()
+            .execute(
+                "UPDATE plans SET status = ?2 WHERE id = ?1",
+                [id(&plan), status],
+            )
+            .unwrap();
+        let r = t.json("viewer", &["log", "--verify"]);
+        assert_refused(&r, 21, "tampered");
+        let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+        assert!(msg.contains(&id(&plan)[..8]), "{status}: {msg}");
+        assert!(msg.contains("approv"), "{status}: {msg}");
+    }
+    // An approval row added beside the status does not make it so either.
+    let t = strict();
+    let plan = t.plan("agent", "sneak", &[], &["echo", "x"]);
+    let db = t.db();
+    db.execute(
+        "INSERT INTO approvals (plan, actor, at, hash) VALUES (?1, 'alice', 0, ?2)",
+        [id(&plan), hash(&plan)],
+    )
+    .unwrap();
+    db.execute(
+        "UPDATE plans SET status = 'approved' WHERE id = ?1",
+        [id(&plan)],
+    )
+    .unwrap();
+    drop(db);
+    assert_refused(&t.json("viewer", &["log", "--verify"]), 21, "tampered");
+}
+
+#[test]
+fn log_verify_detects_a_plan_row_with_no_planned_event() {
+    let t = strict();
+    let plan = t.plan("agent", "orig", &[], &["echo", "x"]);
+    // A second plan row copied from the first under a new id: no event
+    // ever planned it.
+    t.db()
+        .execute(
+            "INSERT INTO plans SELECT NULL, 'ffffffff-0000-4000-8000-000000000000', key || '2', hash,
+                    status, tier, rule, approvals_required, command, cwd, env, dry_run_command,
+                    dry_run_exit, dry_run_stdout, dry_run_stderr, dry_run_stdout_sha256,
+                    dry_run_stderr_sha256, dry_run_stdout_bytes, dry_run_stderr_bytes,
+                    dry_run_truncated, dry_run_ok, reason, target, effect, rollback, confidence,
+                    actor, created_at, expires_at, policy_sha256, decision, retry_allowed,
+                    rejected_by, rejected_reason, rejected_at
+             FROM plans WHERE id = ?1",
+            [id(&plan)],
+        )
+        .unwrap();
+    let r = t.json("viewer", &["log", "--verify"]);
+    assert_refused(&r, 21, "tampered");
+    let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(msg.contains("ffffffff"), "{msg}");
+}
+
 // ---------------------------------------------------------------------------
 // approve on a terminal
 // ---------------------------------------------------------------------------
