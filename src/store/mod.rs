@@ -81,6 +81,8 @@ pub trait Tx {
     fn events(&mut self, filter: &EventFilter) -> Result<Vec<Event>>;
     /// Every event in order, one at a time (memory stays flat).
     fn for_each_event(&mut self, f: &mut dyn FnMut(Event) -> Result<()>) -> Result<()>;
+    /// The newest event of `kind` about `plan`.
+    fn last_event_of(&mut self, plan: &str, kind: &str) -> Result<Option<Event>>;
     /// Every plan row's checked columns, in order, one at a time.
     fn for_each_plan_row(&mut self, f: &mut dyn FnMut(PlanRow) -> Result<()>) -> Result<()>;
     /// Whether the database still refuses UPDATE and DELETE on events: each

@@ -1154,6 +1154,18 @@ impl Tx for SqliteTx<'_> {
         Ok(())
     }
 
+    fn last_event_of(&mut self, plan: &str, kind: &str) -> Result<Option<Event>> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE plan = ?1 AND kind = ?2 ORDER BY seq DESC LIMIT 1"
+        );
+        self.conn
+            .prepare_cached(&sql)
+            .map_err(db)?
+            .query_row(params![plan, kind], event_from_row)
+            .optional()
+            .map_err(db)
+    }
+
     fn for_each_plan_row(&mut self, f: &mut dyn FnMut(PlanRow) -> Result<()>) -> Result<()> {
         let mut stmt = self
             .conn

@@ -2433,6 +2433,44 @@ fn replay_refuses_a_record_whose_output_was_edited_in_the_state_file() {
     assert_eq!(r.stdout, b"the-real-output");
 }
 
+/// The digests and counts in the executions row can be rewritten along with
+/// the bytes; the `applied` event in the append-only ledger cannot.
+#[test]
+fn replay_refuses_a_record_rewritten_with_matching_digests() {
+    let forged = "echo pwned";
+    let sha = ladder::plan_hash::sha256_hex(forged.as_bytes());
+    for set in [
+        format!(
+            "stdout = CAST('{forged}' AS BLOB), stdout_bytes = {}, stdout_sha256 = '{sha}'",
+            forged.len()
+        ),
+        // Marked truncated: a head shorter than the stream is taken on trust.
+        "stdout = CAST('echo' AS BLOB), truncated = 1".to_string(),
+        "exit_code = 0".to_string(),
+    ] {
+        let t = strict();
+        let plan = t.plan(
+            "agent",
+            "forge",
+            &[],
+            &["sh", "-c", "printf the-real-output; exit 3"],
+        );
+        t.approve("alice", &plan);
+        assert_eq!(t.apply("agent", &plan).code, 3);
+        t.db()
+            .execute(&format!("UPDATE executions SET {set}"), [])
+            .unwrap();
+        let r = t.json("viewer", &["replay", id(&plan)]);
+        assert_refused(&r, 21, "tampered");
+        assert!(
+            !r.stdout_str().contains("echo"),
+            "{set}: {}",
+            r.stdout_str()
+        );
+        assert_refused(&t.apply_json("agent", &plan), 21, "tampered");
+    }
+}
+
 #[test]
 fn replay_of_a_truncated_record_refuses_a_head_longer_than_the_stream() {
     let mut t = TestEnv::new();
