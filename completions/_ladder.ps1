@@ -131,7 +131,7 @@ Register-ArgumentCompleter -Native -CommandName 'ladder' -ScriptBlock {
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'Show the last N events (0: all)')
             [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only events since this: a duration back (2h) or an RFC 3339 time')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object on stdout (log: JSON Lines), errors included')
-            [CompletionResult]::new('--verify', '--verify', [CompletionResultType]::ParameterName, 'Check the whole chain and the append-only guarantee')
+            [CompletionResult]::new('--verify', '--verify', [CompletionResultType]::ParameterName, 'Check the whole chain, the append-only guarantee, and every plan against its events')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')

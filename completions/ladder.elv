@@ -122,7 +122,7 @@ set edit:completion:arg-completer[ladder] = {|@words|
             cand --limit 'Show the last N events (0: all)'
             cand --since 'Only events since this: a duration back (2h) or an RFC 3339 time'
             cand --json 'Print one JSON object on stdout (log: JSON Lines), errors included'
-            cand --verify 'Check the whole chain and the append-only guarantee'
+            cand --verify 'Check the whole chain, the append-only guarantee, and every plan against its events'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'

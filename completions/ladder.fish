@@ -103,7 +103,7 @@ complete -c ladder -n "__fish_ladder_using_subcommand log" -l key -d 'Only this 
 complete -c ladder -n "__fish_ladder_using_subcommand log" -l limit -d 'Show the last N events (0: all)' -r
 complete -c ladder -n "__fish_ladder_using_subcommand log" -l since -d 'Only events since this: a duration back (2h) or an RFC 3339 time' -r
 complete -c ladder -n "__fish_ladder_using_subcommand log" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
-complete -c ladder -n "__fish_ladder_using_subcommand log" -l verify -d 'Check the whole chain and the append-only guarantee'
+complete -c ladder -n "__fish_ladder_using_subcommand log" -l verify -d 'Check the whole chain, the append-only guarantee, and every plan against its events'
 complete -c ladder -n "__fish_ladder_using_subcommand log" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand log" -s V -l version -d 'Print version'
 complete -c ladder -n "__fish_ladder_using_subcommand show" -l state -d 'State file [default: state.db in the user data directory]' -r -F

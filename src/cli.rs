@@ -98,13 +98,17 @@ pub enum Command {
     /// Runs nothing. The recorded stdout and stderr are written byte for byte;
     /// only when stderr is a terminal does a line before them say that this
     /// is a replay. With --json, prints the execution object with
-    /// "replayed": true.
+    /// "replayed": true. A record that no longer matches the digests and byte
+    /// counts taken while the command ran is refused (tampered, exit 21).
     Replay(commands::replay::Args),
     /// Show the audit ledger, newest last; --verify checks the hash chain
     ///
     /// Every rung is an event chained to the one before by its hash. --verify
     /// recomputes the whole chain, checks that the database still refuses edits
-    /// and deletions of events, and names the first broken event (exit 21).
+    /// and deletions of events (its triggers as the schema wrote them), checks
+    /// every plan against its events (hash, command, tier and approvals as
+    /// planned; approved, started and applied only as the ledger shows), and
+    /// names the first broken event or disagreeing plan (exit 21).
     Log(commands::log::Args),
     /// Show one plan: command, decision, approvals, window, outcome
     Show(commands::show::Args),

@@ -4,10 +4,12 @@
 //! `commands/reject.rs`, `commands/apply.rs`, `commands/replay.rs`,
 //! `commands/log.rs`. The pure cores: `plan_hash` (the canonical form and its
 //! digest), `policy` (TOML model, argv patterns, evaluation), `gate` (may
-//! this rung proceed?), `ledger` (event hashing and chain verification).
+//! this rung proceed?), `ledger` (event hashing and chain verification),
+//! `audit` (plan rows against the ledger).
 //! The edges: `store` (all SQL), `runner` (spawning the command), `runlock`
 //! (liveness from kernel locks), `render` (cards, tables, JSON).
 
+pub mod audit;
 pub mod binding;
 pub mod cli;
 pub mod clock;

@@ -293,6 +293,20 @@ pub fn short(id: &str) -> &str {
     id.get(..8).unwrap_or(id)
 }
 
+/// What `log --verify` compares of a plan row with the ledger (see
+/// [`crate::audit`]): the columns a rewrite would change to run something
+/// unreviewed, without the plan's outputs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanRow {
+    pub id: String,
+    pub hash: String,
+    /// As stored, unparsed: a row is checked, not trusted.
+    pub status: String,
+    pub tier: String,
+    pub approvals_required: u32,
+    pub command: Vec<OsString>,
+}
+
 /// A ledger event as stored: chained to its predecessor by `prev_hash`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {

@@ -313,10 +313,10 @@ fn check(
                 }
                 None => Ok(Decision::Run(Box::new(plan))),
             },
-            Ok(ApplyGate::Replay) => {
-                replay::record(tx, now, &actor, &plan)?;
-                Ok(Decision::Replay(Box::new(plan)))
-            }
+            Ok(ApplyGate::Replay) => match replay::admit(tx, now, &actor, "apply", &plan)? {
+                Ok(()) => Ok(Decision::Replay(Box::new(plan))),
+                Err(e) => Ok(Decision::Refuse(e)),
+            },
             Ok(ApplyGate::Interrupted) => {
                 mark_interrupted(tx, now, &plan)?;
                 let e = gate::outcome_unknown(&plan);
@@ -507,7 +507,10 @@ fn budget_check(
 
 /// Step 2: the world must be the one that was reviewed. The bound
 /// environment, the program, script and directory (`binding`) and a fresh
-/// dry-run must reproduce the plan's hash.
+/// dry-run must reproduce the plan's hash. A dry-run that now outlives
+/// `dry_run_timeout` is `stale`, like one that now exits differently: the
+/// plan's preview no longer holds, and what to do is plan again (once the
+/// dry-run finishes).
 fn drift(plan: &Plan, policy: &InForce) -> Result<()> {
     let stale = |changed: Vec<String>| {
         Error::new(
@@ -575,7 +578,25 @@ fn drift(plan: &Plan, policy: &InForce) -> Result<()> {
     let dry = match &plan.dry_run {
         None => None,
         Some(d) => {
-            let again = run_dry_run(&d.command, &plan.cwd, policy.defaults().output_cap)?;
+            let defaults = policy.defaults();
+            let again = match run_dry_run(
+                &d.command,
+                &plan.cwd,
+                defaults.output_cap,
+                defaults.dry_run_timeout,
+            ) {
+                Ok(again) => again,
+                Err(e) if e.kind == Kind::DryRunFailed => {
+                    return Err(Error::new(
+                        Kind::Stale,
+                        format!("plan {} is stale: {}", plan.short_id(), e.message),
+                    )
+                    .with_hint(
+                        "find out why the dry-run hangs now, then plan again with a new key",
+                    ));
+                }
+                Err(e) => return Err(e),
+            };
             if again.exit_code != d.exit_code {
                 changed.push(format!(
                     "the dry-run now exits {} (was {})",
@@ -654,8 +675,10 @@ fn start(ctx: &mut Ctx, plan: &Plan, key: &str, hash: &str, policy: &InForce) ->
         match gate::apply(&fresh, key, hash, now, false, sod) {
             Ok(ApplyGate::Run) => {}
             Ok(ApplyGate::Replay) => {
-                replay::record(tx, now, &actor, &fresh)?;
-                return Ok(Started::Replay(Box::new(fresh)));
+                return Ok(match replay::admit(tx, now, &actor, "apply", &fresh)? {
+                    Ok(()) => Started::Replay(Box::new(fresh)),
+                    Err(e) => Started::Refused(e),
+                });
             }
             Ok(ApplyGate::Interrupted) => {
                 mark_interrupted(tx, now, &fresh)?;

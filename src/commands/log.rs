@@ -1,5 +1,6 @@
 //! `ladder log`: the audit ledger, and its verification.
 
+use crate::audit::{Audit, Disagreement};
 use crate::commands::find_plan;
 use crate::context::Ctx;
 use crate::error::{Error, Kind, Result};
@@ -26,7 +27,7 @@ pub struct Args {
     #[arg(long, value_name = "T")]
     pub since: Option<String>,
 
-    /// Check the whole chain and the append-only guarantee
+    /// Check the whole chain, the append-only guarantee, and every plan against its events
     #[arg(long, conflicts_with_all = ["plan", "key", "since"])]
     pub verify: bool,
 }
@@ -96,8 +97,9 @@ fn verify(ctx: &mut Ctx) -> Result<()> {
             format!("no state file at {} to verify", ctx.state_path().display()),
         ));
     }
-    let (checked, head, append_only) = store::read(ctx.store()?, |tx| {
+    let (checked, head) = store::read(ctx.store()?, |tx| {
         let mut v = Verifier::default();
+        let mut audit = Audit::default();
         tx.for_each_event(&mut |e| {
             v.check(&e).map_err(|b| {
                 Error::new(
@@ -108,21 +110,29 @@ fn verify(ctx: &mut Ctx) -> Result<()> {
                     "seq": e.seq,
                     "events_verified": v.checked,
                 }))
-            })
+            })?;
+            audit.event(&e).map_err(disagreement)
         })?;
-        Ok((v.checked, v.head().to_string(), tx.ledger_is_append_only()?))
+        if let Err(why) = tx.ledger_is_append_only()? {
+            return Err(
+                Error::new(Kind::Tampered, why).with_extra(json!({ "events_verified": v.checked }))
+            );
+        }
+        // The chain holds; the plan rows, which ladder updates in place,
+        // must agree with it.
+        tx.for_each_plan_row(&mut |row| audit.plan(&row).map_err(disagreement))?;
+        audit.finish().map_err(disagreement)?;
+        Ok((v.checked, v.head().to_string()))
     })?;
-    if !append_only {
-        return Err(Error::new(
-            Kind::Tampered,
-            "the ledger's append-only triggers were removed from the state file",
-        )
-        .with_extra(json!({ "events_verified": checked })));
-    }
     if ctx.json {
         render::emit_json(json!({ "verified": true, "events": checked, "head": head }));
     } else {
         render::emit(&format!("ledger verified: {checked} events, head {head}\n"));
     }
     Ok(())
+}
+
+/// A plan row that disagrees with the ledger, as `tampered`.
+fn disagreement(d: Disagreement) -> Error {
+    Error::new(Kind::Tampered, d.to_string()).with_extra(json!({ "plan_id": d.plan, "seq": d.seq }))
 }

@@ -118,7 +118,19 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     // The dry-run runs before policy: a rule may look at its output.
     let dry_run = match &dry_argv {
         None => None,
-        Some(argv) => Some(run_dry_run(argv, &cwd, policy.defaults().output_cap)?),
+        Some(argv) => {
+            let d = policy.defaults();
+            match run_dry_run(argv, &cwd, d.output_cap, d.dry_run_timeout) {
+                Ok(dry) => Some(dry),
+                Err(e) if e.kind == Kind::DryRunFailed => {
+                    store::write(ctx.store()?, |tx| {
+                        record_refusal(tx, now, &actor, "plan", None, Some(&key), &e)
+                    })?;
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
     };
     let lookup = |name: &str| std::env::var_os(name);
     let eval = policy.evaluate(&Input {
@@ -464,7 +476,15 @@ fn refuse_nul(what: &str, argv: &[OsString]) -> Result<()> {
 }
 
 /// Runs a dry-run (no shell, no stdin, output captured, not shown).
-pub fn run_dry_run(argv: &[OsString], cwd: &std::path::Path, cap: u64) -> Result<DryRun> {
+/// Runs a dry-run under policy's `dry_run_timeout`. One the limit killed is
+/// refused (`dry_run_failed`) whatever its exit code: it did not finish, so
+/// its output previews nothing.
+pub fn run_dry_run(
+    argv: &[OsString],
+    cwd: &std::path::Path,
+    cap: u64,
+    limit: std::time::Duration,
+) -> Result<DryRun> {
     let outcome = runner::run(
         &runner::Spec {
             argv,
@@ -473,12 +493,23 @@ pub fn run_dry_run(argv: &[OsString], cwd: &std::path::Path, cap: u64) -> Result
             cap: cap as usize,
             tee: false,
             stdin: StdinMode::Null,
-            timeout: None,
+            timeout: Some(limit),
             forward_signals: false,
         },
         &mut |_| {},
     )
     .map_err(|e| Error::new(Kind::Error, format!("failed to run the dry-run: {e}")))?;
+    if outcome.timed_out {
+        return Err(Error::new(
+            Kind::DryRunFailed,
+            format!(
+                "the dry-run `{}` timed out after {} and was killed",
+                render::argv_line(argv),
+                crate::duration::short(limit)
+            ),
+        )
+        .with_hint("make the dry-run finish sooner, or raise `dry_run_timeout` in the policy"));
+    }
     Ok(DryRun {
         command: argv.to_vec(),
         exit_code: outcome.exit_code,

@@ -200,6 +200,7 @@ fn stricter_defaults(a: &Defaults, b: &Defaults) -> Defaults {
             .filter(|c| b.dry_run_exit_codes.contains(c))
             .collect(),
         dry_run_must_be_read_only: a.dry_run_must_be_read_only || b.dry_run_must_be_read_only,
+        dry_run_timeout: a.dry_run_timeout.min(b.dry_run_timeout),
     }
 }
 

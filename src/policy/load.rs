@@ -210,6 +210,9 @@ impl Cx<'_> {
         if let Some(strict) = raw.dry_run_must_be_read_only {
             d.dry_run_must_be_read_only = strict;
         }
+        if let Some(limit) = &raw.dry_run_timeout {
+            d.dry_run_timeout = self.duration("dry_run_timeout", limit)?;
+        }
         Ok(d)
     }
 

@@ -97,6 +97,9 @@ pub struct Defaults {
     /// A dry-run runs at plan time without approval, so by default its own
     /// command must classify as `read_only` (`dry_run_must_be_read_only`).
     pub dry_run_must_be_read_only: bool,
+    /// A dry-run still running after this is killed, and the plan refused
+    /// (`dry_run_timeout`).
+    pub dry_run_timeout: Duration,
 }
 
 impl Default for Defaults {
@@ -109,6 +112,7 @@ impl Default for Defaults {
             output_cap: 1 << 20,
             dry_run_exit_codes: vec![0],
             dry_run_must_be_read_only: true,
+            dry_run_timeout: Duration::from_secs(300),
         }
     }
 }

@@ -39,6 +39,7 @@ pub(super) struct RawDefaults {
     pub output_cap: Option<Spanned<i64>>,
     pub dry_run_exit_codes: Option<Spanned<Vec<i32>>>,
     pub dry_run_must_be_read_only: Option<bool>,
+    pub dry_run_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

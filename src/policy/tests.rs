@@ -86,6 +86,7 @@ fn minimal_policy_gets_the_documented_defaults() {
     assert!(d.separation_of_duties);
     assert_eq!(d.output_cap, 1_048_576);
     assert_eq!(d.dry_run_exit_codes, vec![0]);
+    assert_eq!(d.dry_run_timeout, Duration::from_secs(300));
     let approvals: Vec<u32> = Tier::ALL
         .iter()
         .map(|&t| p.tier_settings(t).approvals)
@@ -355,6 +356,22 @@ fn bad_durations_are_refused() {
         "version = 1\n[defaults]\napply_ttl = \"0s\"\n",
         Some(3),
         "longer than zero",
+    );
+    refused(
+        "version = 1\n[defaults]\ntier = \"critical\"\ndry_run_timeout = \"0m\"\n",
+        Some(4),
+        "`dry_run_timeout` must be longer than zero",
+    );
+    refused(
+        "version = 1\n[defaults]\ndry_run_timeout = \"a while\"\n",
+        Some(3),
+        "`dry_run_timeout`",
+    );
+    assert_eq!(
+        parse("version = 1\n[defaults]\ndry_run_timeout = \"90s\"\n")
+            .defaults()
+            .dry_run_timeout,
+        Duration::from_secs(90)
     );
     refused(
         "version = 1\n[notify]\ncommand = [\"x\"]\ntimeout = \"fast\"\n",

@@ -15,7 +15,8 @@ pub mod write_queue;
 
 use crate::error::Result;
 use crate::model::{
-    Approval, Event, Execution, Millis, NewEvent, Plan, Rejection, Resolution, Status, Verdict,
+    Approval, Event, Execution, Millis, NewEvent, Plan, PlanRow, Rejection, Resolution, Status,
+    Verdict,
 };
 use crate::tier::Tier;
 
@@ -91,8 +92,14 @@ pub trait Tx {
     fn events(&mut self, filter: &EventFilter) -> Result<Vec<Event>>;
     /// Every event in order, one at a time (memory stays flat).
     fn for_each_event(&mut self, f: &mut dyn FnMut(Event) -> Result<()>) -> Result<()>;
-    /// Whether the database still refuses UPDATE and DELETE on events.
-    fn ledger_is_append_only(&mut self) -> Result<bool>;
+    /// The newest event of `kind` about `plan`.
+    fn last_event_of(&mut self, plan: &str, kind: &str) -> Result<Option<Event>>;
+    /// Every plan row's checked columns, in order, one at a time.
+    fn for_each_plan_row(&mut self, f: &mut dyn FnMut(PlanRow) -> Result<()>) -> Result<()>;
+    /// Whether the database still refuses UPDATE and DELETE on events: each
+    /// of the schema's triggers is there, as the schema wrote it. `Err`
+    /// names the first that is missing or altered.
+    fn ledger_is_append_only(&mut self) -> Result<std::result::Result<(), String>>;
 }
 
 /// Where state lives.

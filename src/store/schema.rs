@@ -8,6 +8,22 @@
 //! guessed at. `PRAGMA application_id` marks the file as ladder's, so a
 //! stray SQLite database passed as `--state` is refused, not adopted.
 
+/// The triggers that make the ledger append-only, by name, exactly as
+/// migration 1 creates them (a test holds the two together). `log --verify`
+/// compares what the state file holds with these.
+pub const APPEND_ONLY_TRIGGERS: [(&str, &str); 2] = [
+    (
+        "events_no_update",
+        "CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'ledger events are append-only'); END;",
+    ),
+    (
+        "events_no_delete",
+        "CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'ledger events are append-only'); END;",
+    ),
+];
+
 /// `ladr` in ASCII.
 pub const APPLICATION_ID: i32 = 0x6c61_6472;
 
@@ -125,3 +141,17 @@ ALTER TABLE plans ADD COLUMN script_id TEXT;
 ALTER TABLE plans ADD COLUMN escalated_from TEXT; -- JSON verdict, or NULL
 "#,
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_append_only_triggers_are_the_ones_the_migrations_create() {
+        for (name, sql) in APPEND_ONLY_TRIGGERS {
+            assert!(sql.contains(name));
+            let created = MIGRATIONS.iter().filter(|m| m.contains(sql)).count();
+            assert_eq!(created, 1, "{name} is not created as written");
+        }
+    }
+}

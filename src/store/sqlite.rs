@@ -23,15 +23,15 @@
 //! Opening checks the schema with one pragma read; migrations run only when
 //! the version is behind. Statements go through `prepare_cached`.
 
-use super::schema::{APPLICATION_ID, MIGRATIONS};
+use super::schema::{APPEND_ONLY_TRIGGERS, APPLICATION_ID, MIGRATIONS};
 use super::write_queue::WriteQueue;
 use super::{BudgetScope, EventFilter, Store, Tx};
 use crate::binding::{Binding, BoundFile};
 use crate::error::{Error, Kind, Result};
 use crate::ledger;
 use crate::model::{
-    Approval, DryRun, Event, Execution, Millis, NewEvent, Outcome, Plan, Rejection, Resolution,
-    Status, Verdict,
+    Approval, DryRun, Event, Execution, Millis, NewEvent, Outcome, Plan, PlanRow, Rejection,
+    Resolution, Status, Verdict,
 };
 use crate::tier::Tier;
 use anyhow::Context as _;
@@ -114,12 +114,20 @@ impl SqliteStore {
             )
             .with_hint("give a file path, e.g. --state DIR/state.db"));
         }
-        if path.is_dir() {
-            return Err(Error::new(
-                Kind::Error,
-                format!("state path {} is a directory", path.display()),
-            )
-            .with_hint("give a file path, e.g. --state DIR/state.db"));
+        // Only a regular file (or a symlink to one) can hold the state:
+        // SQLite would open a device or a FIFO as a database and create its
+        // journal beside it (`--state /dev/null` made `/dev/null-journal`).
+        if let Ok(meta) = std::fs::metadata(path) {
+            if let Some(kind) = not_a_regular_file(&meta.file_type()) {
+                return Err(Error::new(
+                    Kind::Error,
+                    format!(
+                        "state path {} is {kind}, not a regular file",
+                        path.display()
+                    ),
+                )
+                .with_hint("give a file path, e.g. --state DIR/state.db"));
+            }
         }
         if let Some(file) = path.ancestors().skip(1).find(|a| a.is_file()) {
             return Err(Error::new(
@@ -1212,17 +1220,101 @@ impl Tx for SqliteTx<'_> {
         Ok(())
     }
 
-    fn ledger_is_append_only(&mut self) -> Result<bool> {
-        let n: i64 = self
+    fn last_event_of(&mut self, plan: &str, kind: &str) -> Result<Option<Event>> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE plan = ?1 AND kind = ?2 ORDER BY seq DESC LIMIT 1"
+        );
+        self.conn
+            .prepare_cached(&sql)
+            .map_err(db)?
+            .query_row(params![plan, kind], event_from_row)
+            .optional()
+            .map_err(db)
+    }
+
+    fn for_each_plan_row(&mut self, f: &mut dyn FnMut(PlanRow) -> Result<()>) -> Result<()> {
+        let mut stmt = self
             .conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'
-                 AND name IN ('events_no_update', 'events_no_delete') AND tbl_name = 'events'",
-                [],
-                |r| r.get(0),
+            .prepare(
+                "SELECT id, hash, status, tier, approvals_required, command FROM plans ORDER BY seq",
             )
             .map_err(db)?;
-        Ok(n == 2)
+        let mut rows = stmt.query([]).map_err(db)?;
+        while let Some(r) = rows.next().map_err(db)? {
+            let row = (|| -> rusqlite::Result<PlanRow> {
+                Ok(PlanRow {
+                    id: r.get(0)?,
+                    hash: r.get(1)?,
+                    status: r.get(2)?,
+                    tier: r.get(3)?,
+                    approvals_required: r.get(4)?,
+                    command: decode_argv(&r.get::<_, Vec<u8>>(5)?),
+                })
+            })()
+            .map_err(db)?;
+            f(row)?;
+        }
+        Ok(())
+    }
+
+    fn ledger_is_append_only(&mut self) -> Result<std::result::Result<(), String>> {
+        // Names alone are not enough: a trigger of the same name that does
+        // nothing would pass. Each must be the schema's own statement, as
+        // SQLite keeps it (whitespace aside).
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND name = ?1 AND tbl_name = 'events'",
+            )
+            .map_err(db)?;
+        for (name, sql) in APPEND_ONLY_TRIGGERS {
+            let found: Option<Option<String>> = stmt
+                .query_row([name], |r| r.get(0))
+                .optional()
+                .map_err(db)?;
+            match found {
+                None => {
+                    return Ok(Err(format!(
+                        "the ledger's append-only trigger {name} was removed"
+                    )));
+                }
+                Some(text) if text.as_deref().map(normalize_sql) != Some(normalize_sql(sql)) => {
+                    return Ok(Err(format!(
+                        "the ledger's append-only trigger {name} was replaced by another of the same name"
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(Ok(()))
+    }
+}
+
+/// SQL text with every run of whitespace made one space, and no `;` at the
+/// end (SQLite keeps a statement without it).
+fn normalize_sql(sql: &str) -> String {
+    let words: Vec<&str> = sql.split_whitespace().collect();
+    words.join(" ").trim_end_matches(';').trim_end().to_string()
+}
+
+/// What a file that is not a regular file is, in words; `None` for a
+/// regular file.
+fn not_a_regular_file(t: &std::fs::FileType) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt as _;
+    if t.is_file() {
+        None
+    } else if t.is_dir() {
+        Some("a directory")
+    } else if t.is_char_device() {
+        Some("a character device")
+    } else if t.is_block_device() {
+        Some("a block device")
+    } else if t.is_fifo() {
+        Some("a FIFO")
+    } else if t.is_socket() {
+        Some("a socket")
+    } else {
+        Some("a special file")
     }
 }
 

@@ -138,6 +138,9 @@ fn a_plan_made_under_a_looser_policy_takes_the_verdict_of_the_policy_in_force() 
     assert_eq!(t.approve("alice", &plan).code, 0);
     assert_eq!(t.apply_json("agent", &plan).code, 0);
     assert!(marker.exists());
+    // The ledger explains the row: planned read_only, escalated, approved, run.
+    let verify = t.json("viewer", &["log", "--verify"]);
+    assert_eq!(verify.code, 0, "{}", verify.stdout_str());
 }
 
 #[test]
@@ -161,6 +164,7 @@ fn a_policy_in_force_that_denies_the_command_denies_the_plan() {
     assert_eq!(plan["status"], "approved");
     refused(&t.apply_json("agent", &plan), 18, "denied");
     assert_eq!(t.show(&plan)["status"], "denied");
+    assert_eq!(t.json("viewer", &["log", "--verify"]).code, 0);
 }
 
 /// Runs `ladder ARGS` with `policy` installed as the system policy, in a

@@ -2435,6 +2435,124 @@ fn replay_gives_back_the_recorded_outcome_by_plan_prefix_and_runs_nothing() {
     assert_eq!(ev["actor"], "viewer");
 }
 
+#[test]
+fn replay_refuses_a_record_whose_output_was_edited_in_the_state_file() {
+    let t = strict();
+    let plan = t.plan("agent", "rt", &[], &["printf", "the-real-output"]);
+    t.approve("alice", &plan);
+    assert_eq!(t.apply("agent", &plan).code, 0);
+    // The executions table has no triggers: whoever can write the state file
+    // can swap the recorded bytes a retrying caller will be given.
+    t.db()
+        .execute(
+            "UPDATE executions SET stdout = CAST('rm -rf --no-preserve-root' AS BLOB)",
+            [],
+        )
+        .unwrap();
+    let r = t.json("viewer", &["replay", id(&plan)]);
+    assert_refused(&r, 21, "tampered");
+    assert!(!r.stdout_str().contains("rm -rf"), "{}", r.stdout_str());
+    let ev = last_event(&t);
+    assert_eq!(ev["kind"], "refused");
+    assert_eq!(ev["detail"]["code"], "tampered");
+
+    let r = t.run("viewer", &["replay", "--key", "rt"]);
+    assert_human_error(&r, 21);
+    assert!(r.stderr.contains("stdout"), "{}", r.stderr);
+    // The replay a second apply does checks the same.
+    let r = t.apply("agent", &plan);
+    assert_human_error(&r, 21);
+    let r = t.apply_json("agent", &plan);
+    assert_refused(&r, 21, "tampered");
+    assert_eq!(count(&t.event_kinds(), "replayed"), 0);
+
+    // The byte count is checked too: the same bytes under another length.
+    t.db()
+        .execute(
+            "UPDATE executions SET stdout = CAST('the-real-output' AS BLOB), stdout_bytes = 3",
+            [],
+        )
+        .unwrap();
+    assert_refused(&t.json("viewer", &["replay", id(&plan)]), 21, "tampered");
+    // Put back as recorded, it replays again.
+    t.db()
+        .execute("UPDATE executions SET stdout_bytes = 15", [])
+        .unwrap();
+    let r = t.run("viewer", &["replay", id(&plan)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, b"the-real-output");
+}
+
+/// The digests and counts in the executions row can be rewritten along with
+/// the bytes; the `applied` event in the append-only ledger cannot.
+#[test]
+fn replay_refuses_a_record_rewritten_with_matching_digests() {
+    let forged = "echo pwned";
+    let sha = ladder::plan_hash::sha256_hex(forged.as_bytes());
+    for set in [
+        format!(
+            "stdout = CAST('{forged}' AS BLOB), stdout_bytes = {}, stdout_sha256 = '{sha}'",
+            forged.len()
+        ),
+        // Marked truncated: a head shorter than the stream is taken on trust.
+        "stdout = CAST('echo' AS BLOB), truncated = 1".to_string(),
+        "exit_code = 0".to_string(),
+    ] {
+        let t = strict();
+        let plan = t.plan(
+            "agent",
+            "forge",
+            &[],
+            &["sh", "-c", "printf the-real-output; exit 3"],
+        );
+        t.approve("alice", &plan);
+        assert_eq!(t.apply("agent", &plan).code, 3);
+        t.db()
+            .execute(&format!("UPDATE executions SET {set}"), [])
+            .unwrap();
+        let r = t.json("viewer", &["replay", id(&plan)]);
+        assert_refused(&r, 21, "tampered");
+        assert!(
+            !r.stdout_str().contains("echo"),
+            "{set}: {}",
+            r.stdout_str()
+        );
+        assert_refused(&t.apply_json("agent", &plan), 21, "tampered");
+    }
+}
+
+#[test]
+fn replay_of_a_truncated_record_refuses_a_head_longer_than_the_stream() {
+    let mut t = TestEnv::new();
+    t.with_policy(&STRICT_POLICY.replace(
+        "separation_of_duties = true",
+        "separation_of_duties = true\noutput_cap = 4",
+    ));
+    let plan = t.plan("agent", "rtt", &[], &["printf", "0123456789"]);
+    t.approve("alice", &plan);
+    assert_eq!(t.apply("agent", &plan).code, 0);
+    let r = t.json("viewer", &["replay", id(&plan)]);
+    assert_eq!(r.code, 0, "{}", r.stdout_str());
+    assert_eq!(r.json()["truncated"], true);
+    // Only the head's length can be checked against a partial record.
+    t.db()
+        .execute(
+            "UPDATE executions SET stdout = CAST('0123456789-and-more' AS BLOB)",
+            [],
+        )
+        .unwrap();
+    assert_refused(&t.json("viewer", &["replay", id(&plan)]), 21, "tampered");
+    // A stream whose head is complete is checked in full, truncated or not:
+    // here stderr was empty and is not any more.
+    t.db()
+        .execute(
+            "UPDATE executions SET stdout = CAST('0123' AS BLOB), stderr = CAST('x' AS BLOB), stderr_bytes = 1",
+            [],
+        )
+        .unwrap();
+    assert_refused(&t.json("viewer", &["replay", id(&plan)]), 21, "tampered");
+}
+
 // ---------------------------------------------------------------------------
 // log
 // ---------------------------------------------------------------------------
@@ -2712,6 +2830,137 @@ fn log_verify_detects_removed_append_only_triggers() {
         let r = t.json("viewer", &["log", "--verify"]);
         assert_refused(&r, 21, "tampered");
     }
+}
+
+#[test]
+fn log_verify_detects_an_append_only_trigger_replaced_by_a_no_op_of_the_same_name() {
+    for trigger in ["events_no_update", "events_no_delete"] {
+        let t = strict();
+        t.plan("agent", "noop", &[], &["echo", "x"]);
+        let when = if trigger == "events_no_update" {
+            "UPDATE"
+        } else {
+            "DELETE"
+        };
+        t.db()
+            .execute_batch(&format!(
+                "DROP TRIGGER {trigger};
+                 CREATE TRIGGER {trigger} BEFORE {when} ON events BEGIN SELECT 1; END;"
+            ))
+            .unwrap();
+        let r = t.json("viewer", &["log", "--verify"]);
+        assert_refused(&r, 21, "tampered");
+        let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+        assert!(msg.contains(trigger), "{msg}");
+    }
+    // The same trigger written with other spacing is the same trigger.
+    let t = strict();
+    t.plan("agent", "respaced", &[], &["echo", "x"]);
+    t.db()
+        .execute_batch(
+            "DROP TRIGGER events_no_update;
+             CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+                 BEGIN  SELECT RAISE(ABORT, 'ledger events are append-only');  END;",
+        )
+        .unwrap();
+    let r = t.json("viewer", &["log", "--verify"]);
+    assert_eq!(r.code, 0, "{}", r.stdout_str());
+}
+
+#[test]
+fn log_verify_detects_a_plan_row_rewritten_behind_the_ledger() {
+    for (what, set) in [
+        (
+            "command",
+            "command = CAST('rm' || char(0) || '-rf' || char(0) || '/' || char(0) AS BLOB)",
+        ),
+        (
+            "hash",
+            "hash = '0000000000000000000000000000000000000000000000000000000000000000'",
+        ),
+        (
+            "command",
+            "command = CAST('rm' || char(0) || '-rf' || char(0) || '/' || char(0) AS BLOB),
+             hash = '0000000000000000000000000000000000000000000000000000000000000000'",
+        ),
+    ] {
+        let t = strict();
+        let plan = t.plan("agent", "rewrite", &[], &["echo", "x"]);
+        t.db()
+            .execute(
+                &format!("UPDATE plans SET {set} WHERE id = ?1"),
+                [id(&plan)],
+            )
+            .unwrap();
+        let r = t.json("viewer", &["log", "--verify"]);
+        assert_refused(&r, 21, "tampered");
+        let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+        assert!(msg.contains(&id(&plan)[..8]), "names the plan: {msg}");
+        assert!(msg.contains(what), "says what disagrees: {msg}");
+        assert_human_error(&t.run("viewer", &["log", "--verify"]), 21);
+    }
+}
+
+#[test]
+fn log_verify_detects_a_plan_approved_behind_the_ledger() {
+    for status in ["approved", "running", "applied"] {
+        let t = strict();
+        let plan = t.plan("agent", "sneak", &[], &["echo", "x"]);
+        assert_eq!(plan["status"], "pending");
+        t.db()
+            .execute(
+                "UPDATE plans SET status = ?2 WHERE id = ?1",
+                [id(&plan), status],
+            )
+            .unwrap();
+        let r = t.json("viewer", &["log", "--verify"]);
+        assert_refused(&r, 21, "tampered");
+        let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+        assert!(msg.contains(&id(&plan)[..8]), "{status}: {msg}");
+        assert!(msg.contains("approv"), "{status}: {msg}");
+    }
+    // An approval row added beside the status does not make it so either.
+    let t = strict();
+    let plan = t.plan("agent", "sneak", &[], &["echo", "x"]);
+    let db = t.db();
+    db.execute(
+        "INSERT INTO approvals (plan, actor, at, hash) VALUES (?1, 'alice', 0, ?2)",
+        [id(&plan), hash(&plan)],
+    )
+    .unwrap();
+    db.execute(
+        "UPDATE plans SET status = 'approved' WHERE id = ?1",
+        [id(&plan)],
+    )
+    .unwrap();
+    drop(db);
+    assert_refused(&t.json("viewer", &["log", "--verify"]), 21, "tampered");
+}
+
+#[test]
+fn log_verify_detects_a_plan_row_with_no_planned_event() {
+    let t = strict();
+    let plan = t.plan("agent", "orig", &[], &["echo", "x"]);
+    // A second plan row copied from the first under a new id: no event
+    // ever planned it.
+    t.db()
+        .execute(
+            "INSERT INTO plans SELECT NULL, 'ffffffff-0000-4000-8000-000000000000', key || '2', hash,
+                    status, tier, rule, approvals_required, command, cwd, env, dry_run_command,
+                    dry_run_exit, dry_run_stdout, dry_run_stderr, dry_run_stdout_sha256,
+                    dry_run_stderr_sha256, dry_run_stdout_bytes, dry_run_stderr_bytes,
+                    dry_run_truncated, dry_run_ok, reason, target, effect, rollback, confidence,
+                    actor, created_at, expires_at, policy_sha256, decision, retry_allowed,
+                    rejected_by, rejected_reason, rejected_at, cwd_id, program, program_id,
+                    script, script_id, escalated_from
+             FROM plans WHERE id = ?1",
+            [id(&plan)],
+        )
+        .unwrap();
+    let r = t.json("viewer", &["log", "--verify"]);
+    assert_refused(&r, 21, "tampered");
+    let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(msg.contains("ffffffff"), "{msg}");
 }
 
 // ---------------------------------------------------------------------------

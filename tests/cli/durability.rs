@@ -655,3 +655,171 @@ fn a_writer_waits_in_the_queue_while_another_holds_its_turn_and_then_writes() {
         .unwrap();
     assert_eq!(plans, 2);
 }
+
+/// `--state /dev/null` used to be opened as a database: SQLite created
+/// `/dev/null-journal` beside it. A path that exists and is not a regular
+/// file is refused before anything is created next to it.
+#[test]
+fn a_state_path_that_is_a_device_or_a_fifo_is_refused_up_front() {
+    let t = env();
+    let beside = |p: &str| -> Vec<String> {
+        ["-journal", "-wal", "-shm", ".lock"]
+            .iter()
+            .map(|s| format!("{p}{s}"))
+            .collect()
+    };
+    for f in beside("/dev/null") {
+        let _ = std::fs::remove_file(&f);
+    }
+    let fifo = t.path().join("state.fifo");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(status.success());
+    let fifo = fifo.to_str().unwrap().to_string();
+    for state in ["/dev/null", fifo.as_str()] {
+        for args in [
+            &["list"][..],
+            &["plan", "--key", "k", "--", "ls"],
+            &["log", "--verify"],
+        ] {
+            let mut all = vec!["--state", state];
+            all.extend_from_slice(args);
+            let started = Instant::now();
+            let r = t.run("agent", &all);
+            assert_eq!(r.code, 1, "{state} {args:?}: {}", r.stderr);
+            assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+            assert!(
+                r.stderr.starts_with("ladder: ") && r.stderr.contains("not a regular file"),
+                "{}",
+                r.stderr
+            );
+            assert!(started.elapsed() < Duration::from_secs(10), "it waited");
+            for f in beside(state) {
+                assert!(
+                    std::fs::symlink_metadata(&f).is_err(),
+                    "{state} {args:?} created {f}"
+                );
+            }
+        }
+    }
+    // A symlink to a regular state file still works.
+    t.plan("agent", "real", &[], &["true"]);
+    let link = t.path().join("link.db");
+    std::os::unix::fs::symlink(t.state(), &link).unwrap();
+    let r = t.json(
+        "agent",
+        &["--state", link.to_str().unwrap(), "show", "--key", "real"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["key"], "real");
+}
+
+/// `log --verify` cross-checks every plan row against its events: a state
+/// that only ladder wrote must pass, whatever each plan went through.
+#[test]
+fn log_verify_accepts_an_untouched_state_with_plans_in_every_status() {
+    let mut t = env();
+    // Expired: planned long ago, never approved.
+    t.at("2020-01-01T00:00:00Z");
+    t.plan("agent", "expired", &[], &["echo", "old"]);
+    t.now = None;
+
+    let applied = t.plan("agent", "applied", &[], &["echo", "a"]);
+    t.approve("alice", &applied);
+    assert_eq!(t.apply("agent", &applied).code, 0);
+    assert_eq!(t.apply("agent", &applied).code, 0, "a replay");
+
+    let free = t.plan("agent", "free", &[], &["ls"]);
+    assert_eq!(free["status"], "approved");
+    assert_eq!(t.apply("agent", &free).code, 0);
+
+    let critical = t.plan("agent", "two", &[], &["deploy-prod", "x"]);
+    t.approve("alice", &critical);
+    t.approve("bob", &critical);
+    assert_eq!(status_of(&t, &critical), "approved");
+
+    let rejected = t.plan("agent", "again", &[], &["echo", "r"]);
+    let r = t.json(
+        "alice",
+        &["reject", rejected["id"].as_str().unwrap(), "--reason", "no"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stdout_str());
+    // Refused along the way: the ledger records it, nothing else changes.
+    assert_eq!(t.apply_json("agent", &rejected).code, 11);
+    // The key planned again after the rejection: a new plan.
+    let replanned = t.plan("agent", "again", &[], &["echo", "r2"]);
+    assert_ne!(replanned["id"], rejected["id"]);
+
+    let r = t.json(
+        "agent",
+        &["plan", "--key", "denied", "--", "forbidden-thing"],
+    );
+    assert_eq!(r.code, 18, "{}", r.stdout_str());
+
+    t.plan("agent", "pending", &[], &["echo", "p"]);
+
+    // Interrupted, resolved retry, applied.
+    let marker = t.path().join("started");
+    let script = format!(
+        "touch {}; [ -f {}.fast ] || exec sleep 5",
+        marker.display(),
+        marker.display()
+    );
+    let crashed = t.plan("agent", "crash", &[], &["sh", "-c", &script]);
+    t.approve("alice", &crashed);
+    let mut ladder = spawn_apply(&t, &crashed, &[]);
+    wait_until_started(&marker);
+    signal(&ladder, libc::SIGKILL);
+    ladder.wait().unwrap();
+    assert_eq!(t.apply_json("agent", &crashed).code, 17);
+    assert_eq!(
+        resolve_retry(&t, "alice", &crashed, "nothing happened").code,
+        0
+    );
+    std::fs::write(format!("{}.fast", marker.display()), "").unwrap();
+    assert_eq!(t.apply("agent", &crashed).code, 0);
+
+    // Interrupted, resolved as succeeded.
+    let _ = std::fs::remove_file(&marker);
+    let settled = t.plan(
+        "agent",
+        "settled",
+        &[],
+        &["sh", "-c", &script.replace(".fast", ".never")],
+    );
+    t.approve("alice", &settled);
+    let mut ladder = spawn_apply(&t, &settled, &[]);
+    wait_until_started(&marker);
+    signal(&ladder, libc::SIGKILL);
+    ladder.wait().unwrap();
+    let r = t.json(
+        "alice",
+        &[
+            "resolve",
+            settled["id"].as_str().unwrap(),
+            "--outcome",
+            "succeeded",
+            "--reason",
+            "done by hand",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stdout_str());
+
+    let statuses: std::collections::BTreeSet<String> =
+        t.json("viewer", &["list", "--status", "all"]).json()["plans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["status"].as_str().unwrap().to_string())
+            .collect();
+    for want in [
+        "applied", "approved", "denied", "expired", "pending", "rejected",
+    ] {
+        assert!(statuses.contains(want), "{want} missing from {statuses:?}");
+    }
+    let r = t.json("viewer", &["log", "--verify"]);
+    assert_eq!(r.code, 0, "{}", r.stdout_str());
+    assert_eq!(r.json()["verified"], true);
+}

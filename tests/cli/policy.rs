@@ -406,3 +406,79 @@ fn a_policy_path_that_is_no_small_regular_file_is_refused_at_once() {
     }
     assert!(!t.state().exists(), "nothing was planned");
 }
+
+#[test]
+fn a_dry_run_that_outlives_dry_run_timeout_is_killed_and_refused() {
+    let mut t = TestEnv::new();
+    t.with_policy(&BASE.replace("[defaults]\n", "[defaults]\ndry_run_timeout = \"1s\"\n"));
+    let started = std::time::Instant::now();
+    let r = t.json(
+        "agent",
+        &[
+            "plan",
+            "--key",
+            "slow",
+            "--dry-run",
+            "sleep 30",
+            "--",
+            "touch",
+            "x",
+        ],
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "the dry-run was not cut short: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(r.code, 20, "{}", r.stdout_str());
+    let e = &r.json()["error"];
+    assert_eq!(e["code"], "dry_run_failed");
+    let msg = e["message"].as_str().unwrap();
+    assert!(msg.contains("timed out after 1s"), "{msg}");
+    let events = t.events();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["kind"], "refused");
+    assert_eq!(events[0]["detail"]["code"], "dry_run_failed");
+    let r = t.run(
+        "agent",
+        &[
+            "plan",
+            "--key",
+            "slow",
+            "--dry-run",
+            "sleep 30",
+            "--",
+            "touch",
+            "x",
+        ],
+    );
+    assert_eq!(r.code, 20);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(r.stderr.contains("timed out after 1s"), "{}", r.stderr);
+}
+
+#[test]
+fn a_dry_run_that_times_out_at_apply_makes_the_plan_stale() {
+    let mut t = TestEnv::new();
+    t.with_policy(&BASE.replace("[defaults]\n", "[defaults]\ndry_run_timeout = \"1s\"\n"));
+    // Quick when planned; hangs once `slow` exists.
+    let plan = t.plan(
+        "agent",
+        "drifts",
+        &[
+            "--dry-run",
+            "sh -c 'if test -e slow; then exec sleep 30; fi'",
+        ],
+        &["touch", "done"],
+    );
+    assert_eq!(plan["status"], "approved", "{plan}");
+    std::fs::write(t.work().join("slow"), "").unwrap();
+    let started = std::time::Instant::now();
+    let r = t.apply_json("agent", &plan);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(r.code, 14, "{}", r.stdout_str());
+    let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(msg.contains("timed out after 1s"), "{msg}");
+    assert!(!t.work().join("done").exists(), "the command must not run");
+    assert_eq!(t.show(&plan)["status"], "approved");
+}
