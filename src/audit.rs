@@ -19,15 +19,18 @@
 //!
 //! # Memory
 //!
-//! Events are fed one at a time ([`Audit::event`]); what is kept is a small
-//! [`Trail`] per plan (its hash, a digest of its command, a few counters),
-//! never the events themselves, so a ledger of millions of events costs a
-//! few hundred bytes per plan.
+//! Events are fed one at a time ([`Audit::event`]); what is kept is a
+//! 40-byte [`Trail`] per plan and its index entry (fingerprints of its hash
+//! and command, a few counters), never the events themselves: about 80
+//! bytes a plan, 20 MiB for the 250,000 plans of a million-event ledger.
 
 use crate::model::{Event, PlanRow, short};
-use sha2::{Digest, Sha256};
+use crate::tier::Tier;
+use serde::Deserialize;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::BuildHasher;
 
 /// Where a plan row and its ledger disagree.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,36 +52,101 @@ impl fmt::Display for Disagreement {
     }
 }
 
-/// What the ledger said about one plan.
-#[derive(Debug)]
+/// What the ledger said about one plan: 40 bytes, so that a ledger of a
+/// quarter of a million plans is checked in ~20 MiB. Texts are kept as
+/// fingerprints: SipHash under a key drawn for this audit, which whoever
+/// edits the state file cannot know, so cannot aim a collision at.
+#[derive(Debug, Clone, Copy)]
 struct Trail {
     /// The `planned` event's sequence number.
     planned_at: i64,
-    hash: String,
-    /// sha256 of the command as the `planned` event renders it.
-    command: [u8; 32],
-    tier: String,
-    approvals_required: u64,
+    hash: u64,
+    /// Of the command as the `planned` event renders it.
+    command: u64,
+    approvals_required: u32,
+    starts: u16,
+    /// `resolve --outcome retry` after a start, each allowing one more.
+    retries: u16,
+    /// `Tier as u8`, or [`NO_TIER`] for a name that is not a tier.
+    tier: u8,
     /// Approved at plan time, or a quorum approved the planned hash.
     approved: bool,
-    starts: u32,
-    /// `resolve --outcome retry` after a start, each allowing one more.
-    retries: u32,
     /// A plan row was checked against this trail.
     row_seen: bool,
+}
+
+const NO_TIER: u8 = u8::MAX;
+
+fn tier_code(name: &str) -> u8 {
+    name.parse::<Tier>().map_or(NO_TIER, |t| t as u8)
+}
+
+fn tier_name(code: u8) -> &'static str {
+    Tier::ALL
+        .get(code as usize)
+        .map_or("(not a tier)", |t| t.as_str())
+}
+
+/// The fields of an event's detail the audit reads; the rest are skipped
+/// unparsed into values.
+#[derive(Deserialize, Default)]
+struct Detail<'a> {
+    #[serde(borrow)]
+    hash: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    command: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    tier: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    status: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    outcome: Option<Cow<'a, str>>,
+    approvals_required: Option<u64>,
+    quorum: Option<bool>,
+    #[serde(borrow)]
+    to: Option<Verdict<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Verdict<'a> {
+    #[serde(borrow)]
+    tier: Option<Cow<'a, str>>,
+    approvals_required: Option<u64>,
 }
 
 /// The cross-check, fed every event in order, then every plan row.
 #[derive(Debug, Default)]
 pub struct Audit {
-    trails: HashMap<String, Trail>,
+    trails: Vec<Trail>,
+    /// Plan id → index in `trails`: ladder's ids (lowercase UUIDs) by their
+    /// 16 bytes, anything else an edit may have put there by its text.
+    by_uuid: HashMap<[u8; 16], u32>,
+    by_text: HashMap<String, u32>,
+    keys: std::collections::hash_map::RandomState,
 }
 
-fn digest(text: &str) -> [u8; 32] {
-    Sha256::digest(text.as_bytes()).into()
+/// A ladder plan id's 16 bytes: the canonical lowercase hyphenated form only,
+/// so that the bytes name exactly one text.
+fn uuid_bytes(id: &str) -> Option<[u8; 16]> {
+    if id.len() != 36 || id.bytes().any(|b| b.is_ascii_uppercase()) {
+        return None;
+    }
+    uuid::Uuid::try_parse(id).ok().map(|u| *u.as_bytes())
 }
 
 impl Audit {
+    fn fp(&self, text: &str) -> u64 {
+        self.keys.hash_one(text)
+    }
+
+    fn index(&self, id: &str) -> Option<usize> {
+        match uuid_bytes(id) {
+            Some(b) => self.by_uuid.get(&b),
+            None => self.by_text.get(id),
+        }
+        .map(|i| *i as usize)
+    }
+
     /// Takes the next event of the ledger (in order).
     pub fn event(&mut self, e: &Event) -> Result<(), Disagreement> {
         let Some(plan) = &e.plan else { return Ok(()) };
@@ -93,50 +161,56 @@ impl Audit {
             seq: Some(e.seq),
             what,
         };
-        let detail: serde_json::Value = serde_json::from_str(&e.detail)
-            .map_err(|_| fail(format!("its {} event's detail is not JSON", e.kind)))?;
-        let text = |name: &str| detail.get(name).and_then(|v| v.as_str());
+        let detail: Detail = serde_json::from_str(&e.detail).map_err(|_| {
+            fail(format!(
+                "its {} event's detail is not as ladder writes it",
+                e.kind
+            ))
+        })?;
         if e.kind == "planned" {
-            if let Some(first) = self.trails.get(plan) {
+            if let Some(first) = self.index(plan) {
                 return Err(fail(format!(
                     "planned a second time (first at event {})",
-                    first.planned_at
+                    self.trails[first].planned_at
                 )));
             }
             let (Some(hash), Some(command), Some(tier)) =
-                (text("hash"), text("command"), text("tier"))
+                (&detail.hash, &detail.command, &detail.tier)
             else {
                 return Err(fail("its planned event lacks hash, command or tier".into()));
             };
-            self.trails.insert(
-                plan.clone(),
-                Trail {
-                    planned_at: e.seq,
-                    hash: hash.to_string(),
-                    command: digest(command),
-                    tier: tier.to_string(),
-                    approvals_required: detail["approvals_required"].as_u64().unwrap_or(0),
-                    approved: text("status") == Some("approved"),
-                    starts: 0,
-                    retries: 0,
-                    row_seen: false,
-                },
-            );
+            let trail = Trail {
+                planned_at: e.seq,
+                hash: self.fp(hash),
+                command: self.fp(command),
+                tier: tier_code(tier),
+                approvals_required: detail.approvals_required.unwrap_or(0) as u32,
+                approved: detail.status.as_deref() == Some("approved"),
+                starts: 0,
+                retries: 0,
+                row_seen: false,
+            };
+            let at = self.trails.len() as u32;
+            self.trails.push(trail);
+            match uuid_bytes(plan) {
+                Some(b) => self.by_uuid.insert(b, at),
+                None => self.by_text.insert(plan.clone(), at),
+            };
             return Ok(());
         }
-        let Some(trail) = self.trails.get_mut(plan) else {
+        let Some(i) = self.index(plan) else {
             return Err(fail(format!("{} before any planned event", e.kind)));
         };
+        let hash = detail.hash.as_deref().map(|h| self.fp(h));
+        let trail = &mut self.trails[i];
         match e.kind.as_str() {
             "approved" => {
-                if text("hash") == Some(trail.hash.as_str())
-                    && detail.get("quorum").and_then(|q| q.as_bool()) == Some(true)
-                {
+                if hash == Some(trail.hash) && detail.quorum == Some(true) {
                     trail.approved = true;
                 }
             }
             "resolved" => {
-                if text("outcome") == Some("retry") && trail.starts > trail.retries {
+                if detail.outcome.as_deref() == Some("retry") && trail.starts > trail.retries {
                     trail.retries += 1;
                 }
             }
@@ -144,20 +218,19 @@ impl Audit {
                 // A stricter verdict: the row takes its tier and approvals,
                 // and an approval given before counts only if the plan
                 // stayed approved under it.
-                let to = &detail["to"];
-                let Some(tier) = to.get("tier").and_then(|t| t.as_str()) else {
+                let Some(to) = &detail.to else {
                     return Err(fail("its escalated event lacks the verdict".into()));
                 };
-                trail.tier = tier.to_string();
-                trail.approvals_required = to["approvals_required"].as_u64().unwrap_or(0);
-                trail.approved = trail.approved && text("status") == Some("approved");
+                trail.tier = to.tier.as_deref().map_or(NO_TIER, tier_code);
+                trail.approvals_required = to.approvals_required.unwrap_or(0) as u32;
+                trail.approved = trail.approved && detail.status.as_deref() == Some("approved");
             }
             _ => {
-                let hash = text("hash").unwrap_or("");
-                if hash != trail.hash {
+                if hash != Some(trail.hash) {
                     return Err(fail(format!(
-                        "started with hash {hash}, but its planned event (event {}) has {}",
-                        trail.planned_at, trail.hash
+                        "started with hash {}, not the hash of its planned event (event {})",
+                        detail.hash.as_deref().unwrap_or(""),
+                        trail.planned_at
                     )));
                 }
                 if !trail.approved {
@@ -171,7 +244,7 @@ impl Audit {
                             .into(),
                     ));
                 }
-                trail.starts += 1;
+                trail.starts = trail.starts.saturating_add(1);
             }
         }
         Ok(())
@@ -184,40 +257,43 @@ impl Audit {
             seq,
             what,
         };
-        let Some(trail) = self.trails.get_mut(&row.id) else {
+        let Some(i) = self.index(&row.id) else {
             return Err(fail(
                 None,
                 "its row has no planned event in the ledger".into(),
             ));
         };
+        let command = crate::render::argv_line(&row.command);
+        let (command_fp, hash_fp) = (self.fp(&command), self.fp(&row.hash));
+        let trail = &mut self.trails[i];
         trail.row_seen = true;
         let at = Some(trail.planned_at);
-        let command = crate::render::argv_line(&row.command);
-        if digest(&command) != trail.command {
+        if command_fp != trail.command {
             return Err(fail(
                 at,
                 format!("its row's command `{command}` is not the command its planned event names"),
             ));
         }
-        if row.hash != trail.hash {
+        if hash_fp != trail.hash {
             return Err(fail(
                 at,
                 format!(
-                    "its row's hash {} is not its planned event's hash {}",
-                    row.hash, trail.hash
+                    "its row's hash {} is not its planned event's hash",
+                    row.hash
                 ),
             ));
         }
-        if row.tier != trail.tier {
+        if tier_code(&row.tier) != trail.tier {
             return Err(fail(
                 at,
                 format!(
                     "its row's tier {} is not its planned event's tier {}",
-                    row.tier, trail.tier
+                    row.tier,
+                    tier_name(trail.tier)
                 ),
             ));
         }
-        if u64::from(row.approvals_required) != trail.approvals_required {
+        if row.approvals_required != trail.approvals_required {
             return Err(fail(
                 at,
                 format!(
@@ -240,7 +316,7 @@ impl Audit {
                 "its row is approved for another run, but the ledger holds no `resolve --outcome retry` since its last run".into(),
             ));
         }
-        if ran && trail.starts != trail.retries + 1 {
+        if ran && u32::from(trail.starts) != u32::from(trail.retries) + 1 {
             return Err(fail(
                 None,
                 format!(
@@ -254,16 +330,27 @@ impl Audit {
 
     /// After every row: a plan the ledger knows whose row is gone.
     pub fn finish(&self) -> Result<(), Disagreement> {
-        match self
-            .trails
+        let unseen = |i: &u32| !self.trails[*i as usize].row_seen;
+        let first = self
+            .by_uuid
             .iter()
-            .filter(|(_, t)| !t.row_seen)
-            .min_by_key(|(_, t)| t.planned_at)
+            .filter(|(_, i)| unseen(i))
+            .min_by_key(|(_, i)| self.trails[**i as usize].planned_at)
+            .map(|(b, i)| (uuid::Uuid::from_bytes(*b).to_string(), *i));
+        let odd = self
+            .by_text
+            .iter()
+            .filter(|(_, i)| unseen(i))
+            .map(|(t, i)| (t.clone(), *i));
+        match first
+            .into_iter()
+            .chain(odd)
+            .min_by_key(|(_, i)| self.trails[*i as usize].planned_at)
         {
             None => Ok(()),
-            Some((id, t)) => Err(Disagreement {
-                plan: id.clone(),
-                seq: Some(t.planned_at),
+            Some((id, i)) => Err(Disagreement {
+                plan: id,
+                seq: Some(self.trails[i as usize].planned_at),
                 what: "planned in the ledger, but its row is gone from the plans table".into(),
             }),
         }
