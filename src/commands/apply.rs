@@ -93,13 +93,14 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     let hash = crate::commands::normalize_hash(&args.hash);
     let deadline = wait.map(|w| Instant::now() + w);
     let policy = ctx.policy()?;
+    let mut verdict = Memo::default();
 
     // Rung checks, polling while approvals are short and --wait allows.
     let mut pause = Duration::from_millis(100);
     let mut told = false;
     let plan = loop {
         let waiting = deadline.is_some_and(|d| Instant::now() < d);
-        match check(ctx, &args, &hash, &policy, waiting)? {
+        match check(ctx, &args, &hash, &policy, &mut verdict, waiting)? {
             Decision::Run(p) => break *p,
             Decision::Replay(p) => return replay::emit(ctx, &p, true),
             Decision::Refuse(e) => return Err(e),
@@ -147,7 +148,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         })?;
         return Err(e);
     };
-    let exec = match start(ctx, &plan, &args.key, &hash, &policy)? {
+    let exec = match start(ctx, &plan, &args.key, &hash, &policy, &mut verdict)? {
         Started::Running(exec) => *exec,
         Started::Replay(p) => return replay::emit(ctx, &p, true),
         Started::Refused(e) => return Err(e),
@@ -260,6 +261,7 @@ fn check(
     args: &Args,
     hash: &str,
     policy: &InForce,
+    verdict: &mut Memo,
     waiting: bool,
 ) -> Result<Decision> {
     let now = ctx.now();
@@ -281,7 +283,7 @@ fn check(
                 Ok(ApplyGate::Run)
             )
             && gate::integrity(&plan).is_ok()
-            && gate::escalation(&plan, &in_force(&plan, policy), &policy.sha256()).is_none()
+            && gate::escalation(&plan, verdict.of(&plan, policy), &policy.sha256()).is_none()
             && budget_check(tx, &plan, &actor, budgets, now)?.is_none();
         Ok(runnable.then_some(plan))
     })?;
@@ -297,7 +299,7 @@ fn check(
                 return Ok(Decision::Refuse(e));
             }
         };
-        let plan = match vet(tx, &plan, &args.key, hash, policy, now)? {
+        let plan = match vet(tx, &plan, &args.key, hash, policy, verdict, now)? {
             Ok(p) => p,
             Err(e) => {
                 record_refusal(tx, now, &actor, "apply", Some(&plan), None, &e)?;
@@ -356,6 +358,23 @@ fn in_force(plan: &Plan, policy: &InForce) -> Evaluation {
     })
 }
 
+/// The policy in force's evaluation of a plan, made once per apply: the
+/// read in step 1 and the one under the run lock in step 3 see the same
+/// content (the same hash, each row checked by `gate::integrity` first),
+/// and one evaluation of a default policy costs about as much as the rest
+/// of the checks together.
+#[derive(Default)]
+struct Memo(Option<(String, Evaluation)>);
+
+impl Memo {
+    fn of(&mut self, plan: &Plan, policy: &InForce) -> &Evaluation {
+        if self.0.as_ref().is_none_or(|(hash, _)| *hash != plan.hash) {
+            self.0 = Some((plan.hash.clone(), in_force(plan, policy)));
+        }
+        &self.0.as_ref().expect("set above").1
+    }
+}
+
 /// The plan as apply may trust it, or why not. For a plan that could still
 /// run (pending or approved, the key and hash it was asked for): its row
 /// must hash to its hash (`tampered` otherwise), and when the policy in
@@ -369,6 +388,7 @@ fn vet(
     key: &str,
     hash: &str,
     policy: &InForce,
+    verdict: &mut Memo,
     now: Millis,
 ) -> Result<std::result::Result<Plan, Error>> {
     let live = matches!(plan.status, Status::Pending | Status::Approved)
@@ -381,7 +401,7 @@ fn vet(
     if let Err(e) = gate::integrity(plan) {
         return Ok(Err(e));
     }
-    let Some(up) = gate::escalation(plan, &in_force(plan, policy), &policy.sha256()) else {
+    let Some(up) = gate::escalation(plan, verdict.of(plan, policy), &policy.sha256()) else {
         return Ok(Ok(plan.clone()));
     };
     let from = Verdict {
@@ -637,7 +657,14 @@ fn drift(plan: &Plan, policy: &InForce) -> Result<()> {
 }
 
 /// Step 3: under the run lock, check again and mark the plan running.
-fn start(ctx: &mut Ctx, plan: &Plan, key: &str, hash: &str, policy: &InForce) -> Result<Started> {
+fn start(
+    ctx: &mut Ctx,
+    plan: &Plan,
+    key: &str,
+    hash: &str,
+    policy: &InForce,
+    verdict: &mut Memo,
+) -> Result<Started> {
     let now = ctx.now();
     let actor = ctx.actor.clone();
     let sod = policy.defaults().separation_of_duties;
@@ -652,7 +679,7 @@ fn start(ctx: &mut Ctx, plan: &Plan, key: &str, hash: &str, policy: &InForce) ->
         // The row is read again, so it is vetted again: what runs is what
         // this transaction finds, not what step 1 found. The binding must
         // also be the one `drift` checked.
-        let fresh = match vet(tx, &fresh, key, hash, policy, now)? {
+        let fresh = match vet(tx, &fresh, key, hash, policy, verdict, now)? {
             Ok(p) if p.binding == plan.binding => p,
             Ok(p) => {
                 let e = Error::new(
