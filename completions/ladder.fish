@@ -111,7 +111,7 @@ complete -c ladder -n "__fish_ladder_using_subcommand show" -l policy -d 'Policy
 complete -c ladder -n "__fish_ladder_using_subcommand show" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
 complete -c ladder -n "__fish_ladder_using_subcommand show" -l key -d 'Show the newest plan of this key' -r
 complete -c ladder -n "__fish_ladder_using_subcommand show" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
-complete -c ladder -n "__fish_ladder_using_subcommand show" -s h -l help -d 'Print help'
+complete -c ladder -n "__fish_ladder_using_subcommand show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand show" -s V -l version -d 'Print version'
 complete -c ladder -n "__fish_ladder_using_subcommand list" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand list" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
@@ -119,7 +119,7 @@ complete -c ladder -n "__fish_ladder_using_subcommand list" -l actor -d 'Who is 
 complete -c ladder -n "__fish_ladder_using_subcommand list" -l status -d 'Which plans: a status (pending, approved, running, applied, rejected, expired, denied, interrupted) or `all`; repeatable' -r
 complete -c ladder -n "__fish_ladder_using_subcommand list" -l limit -d 'Show at most this many (the newest)' -r
 complete -c ladder -n "__fish_ladder_using_subcommand list" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
-complete -c ladder -n "__fish_ladder_using_subcommand list" -s h -l help -d 'Print help'
+complete -c ladder -n "__fish_ladder_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand list" -s V -l version -d 'Print version'
 complete -c ladder -n "__fish_ladder_using_subcommand resolve" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand resolve" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
@@ -137,7 +137,7 @@ complete -c ladder -n "__fish_ladder_using_subcommand policy; and not __fish_see
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and not __fish_seen_subcommand_from show check explain help" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and not __fish_seen_subcommand_from show check explain help" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and not __fish_seen_subcommand_from show check explain help" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
-complete -c ladder -n "__fish_ladder_using_subcommand policy; and not __fish_seen_subcommand_from show check explain help" -s h -l help -d 'Print help'
+complete -c ladder -n "__fish_ladder_using_subcommand policy; and not __fish_seen_subcommand_from show check explain help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and not __fish_seen_subcommand_from show check explain help" -s V -l version -d 'Print version'
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and not __fish_seen_subcommand_from show check explain help" -f -a "show" -d 'Print the effective policy as TOML (the embedded default too)'
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and not __fish_seen_subcommand_from show check explain help" -f -a "check" -d 'Validate a policy file without touching state [default: the effective policy]'
@@ -147,20 +147,20 @@ complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_su
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from show" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from show" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from show" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
-complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from check" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from check" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from check" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from check" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
-complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
+complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from explain" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from explain" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from explain" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from explain" -l confidence -d 'Assume this confidence (0 to 1), as `plan --confidence` would pass' -r
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from explain" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
-complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from explain" -s h -l help -d 'Print help'
+complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from explain" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from explain" -s V -l version -d 'Print version'
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the effective policy as TOML (the embedded default too)'
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "check" -d 'Validate a policy file without touching state [default: the effective policy]'
@@ -183,7 +183,7 @@ complete -c ladder -n "__fish_ladder_using_subcommand man" -l policy -d 'Policy 
 complete -c ladder -n "__fish_ladder_using_subcommand man" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
 complete -c ladder -n "__fish_ladder_using_subcommand man" -l dir -d 'Write ladder.1 and ladder-<command>.1 into this directory instead' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand man" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
-complete -c ladder -n "__fish_ladder_using_subcommand man" -s h -l help -d 'Print help'
+complete -c ladder -n "__fish_ladder_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand man" -s V -l version -d 'Print version'
 complete -c ladder -n "__fish_ladder_using_subcommand help; and not __fish_seen_subcommand_from plan approve reject apply replay log show list resolve policy mcp completions man help" -f -a "plan" -d 'Describe a command, classify it by policy, and store it as a plan'
 complete -c ladder -n "__fish_ladder_using_subcommand help; and not __fish_seen_subcommand_from plan approve reject apply replay log show list resolve policy mcp completions man help" -f -a "approve" -d 'Approve a pending plan\'s current hash'

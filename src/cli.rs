@@ -34,6 +34,10 @@ pub struct Global {
     pub state: Option<PathBuf>,
 
     /// Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]
+    ///
+    /// When the system policy /etc/ladder/policy.toml exists, it is always in
+    /// force, and this policy is laid over it: it can only make a verdict
+    /// stricter.
     #[arg(long, global = true, env = "LADDER_POLICY", value_name = "PATH")]
     pub policy: Option<PathBuf>,
 
@@ -59,8 +63,11 @@ pub struct Global {
 pub enum Command {
     /// Describe a command, classify it by policy, and store it as a plan
     ///
-    /// The plan fixes the exact argv, working directory, bound environment values
-    /// and the dry-run's result under a sha256 hash. Planning the same key with
+    /// The plan fixes the exact argv, the program file it will run (resolved on
+    /// PATH now, bound by its identity), an interpreter's script, the working
+    /// directory, the bound environment (--env, the variables the policy's rules
+    /// look at, and the loader environment: PATH, HOME, LD_*, BASH_ENV,
+    /// KUBECONFIG...) and the dry-run's result under a sha256 hash. Planning the same key with
     /// the same content again returns the existing plan; different content under
     /// a live key is refused (key_conflict). A key whose plan was rejected,
     /// expired or denied may be planned again.
@@ -88,10 +95,14 @@ pub enum Command {
     ///
     /// Checks, in order, and refuses with the first failing code: plan exists;
     /// key matches; hash matches; already applied (then replays the recorded
-    /// outcome instead of running); in flight; interrupted; rejected; expired;
-    /// denied; approvals short; budget; drift. Then runs the command directly (no
-    /// shell) in the planned directory, streams its output while recording it,
-    /// and exits with its exit code (128+N for signal N).
+    /// outcome instead of running); in flight; interrupted; the stored plan
+    /// hashes to its hash (else tampered) and takes the stricter verdict of
+    /// the policy in force; rejected; expired; denied; approvals short (counted
+    /// from the approval records); budget; drift (bound environment, program,
+    /// script, directory and dry-run: else stale). Then runs the bound program
+    /// by its path (no shell, no PATH lookup) in the planned directory, streams
+    /// its output while recording it, and exits with its exit code (128+N for
+    /// signal N).
     Apply(commands::apply::Args),
     /// Write a plan's recorded stdout and stderr and exit with its recorded code
     ///
