@@ -175,6 +175,44 @@ fn bind_program(program: &OsStr, cwd: &Path, path_var: Option<&OsStr>) -> BoundF
     }
 }
 
+/// The argv that policy judges. A program named without a `/` is judged by
+/// its name, unless `execvp` would find it through a relative or empty
+/// PATH entry (`PATH=.:$PATH`): then it is a file in (or under) the
+/// directory the command runs in, which the agent may have just written,
+/// exactly like `./ls`, and it is judged by that path (the default policy's
+/// "program-by-path" rule), not as the `ls` its name claims to be.
+pub fn policy_argv<'a>(
+    argv: &'a [OsString],
+    cwd: &Path,
+    path_var: Option<&OsStr>,
+) -> std::borrow::Cow<'a, [OsString]> {
+    let Some(program) = argv.first().filter(|p| !p.as_bytes().contains(&b'/')) else {
+        return argv.into();
+    };
+    for dir in std::env::split_paths(path_var.unwrap_or_default()) {
+        let relative = dir.as_os_str().is_empty() || dir.is_relative();
+        let path = if relative {
+            cwd.join(&dir).join(program)
+        } else {
+            dir.join(program)
+        };
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if !(meta.is_file() && meta.mode() & 0o111 != 0) {
+            continue;
+        }
+        if !relative {
+            return argv.into();
+        }
+        let mut by_path = argv.to_vec();
+        // `./ls`, `bin/ls`: what a person would have typed to run it.
+        by_path[0] = Path::new(".").join(&dir).join(program).into_os_string();
+        return by_path.into();
+    }
+    argv.into()
+}
+
 /// Programs that read a script named by an argument: what runs is the
 /// script's text as much as the interpreter's.
 const INTERPRETERS: &[&str] = &[
@@ -278,6 +316,27 @@ pub const LOADER_VARS: &[&str] = &[
     "KUBECONFIG",
     "TF_CLI_CONFIG_FILE",
     "TF_PLUGIN_CACHE_DIR",
+    // Programs a tool runs because a variable names them (`git diff` runs
+    // `GIT_EXTERNAL_DIFF`, `git fetch` `GIT_PROXY_COMMAND`, `rg` reads
+    // `--pre` from its config file, Python imports a warning category's
+    // module, the AWS CLI runs a profile's `credential_process`, docker a
+    // credential helper): set at apply only, each ran a program nobody
+    // reviewed under a read-only verdict.
+    "GIT_EXTERNAL_DIFF",
+    "GIT_PAGER",
+    "GIT_EDITOR",
+    "GIT_SEQUENCE_EDITOR",
+    "GIT_PROXY_COMMAND",
+    "PAGER",
+    "EDITOR",
+    "VISUAL",
+    "LESSOPEN",
+    "LESSCLOSE",
+    "RIPGREP_CONFIG_PATH",
+    "PYTHONWARNINGS",
+    "AWS_CONFIG_FILE",
+    "DOCKER_CONFIG",
+    "HELM_PLUGINS",
 ];
 
 /// Prefixes of loader variables that come in families: every variable with

@@ -347,8 +347,14 @@ fn in_force(plan: &Plan, policy: &InForce) -> Evaluation {
             _ => value,
         }
     };
+    // PATH is bound: a PATH other than the plan's is refused by `drift`.
+    let argv = binding::policy_argv(
+        &plan.command,
+        &plan.cwd,
+        std::env::var_os("PATH").as_deref(),
+    );
     policy.evaluate(&Input {
-        argv: &plan.command,
+        argv: &argv,
         env: &lookup,
         dry_run: plan.dry_run.as_ref().map(|d| DryRunFacts {
             exit_code: d.exit_code,

@@ -93,10 +93,13 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     let now = ctx.now();
     let actor = ctx.actor.clone();
     let policy = ctx.policy()?;
+    // What policy judges: the argv, with a program found through a relative
+    // PATH entry spelled by its path (`binding::policy_argv`).
+    let judged = binding::policy_argv(&args.command, &cwd, std::env::var_os("PATH").as_deref());
     // Bound: what --env names, what the rules that could decide this
     // command look at, and what decides which code the program loads.
     let mut names = args.env.clone();
-    names.extend(policy.condition_env_names(&args.command));
+    names.extend(policy.condition_env_names(&judged));
     let mut env = bind_env(&names)?;
     env.extend(binding::loader_env_now());
 
@@ -107,7 +110,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         .as_ref()
         .filter(|_| policy.defaults().dry_run_must_be_read_only)
     {
-        if let Err(e) = check_dry_run_is_read_only(&policy, argv) {
+        if let Err(e) = check_dry_run_is_read_only(&policy, argv, &cwd) {
             store::write(ctx.store()?, |tx| {
                 record_refusal(tx, now, &actor, "plan", None, Some(&key), &e)
             })?;
@@ -134,7 +137,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     };
     let lookup = |name: &str| std::env::var_os(name);
     let eval = policy.evaluate(&Input {
-        argv: &args.command,
+        argv: &judged,
         env: &lookup,
         dry_run: dry_run.as_ref().map(|d| DryRunFacts {
             exit_code: d.exit_code,
@@ -424,10 +427,14 @@ fn bind_env(names: &[String]) -> Result<BTreeMap<String, Option<String>>> {
 }
 
 /// Refuses a dry-run command that policy does not class as `read_only`.
-fn check_dry_run_is_read_only(policy: &InForce, argv: &[OsString]) -> Result<()> {
+fn check_dry_run_is_read_only(
+    policy: &InForce,
+    argv: &[OsString],
+    cwd: &std::path::Path,
+) -> Result<()> {
     let lookup = |name: &str| std::env::var_os(name);
     let eval = policy.evaluate(&Input {
-        argv,
+        argv: &binding::policy_argv(argv, cwd, std::env::var_os("PATH").as_deref()),
         env: &lookup,
         dry_run: None,
         confidence: None,

@@ -10,5 +10,6 @@ mod generated;
 mod mcp;
 mod policy;
 mod review;
+mod review_attacks;
 mod rungs;
 mod snapshots;

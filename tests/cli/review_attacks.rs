@@ -1,0 +1,251 @@
+//! A security review's attacks: more ways an agent, with only what it
+//! controls (its environment, PATH, files it can write), ran something no
+//! reviewer approved. Each asserts what should happen; the ones that are
+//! design questions rather than bugs are `#[ignore]`d with the reason, and
+//! still fail when run (`cargo test --test cli review_attacks -- --ignored`).
+
+use crate::harness::{Run, STRICT_POLICY, TestEnv};
+use serde_json::Value;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+fn strict() -> TestEnv {
+    let mut t = TestEnv::new();
+    t.with_policy(STRICT_POLICY);
+    t
+}
+
+/// An executable shell script at `path` that appends `word` to `marker`.
+fn script(path: &Path, marker: &Path, word: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(
+        path,
+        format!("#!/bin/sh\necho {word} >> '{}'\n", marker.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Rewrites `path` with other code, after a pause so that its mtime moves.
+fn rewrite(path: &Path, marker: &Path) {
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    script(path, marker, "evil");
+}
+
+fn plan_with(t: &TestEnv, key: &str, env: &[(&str, &str)], argv: &[&str]) -> Value {
+    let mut cmd = t.cmd("agent");
+    cmd.args(["--json", "plan", "--key", key, "--"]).args(argv);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let r: Run = cmd.output().unwrap().into();
+    assert_eq!(r.code, 0, "plan failed: {}\n{}", r.stdout_str(), r.stderr);
+    r.json()
+}
+
+fn apply_with(t: &TestEnv, plan: &Value, env: &[(&str, &str)]) -> Run {
+    let mut cmd = t.cmd("agent");
+    cmd.args([
+        "--json",
+        "apply",
+        "--key",
+        plan["key"].as_str().unwrap(),
+        "--hash",
+        plan["hash"].as_str().unwrap(),
+    ]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap().into()
+}
+
+fn ran(marker: &Path) -> String {
+    std::fs::read_to_string(marker).unwrap_or_default()
+}
+
+/// The reviewer read `deploy.sh` and approved `timeout 10 ./deploy.sh`; the
+/// agent rewrote it. Only an interpreter's script argument is bound, and a
+/// wrapper (`timeout`, `nice`, `nohup`, `env`, `stdbuf`, `setsid`...) is no
+/// interpreter: the file it runs is not bound at all.
+#[test]
+#[ignore = "design: a wrapper's target (program or script) is not bound; needs binding \
+            more than one file per plan (schema + hash: script-count > 1)"]
+fn a_script_run_by_a_wrapper_and_rewritten_after_approval_is_stale() {
+    let t = strict();
+    let marker = t.path().join("ran");
+    script(&t.work().join("deploy.sh"), &marker, "reviewed");
+    let plan = t.plan("agent", "wrapped", &[], &["timeout", "10", "./deploy.sh"]);
+    assert_eq!(t.approve("alice", &plan).code, 0);
+    rewrite(&t.work().join("deploy.sh"), &marker);
+    let r = apply_with(&t, &plan, &[]);
+    assert_eq!(ran(&marker), "", "the rewritten script ran: {}", r.stderr);
+    assert_eq!(r.code, 14, "{}", r.stdout_str());
+}
+
+/// `sh -o errexit job.sh`: `-o` takes an argument. With a file named
+/// `errexit` in the directory, the binding takes it for the script and
+/// `job.sh`, the file sh actually runs, is bound by nothing. The same
+/// holds for `node -r ./x.js app.js`, `python3 -W ignore app.py`,
+/// `perl -I lib x.pl`, `ruby -r ./x.rb app.rb`.
+#[test]
+#[ignore = "design: an interpreter's option that takes an argument hides the script; \
+            bind every argument naming a file (needs more than one bound file per plan)"]
+fn an_option_argument_naming_a_file_hides_the_real_script() {
+    let t = strict();
+    let marker = t.path().join("ran");
+    std::fs::write(t.work().join("errexit"), "decoy\n").unwrap();
+    script(&t.work().join("job.sh"), &marker, "reviewed");
+    let plan = t.plan("agent", "opt", &[], &["sh", "-o", "errexit", "job.sh"]);
+    assert_eq!(t.approve("alice", &plan).code, 0);
+    rewrite(&t.work().join("job.sh"), &marker);
+    let r = apply_with(&t, &plan, &[]);
+    assert_eq!(ran(&marker), "", "the rewritten script ran: {}", r.stderr);
+    assert_eq!(r.code, 14, "{}", r.stdout_str());
+}
+
+/// A reviewed script that sources another file: the sourced file is
+/// not bound (nor a Python module it imports, nor `python3 -m mod`).
+#[test]
+#[ignore = "design: only the script named on the command line is bound, not what it \
+            sources or imports; document, or bind the directory's files"]
+fn a_file_the_reviewed_script_sources_is_rewritten_after_approval() {
+    let t = strict();
+    let marker = t.path().join("ran");
+    std::fs::write(t.work().join("job.sh"), ". ./lib.sh\n").unwrap();
+    script(&t.work().join("lib.sh"), &marker, "reviewed");
+    let plan = t.plan("agent", "sourced", &[], &["sh", "job.sh"]);
+    assert_eq!(t.approve("alice", &plan).code, 0);
+    rewrite(&t.work().join("lib.sh"), &marker);
+    let r = apply_with(&t, &plan, &[]);
+    assert_eq!(ran(&marker), "", "the rewritten library ran: {}", r.stderr);
+}
+
+/// `PATH=.:$PATH` and a script named `ls` in the directory: `ls` is
+/// `read_only` by name, so the agent's own program ran with no approval.
+/// The default policy's "program-by-path" rule exists for exactly this
+/// (`./ls`); a relative PATH entry is the same thing spelled differently.
+#[test]
+fn a_program_found_through_a_relative_path_entry_is_judged_as_a_program_by_path() {
+    let t = TestEnv::new(); // the embedded default policy
+    let marker = t.path().join("ran");
+    script(&t.work().join("ls"), &marker, "agent-code");
+    for (key, path) in [
+        ("dot", format!(".:{}", std::env::var("PATH").unwrap())),
+        ("empty", format!(":{}", std::env::var("PATH").unwrap())),
+    ] {
+        let env = [("PATH", path.as_str())];
+        let plan = plan_with(&t, key, &env, &["ls"]);
+        assert_ne!(plan["tier"], "read_only", "{plan}");
+        assert_eq!(plan["status"], "pending", "{plan}");
+        let r = apply_with(&t, &plan, &env);
+        assert_eq!(r.code, 10, "{}", r.stdout_str());
+        assert_eq!(ran(&marker), "", "the agent's `ls` ran unapproved");
+    }
+    // The same for a dry-run, which runs at plan time with no approval.
+    let path = format!(".:{}", std::env::var("PATH").unwrap());
+    let r: Run = t
+        .cmd("agent")
+        .env("PATH", &path)
+        .args([
+            "--json",
+            "plan",
+            "--key",
+            "dry",
+            "--dry-run",
+            "ls",
+            "--",
+            "true",
+        ])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(r.code, 18, "{}", r.stdout_str());
+    assert_eq!(ran(&marker), "", "the agent's `ls` ran as a dry-run");
+}
+
+/// The same with an absolute PATH entry the agent owns (`~/.local/bin`,
+/// any directory it can write): `ls` there is the agent's program, and
+/// read_only by name.
+#[test]
+#[ignore = "design: a program resolved into a directory the user can write is trusted \
+            by its name; judging it as by-path would also move ~/.cargo/bin/cargo etc."]
+fn a_program_found_in_a_directory_the_agent_can_write_is_not_trusted_by_its_name() {
+    let t = TestEnv::new();
+    let marker = t.path().join("ran");
+    let bin = t.path().join("home/.local/bin");
+    script(&bin.join("ls"), &marker, "agent-code");
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let env = [("PATH", path.as_str())];
+    let plan = plan_with(&t, "bin", &env, &["ls"]);
+    let r = apply_with(&t, &plan, &env);
+    assert_eq!(
+        ran(&marker),
+        "",
+        "the agent's `ls` ran unapproved: {}",
+        r.stderr
+    );
+}
+
+fn git(t: &TestEnv, args: &[&str]) {
+    let ok = std::process::Command::new("git")
+        .args(args)
+        .current_dir(t.work())
+        .env("HOME", t.path().join("home"))
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .unwrap()
+        .status
+        .success();
+    assert!(ok, "git {args:?}");
+}
+
+/// `git diff` is read_only. `GIT_EXTERNAL_DIFF` (like `GIT_PAGER`,
+/// `GIT_EDITOR`, `GIT_PROXY_COMMAND`...) names a program git runs, and it
+/// was not a loader variable: set at apply only, it ran the agent's
+/// program.
+#[test]
+fn a_program_git_runs_named_by_a_variable_set_at_apply_is_stale() {
+    let t = TestEnv::new();
+    let marker = t.path().join("ran");
+    git(&t, &["init", "-q"]);
+    std::fs::write(t.work().join("a"), "one\n").unwrap();
+    git(&t, &["add", "a"]);
+    std::fs::write(t.work().join("a"), "two\n").unwrap();
+    script(&t.path().join("evil"), &marker, "agent-code");
+    let plan = t.plan("agent", "diff", &[], &["git", "diff"]);
+    assert_eq!(plan["status"], "approved", "{plan}");
+    let evil = t.path().join("evil");
+    let r = apply_with(&t, &plan, &[("GIT_EXTERNAL_DIFF", evil.to_str().unwrap())]);
+    assert_eq!(ran(&marker), "", "GIT_EXTERNAL_DIFF ran: {}", r.stderr);
+    assert_eq!(r.code, 14, "{}", r.stdout_str());
+}
+
+/// Loader variables are bound, so changing them at apply is stale; but one
+/// set already at plan time changes nothing of the verdict. For a
+/// read_only command nobody reviews the plan: `git status` with
+/// `core.fsmonitor` given through `GIT_CONFIG_*` (or `ls` with
+/// `LD_PRELOAD`) runs the agent's code with no approval, and at plan time
+/// already when it is the dry-run.
+#[test]
+#[ignore = "design: a code-injecting loader variable set at plan time should cost at \
+            least one approval (LD_PRELOAD, BASH_ENV, GIT_CONFIG_*, NODE_OPTIONS...)"]
+fn a_loader_variable_set_at_plan_time_does_not_leave_a_command_read_only() {
+    let t = TestEnv::new();
+    let marker = t.path().join("ran");
+    git(&t, &["init", "-q"]);
+    script(&t.path().join("evil"), &marker, "agent-code");
+    let evil = t.path().join("evil");
+    let env = [
+        ("GIT_CONFIG_COUNT", "1"),
+        ("GIT_CONFIG_KEY_0", "core.fsmonitor"),
+        ("GIT_CONFIG_VALUE_0", evil.to_str().unwrap()),
+    ];
+    let plan = plan_with(&t, "fsmonitor", &env, &["git", "status"]);
+    let r = apply_with(&t, &plan, &env);
+    assert_eq!(
+        ran(&marker),
+        "",
+        "core.fsmonitor ran unapproved: {}",
+        r.stderr
+    );
+}
