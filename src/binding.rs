@@ -10,8 +10,11 @@
 //!
 //! - the program's absolute path (resolved once, from the planning PATH) and
 //!   its file identity; `apply` runs that path, never a PATH lookup;
-//! - for interpreters (`sh`, `bash`, `python3`, `node`, ...), the script
-//!   argument's path and identity;
+//! - for interpreters (`sh`, `bash`, `python3`, `node`, ...) and wrappers
+//!   (`env`, `nice`, `timeout`, `sudo`, ...), every argument that names an
+//!   existing file (a script, a module to preload, a wrapped `./deploy.sh`),
+//!   and for wrappers every bare word that names a program on PATH (the
+//!   `bash` of `nice bash job.sh`): their paths and identities;
 //! - the working directory's identity;
 //! - the loader environment ([`loader_env`]): set or unset, by digest,
 //!
@@ -71,7 +74,9 @@ pub const MISSING: &str = "missing";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Binding {
     pub program: BoundFile,
-    pub script: Option<BoundFile>,
+    /// The files an interpreter or wrapper is given ([`Binding::of`]), in
+    /// argv order, each once.
+    pub files: Vec<BoundFile>,
     /// [`dir_id`] of the plan's working directory.
     pub cwd_id: String,
 }
@@ -88,14 +93,14 @@ impl Binding {
                 id: MISSING.into(),
             },
         };
-        let script = if argv.first().is_some_and(|p| is_interpreter(p)) {
-            script_argument(&argv[1..], cwd)
-        } else {
-            None
+        let files = match argv.first() {
+            Some(p) if is_interpreter(p) => argument_files(&argv[1..], cwd, None),
+            Some(p) if is_wrapper(p) => argument_files(&argv[1..], cwd, path_var),
+            _ => vec![],
         };
         Ok(Binding {
             program,
-            script,
+            files,
             cwd_id,
         })
     }
@@ -119,21 +124,28 @@ impl Binding {
                 self.program.path.display()
             ));
         }
-        match (&self.script, &now.script) {
-            (Some(a), Some(b)) if a == b => {}
-            (Some(a), Some(b)) if a.path == b.path => out.push(format!(
-                "the script {} was replaced or changed",
-                a.path.display()
-            )),
-            (None, None) => {}
-            (Some(a), _) => out.push(format!(
-                "the script {} is not the one reviewed",
-                a.path.display()
-            )),
-            (None, Some(b)) => out.push(format!(
-                "the interpreter would now read the file {}",
-                b.path.display()
-            )),
+        for file in &self.files {
+            match now.files.iter().find(|f| f.path == file.path) {
+                Some(f) if f.id == file.id => {}
+                Some(_) => out.push(format!(
+                    "the file {} was replaced or changed",
+                    file.path.display()
+                )),
+                None => out.push(format!(
+                    "the file {} is not the one reviewed",
+                    file.path.display()
+                )),
+            }
+        }
+        for file in now
+            .files
+            .iter()
+            .filter(|f| !self.files.iter().any(|g| g.path == f.path))
+        {
+            out.push(format!(
+                "the command would now also read the file {}",
+                file.path.display()
+            ));
         }
         out
     }
@@ -256,19 +268,83 @@ pub fn is_interpreter(program: &OsStr) -> bool {
     INTERPRETERS.contains(&base.as_str()) || INTERPRETERS.contains(&name)
 }
 
-/// The script an interpreter will read: the first argument, skipping
-/// options, that names an existing regular file (relative to `cwd`).
-fn script_argument(args: &[OsString], cwd: &Path) -> Option<BoundFile> {
-    args.iter()
-        .filter(|a| !a.as_bytes().starts_with(b"-"))
-        .find_map(|a| {
-            let path = cwd.join(a);
-            let meta = std::fs::metadata(&path).ok()?;
-            meta.is_file().then(|| BoundFile {
-                id: file_id(&meta),
-                path,
-            })
-        })
+/// Programs that run another program named in their arguments: what runs
+/// is that program as much as the wrapper.
+const WRAPPERS: &[&str] = &[
+    "env",
+    "nice",
+    "nohup",
+    "timeout",
+    "time",
+    "stdbuf",
+    "setsid",
+    "ionice",
+    "chrt",
+    "taskset",
+    "flock",
+    "sudo",
+    "doas",
+    "runuser",
+    "xargs",
+    "watch",
+    "unbuffer",
+    "strace",
+    "ltrace",
+    "chroot",
+    "unshare",
+    "nsenter",
+    "systemd-run",
+    "firejail",
+    "parallel",
+];
+
+/// Whether `program`'s basename is a known wrapper.
+pub fn is_wrapper(program: &OsStr) -> bool {
+    let base = Path::new(program).file_name().unwrap_or_default();
+    WRAPPERS.iter().any(|w| base == OsStr::new(w))
+}
+
+/// The files an interpreter or a wrapper will read or run: every argument
+/// (and every `--option=VALUE`'s value) that names an existing regular file,
+/// relative to `cwd`; with `path_var` (wrappers), also every bare word that
+/// names a program on it. Options that take an argument (`sh -o errexit
+/// job.sh`, `node -r ./x.js app.js`) need no knowledge of each program's
+/// flags: every file named is bound.
+fn argument_files(args: &[OsString], cwd: &Path, path_var: Option<&OsStr>) -> Vec<BoundFile> {
+    let mut out: Vec<BoundFile> = vec![];
+    let mut add = |f: BoundFile| {
+        if !out.iter().any(|g| g.path == f.path) {
+            out.push(f);
+        }
+    };
+    for arg in args {
+        let bytes = arg.as_bytes();
+        let value = match bytes.iter().position(|&b| b == b'=') {
+            Some(i) if bytes.starts_with(b"-") => &bytes[i + 1..],
+            _ => bytes,
+        };
+        if value.is_empty() {
+            continue;
+        }
+        let path = cwd.join(OsStr::from_bytes(value));
+        if let Ok(meta) = std::fs::metadata(&path) {
+            if meta.is_file() {
+                add(BoundFile {
+                    id: file_id(&meta),
+                    path,
+                });
+                continue;
+            }
+        }
+        let bare = !bytes.contains(&b'/') && !bytes.starts_with(b"-") && !bytes.contains(&b'=');
+        if let (Some(path_var), true) = (path_var, bare) {
+            let found = bind_program(arg, cwd, Some(path_var));
+            if found.id != MISSING {
+                add(found);
+            }
+        }
+    }
+    out
 }
 
 /// Variables that change what a program loads or runs, not what it acts
@@ -352,6 +428,36 @@ pub const LOADER_PREFIXES: &[&str] = &[
     "TF_CLI_ARGS",
 ];
 
+/// Loader variables that make a program run code that no rule looked at
+/// and that an ordinary environment does not set: a command planned with
+/// one of them set needs at least one approval, whatever its tier, and its
+/// dry-run (which runs with no approval) is refused. Binding alone only
+/// keeps them from changing between plan and apply.
+pub const INJECTING_VARS: &[&str] = &[
+    "LD_PRELOAD",
+    "LD_AUDIT",
+    "BASH_ENV",
+    "PERL5OPT",
+    "RUBYOPT",
+    "GIT_CONFIG_COUNT",
+    "GIT_CONFIG_PARAMETERS",
+    "GIT_EXTERNAL_DIFF",
+    "GIT_PROXY_COMMAND",
+    "DYLD_INSERT_LIBRARIES",
+];
+
+/// The [`INJECTING_VARS`] (and exported bash functions, `BASH_FUNC_*`)
+/// that are set in a bound environment, by name.
+pub fn injecting(env: &BTreeMap<String, Option<String>>) -> Vec<&str> {
+    env.iter()
+        .filter(|(name, value)| {
+            value.is_some()
+                && (INJECTING_VARS.contains(&name.as_str()) || name.starts_with("BASH_FUNC_"))
+        })
+        .map(|(name, _)| name.as_str())
+        .collect()
+}
+
 /// Whether `name` is a loader variable ([`LOADER_VARS`], [`LOADER_PREFIXES`]).
 pub fn is_loader_var(name: &str) -> bool {
     LOADER_VARS.contains(&name) || LOADER_PREFIXES.iter().any(|p| name.starts_with(p))
@@ -425,23 +531,53 @@ mod tests {
     }
 
     #[test]
-    fn interpreters_bind_their_script_argument() {
+    fn interpreters_and_wrappers_bind_the_files_they_are_given() {
         assert!(is_interpreter("sh".as_ref()));
         assert!(is_interpreter("/usr/bin/python3.12".as_ref()));
         assert!(!is_interpreter("kubectl".as_ref()));
         let t = tempfile::tempdir().unwrap();
-        std::fs::write(t.path().join("job.sh"), "echo hi\n").unwrap();
-        let argv: Vec<OsString> = ["bash", "-e", "job.sh", "arg"]
-            .iter()
-            .map(OsString::from)
-            .collect();
-        let b = Binding::of(&argv, t.path(), None).unwrap();
-        assert_eq!(b.script.unwrap().path, t.path().join("job.sh"));
-        let inline: Vec<OsString> = ["bash", "-c", "echo hi"]
-            .iter()
-            .map(OsString::from)
-            .collect();
-        assert_eq!(Binding::of(&inline, t.path(), None).unwrap().script, None);
+        for f in ["job.sh", "errexit", "x.js", "app.js"] {
+            std::fs::write(t.path().join(f), "echo hi\n").unwrap();
+        }
+        let argv = |words: &[&str]| -> Vec<OsString> { words.iter().map(OsString::from).collect() };
+        let files = |words: &[&str], path: Option<&OsStr>| -> Vec<PathBuf> {
+            Binding::of(&argv(words), t.path(), path)
+                .unwrap()
+                .files
+                .into_iter()
+                .map(|f| f.path)
+                .collect()
+        };
+        let at = |f: &str| t.path().join(f);
+        assert_eq!(
+            files(&["bash", "-e", "job.sh", "arg"], None),
+            [at("job.sh")]
+        );
+        // An option's argument that happens to be a file hides nothing.
+        assert_eq!(
+            files(&["sh", "-o", "errexit", "job.sh"], None),
+            [at("errexit"), at("job.sh")]
+        );
+        assert_eq!(
+            files(&["node", "--require=./x.js", "app.js"], None),
+            [at("./x.js"), at("app.js")]
+        );
+        assert!(files(&["bash", "-c", "echo hi"], None).is_empty());
+        // Not an interpreter or a wrapper: its arguments are data.
+        assert!(files(&["cat", "job.sh"], None).is_empty());
+        // A wrapper: its files, and the programs it names on PATH.
+        let bin = t.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let bash = exe(&bin, "bash");
+        let path = bin.clone().into_os_string();
+        assert_eq!(
+            files(&["nice", "-n", "5", "bash", "job.sh"], Some(&path)),
+            [bash, at("job.sh")]
+        );
+        assert_eq!(
+            files(&["timeout", "10", "./job.sh"], Some(&path)),
+            [at("./job.sh")]
+        );
     }
 
     #[test]

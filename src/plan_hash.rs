@@ -36,8 +36,9 @@
 //! - `cwd-id` — the directory's `dev:ino`;
 //! - `program` — the absolute path apply runs (raw bytes), and
 //!   `program-id` — its `dev:ino:size:mtime_ns:ctime_ns`, or `missing`;
-//! - `script-count` — `1` when an interpreter's script argument is bound
-//!   (then `script`, its absolute path, and `script-id`), else `0`.
+//! - `file-count` — how many files an interpreter or wrapper is given
+//!   ([`Binding::files`]), then per file `file` (its absolute path) and
+//!   `file-id` (its identity).
 //!
 //! The `env` records then hold every bound variable: those named with
 //! `--env`, those a rule's conditions look at, and the loader environment.
@@ -60,7 +61,7 @@ pub struct HashInput<'a> {
     /// Bound variable name → sha256 hex of its value, `None` when unset.
     pub env: &'a BTreeMap<String, Option<String>>,
     pub dry_run: Option<DryRunDigest<'a>>,
-    /// `Some`: version 2, which binds the program, script and directory.
+    /// `Some`: version 2, which binds the program, its files and directory.
     /// `None`: version 1, as plans made before version 2 were hashed.
     pub binding: Option<&'a Binding>,
 }
@@ -100,13 +101,10 @@ pub fn canonical(input: &HashInput) -> Vec<u8> {
         record(&mut out, "cwd-id", b.cwd_id.as_bytes());
         record(&mut out, "program", b.program.path.as_os_str().as_bytes());
         record(&mut out, "program-id", b.program.id.as_bytes());
-        match &b.script {
-            None => record(&mut out, "script-count", b"0"),
-            Some(s) => {
-                record(&mut out, "script-count", b"1");
-                record(&mut out, "script", s.path.as_os_str().as_bytes());
-                record(&mut out, "script-id", s.id.as_bytes());
-            }
+        record(&mut out, "file-count", b.files.len().to_string().as_bytes());
+        for f in &b.files {
+            record(&mut out, "file", f.path.as_os_str().as_bytes());
+            record(&mut out, "file-id", f.id.as_bytes());
         }
     }
     for (name, digest) in input.env {
@@ -236,7 +234,7 @@ mod tests {
     }
 
     #[test]
-    fn known_answer_version_2_binds_program_script_and_directory() {
+    fn known_answer_version_2_binds_program_files_and_directory() {
         use crate::binding::BoundFile;
         let env = BTreeMap::from([("PATH".to_string(), Some("ab".to_string()))]);
         let cmd = argv(&["bash", "job.sh"]);
@@ -245,10 +243,10 @@ mod tests {
                 path: "/bin/bash".into(),
                 id: "1:2:3:4:5".into(),
             },
-            script: Some(BoundFile {
+            files: vec![BoundFile {
                 path: "/srv/job.sh".into(),
                 id: "1:9:10:11:12".into(),
-            }),
+            }],
             cwd_id: "1:7".into(),
         };
         let input = HashInput {
@@ -260,8 +258,8 @@ mod tests {
             binding: Some(&binding),
         };
         let expected = "ladder-plan-v2\nkey 1:k\nargc 1:2\narg 4:bash\narg 6:job.sh\ncwd 4:/srv\n\
-             cwd-id 3:1:7\nprogram 9:/bin/bash\nprogram-id 9:1:2:3:4:5\nscript-count 1:1\n\
-             script 11:/srv/job.sh\nscript-id 12:1:9:10:11:12\nenv 7:PATH=ab\ndry-run-argc 1:0\n";
+             cwd-id 3:1:7\nprogram 9:/bin/bash\nprogram-id 9:1:2:3:4:5\nfile-count 1:1\n\
+             file 11:/srv/job.sh\nfile-id 12:1:9:10:11:12\nenv 7:PATH=ab\ndry-run-argc 1:0\n";
         assert_eq!(String::from_utf8(canonical(&input)).unwrap(), expected);
         let v1 = HashInput {
             binding: None,

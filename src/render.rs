@@ -418,10 +418,10 @@ pub fn plan_json(p: &Plan) -> Value {
         "hash_version": if p.binding.is_some() { 2 } else { 1 },
         "program": p.binding.as_ref().map(|b| b.program.path.to_string_lossy()),
         "program_id": p.binding.as_ref().map(|b| &b.program.id),
-        "script": p.binding.as_ref().and_then(|b| b.script.as_ref()).map(|s| json!({
-            "path": s.path.to_string_lossy(),
-            "id": s.id,
-        })),
+        "files": p.binding.as_ref().map(|b| b.files.iter().map(|f| json!({
+            "path": f.path.to_string_lossy(),
+            "id": f.id,
+        })).collect::<Vec<_>>()),
         "cwd_id": p.binding.as_ref().map(|b| &b.cwd_id),
         "escalated_from": p.escalated_from,
     })
@@ -528,8 +528,13 @@ pub fn plan_card(p: &Plan, now: Millis, paint: Paint) -> String {
             b.program.path.display().to_string()
         };
         row(&mut out, "program", program);
-        if let Some(s) = &b.script {
-            row(&mut out, "script", s.path.display().to_string());
+        if !b.files.is_empty() {
+            let paths: Vec<String> = b
+                .files
+                .iter()
+                .map(|f| f.path.display().to_string())
+                .collect();
+            row(&mut out, "files", paths.join(", "));
         }
     }
     row(&mut out, "cwd", p.cwd.display().to_string());

@@ -102,6 +102,10 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     names.extend(policy.condition_env_names(&judged));
     let mut env = bind_env(&names)?;
     env.extend(binding::loader_env_now());
+    let injected: Vec<String> = binding::injecting(&env)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
 
     // A dry-run runs now, with no approval, so it must itself be read-only
     // by policy; otherwise `--dry-run "rm -rf x"` would be an ungated
@@ -110,7 +114,18 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         .as_ref()
         .filter(|_| policy.defaults().dry_run_must_be_read_only)
     {
-        if let Err(e) = check_dry_run_is_read_only(&policy, argv, &cwd) {
+        let checked = match injected.as_slice() {
+            [] => check_dry_run_is_read_only(&policy, argv, &cwd),
+            vars => Err(Error::new(
+                Kind::Denied,
+                format!(
+                    "the dry-run would run with {} set, which makes it run code no rule looked at, and a dry-run runs without approval",
+                    vars.join(", ")
+                ),
+            )
+            .with_hint("unset it, or plan without --dry-run (then a reviewer sees it)")),
+        };
+        if let Err(e) = checked {
             store::write(ctx.store()?, |tx| {
                 record_refusal(tx, now, &actor, "plan", None, Some(&key), &e)
             })?;
@@ -136,7 +151,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         }
     };
     let lookup = |name: &str| std::env::var_os(name);
-    let eval = policy.evaluate(&Input {
+    let mut eval = policy.evaluate(&Input {
         argv: &judged,
         env: &lookup,
         dry_run: dry_run.as_ref().map(|d| DryRunFacts {
@@ -145,6 +160,13 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         }),
         confidence: args.confidence,
     });
+    if !injected.is_empty() && eval.denied.is_none() && eval.approvals_required == 0 {
+        eval.approvals_required = 1;
+        eval.reasons.push(format!(
+            "{} set: the command would run code no rule looked at: 1 approval required",
+            injected.join(", ")
+        ));
+    }
     let mut dry_run_ok = eval.dry_run_exit_codes.clone();
     for c in &args.dry_run_ok {
         if !dry_run_ok.contains(c) {

@@ -136,8 +136,7 @@ BEGIN SELECT RAISE(ABORT, 'ledger events are append-only'); END;
 ALTER TABLE plans ADD COLUMN cwd_id TEXT;         -- NULL: hashed in version 1
 ALTER TABLE plans ADD COLUMN program BLOB;        -- the absolute path apply runs
 ALTER TABLE plans ADD COLUMN program_id TEXT;
-ALTER TABLE plans ADD COLUMN script BLOB;         -- an interpreter's script argument
-ALTER TABLE plans ADD COLUMN script_id TEXT;
+ALTER TABLE plans ADD COLUMN files BLOB;          -- path NUL id NUL, per bound file
 ALTER TABLE plans ADD COLUMN escalated_from TEXT; -- JSON verdict, or NULL
 "#,
 ];

@@ -634,7 +634,7 @@ const PLAN_COLUMNS: &str =
     dry_run_stderr_sha256, dry_run_stdout_bytes, dry_run_stderr_bytes, dry_run_truncated,
     dry_run_ok, reason, target, effect, rollback, confidence, actor, created_at, expires_at,
     policy_sha256, decision, retry_allowed, rejected_by, rejected_reason, rejected_at,
-    cwd_id, program, program_id, script, script_id, escalated_from";
+    cwd_id, program, program_id, files, escalated_from";
 
 fn plan_from_row(r: &Row) -> rusqlite::Result<Plan> {
     let status: String = r.get("status")?;
@@ -671,13 +671,8 @@ fn plan_from_row(r: &Row) -> rusqlite::Result<Plan> {
                     .get::<_, Option<String>>("program_id")?
                     .unwrap_or_default(),
             },
-            script: match path_column(r, "script")? {
-                None => None,
-                Some(path) => Some(BoundFile {
-                    path,
-                    id: r.get::<_, Option<String>>("script_id")?.unwrap_or_default(),
-                }),
-            },
+            files: decode_files(&r.get::<_, Option<Vec<u8>>>("files")?.unwrap_or_default())
+                .map_err(|e| corrupt("files", e))?,
             cwd_id,
         }),
     };
@@ -726,6 +721,35 @@ fn plan_from_row(r: &Row) -> rusqlite::Result<Plan> {
         binding,
         escalated_from,
     })
+}
+
+/// Bound files as stored: each path and identity followed by a NUL byte
+/// (a path holds no NUL; an identity is digits and colons).
+fn encode_files(files: &[BoundFile]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for f in files {
+        out.extend_from_slice(f.path.as_os_str().as_bytes());
+        out.push(0);
+        out.extend_from_slice(f.id.as_bytes());
+        out.push(0);
+    }
+    out
+}
+
+fn decode_files(bytes: &[u8]) -> std::result::Result<Vec<BoundFile>, String> {
+    let mut parts = decode_argv(bytes).into_iter();
+    let mut out = vec![];
+    while let Some(path) = parts.next() {
+        let id = parts
+            .next()
+            .and_then(|id| id.into_string().ok())
+            .ok_or("a path without its identity")?;
+        out.push(BoundFile {
+            path: PathBuf::from(path),
+            id,
+        });
+    }
+    Ok(out)
 }
 
 fn path_column(r: &Row, name: &str) -> rusqlite::Result<Option<PathBuf>> {
@@ -917,7 +941,7 @@ impl Tx for SqliteTx<'_> {
             .prepare_cached(&format!(
                 "INSERT INTO plans ({}) VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
                  ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29,
-                 ?30, ?31, NULL, NULL, NULL, ?32, ?33, ?34, ?35, ?36, ?37)",
+                 ?30, ?31, NULL, NULL, NULL, ?32, ?33, ?34, ?35, ?36)",
                 PLAN_COLUMNS
             ))
             .map_err(db)?;
@@ -966,9 +990,7 @@ impl Tx for SqliteTx<'_> {
             b.map(|b| b.cwd_id.as_str()),
             b.map(|b| b.program.path.as_os_str().as_bytes()),
             b.map(|b| b.program.id.as_str()),
-            b.and_then(|b| b.script.as_ref())
-                .map(|s| s.path.as_os_str().as_bytes()),
-            b.and_then(|b| b.script.as_ref()).map(|s| s.id.as_str()),
+            b.map(|b| encode_files(&b.files)),
             p.escalated_from.as_ref().map(json),
         ])
         .map_err(db)?;

@@ -399,7 +399,7 @@ fn readme_hash(p: &Value) -> String {
     rec("cwd-id", p["cwd_id"].as_str().unwrap().as_bytes());
     rec("program", p["program"].as_str().unwrap().as_bytes());
     rec("program-id", p["program_id"].as_str().unwrap().as_bytes());
-    rec("script-count", b"0");
+    rec("file-count", b"0");
     for (name, digest) in p["env"].as_object().unwrap() {
         match digest.as_str() {
             Some(d) => rec("env", format!("{name}={d}").as_bytes()),

@@ -1223,7 +1223,7 @@ fn the_hash_follows_the_documented_canonical_form() {
     rec(&mut c, "cwd-id", cwd_id.as_bytes());
     rec(&mut c, "program", echo.as_os_str().as_encoded_bytes());
     rec(&mut c, "program-id", file_id(&echo).as_bytes());
-    rec(&mut c, "script-count", b"0");
+    rec(&mut c, "file-count", b"0");
     for (name, digest) in env {
         match digest.as_str() {
             Some(d) => rec(&mut c, "env", format!("{name}={d}").as_bytes()),
@@ -1242,8 +1242,8 @@ fn the_hash_follows_the_documented_canonical_form() {
     std::fs::write(t.work().join("job.sh"), "echo hi\n").unwrap();
     let job = t.plan("agent", "job", &[], &["sh", "job.sh"]);
     let script = t.work().canonicalize().unwrap().join("job.sh");
-    assert_eq!(job["script"]["path"], script.to_str().unwrap());
-    assert_eq!(job["script"]["id"], file_id(&script));
+    assert_eq!(job["files"][0]["path"], script.to_str().unwrap());
+    assert_eq!(job["files"][0]["id"], file_id(&script));
 }
 
 #[test]
@@ -2952,7 +2952,7 @@ fn log_verify_detects_a_plan_row_with_no_planned_event() {
                     dry_run_truncated, dry_run_ok, reason, target, effect, rollback, confidence,
                     actor, created_at, expires_at, policy_sha256, decision, retry_allowed,
                     rejected_by, rejected_reason, rejected_at, cwd_id, program, program_id,
-                    script, script_id, escalated_from
+                    files, escalated_from
              FROM plans WHERE id = ?1",
             [id(&plan)],
         )

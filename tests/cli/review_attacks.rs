@@ -1,8 +1,9 @@
 //! A security review's attacks: more ways an agent, with only what it
 //! controls (its environment, PATH, files it can write), ran something no
-//! reviewer approved. Each asserts what should happen; the ones that are
-//! design questions rather than bugs are `#[ignore]`d with the reason, and
-//! still fail when run (`cargo test --test cli review_attacks -- --ignored`).
+//! reviewer approved. Each asserts what should happen. The two that the
+//! README lists as not guaranteed are `#[ignore]`d with the reason; they
+//! still fail when run (`cargo test --test cli review_attacks -- --ignored`)
+//! and pass the day ladder covers them.
 
 use crate::harness::{Run, STRICT_POLICY, TestEnv};
 use serde_json::Value;
@@ -64,12 +65,9 @@ fn ran(marker: &Path) -> String {
 }
 
 /// The reviewer read `deploy.sh` and approved `timeout 10 ./deploy.sh`; the
-/// agent rewrote it. Only an interpreter's script argument is bound, and a
-/// wrapper (`timeout`, `nice`, `nohup`, `env`, `stdbuf`, `setsid`...) is no
-/// interpreter: the file it runs is not bound at all.
+/// agent rewrote it. A wrapper (`timeout`, `nice`, `nohup`, `env`,
+/// `stdbuf`, `setsid`...) runs the file it names: that file is bound too.
 #[test]
-#[ignore = "design: a wrapper's target (program or script) is not bound; needs binding \
-            more than one file per plan (schema + hash: script-count > 1)"]
 fn a_script_run_by_a_wrapper_and_rewritten_after_approval_is_stale() {
     let t = strict();
     let marker = t.path().join("ran");
@@ -83,13 +81,11 @@ fn a_script_run_by_a_wrapper_and_rewritten_after_approval_is_stale() {
 }
 
 /// `sh -o errexit job.sh`: `-o` takes an argument. With a file named
-/// `errexit` in the directory, the binding takes it for the script and
-/// `job.sh`, the file sh actually runs, is bound by nothing. The same
-/// holds for `node -r ./x.js app.js`, `python3 -W ignore app.py`,
-/// `perl -I lib x.pl`, `ruby -r ./x.rb app.rb`.
+/// `errexit` in the directory, a binding of the first file argument only
+/// took it for the script, and `job.sh`, the file sh actually runs, was
+/// bound by nothing. The same held for `node -r ./x.js app.js`,
+/// `python3 -W ignore app.py`, `perl -I lib x.pl`: every file named is bound.
 #[test]
-#[ignore = "design: an interpreter's option that takes an argument hides the script; \
-            bind every argument naming a file (needs more than one bound file per plan)"]
 fn an_option_argument_naming_a_file_hides_the_real_script() {
     let t = strict();
     let marker = t.path().join("ran");
@@ -106,8 +102,7 @@ fn an_option_argument_naming_a_file_hides_the_real_script() {
 /// A reviewed script that sources another file: the sourced file is
 /// not bound (nor a Python module it imports, nor `python3 -m mod`).
 #[test]
-#[ignore = "design: only the script named on the command line is bound, not what it \
-            sources or imports; document, or bind the directory's files"]
+#[ignore = "not guaranteed (README): what a bound file sources or imports is not bound"]
 fn a_file_the_reviewed_script_sources_is_rewritten_after_approval() {
     let t = strict();
     let marker = t.path().join("ran");
@@ -167,8 +162,7 @@ fn a_program_found_through_a_relative_path_entry_is_judged_as_a_program_by_path(
 /// any directory it can write): `ls` there is the agent's program, and
 /// read_only by name.
 #[test]
-#[ignore = "design: a program resolved into a directory the user can write is trusted \
-            by its name; judging it as by-path would also move ~/.cargo/bin/cargo etc."]
+#[ignore = "not guaranteed (README): a program on PATH is judged by its name"]
 fn a_program_found_in_a_directory_the_agent_can_write_is_not_trusted_by_its_name() {
     let t = TestEnv::new();
     let marker = t.path().join("ran");
@@ -227,8 +221,6 @@ fn a_program_git_runs_named_by_a_variable_set_at_apply_is_stale() {
 /// `LD_PRELOAD`) runs the agent's code with no approval, and at plan time
 /// already when it is the dry-run.
 #[test]
-#[ignore = "design: a code-injecting loader variable set at plan time should cost at \
-            least one approval (LD_PRELOAD, BASH_ENV, GIT_CONFIG_*, NODE_OPTIONS...)"]
 fn a_loader_variable_set_at_plan_time_does_not_leave_a_command_read_only() {
     let t = TestEnv::new();
     let marker = t.path().join("ran");
@@ -241,7 +233,10 @@ fn a_loader_variable_set_at_plan_time_does_not_leave_a_command_read_only() {
         ("GIT_CONFIG_VALUE_0", evil.to_str().unwrap()),
     ];
     let plan = plan_with(&t, "fsmonitor", &env, &["git", "status"]);
+    assert_eq!(plan["status"], "pending", "{plan}");
+    assert_eq!(plan["approvals_required"], 1);
     let r = apply_with(&t, &plan, &env);
+    assert_eq!(r.code, 10, "{}", r.stdout_str());
     assert_eq!(
         ran(&marker),
         "",
