@@ -351,12 +351,28 @@ fn build_ledger(state: &Path, events: usize) -> Duration {
                     escalated_from: None,
                 };
                 tx.insert_plan(&plan)?;
-                for (kind, detail) in [
-                    ("planned", serde_json::json!({"hash": plan.hash, "status": "pending", "tier": "irreversible", "rule": "history", "approvals_required": 1, "command": "deploy --build"})),
+                // Events as ladder writes them, so that `log --verify` checks
+                // every plan row against them and finds them in agreement.
+                let command = ladder::render::argv_line(&plan.command);
+                let live = plan.status == Status::Approved;
+                let events = [
+                    ("planned", serde_json::json!({"hash": plan.hash, "status": "pending", "tier": "irreversible", "rule": "history", "approvals_required": 1, "command": command})),
                     ("approved", serde_json::json!({"hash": plan.hash, "approvals": 1, "required": 1, "quorum": true, "comment": null})),
-                    ("started", serde_json::json!({"attempt": 1, "hash": plan.hash, "command": "deploy --build", "cwd": "/srv/app", "ladder_pid": 1})),
+                    ("started", serde_json::json!({"attempt": 1, "hash": plan.hash, "command": command, "cwd": "/srv/app", "ladder_pid": 1})),
                     ("applied", serde_json::json!({"attempt": 1, "exit_code": 0, "signal": null, "timed_out": false, "duration_ms": 1200, "stdout_bytes": 5120, "stderr_bytes": 0, "truncated": false})),
-                ] {
+                ];
+                // A live plan never started: its last two events are an
+                // agent's refused applies instead.
+                let refused = [
+                    ("refused", serde_json::json!({"command": "apply", "code": "budget_exceeded", "message": "budget \"writes\" is spent"})),
+                    ("refused", serde_json::json!({"command": "apply", "code": "budget_exceeded", "message": "budget \"writes\" is spent"})),
+                ];
+                let events = if live {
+                    [events[0].clone(), events[1].clone(), refused[0].clone(), refused[1].clone()]
+                } else {
+                    events
+                };
+                for (kind, detail) in events {
                     tx.append_event(&NewEvent {
                         at: plan.created_at,
                         kind,
@@ -617,6 +633,7 @@ fn main() {
     let m = measure(&mut full.ladder(&["log", "--verify"]));
     let verify_rate = events as f64 / m.wall.as_secs_f64();
     let verify_rss = m.maxrss_kib;
+    let verify_code = m.code;
 
     // Gigabytes of output through apply, streamed to /dev/null.
     let gib = std::env::var("LADDER_BENCH_OUTPUT_GIB")
@@ -796,7 +813,7 @@ fn main() {
         last.as_secs_f64() / first.as_secs_f64()
     );
     println!(
-        "log --verify @{events}: {} ({:.0} events/s; target >= 500000), peak RSS {:.1} MiB",
+        "log --verify @{events}: {} ({:.0} events/s; target >= 500000), exit {verify_code}, peak RSS {:.1} MiB",
         ms(m.wall),
         verify_rate,
         verify_rss as f64 / 1024.0
