@@ -348,7 +348,8 @@ fn argument_files(args: &[OsString], cwd: &Path, path_var: Option<&OsStr>) -> Ve
 }
 
 /// Variables that change what a program loads or runs, not what it acts
-/// on: bound into every plan, set or unset, so that setting one at apply
+/// on: the set ones are bound into every plan, and apply refuses one that
+/// is set then and was not bound, so that setting one at apply
 /// (`BASH_ENV=inject.sh`, `LD_PRELOAD=...`) refuses `stale` instead of
 /// running injected code under an approval.
 pub const LOADER_VARS: &[&str] = &[
@@ -463,28 +464,23 @@ pub fn is_loader_var(name: &str) -> bool {
     LOADER_VARS.contains(&name) || LOADER_PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
-/// The loader environment of `vars` (a process's environment), as bound:
-/// every [`LOADER_VARS`] name (unset ones too) and every set variable with
-/// a [`LOADER_PREFIXES`] prefix, mapped to the sha256 of its value.
+/// The loader variables set in `vars` (a process's environment), as bound:
+/// each name mapped to the sha256 of its value.
 pub fn loader_env<'a>(
     vars: impl Iterator<Item = (&'a OsStr, &'a OsStr)>,
-) -> BTreeMap<String, Option<String>> {
-    let mut out: BTreeMap<String, Option<String>> =
-        LOADER_VARS.iter().map(|n| (n.to_string(), None)).collect();
-    for (name, value) in vars {
-        let Some(name) = name.to_str() else { continue };
-        if is_loader_var(name) {
-            out.insert(
-                name.to_string(),
-                Some(crate::plan_hash::sha256_hex(value.as_bytes())),
-            );
-        }
-    }
-    out
+) -> BTreeMap<String, String> {
+    vars.filter_map(|(name, value)| {
+        let name = name.to_str().filter(|n| is_loader_var(n))?;
+        Some((
+            name.to_string(),
+            crate::plan_hash::sha256_hex(value.as_bytes()),
+        ))
+    })
+    .collect()
 }
 
 /// [`loader_env`] of this process.
-pub fn loader_env_now() -> BTreeMap<String, Option<String>> {
+pub fn loader_env_now() -> BTreeMap<String, String> {
     let vars: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     loader_env(vars.iter().map(|(k, v)| (k.as_os_str(), v.as_os_str())))
 }
@@ -581,16 +577,16 @@ mod tests {
     }
 
     #[test]
-    fn the_loader_environment_binds_unset_names_and_prefixed_families() {
+    fn the_loader_environment_is_the_set_loader_variables_and_prefixed_families() {
         let vars = [
             (OsStr::new("LD_AUDIT"), OsStr::new("x.so")),
             (OsStr::new("KUBE_CONTEXT"), OsStr::new("prod")),
             (OsStr::new("BASH_FUNC_ls%%"), OsStr::new("() { rm -rf .; }")),
         ];
         let env = loader_env(vars.into_iter());
-        assert_eq!(env["BASH_ENV"], None, "unset names are bound as unset");
-        assert!(env["LD_AUDIT"].is_some());
-        assert!(env["BASH_FUNC_ls%%"].is_some());
+        assert!(!env.contains_key("BASH_ENV"), "only the set ones");
+        assert_eq!(env["LD_AUDIT"], crate::plan_hash::sha256_hex(b"x.so"));
+        assert!(env.contains_key("BASH_FUNC_ls%%"));
         assert!(!env.contains_key("KUBE_CONTEXT"), "not a loader variable");
     }
 }

@@ -620,15 +620,10 @@ pub fn plan_card(p: &Plan, now: Millis, paint: Paint) -> String {
             .filter(|(_, v)| v.is_some())
             .map(|(k, _)| k.as_str())
             .collect();
-        let unset = loader.len() - set.len();
         row(
             &mut out,
             "loader env",
-            format!(
-                "{}{}{unset} more bound as unset",
-                set.join(", "),
-                if set.is_empty() { "" } else { " as set; " }
-            ),
+            format!("{} (no other may be set at apply)", set.join(", ")),
         );
     }
     match &p.dry_run {

@@ -567,12 +567,12 @@ fn drift(plan: &Plan, policy: &InForce) -> Result<()> {
         .filter(|(k, v)| plan.env.get(*k) != Some(v))
         .map(|(k, _)| format!("${k} changed"))
         .collect();
-    // A loader variable of a family (`LD_*`, `BASH_FUNC_*`...) that was not
-    // set at plan time is not among the bound names: look for new ones.
+    // A loader variable that was not set at plan time is not among the
+    // bound names (only the set ones are stored): look for new ones.
     changed.extend(
         binding::loader_env_now()
             .into_iter()
-            .filter(|(k, v)| v.is_some() && !plan.env.contains_key(k))
+            .filter(|(k, _)| !plan.env.contains_key(k))
             .map(|(k, _)| format!("${k} is set now and was not when planned")),
     );
     let now = match std::fs::canonicalize(&plan.cwd) {

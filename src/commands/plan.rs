@@ -101,7 +101,11 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     let mut names = args.env.clone();
     names.extend(policy.condition_env_names(&judged));
     let mut env = bind_env(&names)?;
-    env.extend(binding::loader_env_now());
+    // The loader variables that are set; apply refuses any that is set then
+    // and was not bound, so the unset ones need no record of their own.
+    for (name, digest) in binding::loader_env_now() {
+        env.entry(name).or_insert(Some(digest));
+    }
     let injected: Vec<String> = binding::injecting(&env)
         .into_iter()
         .map(str::to_string)
