@@ -330,7 +330,12 @@ fn build_ledger(state: &Path, events: usize) -> Duration {
                     approvals: vec![],
                     command: vec!["deploy".into(), format!("--build={i}").into()],
                     cwd: "/srv/app".into(),
-                    env: BTreeMap::new(),
+                    // What a plan binds on a developer machine: PATH and
+                    // HOME set, the program and directory by identity.
+                    env: BTreeMap::from([
+                        ("HOME".to_string(), Some("1".repeat(64))),
+                        ("PATH".to_string(), Some("2".repeat(64))),
+                    ]),
                     dry_run: None,
                     dry_run_ok: vec![0],
                     reason: Some("routine deploy".into()),
@@ -347,7 +352,15 @@ fn build_ledger(state: &Path, events: usize) -> Duration {
                     policy_sha256: "0".repeat(64),
                     decision: vec![],
                     retry_allowed: false,
-                    binding: None,
+                    binding: Some(ladder::binding::Binding {
+                        program: ladder::binding::BoundFile {
+                            path: "/usr/local/bin/deploy".into(),
+                            id: "2049:1835043:48213504:1763700000123456789:1763700000123456789"
+                                .into(),
+                        },
+                        files: vec![],
+                        cwd_id: "2049:1572866".into(),
+                    }),
                     escalated_from: None,
                 };
                 tx.insert_plan(&plan)?;
