@@ -24,22 +24,6 @@ fn approved(t: &TestEnv, key: &str, argv: &[&str]) -> Value {
     plan
 }
 
-fn apply_with(t: &TestEnv, plan: &Value, env: &[(&str, &str)]) -> Run {
-    let mut cmd = t.cmd("agent");
-    cmd.args([
-        "--json",
-        "apply",
-        "--key",
-        plan["key"].as_str().unwrap(),
-        "--hash",
-        plan["hash"].as_str().unwrap(),
-    ]);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap().into()
-}
-
 fn refused(r: &Run, code: i32, name: &str) {
     assert_eq!(
         r.code,
@@ -432,11 +416,11 @@ fn another_program_first_on_path_at_apply_is_stale() {
     let plan = r.json();
     assert_eq!(plan["program"], one.join("tool").to_str().unwrap());
     assert_eq!(t.approve("alice", &plan).code, 0);
-    let r = apply_with(&t, &plan, &[("PATH", &path_with(&two))]);
+    let r = t.apply_with_env(&plan, &[("PATH", &path_with(&two))]);
     refused(&r, 14, "stale");
     assert!(!ran1.exists() && !ran2.exists(), "nothing ran");
     // From the planning PATH, the reviewed program runs, by its path.
-    let r = apply_with(&t, &plan, &[("PATH", &path_with(&one))]);
+    let r = t.apply_with_env(&plan, &[("PATH", &path_with(&one))]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(ran1.exists() && !ran2.exists());
 }
@@ -460,7 +444,7 @@ fn a_program_that_appears_earlier_on_the_same_path_is_stale() {
     let plan = r.json();
     assert_eq!(t.approve("alice", &plan).code, 0);
     tool(&t.work().join("tool"), &planted);
-    refused(&apply_with(&t, &plan, &[("PATH", &path)]), 14, "stale");
+    refused(&t.apply_with_env(&plan, &[("PATH", &path)]), 14, "stale");
     assert!(!ran.exists() && !planted.exists());
 }
 
@@ -549,7 +533,7 @@ fn bash_env_set_at_apply_is_stale() {
     std::fs::write(&inject, format!("touch '{}'\n", marker.display())).unwrap();
     std::fs::write(t.work().join("job.sh"), "echo job\n").unwrap();
     let plan = approved(&t, "job", &["bash", "job.sh"]);
-    let r = apply_with(&t, &plan, &[("BASH_ENV", inject.to_str().unwrap())]);
+    let r = t.apply_with_env(&plan, &[("BASH_ENV", inject.to_str().unwrap())]);
     refused(&r, 14, "stale");
     assert!(
         r.json()["error"]["message"]
@@ -564,7 +548,7 @@ fn bash_env_set_at_apply_is_stale() {
 fn a_loader_variable_of_a_family_set_at_apply_is_stale() {
     let t = strict();
     let plan = approved(&t, "job", &["true"]);
-    let r = apply_with(&t, &plan, &[("LD_AUDIT", "/tmp/audit.so")]);
+    let r = t.apply_with_env(&plan, &[("LD_AUDIT", "/tmp/audit.so")]);
     refused(&r, 14, "stale");
     assert!(
         r.json()["error"]["message"]
@@ -572,7 +556,7 @@ fn a_loader_variable_of_a_family_set_at_apply_is_stale() {
             .unwrap()
             .contains("LD_AUDIT")
     );
-    let r = apply_with(&t, &plan, &[("BASH_FUNC_ls%%", "() { rm -rf .; }")]);
+    let r = t.apply_with_env(&plan, &[("BASH_FUNC_ls%%", "() { rm -rf .; }")]);
     refused(&r, 14, "stale");
 }
 
@@ -602,7 +586,7 @@ env = { KUBE_CONTEXT = "prod*" }
             .unwrap()
             .contains_key("KUBE_CONTEXT")
     );
-    let r = apply_with(&t, &plan, &[("KUBE_CONTEXT", "prod-eu")]);
+    let r = t.apply_with_env(&plan, &[("KUBE_CONTEXT", "prod-eu")]);
     refused(&r, 14, "stale");
     assert!(
         r.json()["error"]["message"]

@@ -198,6 +198,24 @@ impl TestEnv {
         )
     }
 
+    /// `apply --json` of `plan` as the agent, with `env` set on top of the
+    /// test's environment (what the agent changed between plan and apply).
+    pub fn apply_with_env(&self, plan: &Value, env: &[(&str, &str)]) -> Run {
+        let mut cmd = self.cmd("agent");
+        cmd.args([
+            "--json",
+            "apply",
+            "--key",
+            plan["key"].as_str().unwrap(),
+            "--hash",
+            plan["hash"].as_str().unwrap(),
+        ]);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("run ladder").into()
+    }
+
     pub fn show(&self, plan: &Value) -> Value {
         self.json("viewer", &["show", plan["id"].as_str().unwrap()])
             .json()

@@ -44,22 +44,6 @@ fn plan_with(t: &TestEnv, key: &str, env: &[(&str, &str)], argv: &[&str]) -> Val
     r.json()
 }
 
-fn apply_with(t: &TestEnv, plan: &Value, env: &[(&str, &str)]) -> Run {
-    let mut cmd = t.cmd("agent");
-    cmd.args([
-        "--json",
-        "apply",
-        "--key",
-        plan["key"].as_str().unwrap(),
-        "--hash",
-        plan["hash"].as_str().unwrap(),
-    ]);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap().into()
-}
-
 fn ran(marker: &Path) -> String {
     std::fs::read_to_string(marker).unwrap_or_default()
 }
@@ -75,7 +59,7 @@ fn a_script_run_by_a_wrapper_and_rewritten_after_approval_is_stale() {
     let plan = t.plan("agent", "wrapped", &[], &["timeout", "10", "./deploy.sh"]);
     assert_eq!(t.approve("alice", &plan).code, 0);
     rewrite(&t.work().join("deploy.sh"), &marker);
-    let r = apply_with(&t, &plan, &[]);
+    let r = t.apply_with_env(&plan, &[]);
     assert_eq!(ran(&marker), "", "the rewritten script ran: {}", r.stderr);
     assert_eq!(r.code, 14, "{}", r.stdout_str());
 }
@@ -94,7 +78,7 @@ fn an_option_argument_naming_a_file_hides_the_real_script() {
     let plan = t.plan("agent", "opt", &[], &["sh", "-o", "errexit", "job.sh"]);
     assert_eq!(t.approve("alice", &plan).code, 0);
     rewrite(&t.work().join("job.sh"), &marker);
-    let r = apply_with(&t, &plan, &[]);
+    let r = t.apply_with_env(&plan, &[]);
     assert_eq!(ran(&marker), "", "the rewritten script ran: {}", r.stderr);
     assert_eq!(r.code, 14, "{}", r.stdout_str());
 }
@@ -111,7 +95,7 @@ fn a_file_the_reviewed_script_sources_is_rewritten_after_approval() {
     let plan = t.plan("agent", "sourced", &[], &["sh", "job.sh"]);
     assert_eq!(t.approve("alice", &plan).code, 0);
     rewrite(&t.work().join("lib.sh"), &marker);
-    let r = apply_with(&t, &plan, &[]);
+    let r = t.apply_with_env(&plan, &[]);
     assert_eq!(ran(&marker), "", "the rewritten library ran: {}", r.stderr);
 }
 
@@ -132,7 +116,7 @@ fn a_program_found_through_a_relative_path_entry_is_judged_as_a_program_by_path(
         let plan = plan_with(&t, key, &env, &["ls"]);
         assert_ne!(plan["tier"], "read_only", "{plan}");
         assert_eq!(plan["status"], "pending", "{plan}");
-        let r = apply_with(&t, &plan, &env);
+        let r = t.apply_with_env(&plan, &env);
         assert_eq!(r.code, 10, "{}", r.stdout_str());
         assert_eq!(ran(&marker), "", "the agent's `ls` ran unapproved");
     }
@@ -171,7 +155,7 @@ fn a_program_found_in_a_directory_the_agent_can_write_is_not_trusted_by_its_name
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
     let env = [("PATH", path.as_str())];
     let plan = plan_with(&t, "bin", &env, &["ls"]);
-    let r = apply_with(&t, &plan, &env);
+    let r = t.apply_with_env(&plan, &env);
     assert_eq!(
         ran(&marker),
         "",
@@ -209,7 +193,7 @@ fn a_program_git_runs_named_by_a_variable_set_at_apply_is_stale() {
     let plan = t.plan("agent", "diff", &[], &["git", "diff"]);
     assert_eq!(plan["status"], "approved", "{plan}");
     let evil = t.path().join("evil");
-    let r = apply_with(&t, &plan, &[("GIT_EXTERNAL_DIFF", evil.to_str().unwrap())]);
+    let r = t.apply_with_env(&plan, &[("GIT_EXTERNAL_DIFF", evil.to_str().unwrap())]);
     assert_eq!(ran(&marker), "", "GIT_EXTERNAL_DIFF ran: {}", r.stderr);
     assert_eq!(r.code, 14, "{}", r.stdout_str());
 }
@@ -235,7 +219,7 @@ fn a_loader_variable_set_at_plan_time_does_not_leave_a_command_read_only() {
     let plan = plan_with(&t, "fsmonitor", &env, &["git", "status"]);
     assert_eq!(plan["status"], "pending", "{plan}");
     assert_eq!(plan["approvals_required"], 1);
-    let r = apply_with(&t, &plan, &env);
+    let r = t.apply_with_env(&plan, &env);
     assert_eq!(r.code, 10, "{}", r.stdout_str());
     assert_eq!(
         ran(&marker),
