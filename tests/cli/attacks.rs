@@ -167,12 +167,13 @@ fn with_system_policy(t: &TestEnv, policy: &str, actor: &str, args: &[&str]) -> 
     std::fs::write(&file, policy).unwrap();
     let script = format!(
         r#"set -e
-layer=$(mktemp -d)
+layer=$(mktemp -d -p '{}')
 mkdir "$layer/upper" "$layer/work"
 mount -t overlay overlay -o "lowerdir=/etc,upperdir=$layer/upper,workdir=$layer/work" /etc
 mkdir -p /etc/ladder
 cp '{}' /etc/ladder/policy.toml
 exec "$LADDER" "$@""#,
+        t.path().display(),
         file.display()
     );
     let mut cmd = t.program_cmd("unshare", actor);
