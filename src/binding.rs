@@ -473,7 +473,7 @@ pub fn loader_env<'a>(
         let name = name.to_str().filter(|n| is_loader_var(n))?;
         Some((
             name.to_string(),
-            crate::plan_hash::sha256_hex(value.as_bytes()),
+            crate::digest::sha256_hex(value.as_bytes()),
         ))
     })
     .collect()
@@ -585,7 +585,7 @@ mod tests {
         ];
         let env = loader_env(vars.into_iter());
         assert!(!env.contains_key("BASH_ENV"), "only the set ones");
-        assert_eq!(env["LD_AUDIT"], crate::plan_hash::sha256_hex(b"x.so"));
+        assert_eq!(env["LD_AUDIT"], crate::digest::sha256_hex(b"x.so"));
         assert!(env.contains_key("BASH_FUNC_ls%%"));
         assert!(!env.contains_key("KUBE_CONTEXT"), "not a loader variable");
     }

@@ -15,6 +15,7 @@ pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod context;
+pub mod digest;
 pub mod duration;
 pub mod error;
 pub mod gate;

@@ -46,7 +46,8 @@
 //! written before still verify.
 
 use crate::binding::Binding;
-use sha2::{Digest, Sha256};
+// Where the digests were first defined; kept here for their many callers.
+pub use crate::digest::{hex, sha256_hex};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -154,22 +155,6 @@ pub fn canonical(input: &HashInput) -> Vec<u8> {
 /// ```
 pub fn digest(input: &HashInput) -> String {
     sha256_hex(&canonical(input))
-}
-
-/// Lowercase hex sha256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-/// Lowercase hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 0xf) as usize] as char);
-    }
-    s
 }
 
 #[cfg(test)]
