@@ -365,10 +365,47 @@ fn file_id(path: &Path) -> String {
     )
 }
 
-/// The plan hash of a plan object, by the README's recipe.
+#[test]
+fn a_plan_hashed_before_version_2_is_stale_at_apply() {
+    // A plan made by a ladder that bound only the argv (hash version 1):
+    // it verifies, and apply refuses it rather than run a program it never
+    // bound.
+    let t = strict();
+    let plan = approved(&t, "old", &["true"]);
+    let mut old = plan.clone();
+    old["hash_version"] = Value::from(1);
+    let v1 = readme_hash(&old);
+    let db = t.db();
+    db.execute(
+        "UPDATE plans SET hash = ?2, cwd_id = NULL, program = NULL, program_id = NULL,
+         files = NULL WHERE id = ?1",
+        [plan["id"].as_str().unwrap(), &v1],
+    )
+    .unwrap();
+    db.execute(
+        "UPDATE approvals SET hash = ?2 WHERE plan = ?1",
+        [plan["id"].as_str().unwrap(), &v1],
+    )
+    .unwrap();
+    drop(db);
+    old["hash"] = Value::from(v1);
+    assert_eq!(t.show(&plan)["hash_version"], 1);
+    let r = t.apply_json("agent", &old);
+    refused(&r, 14, "stale");
+    let message = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(message.contains("did not bind the program"), "{message}");
+}
+
+/// The plan hash of a plan object, by the README's recipe (version 1 when
+/// the object says so).
 fn readme_hash(p: &Value) -> String {
     use sha2::Digest;
-    let mut out = b"ladder-plan-v2\n".to_vec();
+    let v2 = p["hash_version"] != 1;
+    let mut out = if v2 {
+        b"ladder-plan-v2\n".to_vec()
+    } else {
+        b"ladder-plan-v1\n".to_vec()
+    };
     let mut rec = |tag: &str, b: &[u8]| {
         out.extend_from_slice(format!("{tag} {}:", b.len()).as_bytes());
         out.extend_from_slice(b);
@@ -381,10 +418,12 @@ fn readme_hash(p: &Value) -> String {
         rec("arg", a.as_str().unwrap().as_bytes());
     }
     rec("cwd", p["cwd"].as_str().unwrap().as_bytes());
-    rec("cwd-id", p["cwd_id"].as_str().unwrap().as_bytes());
-    rec("program", p["program"].as_str().unwrap().as_bytes());
-    rec("program-id", p["program_id"].as_str().unwrap().as_bytes());
-    rec("file-count", b"0");
+    if v2 {
+        rec("cwd-id", p["cwd_id"].as_str().unwrap().as_bytes());
+        rec("program", p["program"].as_str().unwrap().as_bytes());
+        rec("program-id", p["program_id"].as_str().unwrap().as_bytes());
+        rec("file-count", b"0");
+    }
     for (name, digest) in p["env"].as_object().unwrap() {
         match digest.as_str() {
             Some(d) => rec("env", format!("{name}={d}").as_bytes()),
