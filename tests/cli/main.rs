@@ -4,6 +4,7 @@ mod harness;
 
 mod attacks;
 mod contract;
+mod contract_review;
 mod durability;
 mod examples;
 mod generated;
