@@ -95,11 +95,11 @@ pub enum Command {
     ///
     /// Checks, in order, and refuses with the first failing code: plan exists;
     /// key matches; hash matches; already applied (then replays the recorded
-    /// outcome instead of running); in flight; interrupted; the stored plan
-    /// hashes to its hash (else tampered) and takes the stricter verdict of
-    /// the policy in force; rejected; expired; denied; approvals short (counted
-    /// from the approval records); budget; drift (bound environment, program,
-    /// script, directory and dry-run: else stale). Then runs the bound program
+    /// outcome instead of running); in flight; interrupted; rejected; expired;
+    /// denied; then the stored plan must hash to its hash (else tampered) and
+    /// takes the stricter verdict of the policy in force; approvals short
+    /// (counted from the approval records); budget; drift (bound environment,
+    /// program, files, directory and dry-run: else stale). Then runs the bound program
     /// by its path (no shell, no PATH lookup) in the planned directory, streams
     /// its output while recording it, and exits with its exit code (128+N for
     /// signal N).

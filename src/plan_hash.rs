@@ -1,5 +1,7 @@
 //! The plan hash: a sha256 over a canonical serialization of everything that
-//! defines an action, and nothing else (no ids, no timestamps, no actor).
+//! defines an action, and nothing else: no plan ids, no clock times, no
+//! actor. (Version 2 binds files by their `stat` identity, so the same
+//! content hashes the same on the same files, not on any machine.)
 //!
 //! # Canonical form (version 1)
 //!

@@ -410,6 +410,18 @@ fn vet(
     let Some(up) = gate::escalation(plan, verdict.of(plan, policy), &policy.sha256()) else {
         return Ok(Ok(plan.clone()));
     };
+    if plan.policy_sha256 == policy.sha256() {
+        // The policy that decided at plan time, on the same bound inputs,
+        // cannot give a stricter verdict now: the row's was edited.
+        return Ok(Err(Error::new(
+            Kind::Tampered,
+            format!(
+                "plan {} was altered in the state file: its tier or approvals are not what its own policy gives it",
+                plan.short_id()
+            ),
+        )
+        .with_hint("nothing ran; check who can write the state file, and plan again")));
+    }
     let from = Verdict {
         tier: plan.tier,
         rule: plan.rule.clone(),
@@ -435,7 +447,11 @@ fn vet(
     if up.denied.is_some() {
         raised.status = Status::Denied;
         raised.expires_at = None;
-    } else if raised.approvals_counted_under(sod) < raised.approvals_required {
+    } else if raised.status == Status::Approved
+        && raised.approvals_counted_under(sod) < raised.approvals_required
+    {
+        // Back to waiting for approval, with a fresh window for it (a plan
+        // that was pending keeps the window it had).
         raised.status = Status::Pending;
         raised.expires_at = Some(now + crate::clock::millis(policy.defaults().approval_ttl));
     }

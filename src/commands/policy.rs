@@ -53,10 +53,15 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<()> {
                         })
                     })
                     .collect();
+                // `origin`, `sha256` and `source` name one file, the first
+                // in force, as they did before layers; what plans record is
+                // `in_force_sha256` (the same when one policy decides).
+                let first = &p.layers()[0];
                 render::emit_json(json!({
-                    "origin": p.origin(),
-                    "sha256": p.sha256(),
-                    "source": p.layers()[0].source(),
+                    "origin": first.origin(),
+                    "sha256": first.sha256(),
+                    "source": first.source(),
+                    "in_force_sha256": p.sha256(),
                     "layers": layers,
                 }));
             } else {
@@ -81,7 +86,17 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<()> {
                              from users who cannot\n",
                         );
                     }
-                    text.push_str(l.source());
+                    if i == 0 {
+                        text.push_str(l.source());
+                    } else {
+                        // Commented out, so that the output stays one valid
+                        // policy (the system's) when saved and checked.
+                        for line in l.source().lines() {
+                            text.push_str("# ");
+                            text.push_str(line);
+                            text.push('\n');
+                        }
+                    }
                     if !text.ends_with('\n') {
                         text.push('\n');
                     }

@@ -1016,7 +1016,7 @@ impl Tx for SqliteTx<'_> {
         self.conn
             .prepare_cached(
                 "UPDATE plans SET tier = ?2, rule = ?3, approvals_required = ?4,
-                 escalated_from = ?5, decision = ?6 WHERE id = ?1",
+                 escalated_from = ?5, decision = ?6, policy_sha256 = ?7 WHERE id = ?1",
             )
             .map_err(db)?
             .execute(params![
@@ -1025,7 +1025,8 @@ impl Tx for SqliteTx<'_> {
                 to.rule,
                 to.approvals_required,
                 json(from),
-                json(decision)
+                json(decision),
+                to.policy_sha256
             ])
             .map_err(db)?;
         Ok(())
@@ -1307,6 +1308,29 @@ impl Tx for SqliteTx<'_> {
                 }
                 Some(_) => {}
             }
+        }
+        // Nor is the presence of ours: a trigger added beside them can
+        // drop events as they are written (`RAISE(IGNORE)` on a refusal)
+        // or rewrite rows behind every command. The schema creates no
+        // other trigger, so any other is an edit.
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT name, tbl_name FROM sqlite_schema WHERE type = 'trigger' ORDER BY name",
+            )
+            .map_err(db)?;
+        let triggers: Vec<(String, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(db)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(db)?;
+        if let Some((name, table)) = triggers
+            .iter()
+            .find(|(name, _)| !APPEND_ONLY_TRIGGERS.iter().any(|(n, _)| n == name))
+        {
+            return Ok(Err(format!(
+                "a trigger the schema does not create was added on table {table}: {name}"
+            )));
         }
         Ok(Ok(()))
     }

@@ -96,6 +96,12 @@ fn a_plan_made_under_a_looser_policy_takes_the_verdict_of_the_policy_in_force() 
     assert_eq!(shown["approvals_required"], 1);
     assert_eq!(shown["escalated_from"]["tier"], "read_only");
     assert_eq!(shown["escalated_from"]["approvals_required"], 0);
+    // The verdict names the policy that gave it.
+    assert_eq!(
+        shown["escalated_from"]["policy_sha256"],
+        plan["policy_sha256"]
+    );
+    assert_ne!(shown["policy_sha256"], plan["policy_sha256"]);
     let card = t.run("viewer", &["show", plan["id"].as_str().unwrap()]);
     assert!(
         card.stdout_str().contains("raised by the policy in force"),
@@ -233,8 +239,20 @@ commands = ["deploy-prod **"]
         &["--json", "--policy", loose, "policy", "show"],
     )
     .unwrap();
-    let layers = show.json()["layers"].as_array().unwrap().clone();
+    let shown = show.json();
+    let layers = shown["layers"].as_array().unwrap().clone();
     assert_eq!(layers.len(), 2, "{}", show.stdout_str());
+    assert_eq!(shown["sha256"], layers[0]["sha256"]);
+    assert_eq!(shown["in_force_sha256"], plan["policy_sha256"]);
+    // As text: still one valid policy, the system's, the overlay commented.
+    let text = with_system_policy(&t, system, "agent", &["--policy", loose, "policy", "show"])
+        .unwrap()
+        .stdout_str();
+    let saved = t.path().join("shown.toml");
+    std::fs::write(&saved, &text).unwrap();
+    let check = t.json("agent", &["policy", "check", saved.to_str().unwrap()]);
+    assert_eq!(check.code, 0, "{text}\n{}", check.stdout_str());
+    assert!(text.contains("# [defaults]"), "{text}");
     assert_eq!(layers[0]["origin"], "/etc/ladder/policy.toml");
     assert_eq!(layers[0]["system"], true);
     assert_eq!(layers[1]["origin"], loose);
@@ -267,12 +285,32 @@ fn a_status_written_into_the_state_file_approves_nothing() {
     let plan = t.plan("agent", "forged", &[], &["touch", marker.to_str().unwrap()]);
     t.db()
         .execute(
-            "UPDATE plans SET status = 'approved', approvals_required = 0 WHERE id = ?1",
+            "UPDATE plans SET status = 'approved' WHERE id = ?1",
             [plan["id"].as_str().unwrap()],
         )
         .unwrap();
+    // Approvals are recounted from the approval records: there are none.
     refused(&t.apply_json("agent", &plan), 10, "needs_approval");
     assert!(!marker.exists());
+}
+
+#[test]
+fn a_verdict_written_into_the_state_file_is_tampered() {
+    let t = strict();
+    let marker = t.path().join("ran");
+    let plan = t.plan("agent", "forged", &[], &["touch", marker.to_str().unwrap()]);
+    t.db()
+        .execute(
+            "UPDATE plans SET status = 'approved', tier = 'read_only', approvals_required = 0
+             WHERE id = ?1",
+            [plan["id"].as_str().unwrap()],
+        )
+        .unwrap();
+    // The policy that decided at plan time gives it one approval still: the
+    // row's verdict was edited, not raised by a stricter policy.
+    refused(&t.apply_json("agent", &plan), 21, "tampered");
+    assert!(!marker.exists());
+    assert!(!t.event_kinds().contains(&"escalated".to_string()));
 }
 
 #[test]
