@@ -1173,6 +1173,34 @@ fn examples_are_checked_through_unless_and_options() {
     ));
 }
 
+/// The README's two worked examples load (their examples hold) and decide
+/// as the text around them says.
+#[test]
+fn readme_exception_and_options_examples_hold() {
+    let readme = include_str!("../../README.md");
+    let section = readme
+        .split("**Exceptions and option allowlists.**")
+        .nth(1)
+        .expect("the README section");
+    let blocks: Vec<&str> = section
+        .split("```toml\n")
+        .skip(1)
+        .take(2)
+        .map(|b| b.split("```").next().unwrap())
+        .collect();
+    assert_eq!(blocks.len(), 2);
+    let p = parse(&format!("version = 1\n{}\n{}", blocks[0], blocks[1]));
+    let tier = |c: &str| eval(&p, c).tier;
+    assert_eq!(tier("git push --force origin main"), Tier::Critical);
+    assert_eq!(
+        tier("git push --force --dry-run --porcelain origin HEAD:main"),
+        Tier::ReadOnly
+    );
+    assert_eq!(tier("git log --oneline -n 5"), Tier::ReadOnly);
+    assert_eq!(tier("git log --output=/tmp/x"), Tier::Irreversible);
+    assert_eq!(tier("git -c x=y log"), Tier::Irreversible);
+}
+
 // --- the embedded default ------------------------------------------------------
 
 #[test]
