@@ -479,6 +479,7 @@ mod tests {
             approvals_required: approvals,
             denied: denied.map(str::to_string),
             matched: vec![],
+            skipped: vec![],
             reasons: vec!["because".into()],
             dry_run_exit_codes: vec![0],
         };

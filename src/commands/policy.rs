@@ -164,6 +164,7 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<()> {
                     "approvals_required": eval.approvals_required,
                     "denied": eval.denied,
                     "matched": eval.matched,
+                    "skipped": eval.skipped,
                     "reasons": eval.reasons,
                     "dry_run_exit_codes": eval.dry_run_exit_codes,
                     "policy": p.origin(),
@@ -191,6 +192,15 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<()> {
                     out.push_str(&format!(
                         "  {:<10} {line}\n",
                         if i == 0 { "matched" } else { "" }
+                    ));
+                }
+                for (i, s) in eval.skipped.iter().enumerate() {
+                    out.push_str(&format!(
+                        "  {:<10} {} ({}): {}\n",
+                        if i == 0 { "skipped" } else { "" },
+                        s.rule,
+                        s.tier,
+                        s.why
                     ));
                 }
                 for (i, r) in eval.reasons.iter().enumerate() {

@@ -3,26 +3,35 @@
 //!
 //! 1. A rule matches when one of its command patterns matches the argv, every
 //!    env condition holds (the variable is set and its value matches the
-//!    glob) and, if it has `dry_run_output`, a dry-run was given and the
-//!    regex matches its stdout.
+//!    glob), if it has `dry_run_output`, a dry-run was given and the regex
+//!    matches its stdout, none of its `unless` patterns matches the argv and,
+//!    if it has `options`, every option argument matches one of them. A rule
+//!    that fails only the last two is recorded as skipped, with why.
 //! 2. The strictest tier among matching rules wins; among rules of that tier
-//!    the first in the file is the one recorded. No match: `[defaults]`.
+//!    the first in the file is the one recorded. No match: `[defaults]`. A
+//!    skipped rule stricter than the outcome gets a sentence in the reasons:
+//!    that is an exception deciding the plan.
 //! 3. Approvals come from the tier, raised to at least one when the tier
 //!    requires a dry-run and none was given, or when confidence is below
 //!    `approve_below`. Tier `deny` or confidence below `deny_below` denies the
 //!    plan, and a denied plan requires no approvals: nothing can approve it.
 
-use super::pattern::glob_matches;
-use super::{Evaluation, Input, Policy, Rule, RuleMatch};
+use super::pattern::{glob_matches, option_arguments};
+use super::{Evaluation, Input, Pattern, Policy, Rule, RuleMatch, RuleSkip};
 use crate::tier::Tier;
+use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 
 pub(super) fn evaluate(policy: &Policy, input: &Input) -> Evaluation {
-    let matched: Vec<RuleMatch> = policy
-        .rules()
-        .iter()
-        .filter_map(|rule| match_rule(rule, input))
-        .collect();
+    let mut matched: Vec<RuleMatch> = Vec::new();
+    let mut skipped: Vec<RuleSkip> = Vec::new();
+    for rule in policy.rules() {
+        match match_rule(rule, input) {
+            Some(Ok(m)) => matched.push(m),
+            Some(Err(skip)) => skipped.push(skip),
+            None => {}
+        }
+    }
 
     let mut reasons = Vec::new();
     // `max_by_key` keeps the last maximum; the contract wants the first.
@@ -53,6 +62,13 @@ pub(super) fn evaluate(policy: &Policy, input: &Input) -> Evaluation {
             (tier, None)
         }
     };
+
+    for skip in skipped.iter().filter(|s| s.tier > tier) {
+        reasons.push(format!(
+            "rule \"{}\" ({}) was skipped: {}",
+            skip.rule, skip.tier, skip.why
+        ));
+    }
 
     let mut denied = None;
     if tier == Tier::Deny {
@@ -120,6 +136,7 @@ pub(super) fn evaluate(policy: &Policy, input: &Input) -> Evaluation {
         approvals_required: approvals,
         denied,
         matched,
+        skipped,
         reasons,
         dry_run_exit_codes,
     }
@@ -133,9 +150,11 @@ fn approvals_phrase(n: u32) -> String {
     }
 }
 
-/// How `rule` matches the input, or `None` when it does not.
-fn match_rule(rule: &Rule, input: &Input) -> Option<RuleMatch> {
-    let pattern = rule.commands.iter().find(|p| p.matches(input.argv))?;
+/// How `rule` matches the input: `None` when its commands or conditions do
+/// not hold, `Err` when they do but its `unless` or `options` take the
+/// command out.
+fn match_rule(rule: &Rule, input: &Input) -> Option<Result<RuleMatch, RuleSkip>> {
+    let pattern = command_match(rule, input.argv)?;
     let mut conditions = Vec::new();
     for (name, glob) in &rule.env {
         let value = (input.env)(name)?;
@@ -151,10 +170,40 @@ fn match_rule(rule: &Rule, input: &Input) -> Option<RuleMatch> {
         }
         conditions.push(format!("dry-run output matching /{}/", regex.as_str()));
     }
-    Some(RuleMatch {
+    if let Some(why) = exception(rule, input.argv) {
+        return Some(Err(RuleSkip {
+            rule: rule.name.clone(),
+            tier: rule.tier,
+            why: format!("\"{}\" matched but {why}", pattern.as_str()),
+        }));
+    }
+    Some(Ok(RuleMatch {
         rule: rule.name.clone(),
         tier: rule.tier,
         pattern: pattern.as_str().to_string(),
         conditions,
-    })
+    }))
+}
+
+/// The first of the rule's command patterns that matches `argv`.
+pub(super) fn command_match<'r>(rule: &'r Rule, argv: &[OsString]) -> Option<&'r Pattern> {
+    rule.commands.iter().find(|p| p.matches(argv))
+}
+
+/// Why `argv` is taken out of `rule` by its `unless` or `options`, as a
+/// phrase, or `None` when neither does.
+pub(super) fn exception(rule: &Rule, argv: &[OsString]) -> Option<String> {
+    if let Some(u) = rule.unless.iter().find(|u| u.matches(argv)) {
+        return Some(format!("unless \"{}\" takes the command out", u.as_str()));
+    }
+    let allowed = rule.options.as_ref()?;
+    let unlisted = option_arguments(argv).find(|arg| {
+        !allowed
+            .iter()
+            .any(|glob| glob_matches(glob.as_bytes(), arg.as_bytes()))
+    })?;
+    Some(format!(
+        "option \"{}\" is not in its options",
+        String::from_utf8_lossy(unlisted.as_bytes())
+    ))
 }

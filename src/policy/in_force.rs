@@ -180,6 +180,7 @@ fn stricter(a: Evaluation, b: Evaluation) -> Evaluation {
         approvals_required: approvals,
         denied,
         matched: a.matched.into_iter().chain(b.matched).collect(),
+        skipped: a.skipped.into_iter().chain(b.skipped).collect(),
         reasons: a.reasons.into_iter().chain(b.reasons).collect(),
         dry_run_exit_codes: codes,
     }

@@ -6,6 +6,7 @@
 //! sections) is checked here against the spans kept in `model.rs`, in file
 //! order, stopping at the first problem.
 
+use super::eval::{command_match, exception};
 use super::model::{RawBudget, RawConfidence, RawNotify, RawPolicy, RawRule, VersionOnly};
 use super::{
     Budget, ConfidenceBands, Defaults, Notify, Pattern, Policy, PolicyError, Rule, TierSettings,
@@ -239,6 +240,23 @@ impl Cx<'_> {
             commands.push(pattern);
         }
 
+        let mut unless = Vec::with_capacity(raw.unless.len());
+        for text in &raw.unless {
+            let pattern = Pattern::parse(text.get_ref())
+                .map_err(|e| self.at(text.span(), format!("{what}: `unless`: {e}")))?;
+            unless.push(pattern);
+        }
+
+        let options = match raw.options {
+            None => None,
+            Some(globs) => {
+                for glob in &globs {
+                    self.option_glob(&what, glob)?;
+                }
+                Some(globs.into_iter().map(Spanned::into_inner).collect())
+            }
+        };
+
         let mut env = Vec::new();
         for (var, glob) in raw.env.unwrap_or_default() {
             let valid = !var.get_ref().is_empty()
@@ -274,9 +292,25 @@ impl Cx<'_> {
             .map(|codes| self.exit_codes(&format!("{what}: "), codes))
             .transpose()?;
 
+        // Examples are checked against the whole of the rule's say over an
+        // argv (commands, unless, options), so they prove its exceptions too.
+        let mut rule = Rule {
+            name,
+            tier,
+            description: raw.description,
+            commands,
+            unless,
+            options,
+            env,
+            dry_run_output,
+            dry_run_exit_codes,
+            examples: Vec::new(),
+            not_examples: Vec::new(),
+            line,
+        };
         for example in &raw.examples {
             let argv = self.example_argv(&what, "example", example)?;
-            if !commands.iter().any(|p| p.matches(&argv)) {
+            let Some(p) = command_match(&rule, &argv) else {
                 return Err(self.at(
                     example.span(),
                     format!(
@@ -284,38 +318,70 @@ impl Cx<'_> {
                         example.get_ref()
                     ),
                 ));
-            }
-        }
-        for example in &raw.not_examples {
-            let argv = self.example_argv(&what, "not_example", example)?;
-            if let Some(p) = commands.iter().find(|p| p.matches(&argv)) {
+            };
+            if let Some(why) = exception(&rule, &argv) {
                 return Err(self.at(
                     example.span(),
                     format!(
-                        "{what}: not_example \"{}\" matches its command \"{}\"",
+                        "{what}: example \"{}\" matches its command \"{}\" but {why}",
                         example.get_ref(),
                         p.as_str()
                     ),
                 ));
             }
         }
+        for example in &raw.not_examples {
+            let argv = self.example_argv(&what, "not_example", example)?;
+            if let Some(p) = command_match(&rule, &argv) {
+                if exception(&rule, &argv).is_none() {
+                    let mut message = format!(
+                        "{what}: not_example \"{}\" matches its command \"{}\"",
+                        example.get_ref(),
+                        p.as_str()
+                    );
+                    if !rule.unless.is_empty() || rule.options.is_some() {
+                        message.push_str(" and neither `unless` nor `options` takes it out");
+                    }
+                    return Err(self.at(example.span(), message));
+                }
+            }
+        }
+        rule.examples = raw.examples.into_iter().map(Spanned::into_inner).collect();
+        rule.not_examples = raw
+            .not_examples
+            .into_iter()
+            .map(Spanned::into_inner)
+            .collect();
+        Ok(rule)
+    }
 
-        Ok(Rule {
-            name,
-            tier,
-            description: raw.description,
-            commands,
-            env,
-            dry_run_output,
-            dry_run_exit_codes,
-            examples: raw.examples.into_iter().map(Spanned::into_inner).collect(),
-            not_examples: raw
-                .not_examples
-                .into_iter()
-                .map(Spanned::into_inner)
-                .collect(),
-            line,
-        })
+    /// An `options` entry: a glob over one argument, which can only ever
+    /// match an option if it starts with `-` and is neither `-` nor `--`
+    /// (see `pattern::option_arguments`). Anything else is a mistake that
+    /// would silently allow nothing.
+    fn option_glob(&self, what: &str, glob: &Spanned<String>) -> Result<(), PolicyError> {
+        let text = glob.get_ref();
+        let problem = if text.is_empty() {
+            Some("is empty".to_string())
+        } else if !text.starts_with('-') {
+            Some("does not start with `-`, so it can never match an option".to_string())
+        } else if text == "-" || text == "--" {
+            Some(
+                "is never an option: a lone `-` is an operand and `--` ends the options"
+                    .to_string(),
+            )
+        } else if text.contains('\0') {
+            Some("contains a NUL byte, which no argument can".to_string())
+        } else {
+            None
+        };
+        match problem {
+            Some(p) => Err(self.at(
+                glob.span(),
+                format!("{what}: `options` entry \"{text}\" {p}"),
+            )),
+            None => Ok(()),
+        }
     }
 
     fn example_argv(

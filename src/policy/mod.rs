@@ -148,6 +148,13 @@ pub struct Rule {
     pub description: Option<String>,
     /// Any one of these must match the argv.
     pub commands: Vec<Pattern>,
+    /// Exceptions: an argv that matches any of these is not this rule's,
+    /// whatever `commands` say.
+    pub unless: Vec<Pattern>,
+    /// An allowlist of option globs: when present, every option argument
+    /// (see [`pattern::option_arguments`]) must match one of them, or the
+    /// rule does not match. `Some(empty)` allows no option at all.
+    pub options: Option<Vec<String>>,
     /// Variable name and a glob over its value; all must hold, sorted by name.
     pub env: Vec<(String, String)>,
     /// Must match the dry-run's stdout; without a dry-run the rule cannot match.
@@ -216,6 +223,9 @@ pub struct Evaluation {
     pub denied: Option<String>,
     /// Every rule that matched, in file order.
     pub matched: Vec<RuleMatch>,
+    /// Every rule that would have matched but for its `unless` or
+    /// `options`, in file order.
+    pub skipped: Vec<RuleSkip>,
     /// How tier and approvals were decided, one sentence each.
     pub reasons: Vec<String>,
     /// The dry-run exit codes accepted for this plan.
@@ -231,6 +241,16 @@ pub struct RuleMatch {
     pub pattern: String,
     /// One phrase per env or dry-run output condition that held.
     pub conditions: Vec<String>,
+}
+
+/// One rule whose commands and conditions held but whose `unless` or
+/// `options` took the command out of it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RuleSkip {
+    pub rule: String,
+    pub tier: Tier,
+    /// One sentence: which exception or which option.
+    pub why: String,
 }
 
 impl Policy {

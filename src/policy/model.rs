@@ -56,6 +56,9 @@ pub(super) struct RawRule {
     pub tier: Spanned<String>,
     pub description: Option<String>,
     pub commands: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub unless: Vec<Spanned<String>>,
+    pub options: Option<Vec<Spanned<String>>>,
     pub env: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
     pub dry_run_output: Option<Spanned<String>>,
     pub dry_run_exit_codes: Option<Spanned<Vec<i32>>>,

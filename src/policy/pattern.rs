@@ -153,6 +153,24 @@ impl Pattern {
     }
 }
 
+/// The arguments of `argv` that an `options` allowlist judges: every
+/// element after the program that starts with `-`, except a lone `-` (by
+/// convention standard input, an operand) and everything from a `--`
+/// argument on (the conventional end of options; `--` itself is not one).
+///
+/// Each is taken as written: `--format=x` is one option with its value,
+/// `-abc` is one bundle, never split into `-a -b -c`, since how a bundle
+/// splits (flags, or a flag and its value) depends on the program.
+pub fn option_arguments(argv: &[OsString]) -> impl Iterator<Item = &OsString> {
+    argv.iter()
+        .skip(1)
+        .take_while(|a| a.as_bytes() != b"--")
+        .filter(|a| {
+            let bytes = a.as_bytes();
+            bytes.first() == Some(&b'-') && bytes != b"-"
+        })
+}
+
 /// The bytes after the last `/`.
 fn basename(path: &[u8]) -> &[u8] {
     match path.iter().rposition(|&b| b == b'/') {
@@ -319,6 +337,30 @@ mod tests {
                 .unwrap_err()
                 .contains("unbalanced quote")
         );
+    }
+
+    #[test]
+    fn option_arguments_are_dashed_arguments_before_a_double_dash() {
+        let options = |words: &[&str]| -> Vec<String> {
+            option_arguments(&argv(words))
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect()
+        };
+        assert_eq!(
+            options(&["git", "log", "-n", "5", "--format=%h", "-pq", "main"]),
+            ["-n", "--format=%h", "-pq"]
+        );
+        // The program is never an option, even if it looks like one.
+        assert_eq!(options(&["-x", "a"]), Vec::<String>::new());
+        // A lone `-` is an operand; `--` ends the options and is none itself.
+        assert_eq!(options(&["cat", "-", "-A"]), ["-A"]);
+        assert_eq!(
+            options(&["git", "log", "-p", "--", "--exec=x", "-", "--"]),
+            ["-p"]
+        );
+        // `---x` and `-=` start with `-`: options, to be listed or refused.
+        assert_eq!(options(&["p", "---x", "-="]), ["---x", "-="]);
+        assert_eq!(options(&["p"]), Vec::<String>::new());
     }
 
     #[test]

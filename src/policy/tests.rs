@@ -871,6 +871,336 @@ fn empty_argv_gets_the_defaults() {
     assert_eq!((e.tier, e.rule), (Tier::Irreversible, None));
 }
 
+// --- exceptions (`unless`) and option allowlists (`options`) -------------------
+
+/// The README's worked example: a force push is critical unless it is a
+/// dry-run; `git log` is read-only with only the options it lists.
+const EXCEPTIONS: &str = r#"version = 1
+
+[[rules]]
+name = "preview"
+tier = "read_only"
+commands = ["git push ** --dry-run **", "git push ** -n **"]
+
+[[rules]]
+name = "force-push"
+tier = "critical"
+commands = ["git push ** --force **", "git push ** -f **"]
+unless = ["git push ** --dry-run **", "git push ** -n **"]
+examples = ["git push --force origin main"]
+not_examples = ["git push --force --dry-run origin main"]
+
+[[rules]]
+name = "history"
+tier = "read_only"
+commands = ["git log **"]
+options = ["--oneline", "--format=*", "--max-count=*", "-n", "--stat", "-p"]
+examples = ["git log --oneline -n 5 --format=%h -- --exec=x"]
+not_examples = ["git log --exec=x"]
+"#;
+
+#[test]
+fn unless_takes_a_command_out_of_its_rule() {
+    let p = parse(EXCEPTIONS);
+    let real = eval(&p, "git push --force origin main");
+    assert_eq!(
+        (real.tier, real.rule.as_deref()),
+        (Tier::Critical, Some("force-push"))
+    );
+    assert!(real.skipped.is_empty());
+
+    let dry = eval(
+        &p,
+        "git push --force --dry-run --porcelain origin HEAD:main",
+    );
+    assert_eq!(
+        (dry.tier, dry.rule.as_deref()),
+        (Tier::ReadOnly, Some("preview"))
+    );
+    assert_eq!(dry.approvals_required, 0);
+    let names: Vec<&str> = dry.matched.iter().map(|m| m.rule.as_str()).collect();
+    assert_eq!(names, ["preview"], "the excepted rule is not matched");
+    assert_eq!(
+        dry.skipped,
+        [RuleSkip {
+            rule: "force-push".into(),
+            tier: Tier::Critical,
+            why: "\"git push ** --force **\" matched but unless \"git push ** --dry-run **\" \
+                  takes the command out"
+                .into(),
+        }]
+    );
+    // The decision says why the stricter rule did not decide.
+    assert!(
+        dry.reasons
+            .iter()
+            .any(|r| r.starts_with("rule \"force-push\" (critical) was skipped: ")),
+        "{:?}",
+        dry.reasons
+    );
+    // Any exception will do: the short flag too.
+    let short = eval(&p, "git push -f -n origin main");
+    assert_eq!(short.tier, Tier::ReadOnly);
+    assert!(
+        short.skipped[0]
+            .why
+            .contains("unless \"git push ** -n **\"")
+    );
+}
+
+#[test]
+fn a_skipped_rule_no_stricter_than_the_outcome_is_listed_but_not_a_reason() {
+    let p = parse(
+        r#"version = 1
+[defaults]
+tier = "critical"
+[[rules]]
+name = "look"
+tier = "read_only"
+commands = ["ls **"]
+unless = ["ls ** -R **"]
+"#,
+    );
+    let e = eval(&p, "ls -R /");
+    assert_eq!((e.tier, e.rule.as_deref()), (Tier::Critical, None));
+    assert_eq!(e.skipped.len(), 1);
+    assert_eq!(e.skipped[0].rule, "look");
+    // Falling out of a read-only rule to [defaults] is what the rule asked for.
+    assert!(
+        !e.reasons.iter().any(|r| r.contains("skipped")),
+        "{:?}",
+        e.reasons
+    );
+    // A rule whose commands do not match is not "skipped".
+    assert!(eval(&p, "cat x").skipped.is_empty());
+}
+
+#[test]
+fn a_skip_is_recorded_only_when_the_conditions_held() {
+    let p = parse(
+        r#"version = 1
+[[rules]]
+name = "prod"
+tier = "critical"
+commands = ["kubectl **"]
+unless = ["kubectl diff **"]
+env = { KUBE_CONTEXT = "prod*" }
+"#,
+    );
+    let mut case = Case::new("kubectl diff -f k8s/");
+    assert!(case.eval(&p).skipped.is_empty(), "env does not hold");
+    case.env = &[("KUBE_CONTEXT", "prod-eu")];
+    let e = case.eval(&p);
+    assert_eq!(e.skipped.len(), 1);
+    assert!(e.matched.is_empty());
+    let apply = Case {
+        env: &[("KUBE_CONTEXT", "prod-eu")],
+        ..Case::new("kubectl apply -f k8s/")
+    };
+    assert_eq!(apply.eval(&p).tier, Tier::Critical);
+}
+
+#[test]
+fn options_allowlist_lets_listed_options_through() {
+    let p = parse(EXCEPTIONS);
+    for ok in [
+        "git log",
+        "git log main..HEAD",
+        "git log --oneline -n 5",
+        "git log --format=%H%x00%s -p --stat",
+        "git log --max-count=20",
+        // A lone `-` is an operand, not an option.
+        "git log -",
+        // After `--` everything is a path.
+        "git log --oneline -- --exec=sh -x",
+    ] {
+        let e = eval(&p, ok);
+        assert_eq!(
+            (e.tier, e.rule.as_deref()),
+            (Tier::ReadOnly, Some("history")),
+            "{ok}"
+        );
+        assert!(e.skipped.is_empty(), "{ok}");
+    }
+}
+
+#[test]
+fn options_allowlist_rejects_what_it_does_not_list() {
+    let p = parse(EXCEPTIONS);
+    for (bad, option) in [
+        // Unknown, and one that runs a command.
+        ("git log --exec=sh", "--exec=sh"),
+        ("git log --output=/etc/passwd", "--output=/etc/passwd"),
+        // A negation of a listed option is another option.
+        ("git log --no-stat", "--no-stat"),
+        // An abbreviation git would accept for a long option.
+        ("git log --onel", "--onel"),
+        ("git log --form=%H", "--form=%H"),
+        // `--opt=value` of an option listed only bare.
+        ("git log --stat=100", "--stat=100"),
+        // A bundle is matched as written, not split.
+        ("git log -pn", "-pn"),
+        // The first unlisted one is named, after listed ones.
+        ("git log --oneline -q --bogus", "-q"),
+    ] {
+        let e = eval(&p, bad);
+        assert_eq!(
+            (e.tier, e.rule.as_deref()),
+            (Tier::Irreversible, None),
+            "{bad}"
+        );
+        assert!(e.matched.is_empty(), "{bad}");
+        assert_eq!(e.skipped.len(), 1, "{bad}");
+        assert_eq!(
+            e.skipped[0].why,
+            format!("\"git log **\" matched but option \"{option}\" is not in its options"),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn an_empty_options_list_allows_no_option_at_all() {
+    let p = parse(
+        r#"version = 1
+[[rules]]
+name = "status"
+tier = "read_only"
+commands = ["git status **"]
+options = []
+examples = ["git status", "git status -- -x"]
+not_examples = ["git status -s"]
+"#,
+    );
+    assert_eq!(eval(&p, "git status").tier, Tier::ReadOnly);
+    assert_eq!(eval(&p, "git status -s").tier, Tier::Irreversible);
+}
+
+#[test]
+fn options_judge_every_argument_after_the_program() {
+    // Options before a subcommand, and those the pattern names itself,
+    // must be listed too: the allowlist is over the command, not the `**`.
+    let p = parse(
+        r#"version = 1
+[[rules]]
+name = "force"
+tier = "reversible"
+commands = ["git ** push --force **"]
+options = ["--force"]
+"#,
+    );
+    assert_eq!(eval(&p, "git push --force origin").tier, Tier::Reversible);
+    let e = eval(&p, "git -c core.sshCommand=x push --force origin");
+    assert_eq!(e.tier, Tier::Irreversible);
+    assert!(
+        e.skipped[0].why.contains("option \"-c\""),
+        "{:?}",
+        e.skipped
+    );
+}
+
+#[test]
+fn bad_unless_patterns_and_option_globs_are_refused_with_their_line() {
+    let rule = |extra: &str| {
+        format!(
+            "version = 1\n\n[[rules]]\nname = \"r\"\ntier = \"read_only\"\ncommands = [\"git **\"]\n{extra}\n"
+        )
+    };
+    refused(
+        &rule("unless = [\n  \"git log **\",\n  \"\",\n]"),
+        Some(9),
+        "rule \"r\": `unless`: empty pattern",
+    );
+    refused(
+        &rule("unless = [\"git 'oops\"]"),
+        Some(7),
+        "unbalanced quote",
+    );
+    refused(&rule("unless = \"git log **\""), Some(7), "");
+    refused(
+        &rule("options = [\"--a\",\n \"\"]"),
+        Some(8),
+        "`options` entry \"\" is empty",
+    );
+    refused(
+        &rule("options = [\"format=*\"]"),
+        Some(7),
+        "does not start with `-`",
+    );
+    refused(&rule("options = [\"-\"]"), Some(7), "is never an option");
+    refused(&rule("options = [\"--\"]"), Some(7), "is never an option");
+    refused(&rule("options = [\"--a\\u0000\"]"), Some(7), "NUL");
+    refused(&rule("options = \"--a\""), Some(7), "");
+    refused(&rule("option = [\"--a\"]"), Some(7), "option");
+}
+
+#[test]
+fn examples_are_checked_through_unless_and_options() {
+    let rule = |extra: &str| {
+        format!(
+            "version = 1\n[[rules]]\nname = \"push\"\ntier = \"critical\"\n\
+             commands = [\"git push ** --force **\"]\nunless = [\"git push ** --dry-run **\"]\n\
+             options = [\"--force\", \"--dry-run\", \"-v\"]\n{extra}\n"
+        )
+    };
+    // The worked example holds.
+    parse(&rule(
+        "examples = [\"git push --force origin\"]\nnot_examples = [\"git push --force --dry-run origin\"]",
+    ));
+    // An example its exception takes out is refused, saying so.
+    refused(
+        &rule("examples = [\"git push --force origin\",\n \"git push --force --dry-run origin\"]"),
+        Some(9),
+        "example \"git push --force --dry-run origin\" matches its command \
+         \"git push ** --force **\" but unless \"git push ** --dry-run **\" takes the command out",
+    );
+    // So is one its options allowlist takes out.
+    refused(
+        &rule("examples = [\"git push --force -q origin\"]"),
+        Some(8),
+        "but option \"-q\" is not in its options",
+    );
+    // A not_example that neither takes out still matches the rule.
+    refused(
+        &rule("not_examples = [\"git push --force -v origin\"]"),
+        Some(8),
+        "not_example \"git push --force -v origin\" matches its command \"git push ** --force **\" \
+         and neither `unless` nor `options` takes it out",
+    );
+    // A not_example taken out by options alone holds.
+    parse(&rule(
+        "not_examples = [\"git push --force --upload-p=sh origin\"]",
+    ));
+}
+
+/// The README's two worked examples load (their examples hold) and decide
+/// as the text around them says.
+#[test]
+fn readme_exception_and_options_examples_hold() {
+    let readme = include_str!("../../README.md");
+    let section = readme
+        .split("**Exceptions and option allowlists.**")
+        .nth(1)
+        .expect("the README section");
+    let blocks: Vec<&str> = section
+        .split("```toml\n")
+        .skip(1)
+        .take(2)
+        .map(|b| b.split("```").next().unwrap())
+        .collect();
+    assert_eq!(blocks.len(), 2);
+    let p = parse(&format!("version = 1\n{}\n{}", blocks[0], blocks[1]));
+    let tier = |c: &str| eval(&p, c).tier;
+    assert_eq!(tier("git push --force origin main"), Tier::Critical);
+    assert_eq!(
+        tier("git push --force --dry-run --porcelain origin HEAD:main"),
+        Tier::ReadOnly
+    );
+    assert_eq!(tier("git log --oneline -n 5"), Tier::ReadOnly);
+    assert_eq!(tier("git log --output=/tmp/x"), Tier::Irreversible);
+    assert_eq!(tier("git -c x=y log"), Tier::Irreversible);
+}
+
 // --- the embedded default ------------------------------------------------------
 
 #[test]

@@ -482,3 +482,230 @@ fn a_dry_run_that_times_out_at_apply_makes_the_plan_stale() {
     assert!(!t.work().join("done").exists(), "the command must not run");
     assert_eq!(t.show(&plan)["status"], "approved");
 }
+
+/// Issue 16: a force push is critical, its `--dry-run` preview is
+/// read-only, and only an exception on the critical rule can say so.
+const EXCEPTIONS: &str = r#"
+version = 1
+
+[[rules]]
+name = "push-preview"
+tier = "read_only"
+commands = ["git push ** --dry-run **"]
+options = ["--force", "--dry-run", "--porcelain"]
+
+[[rules]]
+name = "force-push"
+tier = "critical"
+commands = ["git push ** --force **"]
+unless = ["git push ** --dry-run **"]
+examples = ["git push --force origin main"]
+not_examples = ["git push --force --dry-run origin main"]
+"#;
+
+#[test]
+fn explain_lists_the_rules_an_exception_or_an_options_allowlist_skipped() {
+    let mut t = TestEnv::new();
+    t.with_policy(EXCEPTIONS);
+    let explain = |argv: &[&str]| {
+        let mut args = vec!["policy", "explain", "--"];
+        args.extend_from_slice(argv);
+        let r = t.json("a", &args);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.json()
+    };
+    let preview = explain(&[
+        "git",
+        "push",
+        "--force",
+        "--dry-run",
+        "--porcelain",
+        "origin",
+        "HEAD:main",
+    ]);
+    assert_eq!(preview["tier"], "read_only");
+    assert_eq!(preview["rule"], "push-preview");
+    assert_eq!(preview["approvals_required"], 0);
+    assert_eq!(preview["matched"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        preview["skipped"],
+        serde_json::json!([{
+            "rule": "force-push",
+            "tier": "critical",
+            "why": "\"git push ** --force **\" matched but unless \"git push ** --dry-run **\" takes the command out",
+        }])
+    );
+    assert!(
+        preview["reasons"]
+            .to_string()
+            .contains("rule \\\"force-push\\\" (critical) was skipped"),
+        "{}",
+        preview["reasons"]
+    );
+
+    // An option the preview rule never heard of takes the command out of it
+    // too; with both rules skipped, [defaults] decides.
+    let sneaky = explain(&[
+        "git",
+        "push",
+        "--force",
+        "--dry-run",
+        "--upload-p=sh -c x",
+        "origin",
+    ]);
+    assert_eq!(sneaky["tier"], "irreversible");
+    assert_eq!(sneaky["rule"], Value::Null);
+    let skipped: Vec<(&str, &str)> = sneaky["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["rule"].as_str().unwrap(), s["why"].as_str().unwrap()))
+        .collect();
+    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    assert_eq!(skipped[0].0, "push-preview");
+    assert!(
+        skipped[0]
+            .1
+            .ends_with("option \"--upload-p=sh -c x\" is not in its options"),
+        "{skipped:?}"
+    );
+    assert_eq!(skipped[1].0, "force-push");
+
+    // The human explain says it too.
+    let text = t.run(
+        "a",
+        &[
+            "policy",
+            "explain",
+            "--",
+            "git",
+            "push",
+            "--force",
+            "--dry-run",
+            "origin",
+        ],
+    );
+    assert!(
+        text.stdout_str().lines().any(|l| l
+            .trim_start()
+            .starts_with("skipped    force-push (critical): ")),
+        "{}",
+        text.stdout_str()
+    );
+    // No skipped rule, no skipped list.
+    let plain = explain(&["git", "push", "--force", "origin"]);
+    assert_eq!(plain["tier"], "critical");
+    assert_eq!(plain["skipped"], serde_json::json!([]));
+}
+
+fn git(t: &TestEnv, dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("HOME", t.path().join("home"))
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {out:?}");
+}
+
+#[test]
+fn a_force_push_planned_with_its_dry_run_preview_stays_critical() {
+    let mut t = TestEnv::new();
+    let origin = t.path().join("origin.git");
+    git(
+        &t,
+        t.path(),
+        &["init", "-q", "--bare", origin.to_str().unwrap()],
+    );
+    git(&t, &t.work(), &["init", "-q"]);
+    git(
+        &t,
+        &t.work(),
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "one",
+        ],
+    );
+    git(
+        &t,
+        &t.work(),
+        &["remote", "add", "origin", origin.to_str().unwrap()],
+    );
+    let push = ["git", "push", "--force", "origin", "HEAD:main"];
+    let preview = "git push --force --dry-run --porcelain origin HEAD:main";
+
+    // Without the exception the preview is critical like the push, and a
+    // dry-run must be read_only: refused before it runs.
+    t.with_policy(
+        &EXCEPTIONS
+            .replace("unless = [\"git push ** --dry-run **\"]\n", "")
+            .replace(
+                "not_examples = [\"git push --force --dry-run origin main\"]\n",
+                "",
+            ),
+    );
+    let r = t.json(
+        "agent",
+        &["plan", "--key", "k0", "--dry-run", preview, "--"]
+            .into_iter()
+            .chain(push)
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(r.code, 18, "{}", r.stdout_str());
+    assert!(
+        r.stdout_str().contains("must be read_only"),
+        "{}",
+        r.stdout_str()
+    );
+
+    // With it, the preview runs at plan time and the push itself still
+    // needs two people.
+    t.with_policy(EXCEPTIONS);
+    let plan = t.plan("agent", "k1", &["--dry-run", preview], &push);
+    assert_eq!(plan["tier"], "critical", "{plan}");
+    assert_eq!(plan["rule"], "force-push");
+    assert_eq!(plan["approvals_required"], 2);
+    assert_eq!(plan["status"], "pending");
+    assert_eq!(plan["dry_run"]["exit_code"], 0, "{plan}");
+    assert!(
+        plan["dry_run"]["stdout"]
+            .as_str()
+            .unwrap()
+            .contains("HEAD:refs/heads/main"),
+        "{plan}"
+    );
+    let out = std::process::Command::new("git")
+        .args(["--git-dir", origin.to_str().unwrap(), "for-each-ref"])
+        .output()
+        .unwrap();
+    assert!(out.stdout.is_empty(), "the preview pushed: {out:?}");
+
+    // The preview planned on its own is read_only, and its decision says
+    // which exception let it out of the critical rule.
+    let alone = t.plan(
+        "agent",
+        "k2",
+        &[],
+        &shell_words::split(preview)
+            .unwrap()
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(alone["tier"], "read_only");
+    assert_eq!(alone["approvals_required"], 0);
+    let why = alone["decision"].to_string();
+    assert!(
+        why.contains("rule \\\"force-push\\\" (critical) was skipped")
+            && why.contains("unless \\\"git push ** --dry-run **\\\""),
+        "{why}"
+    );
+}
