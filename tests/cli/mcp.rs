@@ -439,3 +439,25 @@ fn has_child(pid: u32) -> bool {
         })
     })
 }
+
+#[test]
+fn a_dry_run_that_hangs_does_not_hold_up_the_server() {
+    // A dry-run blocked for good held up the one-call-at-a-time server until
+    // it was killed; `dry_run_timeout` ends it and the server answers on.
+    let mut t = TestEnv::new();
+    t.with_policy(&STRICT_POLICY.replace("[defaults]\n", "[defaults]\ndry_run_timeout = \"1s\"\n"));
+    let mut s = Session::start(&t, "agent");
+    let started = std::time::Instant::now();
+    let r = s.call(
+        "plan",
+        json!({"key": "hang", "dry_run": "sleep 30", "command": ["true"]}),
+    );
+    assert!(started.elapsed() < Duration::from_secs(15), "{r}");
+    assert_eq!(r["isError"], true, "{r}");
+    assert_eq!(
+        r["structuredContent"]["error"]["code"], "dry_run_failed",
+        "{r}"
+    );
+    assert_eq!(s.request("ping", json!({}))["result"], json!({}));
+    assert_eq!(s.finish(), 0);
+}
