@@ -362,6 +362,7 @@ fn build_ledger(state: &Path, events: usize) -> Duration {
                         cwd_id: "2049:1572866".into(),
                     }),
                     escalated_from: None,
+                    in_force: None,
                 };
                 tx.insert_plan(&plan)?;
                 // Events as ladder writes them, so that `log --verify` checks

@@ -373,6 +373,7 @@ mod tests {
             retry_allowed: false,
             binding: None,
             escalated_from: None,
+            in_force: None,
         }
     }
 

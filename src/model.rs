@@ -221,6 +221,10 @@ pub struct Plan {
     /// force at apply raised it (`tier`, `rule` and `approvals_required`
     /// are then the raised verdict).
     pub escalated_from: Option<Verdict>,
+    /// Not stored: a stricter verdict than this plan's that the policy in
+    /// force gives it now, when a command looked (`show`, `approve`); apply
+    /// will raise the plan to it.
+    pub in_force: Option<Verdict>,
 }
 
 /// A policy's verdict on a plan, as recorded.

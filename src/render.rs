@@ -424,6 +424,7 @@ pub fn plan_json(p: &Plan) -> Value {
         })).collect::<Vec<_>>()),
         "cwd_id": p.binding.as_ref().map(|b| &b.cwd_id),
         "escalated_from": p.escalated_from,
+        "in_force": p.in_force,
     })
 }
 
@@ -661,6 +662,19 @@ pub fn plan_card(p: &Plan, now: Millis, paint: Paint) -> String {
                 v.approvals_required,
                 if v.approvals_required == 1 { "" } else { "s" },
                 v.policy_sha256.get(..12).unwrap_or(&v.policy_sha256)
+            ),
+        );
+    }
+    if let Some(v) = &p.in_force {
+        row(
+            &mut out,
+            "in force",
+            format!(
+                "{} (rule: {}), {} approval{}: the policy in force is stricter; apply will raise the plan to this",
+                v.tier,
+                v.rule.as_deref().unwrap_or("[defaults]"),
+                v.approvals_required,
+                if v.approvals_required == 1 { "" } else { "s" },
             ),
         );
     }

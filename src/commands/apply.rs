@@ -27,7 +27,7 @@ use crate::gate::{self, ApplyGate};
 use crate::model::Verdict;
 use crate::model::{Execution, Millis, Plan, Status};
 use crate::plan_hash::{self, DryRunDigest, HashInput, sha256_hex};
-use crate::policy::{Budget, DryRunFacts, Evaluation, InForce, Input};
+use crate::policy::{Budget, Evaluation, InForce};
 use crate::render;
 use crate::runlock;
 use crate::runner::{self, StdinMode};
@@ -334,36 +334,6 @@ fn check(
     })
 }
 
-/// The policy in force's evaluation of a plan's command, on the stored
-/// dry-run output (which `gate::integrity` holds to its digest) and the
-/// plan's environment: a bound variable whose value here is not the one
-/// bound reads as unset (it is not the plan's, and `drift` refuses it),
-/// one the plan did not bind reads as it is here.
-fn in_force(plan: &Plan, policy: &InForce) -> Evaluation {
-    let lookup = |name: &str| {
-        let value = std::env::var_os(name);
-        match plan.env.get(name) {
-            Some(bound) if value.as_ref().map(|v| sha256_hex(v.as_bytes())) != *bound => None,
-            _ => value,
-        }
-    };
-    // PATH is bound: a PATH other than the plan's is refused by `drift`.
-    let argv = binding::policy_argv(
-        &plan.command,
-        &plan.cwd,
-        std::env::var_os("PATH").as_deref(),
-    );
-    policy.evaluate(&Input {
-        argv: &argv,
-        env: &lookup,
-        dry_run: plan.dry_run.as_ref().map(|d| DryRunFacts {
-            exit_code: d.exit_code,
-            stdout: &d.stdout,
-        }),
-        confidence: plan.confidence,
-    })
-}
-
 /// The policy in force's evaluation of a plan, made once per apply: the
 /// read in step 1 and the one under the run lock in step 3 see the same
 /// content (the same hash, each row checked by `gate::integrity` first),
@@ -375,7 +345,7 @@ struct Memo(Option<(String, Evaluation)>);
 impl Memo {
     fn of(&mut self, plan: &Plan, policy: &InForce) -> &Evaluation {
         if self.0.as_ref().is_none_or(|(hash, _)| *hash != plan.hash) {
-            self.0 = Some((plan.hash.clone(), in_force(plan, policy)));
+            self.0 = Some((plan.hash.clone(), super::policy_verdict(plan, policy)));
         }
         &self.0.as_ref().expect("set above").1
     }

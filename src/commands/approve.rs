@@ -64,8 +64,12 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         })?;
         return Err(e);
     }
+    // The reviewer sees what apply will hold the plan to, not only what it
+    // was planned under.
+    let mut card = shown.clone();
+    super::note_in_force(&mut card, &*ctx.policy()?);
     render::note_part(render::plan_card(
-        &shown,
+        &card,
         ctx.now(),
         render::Paint { on: ctx.color },
     ));
@@ -195,7 +199,9 @@ fn review_queue(ctx: &mut Ctx, comment: Option<&str>) -> Result<()> {
     for (i, plan) in pending.iter().enumerate() {
         let paint = render::Paint { on: ctx.color };
         render::note(format_args!("\n── {} of {total} ──", i + 1));
-        render::note_part(render::plan_card(plan, ctx.now(), paint));
+        let mut card = plan.clone();
+        super::note_in_force(&mut card, &*ctx.policy()?);
+        render::note_part(render::plan_card(&card, ctx.now(), paint));
         let mut line = super::prompt("[a]pprove, [r]eject, [s]kip, [q]uit? ")?;
         let answer = loop {
             if line.is_empty() {

@@ -247,6 +247,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         retry_allowed: false,
         binding: Some(binding),
         escalated_from: None,
+        in_force: None,
     };
 
     let dry_failed = plan

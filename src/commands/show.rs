@@ -33,7 +33,12 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     let target = PlanRef::from_args(args.plan.as_ref(), args.key.as_ref())
         .ok_or_else(|| Error::usage("name a plan or pass --key"))?;
     super::refresh(ctx, now)?;
-    let plan = store::read(ctx.store()?, |tx| target.find(tx))?;
+    let mut plan = store::read(ctx.store()?, |tx| target.find(tx))?;
+    // A policy that does not load stops the rungs that need it, not a
+    // reviewer looking at a plan.
+    if let Ok(policy) = ctx.policy() {
+        super::note_in_force(&mut plan, &policy);
+    }
     if ctx.json {
         render::emit_json(render::plan_json(&plan));
     } else {

@@ -720,6 +720,7 @@ fn plan_from_row(r: &Row) -> rusqlite::Result<Plan> {
         retry_allowed: r.get("retry_allowed")?,
         binding,
         escalated_from,
+        in_force: None,
     })
 }
 

@@ -85,6 +85,24 @@ fn a_plan_made_under_a_looser_policy_takes_the_verdict_of_the_policy_in_force() 
         plan["status"], "approved",
         "read_only under the loose policy"
     );
+    assert_eq!(
+        plan["in_force"],
+        Value::Null,
+        "it was planned under this one"
+    );
+
+    // A reviewer sees the verdict of the policy in force before any apply.
+    let before = t.show(&plan);
+    assert_eq!(before["tier"], "read_only");
+    assert_eq!(before["in_force"]["tier"], "irreversible", "{before}");
+    assert_eq!(before["in_force"]["approvals_required"], 1);
+    let card = t.run("viewer", &["show", plan["id"].as_str().unwrap()]);
+    assert!(
+        card.stdout_str()
+            .contains("apply will raise the plan to this"),
+        "{}",
+        card.stdout_str()
+    );
 
     // A plain apply: the policy in force (STRICT) wants one approval.
     let r = t.apply_json("agent", &plan);
@@ -94,6 +112,11 @@ fn a_plan_made_under_a_looser_policy_takes_the_verdict_of_the_policy_in_force() 
     assert_eq!(shown["status"], "pending");
     assert_eq!(shown["tier"], "irreversible");
     assert_eq!(shown["approvals_required"], 1);
+    assert_eq!(
+        shown["in_force"],
+        Value::Null,
+        "raised: nothing more to raise"
+    );
     assert_eq!(shown["escalated_from"]["tier"], "read_only");
     assert_eq!(shown["escalated_from"]["approvals_required"], 0);
     // The verdict names the policy that gave it.
