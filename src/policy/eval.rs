@@ -8,7 +8,8 @@
 //!    if it has `options`, every option argument matches one of them. A rule
 //!    that fails only the last two is recorded as skipped, with why.
 //! 2. The strictest tier among matching rules wins; among rules of that tier
-//!    the first in the file is the one recorded. No match: `[defaults]`. A
+//!    the first in the file is the one recorded, after rules that defer to
+//!    another matching rule (`defer_to`) step aside. No match: `[defaults]`. A
 //!    skipped rule stricter than the outcome gets a sentence in the reasons:
 //!    that is an exception deciding the plan.
 //! 3. Approvals come from the tier, raised to at least one when the tier
@@ -31,6 +32,31 @@ pub(super) fn evaluate(policy: &Policy, input: &Input) -> Evaluation {
             Some(Err(skip)) => skipped.push(skip),
             None => {}
         }
+    }
+    // A rule that defers to a matching rule does not decide (load checked
+    // that the rules deferred to are of a lower tier and defer to none).
+    let deferring: Vec<(usize, String)> = matched
+        .iter()
+        .enumerate()
+        .filter_map(|(i, m)| {
+            let rule = policy.rules().iter().find(|r| r.name == m.rule)?;
+            let to = rule
+                .defer_to
+                .iter()
+                .find(|name| matched.iter().any(|other| &&other.rule == name))?;
+            Some((i, to.clone()))
+        })
+        .collect();
+    for (i, to) in deferring.into_iter().rev() {
+        let m = matched.remove(i);
+        skipped.push(RuleSkip {
+            why: format!(
+                "\"{}\" matched but it defers to rule \"{to}\", which takes the command",
+                m.pattern
+            ),
+            rule: m.rule,
+            tier: m.tier,
+        });
     }
 
     let mut reasons = Vec::new();

@@ -70,6 +70,8 @@ pub(super) fn load(source: &str, origin: &str) -> Result<Policy, PolicyError> {
         rules.push(rule);
     }
 
+    cx.check_deferrals(&rules)?;
+
     let confidence = raw.confidence.map(|c| cx.confidence(c)).transpose()?;
 
     let mut budgets: Vec<Budget> = Vec::with_capacity(raw.budgets.len());
@@ -301,6 +303,7 @@ impl Cx<'_> {
             commands,
             unless,
             options,
+            defer_to: raw.defer_to.iter().map(|d| d.get_ref().clone()).collect(),
             env,
             dry_run_output,
             dry_run_exit_codes,
@@ -333,7 +336,9 @@ impl Cx<'_> {
         for example in &raw.not_examples {
             let argv = self.example_argv(&what, "not_example", example)?;
             if let Some(p) = command_match(&rule, &argv) {
-                if exception(&rule, &argv).is_none() {
+                // A rule that defers may give it to another rule: checked
+                // once every rule is loaded (`check_deferrals`).
+                if exception(&rule, &argv).is_none() && rule.defer_to.is_empty() {
                     let mut message = format!(
                         "{what}: not_example \"{}\" matches its command \"{}\"",
                         example.get_ref(),
@@ -353,6 +358,74 @@ impl Cx<'_> {
             .map(Spanned::into_inner)
             .collect();
         Ok(rule)
+    }
+
+    /// `defer_to`: every name is a rule of a lower tier that defers to none
+    /// itself (so deferring never goes round, and only ever lowers a verdict
+    /// to a rule a person wrote below it), and the deferring rule's examples
+    /// hold with the deferral: an example no rule it defers to takes, a
+    /// not_example that its commands match but one of them takes.
+    fn check_deferrals(&self, rules: &[Rule]) -> Result<(), PolicyError> {
+        for rule in rules.iter().filter(|r| !r.defer_to.is_empty()) {
+            let what = format!("rule \"{}\"", rule.name);
+            let mut targets = Vec::new();
+            for name in &rule.defer_to {
+                let Some(target) = rules.iter().find(|r| &r.name == name) else {
+                    return Err(self.error(
+                        Some(rule.line),
+                        format!("{what}: `defer_to` names no rule \"{name}\""),
+                    ));
+                };
+                if target.tier >= rule.tier {
+                    return Err(self.error(
+                        Some(rule.line),
+                        format!(
+                            "{what}: `defer_to` names rule \"{name}\" ({}), which is not of a lower tier than {}",
+                            target.tier, rule.tier
+                        ),
+                    ));
+                }
+                if !target.defer_to.is_empty() {
+                    return Err(self.error(
+                        Some(rule.line),
+                        format!("{what}: `defer_to` names rule \"{name}\", which defers itself"),
+                    ));
+                }
+                targets.push(target);
+            }
+            let taken_by = |text: &str| -> Option<&str> {
+                let argv = split_example(text)?;
+                targets
+                    .iter()
+                    .find(|t| command_match(t, &argv).is_some() && exception(t, &argv).is_none())
+                    .map(|t| t.name.as_str())
+            };
+            for example in &rule.examples {
+                if let Some(by) = taken_by(example) {
+                    return Err(self.error(
+                        Some(rule.line),
+                        format!("{what}: example \"{example}\" is deferred to rule \"{by}\""),
+                    ));
+                }
+            }
+            for example in &rule.not_examples {
+                let Some(argv) = split_example(example) else {
+                    continue;
+                };
+                if command_match(rule, &argv).is_some()
+                    && exception(rule, &argv).is_none()
+                    && taken_by(example).is_none()
+                {
+                    return Err(self.error(
+                        Some(rule.line),
+                        format!(
+                            "{what}: not_example \"{example}\" matches its commands and no rule it defers to takes it"
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// An `options` entry: a glob over one argument, which can only ever
@@ -521,4 +594,10 @@ fn regex_reason(e: &regex::Error) -> String {
         .find_map(|l| l.trim().strip_prefix("error: "))
         .map(str::to_string)
         .unwrap_or_else(|| one_line(&text))
+}
+
+/// An example's argv, as `example_argv` makes it (already checked there).
+fn split_example(text: &str) -> Option<Vec<OsString>> {
+    let words = shell_words::split(text).ok()?;
+    Some(words.into_iter().map(OsString::from).collect())
 }

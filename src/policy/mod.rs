@@ -155,6 +155,13 @@ pub struct Rule {
     /// (see [`pattern::option_arguments`]) must match one of them, or the
     /// rule does not match. `Some(empty)` allows no option at all.
     pub options: Option<Vec<String>>,
+    /// Rules of a lower tier this one yields to: when one of them matches
+    /// too (its own exceptions and options included), this rule does not
+    /// decide. A strict rule defers to the preview of its command that way
+    /// without listing, as `unless` would have to, every flag that turns a
+    /// preview back into the real thing.
+    #[serde(default)]
+    pub defer_to: Vec<String>,
     /// Variable name and a glob over its value; all must hold, sorted by name.
     pub env: Vec<(String, String)>,
     /// Must match the dry-run's stdout; without a dry-run the rule cannot match.

@@ -59,6 +59,8 @@ pub(super) struct RawRule {
     #[serde(default)]
     pub unless: Vec<Spanned<String>>,
     pub options: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub defer_to: Vec<Spanned<String>>,
     pub env: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
     pub dry_run_output: Option<Spanned<String>>,
     pub dry_run_exit_codes: Option<Spanned<Vec<i32>>>,

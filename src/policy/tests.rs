@@ -1179,7 +1179,7 @@ fn examples_are_checked_through_unless_and_options() {
 fn readme_exception_and_options_examples_hold() {
     let readme = include_str!("../../README.md");
     let section = readme
-        .split("**Exceptions and option allowlists.**")
+        .split("**Exceptions, deferral and option allowlists.**")
         .nth(1)
         .expect("the README section");
     let blocks: Vec<&str> = section
@@ -1195,6 +1195,11 @@ fn readme_exception_and_options_examples_hold() {
     assert_eq!(
         tier("git push --force --dry-run --porcelain origin HEAD:main"),
         Tier::ReadOnly
+    );
+    assert_eq!(
+        tier("git push --force --dry-run --no-dry-run origin main"),
+        Tier::Critical,
+        "what the preview rule does not take stays critical"
     );
     assert_eq!(tier("git log --oneline -n 5"), Tier::ReadOnly);
     assert_eq!(tier("git log --output=/tmp/x"), Tier::Irreversible);
@@ -1417,4 +1422,83 @@ fn a_precompiled_form_of_other_text_is_not_used() {
     // An unreadable form is parsed around too.
     let p = Policy::from_compiled("{", EMBEDDED_SOURCE, EMBEDDED_ORIGIN).unwrap();
     assert_eq!(p.sha256(), Policy::embedded().sha256());
+}
+
+// --- defer_to -------------------------------------------------------------------
+
+const DEFERRING: &str = r#"
+version = 1
+[defaults]
+tier = "irreversible"
+
+[[rules]]
+name = "force-push"
+tier = "critical"
+commands = ["git push ** --force **"]
+defer_to = ["push-preview"]
+not_examples = ["git push --force --dry-run origin main"]
+
+[[rules]]
+name = "push-preview"
+tier = "read_only"
+commands = ["git push ** --dry-run **"]
+options = ["--dry-run", "--force", "--porcelain"]
+"#;
+
+#[test]
+fn a_rule_defers_to_the_preview_that_takes_the_command() {
+    let p = parse(DEFERRING);
+    assert_eq!(
+        eval(&p, "git push --force origin main").tier,
+        Tier::Critical
+    );
+    let preview = eval(&p, "git push --force --dry-run --porcelain origin main");
+    assert_eq!(preview.tier, Tier::ReadOnly);
+    assert_eq!(preview.rule.as_deref(), Some("push-preview"));
+    assert!(
+        preview
+            .skipped
+            .iter()
+            .any(|s| s.rule == "force-push" && s.why.contains("defers to rule \"push-preview\"")),
+        "{:?}",
+        preview.skipped
+    );
+    assert!(
+        preview.reasons.iter().any(|r| r.contains("force-push")),
+        "a stricter rule stepping aside is said: {:?}",
+        preview.reasons
+    );
+    // What turns the preview back into the real push is no preview: the
+    // preview rule does not take it, so the strict rule decides.
+    for real in [
+        "git push --force --dry-run --no-dry-run origin main",
+        "git push --force --dry-run --receive-pack=evil .",
+        "git push --force --dry-run -q origin main",
+    ] {
+        assert_eq!(eval(&p, real).tier, Tier::Critical, "{real}");
+    }
+}
+
+#[test]
+fn defer_to_is_checked_at_load() {
+    let unknown = DEFERRING.replace("defer_to = [\"push-preview\"]", "defer_to = [\"nope\"]");
+    refused(&unknown, Some(6), "`defer_to` names no rule \"nope\"");
+    let upward = DEFERRING.replace("tier = \"read_only\"", "tier = \"critical\"");
+    refused(&upward, Some(6), "not of a lower tier");
+    let chained = format!(
+        "{}defer_to = [\"other\"]\n\n[[rules]]\nname = \"other\"\ntier = \"read_only\"\ncommands = [\"x\"]\n",
+        DEFERRING
+    );
+    refused(&chained, Some(6), "which defers itself");
+    // Its examples hold with the deferral, both ways.
+    let taken = DEFERRING.replace(
+        "not_examples = [\"git push --force --dry-run origin main\"]",
+        "examples = [\"git push --force --dry-run origin main\"]",
+    );
+    refused(&taken, Some(6), "is deferred to rule \"push-preview\"");
+    let kept = DEFERRING.replace(
+        "not_examples = [\"git push --force --dry-run origin main\"]",
+        "not_examples = [\"git push --force --dry-run --no-dry-run origin main\"]",
+    );
+    refused(&kept, Some(6), "no rule it defers to takes it");
 }
