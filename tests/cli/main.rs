@@ -10,6 +10,7 @@ mod examples;
 mod generated;
 mod mcp;
 mod policy;
+mod previews;
 mod review;
 mod review_attacks;
 mod rungs;
