@@ -281,3 +281,119 @@ fn a_kubectl_client_dry_run_is_a_preview_and_dry_run_none_is_not() {
         r.stdout_str()
     );
 }
+
+/// Commands that got a lower tier than they deserve on the embedded
+/// default, each with the least it must get now.
+#[test]
+fn the_default_gives_what_the_attacks_got_at_least_its_tier() {
+    let t = TestEnv::new();
+    let cases: &[(&str, &[&str])] = &[
+        // Options that run a program, written the ways git accepts.
+        (
+            "irreversible",
+            &[
+                "git",
+                "ls-remote",
+                "--exec",
+                "rm -f f; touch pwned; git-upload-pack",
+                ".",
+            ],
+        ),
+        (
+            "irreversible",
+            &["git", "ls-remote", "--upload-p=touch pwned", "."],
+        ),
+        ("irreversible", &["git", "fetch", "--upl=touch pwned", "."]),
+        // A listing turned back into a branch move.
+        (
+            "irreversible",
+            &[
+                "git",
+                "branch",
+                "--list",
+                "--no-list",
+                "-f",
+                "main",
+                "HEAD~1",
+            ],
+        ),
+        // An abbreviation of --discard-changes.
+        ("irreversible", &["git", "switch", "--discard", "main"]),
+        // Remote deletions, namespaces in a list, a top-level directory.
+        ("critical", &["git", "push", "origin", ":main"]),
+        ("critical", &["git", "push", "--delete", "origin", "main"]),
+        ("critical", &["git", "push", "--prune", "origin"]),
+        ("critical", &["kubectl", "delete", "namespace,pod", "prod"]),
+        ("critical", &["rm", "-rf", "/lib64"]),
+        // A preview flag undone by a later one is the real thing.
+        (
+            "critical",
+            &[
+                "git",
+                "push",
+                "--force",
+                "--dry-run",
+                "--no-dry-run",
+                "origin",
+                "main",
+            ],
+        ),
+        (
+            "critical",
+            &[
+                "kubectl",
+                "delete",
+                "ns",
+                "prod",
+                "--dry-run=client",
+                "--dry-run=none",
+            ],
+        ),
+        (
+            "irreversible",
+            &["kubectl", "apply", "-f", "k8s/", "--dry-run=none"],
+        ),
+        // And the previews themselves are read-only.
+        (
+            "read_only",
+            &[
+                "git",
+                "push",
+                "--force",
+                "--dry-run",
+                "--porcelain",
+                "origin",
+                "HEAD:main",
+            ],
+        ),
+        (
+            "read_only",
+            &["kubectl", "apply", "-f", "k8s/", "--dry-run=server"],
+        ),
+        ("read_only", &["kubectl", "diff", "-f", "k8s/"]),
+        ("read_only", &["git", "branch", "--list", "feat/*"]),
+    ];
+    let order = [
+        "read_only",
+        "reversible",
+        "irreversible",
+        "critical",
+        "deny",
+    ];
+    let rank = |tier: &str| order.iter().position(|t| *t == tier).unwrap();
+    for (least, argv) in cases {
+        let mut args = vec!["policy", "explain", "--"];
+        args.extend_from_slice(argv);
+        let r = t.json("agent", &args);
+        assert_eq!(r.code, 0, "{argv:?}: {}", r.stdout_str());
+        let tier = r.json()["tier"].as_str().unwrap().to_string();
+        if *least == "read_only" {
+            assert_eq!(tier, "read_only", "{argv:?}");
+        } else {
+            assert!(
+                rank(&tier) >= rank(least),
+                "{argv:?} is {tier}, needs at least {least}"
+            );
+        }
+    }
+}
