@@ -1502,3 +1502,48 @@ fn defer_to_is_checked_at_load() {
     );
     refused(&kept, Some(6), "no rule it defers to takes it");
 }
+
+// --- the corpus -------------------------------------------------------------------
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Corpus {
+    command: Vec<CorpusEntry>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CorpusEntry {
+    line: String,
+    least: Option<Tier>,
+    tier: Option<Tier>,
+    why: String,
+    gap: Option<String>,
+}
+
+#[test]
+fn the_default_policy_meets_its_corpus() {
+    let corpus: Corpus = toml::from_str(include_str!("../../tests/policy_corpus.toml"))
+        .expect("tests/policy_corpus.toml parses");
+    let p = Policy::embedded();
+    let mut failures = Vec::new();
+    for entry in &corpus.command {
+        assert!(!entry.why.trim().is_empty(), "{}: say why", entry.line);
+        let got = eval(&p, &entry.line).tier;
+        let holds = match (entry.tier, entry.least) {
+            (Some(exact), None) => got == exact,
+            (None, Some(least)) => got >= least,
+            _ => panic!("{}: give `tier` or `least`, not both", entry.line),
+        };
+        match (&entry.gap, holds) {
+            (None, false) => failures.push(format!("{} is {got} ({})", entry.line, entry.why)),
+            (Some(gap), true) => failures.push(format!(
+                "{} now holds: move it out of the known gaps ({gap})",
+                entry.line
+            )),
+            _ => {}
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(corpus.command.len() >= 70);
+}
