@@ -25,6 +25,7 @@ pub mod model;
 pub mod notify;
 pub mod plan_hash;
 pub mod policy;
+pub mod preview;
 pub mod render;
 pub mod runlock;
 pub mod runner;

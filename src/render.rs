@@ -425,6 +425,7 @@ pub fn plan_json(p: &Plan) -> Value {
         "cwd_id": p.binding.as_ref().map(|b| &b.cwd_id),
         "escalated_from": p.escalated_from,
         "in_force": p.in_force,
+        "suggested_dry_run": suggested_dry_run(p).map(|argv| argv_line(&argv)),
     })
 }
 
@@ -499,6 +500,14 @@ fn indent(text: &str, by: &str) -> String {
 }
 
 /// The plan card: everything a reviewer needs to decide, in reading order.
+/// The preview to suggest for a plan made without a dry-run.
+fn suggested_dry_run(p: &Plan) -> Option<Vec<OsString>> {
+    p.dry_run
+        .is_none()
+        .then(|| crate::preview::suggest(&p.command))
+        .flatten()
+}
+
 pub fn plan_card(p: &Plan, now: Millis, paint: Paint) -> String {
     let mut out = String::new();
     let rule = p.rule.as_deref().unwrap_or("[defaults]");
@@ -628,7 +637,17 @@ pub fn plan_card(p: &Plan, now: Millis, paint: Paint) -> String {
         );
     }
     match &p.dry_run {
-        None => row(&mut out, "dry-run", "none".into()),
+        None => match suggested_dry_run(p) {
+            Some(preview) => row(
+                &mut out,
+                "dry-run",
+                format!(
+                    "none; this tool's preview would show it: --dry-run {}",
+                    shell_words::quote(&argv_line(&preview))
+                ),
+            ),
+            None => row(&mut out, "dry-run", "none".into()),
+        },
         Some(d) => {
             row(
                 &mut out,

@@ -397,3 +397,28 @@ fn the_default_gives_what_the_attacks_got_at_least_its_tier() {
         }
     }
 }
+
+#[test]
+fn a_change_planned_without_its_preview_is_told_which_one() {
+    let t = TestEnv::new();
+    let r = t.json(
+        "agent",
+        &["plan", "--key", "p", "--", "git", "push", "origin", "main"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stdout_str());
+    let p = r.json();
+    assert_eq!(
+        p["suggested_dry_run"], "git push --dry-run --porcelain origin main",
+        "{p}"
+    );
+    let card = t.run("viewer", &["show", p["id"].as_str().unwrap()]);
+    assert!(
+        card.stdout_str()
+            .contains("--dry-run 'git push --dry-run --porcelain origin main'"),
+        "{}",
+        card.stdout_str()
+    );
+    // Given a dry-run, nothing is suggested; nor for a tool without one.
+    let r = t.json("agent", &["plan", "--key", "ls", "--", "ls"]);
+    assert_eq!(r.json()["suggested_dry_run"], Value::Null);
+}
