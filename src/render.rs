@@ -827,6 +827,24 @@ fn event_summary(e: &Event) -> String {
         ),
         "rejected" | "resolved" => get("reason").unwrap_or_default(),
         "notify_failed" => get("error").unwrap_or_default(),
+        "escalated" => {
+            let verdict = |side: &str| {
+                let v = &detail[side];
+                format!(
+                    "{} ({})",
+                    v["tier"].as_str().unwrap_or("?"),
+                    v["approvals_required"]
+                )
+            };
+            format!(
+                "{} -> {}: {}, now {}",
+                verdict("from"),
+                verdict("to"),
+                get("policy").unwrap_or_default(),
+                get("status").unwrap_or_default()
+            )
+        }
+        "denied" => get("reason").unwrap_or_default(),
         "approved" => format!(
             "{}/{}",
             detail

@@ -132,6 +132,11 @@ fn a_plan_made_under_a_looser_policy_takes_the_verdict_of_the_policy_in_force() 
         card.stdout_str()
     );
     assert!(t.event_kinds().contains(&"escalated".to_string()));
+    let log = t.run("viewer", &["log"]).stdout_str();
+    assert!(
+        log.contains("read_only (0) -> irreversible (1)"),
+        "the log says what was raised: {log}"
+    );
 
     // The same loose policy at apply does not lower it again.
     let r = t.json(
