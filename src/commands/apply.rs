@@ -25,7 +25,7 @@ use crate::context::Ctx;
 use crate::error::{Error, Kind, Result};
 use crate::gate::{self, ApplyGate};
 use crate::model::Verdict;
-use crate::model::{Execution, Millis, Plan, Status};
+use crate::model::{DryRun, Execution, Millis, Plan, Status};
 use crate::plan_hash::{self, DryRunDigest, HashInput, sha256_hex};
 use crate::policy::{Budget, Evaluation, InForce};
 use crate::render;
@@ -121,13 +121,24 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     };
 
     // Drift: the world must still be the one that was reviewed.
-    if let Err(e) = drift(&plan, &policy) {
-        let now = ctx.now();
-        let actor = ctx.actor.clone();
-        store::write(ctx.store()?, |tx| {
-            record_refusal(tx, now, &actor, "apply", Some(&plan), None, &e)
-        })?;
-        return Err(e);
+    let again = match drift(&plan, &policy) {
+        Ok(again) => again,
+        Err(e) => {
+            let now = ctx.now();
+            let actor = ctx.actor.clone();
+            store::write(ctx.store()?, |tx| {
+                record_refusal(tx, now, &actor, "apply", Some(&plan), None, &e)
+            })?;
+            return Err(e);
+        }
+    };
+    // The dry-run's output as it came out just now (its digests are the
+    // reviewed ones) is what a rule's `dry_run_output` judges under the run
+    // lock, not the row's copy: a copy edited in the state file and marked
+    // truncated cannot be checked against its digest, and would lower the
+    // verdict of the policy in force.
+    if let Some(d) = &again {
+        verdict.judge(&plan, &policy, Some(&d.stdout));
     }
 
     // The run lock is taken before the plan is marked running, so nobody
@@ -345,9 +356,16 @@ struct Memo(Option<(String, Evaluation)>);
 impl Memo {
     fn of(&mut self, plan: &Plan, policy: &InForce) -> &Evaluation {
         if self.0.as_ref().is_none_or(|(hash, _)| *hash != plan.hash) {
-            self.0 = Some((plan.hash.clone(), super::policy_verdict(plan, policy)));
+            self.judge(plan, policy, None);
         }
         &self.0.as_ref().expect("set above").1
+    }
+
+    /// Evaluates `plan` afresh, on `dry_run_stdout` when given (else the
+    /// stored dry-run output).
+    fn judge(&mut self, plan: &Plan, policy: &InForce, dry_run_stdout: Option<&[u8]>) {
+        let eval = super::policy_verdict(plan, policy, dry_run_stdout);
+        self.0 = Some((plan.hash.clone(), eval));
     }
 }
 
@@ -523,7 +541,7 @@ fn budget_check(
 /// `dry_run_timeout` is `stale`, like one that now exits differently: the
 /// plan's preview no longer holds, and what to do is plan again (once the
 /// dry-run finishes).
-fn drift(plan: &Plan, policy: &InForce) -> Result<()> {
+fn drift(plan: &Plan, policy: &InForce) -> Result<Option<DryRun>> {
     let stale = |changed: Vec<String>| {
         Error::new(
             Kind::Stale,
@@ -641,7 +659,7 @@ fn drift(plan: &Plan, policy: &InForce) -> Result<()> {
         binding: now.as_ref(),
     });
     if hash == plan.hash {
-        return Ok(());
+        return Ok(dry);
     }
     Err(stale(vec![
         "the plan's content no longer hashes the same".into(),

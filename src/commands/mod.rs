@@ -86,12 +86,13 @@ pub fn expire_due(tx: &mut dyn Tx, now: Millis) -> Result<()> {
     Ok(())
 }
 
-/// The policy in force's evaluation of a plan's command, on the stored
-/// dry-run output (which `gate::integrity` holds to its digest) and the
-/// plan's environment: a bound variable whose value here is not the one
-/// bound reads as unset (it is not the plan's, and `drift` refuses it),
-/// one the plan did not bind reads as it is here.
-pub fn policy_verdict(plan: &Plan, policy: &InForce) -> Evaluation {
+/// The policy in force's evaluation of a plan's command, on the plan's
+/// environment (a bound variable whose value here is not the one bound
+/// reads as unset: it is not the plan's, and `drift` refuses it; one the
+/// plan did not bind reads as it is here) and on `dry_run_stdout`, or else
+/// the stored dry-run output (which `gate::integrity` holds to its digest
+/// when it is whole).
+pub fn policy_verdict(plan: &Plan, policy: &InForce, dry_run_stdout: Option<&[u8]>) -> Evaluation {
     let lookup = |name: &str| {
         let value = std::env::var_os(name);
         match plan.env.get(name) {
@@ -110,7 +111,7 @@ pub fn policy_verdict(plan: &Plan, policy: &InForce) -> Evaluation {
         env: &lookup,
         dry_run: plan.dry_run.as_ref().map(|d| DryRunFacts {
             exit_code: d.exit_code,
-            stdout: &d.stdout,
+            stdout: dry_run_stdout.unwrap_or(&d.stdout),
         }),
         confidence: plan.confidence,
     })
@@ -124,7 +125,8 @@ pub fn note_in_force(plan: &mut Plan, policy: &InForce) {
     if !matches!(plan.status, Status::Pending | Status::Approved) {
         return;
     }
-    if let Some(up) = crate::gate::escalation(plan, &policy_verdict(plan, policy), &policy.sha256())
+    if let Some(up) =
+        crate::gate::escalation(plan, &policy_verdict(plan, policy, None), &policy.sha256())
     {
         plan.in_force = Some(up.to);
     }

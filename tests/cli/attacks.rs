@@ -701,3 +701,49 @@ env = { KUBE_CONTEXT = "prod*" }
             .contains("KUBE_CONTEXT")
     );
 }
+
+#[test]
+fn a_dry_run_output_edited_in_the_state_file_does_not_lower_the_verdict() {
+    // The row keeps the dry-run's first bytes; marked truncated, they cannot
+    // be checked against the digest of the whole output. An agent rewrote
+    // them (and the verdict they gave) so that one approval ran a plan its
+    // preview had made critical.
+    let mut t = TestEnv::new();
+    t.with_policy(
+        r#"
+version = 1
+[defaults]
+tier = "irreversible"
+dry_run_must_be_read_only = false
+[[rules]]
+name = "destroys"
+tier = "critical"
+commands = ["touch **"]
+dry_run_output = "will be destroyed"
+"#,
+    );
+    let marker = t.path().join("ran");
+    let plan = t.plan(
+        "agent",
+        "tf",
+        &["--dry-run", "printf 'db will be destroyed\\n'"],
+        &["touch", marker.to_str().unwrap()],
+    );
+    assert_eq!(plan["tier"], "critical");
+    t.db()
+        .execute(
+            "UPDATE plans SET tier = 'irreversible', rule = NULL, approvals_required = 1,
+             dry_run_stdout = CAST('1 to add' AS BLOB), dry_run_truncated = 1,
+             dry_run_stdout_bytes = 1000000 WHERE id = ?1",
+            [plan["id"].as_str().unwrap()],
+        )
+        .unwrap();
+    assert_eq!(
+        t.approve("alice", &plan).code,
+        0,
+        "one approval of the edited row"
+    );
+    let r = t.apply_json("agent", &plan);
+    assert!(!marker.exists(), "ran on one approval: {}", r.stdout_str());
+    refused(&r, 21, "tampered");
+}
