@@ -151,39 +151,50 @@ impl Binding {
     }
 }
 
-/// Resolves a program as `execvp` would: a name with a `/` is a path
-/// (relative to the plan's directory, where it will run), any other name is
-/// looked up on PATH. Only regular files someone may execute count.
-fn bind_program(program: &OsStr, cwd: &Path, path_var: Option<&OsStr>) -> BoundFile {
-    let candidates: Vec<PathBuf> = if program.as_bytes().contains(&b'/') {
-        vec![cwd.join(program)]
-    } else {
-        std::env::split_paths(path_var.unwrap_or_default())
-            // An empty PATH entry means the current directory to execvp.
-            .map(|dir| {
-                if dir.as_os_str().is_empty() {
-                    cwd.join(program)
-                } else if dir.is_relative() {
-                    cwd.join(dir).join(program)
-                } else {
-                    dir.join(program)
-                }
-            })
-            .collect()
+/// Where `execvp` would find `program`, run in `cwd` with `path_var` as
+/// PATH: a name with a `/` is a path (relative to the plan's directory,
+/// where it will run), any other name the first regular file someone may
+/// execute in a PATH directory (an empty entry is the current directory).
+/// With the file's metadata, and whether it was reached through a relative
+/// or empty PATH entry (then the spelling a person would have typed, `./ls`).
+fn resolve(
+    program: &OsStr,
+    cwd: &Path,
+    path_var: Option<&OsStr>,
+) -> Option<(PathBuf, std::fs::Metadata, Option<PathBuf>)> {
+    let executable = |path: &Path| {
+        std::fs::metadata(path)
+            .ok()
+            .filter(|m| m.is_file() && m.mode() & 0o111 != 0)
     };
-    for path in candidates {
-        if let Ok(meta) = std::fs::metadata(&path) {
-            if meta.is_file() && meta.mode() & 0o111 != 0 {
-                return BoundFile {
-                    id: file_id(&meta),
-                    path,
-                };
-            }
-        }
+    if program.as_bytes().contains(&b'/') {
+        let path = cwd.join(program);
+        return executable(&path).map(|meta| (path, meta, None));
     }
-    BoundFile {
-        path: PathBuf::from(program),
-        id: MISSING.into(),
+    std::env::split_paths(path_var.unwrap_or_default()).find_map(|dir| {
+        let relative = dir.as_os_str().is_empty() || dir.is_relative();
+        let path = if relative {
+            cwd.join(&dir).join(program)
+        } else {
+            dir.join(program)
+        };
+        let meta = executable(&path)?;
+        let spelled = relative.then(|| Path::new(".").join(&dir).join(program));
+        Some((path, meta, spelled))
+    })
+}
+
+/// The program as bound: where [`resolve`] finds it, or [`MISSING`].
+fn bind_program(program: &OsStr, cwd: &Path, path_var: Option<&OsStr>) -> BoundFile {
+    match resolve(program, cwd, path_var) {
+        Some((path, meta, _)) => BoundFile {
+            id: file_id(&meta),
+            path,
+        },
+        None => BoundFile {
+            path: PathBuf::from(program),
+            id: MISSING.into(),
+        },
     }
 }
 
@@ -198,31 +209,18 @@ pub fn policy_argv<'a>(
     cwd: &Path,
     path_var: Option<&OsStr>,
 ) -> std::borrow::Cow<'a, [OsString]> {
-    let Some(program) = argv.first().filter(|p| !p.as_bytes().contains(&b'/')) else {
-        return argv.into();
-    };
-    for dir in std::env::split_paths(path_var.unwrap_or_default()) {
-        let relative = dir.as_os_str().is_empty() || dir.is_relative();
-        let path = if relative {
-            cwd.join(&dir).join(program)
-        } else {
-            dir.join(program)
-        };
-        let Ok(meta) = std::fs::metadata(&path) else {
-            continue;
-        };
-        if !(meta.is_file() && meta.mode() & 0o111 != 0) {
-            continue;
+    let spelled = argv
+        .first()
+        .and_then(|program| resolve(program, cwd, path_var))
+        .and_then(|(_, _, spelled)| spelled);
+    match spelled {
+        Some(by_path) => {
+            let mut judged = argv.to_vec();
+            judged[0] = by_path.into_os_string();
+            judged.into()
         }
-        if !relative {
-            return argv.into();
-        }
-        let mut by_path = argv.to_vec();
-        // `./ls`, `bin/ls`: what a person would have typed to run it.
-        by_path[0] = Path::new(".").join(&dir).join(program).into_os_string();
-        return by_path.into();
+        None => argv.into(),
     }
-    argv.into()
 }
 
 /// Programs that read a script named by an argument: what runs is the

@@ -536,8 +536,9 @@ fn budget_check(
 }
 
 /// Step 2: the world must be the one that was reviewed. The bound
-/// environment, the program, script and directory (`binding`) and a fresh
-/// dry-run must reproduce the plan's hash. A dry-run that now outlives
+/// environment, the program, its files and directory (`binding`) and a
+/// fresh dry-run must reproduce the plan's hash; the fresh dry-run comes
+/// back for the policy in force to judge. A dry-run that now outlives
 /// `dry_run_timeout` is `stale`, like one that now exits differently: the
 /// plan's preview no longer holds, and what to do is plan again (once the
 /// dry-run finishes).
@@ -588,12 +589,20 @@ fn drift(plan: &Plan, policy: &InForce) -> Result<Option<DryRun>> {
             ));
             None
         }
-        Ok(_) => Binding::of(
+        Ok(_) => match Binding::of(
             &plan.command,
             &plan.cwd,
             std::env::var_os("PATH").as_deref(),
-        )
-        .ok(),
+        ) {
+            Ok(now) => Some(now),
+            Err(e) => {
+                changed.push(format!(
+                    "the working directory {} cannot be read ({e})",
+                    plan.cwd.display()
+                ));
+                None
+            }
+        },
         Err(e) => {
             changed.push(format!(
                 "the working directory {} is gone ({e})",
@@ -616,12 +625,9 @@ fn drift(plan: &Plan, policy: &InForce) -> Result<Option<DryRun>> {
                 defaults.dry_run_timeout,
             ) {
                 Ok(again) => again,
+                // Only a dry-run the time limit killed is refused so.
                 Err(e) if e.kind == Kind::DryRunFailed => {
-                    return Err(Error::new(
-                        Kind::Stale,
-                        format!("plan {} is stale: {}", plan.short_id(), e.message),
-                    )
-                    .with_hint(
+                    return Err(stale(vec![e.message]).with_hint(
                         "find out why the dry-run hangs now, then plan again with a new key",
                     ));
                 }
@@ -687,21 +693,10 @@ fn start(
             ));
         };
         // The row is read again, so it is vetted again: what runs is what
-        // this transaction finds, not what step 1 found. The binding must
-        // also be the one `drift` checked.
+        // this transaction finds, not what step 1 found. Its content hashes
+        // to the hash asked for (`vet`), so it binds what `drift` checked.
         let fresh = match vet(tx, &fresh, key, hash, policy, verdict, now)? {
-            Ok(p) if p.binding == plan.binding => p,
-            Ok(p) => {
-                let e = Error::new(
-                    Kind::Tampered,
-                    format!(
-                        "plan {} was altered in the state file while it was checked",
-                        p.short_id()
-                    ),
-                );
-                record_refusal(tx, now, &actor, "apply", Some(&p), None, &e)?;
-                return Ok(Started::Refused(e));
-            }
+            Ok(p) => p,
             Err(e) => {
                 record_refusal(tx, now, &actor, "apply", Some(plan), None, &e)?;
                 return Ok(Started::Refused(e));

@@ -509,10 +509,10 @@ fn refuse_nul(what: &str, argv: &[OsString]) -> Result<()> {
     }
 }
 
-/// Runs a dry-run (no shell, no stdin, output captured, not shown).
-/// Runs a dry-run under policy's `dry_run_timeout`. One the limit killed is
-/// refused (`dry_run_failed`) whatever its exit code: it did not finish, so
-/// its output previews nothing.
+/// Runs a dry-run (no shell, no stdin, output captured, not shown) under
+/// policy's `dry_run_timeout`. One the limit killed is refused
+/// (`dry_run_failed`) whatever its exit code: it did not finish, so its
+/// output previews nothing.
 pub fn run_dry_run(
     argv: &[OsString],
     cwd: &std::path::Path,

@@ -727,14 +727,11 @@ fn plan_from_row(r: &Row) -> rusqlite::Result<Plan> {
 /// Bound files as stored: each path and identity followed by a NUL byte
 /// (a path holds no NUL; an identity is digits and colons).
 fn encode_files(files: &[BoundFile]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for f in files {
-        out.extend_from_slice(f.path.as_os_str().as_bytes());
-        out.push(0);
-        out.extend_from_slice(f.id.as_bytes());
-        out.push(0);
-    }
-    out
+    let parts: Vec<OsString> = files
+        .iter()
+        .flat_map(|f| [f.path.clone().into_os_string(), OsString::from(&f.id)])
+        .collect();
+    encode_argv(&parts)
 }
 
 fn decode_files(bytes: &[u8]) -> std::result::Result<Vec<BoundFile>, String> {

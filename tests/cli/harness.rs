@@ -216,6 +216,27 @@ impl TestEnv {
         cmd.output().expect("run ladder").into()
     }
 
+    /// Runs `git ARGS` in `dir` for a test's own set-up (not through ladder),
+    /// with the test's HOME, no system configuration, and an identity.
+    pub fn git(&self, dir: &Path, args: &[&str]) {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("HOME", self.path().join("home"))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .output()
+            .expect("run git");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     pub fn show(&self, plan: &Value) -> Value {
         self.json("viewer", &["show", plan["id"].as_str().unwrap()])
             .json()

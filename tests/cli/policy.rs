@@ -598,29 +598,16 @@ fn explain_lists_the_rules_an_exception_or_an_options_allowlist_skipped() {
     assert_eq!(plain["skipped"], serde_json::json!([]));
 }
 
-fn git(t: &TestEnv, dir: &std::path::Path, args: &[&str]) {
-    let out = std::process::Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("HOME", t.path().join("home"))
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {out:?}");
-}
-
 #[test]
 fn a_force_push_planned_with_its_dry_run_preview_stays_critical() {
     let mut t = TestEnv::new();
     let origin = t.path().join("origin.git");
-    git(
-        &t,
+    t.git(
         t.path(),
         &["init", "-q", "--bare", origin.to_str().unwrap()],
     );
-    git(&t, &t.work(), &["init", "-q"]);
-    git(
-        &t,
+    t.git(&t.work(), &["init", "-q"]);
+    t.git(
         &t.work(),
         &[
             "-c",
@@ -634,8 +621,7 @@ fn a_force_push_planned_with_its_dry_run_preview_stays_critical() {
             "one",
         ],
     );
-    git(
-        &t,
+    t.git(
         &t.work(),
         &["remote", "add", "origin", origin.to_str().unwrap()],
     );

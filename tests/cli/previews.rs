@@ -5,7 +5,6 @@
 
 use crate::harness::{Run, TestEnv};
 use serde_json::Value;
-use std::path::Path;
 use std::process::Command;
 
 fn installed(program: &str) -> bool {
@@ -15,25 +14,6 @@ fn installed(program: &str) -> bool {
         eprintln!("skipped: {program} is not installed");
     }
     found
-}
-
-/// Runs a tool for the test's own set-up (not through ladder).
-fn setup(dir: &Path, program: &str, args: &[&str]) {
-    let out = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn plan(t: &TestEnv, key: &str, dry_run: &str, argv: &[&str]) -> Run {
@@ -50,9 +30,8 @@ fn a_force_push_goes_up_the_ladder_with_its_preview_once_and_goes_stale_when_ori
     let t = TestEnv::new(); // the embedded default policy
     let origin = t.path().join("origin.git");
     let work = t.work();
-    setup(
+    t.git(
         t.path(),
-        "git",
         &[
             "init",
             "-q",
@@ -72,19 +51,18 @@ fn a_force_push_goes_up_the_ladder_with_its_preview_once_and_goes_stale_when_ori
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
-    setup(&work, "git", &["init", "-q", "-b", "main"]);
-    setup(
+    t.git(&work, &["init", "-q", "-b", "main"]);
+    t.git(
         &work,
-        "git",
         &["remote", "add", "origin", origin.to_str().unwrap()],
     );
     std::fs::write(work.join("a"), "one\n").unwrap();
-    setup(&work, "git", &["add", "a"]);
-    setup(&work, "git", &["commit", "-qm", "one"]);
-    setup(&work, "git", &["push", "-q", "origin", "main"]);
+    t.git(&work, &["add", "a"]);
+    t.git(&work, &["commit", "-qm", "one"]);
+    t.git(&work, &["push", "-q", "origin", "main"]);
     // History rewritten: only a force push can publish it.
     std::fs::write(work.join("a"), "two\n").unwrap();
-    setup(&work, "git", &["commit", "-q", "--amend", "-am", "two"]);
+    t.git(&work, &["commit", "-q", "--amend", "-am", "two"]);
     let count = || {
         std::fs::read_to_string(&pushes)
             .unwrap_or_default()
@@ -124,7 +102,7 @@ fn a_force_push_goes_up_the_ladder_with_its_preview_once_and_goes_stale_when_ori
     // Another force push, planned and approved; then someone else pushes:
     // the preview no longer says what it said, and the plan is stale.
     std::fs::write(work.join("a"), "three\n").unwrap();
-    setup(&work, "git", &["commit", "-q", "--amend", "-am", "three"]);
+    t.git(&work, &["commit", "-q", "--amend", "-am", "three"]);
     let r = plan(
         &t,
         "force-2",
@@ -135,9 +113,8 @@ fn a_force_push_goes_up_the_ladder_with_its_preview_once_and_goes_stale_when_ori
     assert_eq!(t.approve("alice", &p).code, 0);
     assert_eq!(t.approve("bob", &p).code, 0);
     let other = t.path().join("other");
-    setup(
+    t.git(
         t.path(),
-        "git",
         &[
             "clone",
             "-q",
@@ -146,9 +123,9 @@ fn a_force_push_goes_up_the_ladder_with_its_preview_once_and_goes_stale_when_ori
         ],
     );
     std::fs::write(other.join("b"), "theirs\n").unwrap();
-    setup(&other, "git", &["add", "b"]);
-    setup(&other, "git", &["commit", "-qm", "theirs"]);
-    setup(&other, "git", &["push", "-q", "origin", "main"]);
+    t.git(&other, &["add", "b"]);
+    t.git(&other, &["commit", "-qm", "theirs"]);
+    t.git(&other, &["push", "-q", "origin", "main"]);
     assert_eq!(count(), 3);
     let r = t.apply_json("agent", &p);
     assert_eq!(r.code, 14, "{}", r.stdout_str());

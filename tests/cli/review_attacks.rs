@@ -164,19 +164,6 @@ fn a_program_found_in_a_directory_the_agent_can_write_is_not_trusted_by_its_name
     );
 }
 
-fn git(t: &TestEnv, args: &[&str]) {
-    let ok = std::process::Command::new("git")
-        .args(args)
-        .current_dir(t.work())
-        .env("HOME", t.path().join("home"))
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .unwrap()
-        .status
-        .success();
-    assert!(ok, "git {args:?}");
-}
-
 /// `git diff` is read_only. `GIT_EXTERNAL_DIFF` (like `GIT_PAGER`,
 /// `GIT_EDITOR`, `GIT_PROXY_COMMAND`...) names a program git runs, and it
 /// was not a loader variable: set at apply only, it ran the agent's
@@ -185,9 +172,9 @@ fn git(t: &TestEnv, args: &[&str]) {
 fn a_program_git_runs_named_by_a_variable_set_at_apply_is_stale() {
     let t = TestEnv::new();
     let marker = t.path().join("ran");
-    git(&t, &["init", "-q"]);
+    t.git(&t.work(), &["init", "-q"]);
     std::fs::write(t.work().join("a"), "one\n").unwrap();
-    git(&t, &["add", "a"]);
+    t.git(&t.work(), &["add", "a"]);
     std::fs::write(t.work().join("a"), "two\n").unwrap();
     script(&t.path().join("evil"), &marker, "agent-code");
     let plan = t.plan("agent", "diff", &[], &["git", "diff"]);
@@ -208,7 +195,7 @@ fn a_program_git_runs_named_by_a_variable_set_at_apply_is_stale() {
 fn a_loader_variable_set_at_plan_time_does_not_leave_a_command_read_only() {
     let t = TestEnv::new();
     let marker = t.path().join("ran");
-    git(&t, &["init", "-q"]);
+    t.git(&t.work(), &["init", "-q"]);
     script(&t.path().join("evil"), &marker, "agent-code");
     let evil = t.path().join("evil");
     let env = [
