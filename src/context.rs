@@ -47,7 +47,7 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(global: &Global) -> Result<Ctx> {
-        let clock = match std::env::var("LADDER_NOW") {
+        let clock = match test_hook("LADDER_NOW") {
             Ok(t) if !t.is_empty() => Clock::Fixed(
                 crate::clock::parse_rfc3339(&t)
                     .map_err(|e| Error::usage(format!("LADDER_NOW: {e}")))?,
@@ -78,7 +78,7 @@ impl Ctx {
             policy_stamp: (FileStamp::of(Path::new(SYSTEM_POLICY_PATH)), None),
             store: None,
             store_file: None,
-            id_seed: std::env::var("LADDER_TEST_ID_SEED")
+            id_seed: test_hook("LADDER_TEST_ID_SEED")
                 .ok()
                 .filter(|s| !s.is_empty()),
         })
@@ -189,6 +189,17 @@ impl Ctx {
         IdSource {
             seed: self.id_seed.clone(),
         }
+    }
+}
+
+/// A variable the test suite sets to fix the clock or the ids. Only a build
+/// with the `test-hooks` feature (what `cargo test` builds) reads it: in any
+/// other it is as if unset, whatever the environment says.
+fn test_hook(name: &str) -> std::result::Result<String, std::env::VarError> {
+    if cfg!(feature = "test-hooks") {
+        std::env::var(name)
+    } else {
+        Err(std::env::VarError::NotPresent)
     }
 }
 
