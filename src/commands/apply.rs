@@ -17,6 +17,7 @@
 //! If ladder dies during 4, the run lock is released by the kernel, and the
 //! next apply finds a `running` plan nobody holds: `interrupted`.
 
+use crate::audit::Audit;
 use crate::binding::{self, Binding};
 use crate::commands::PlanRef;
 use crate::commands::plan::run_dry_run;
@@ -25,13 +26,13 @@ use crate::context::Ctx;
 use crate::error::{Error, Kind, Result};
 use crate::gate::{self, ApplyGate};
 use crate::model::Verdict;
-use crate::model::{DryRun, Execution, Millis, Plan, Status};
+use crate::model::{DryRun, Execution, Millis, Plan, PlanRow, Status};
 use crate::plan_hash::{self, DryRunDigest, HashInput, sha256_hex};
 use crate::policy::{Budget, Evaluation, InForce};
 use crate::render;
 use crate::runlock;
 use crate::runner::{self, StdinMode};
-use crate::store::{self, BudgetScope, Tx};
+use crate::store::{self, BudgetScope, EventFilter, Tx};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
@@ -469,6 +470,39 @@ fn vet(
     Ok(Ok(raised))
 }
 
+/// Whether the ledger, which is append-only where the plan's row is not,
+/// agrees that the plan may run now: planned with this hash, command and
+/// verdict, approved by a quorum of that hash, and not run already without a
+/// `resolve --outcome retry` since (an applied plan whose status was written
+/// back to `approved` would run twice). The same check `log --verify` makes
+/// of every plan ([`crate::audit`]), over this plan's events only.
+fn ledger_agrees(tx: &mut dyn Tx, plan: &Plan) -> Result<std::result::Result<(), Error>> {
+    let events = tx.events(&EventFilter {
+        plan: Some(plan.id.clone()),
+        ..EventFilter::default()
+    })?;
+    let row = PlanRow {
+        id: plan.id.clone(),
+        hash: plan.hash.clone(),
+        status: plan.status.as_str().to_string(),
+        tier: plan.tier.as_str().to_string(),
+        approvals_required: plan.approvals_required,
+        command: plan.command.clone(),
+    };
+    let mut audit = Audit::default();
+    let checked = events
+        .iter()
+        .try_for_each(|e| audit.event(e))
+        .and_then(|()| audit.plan(&row));
+    Ok(checked.map_err(|d| {
+        Error::new(
+            Kind::Tampered,
+            format!("the state file was altered: {d}; nothing ran"),
+        )
+        .with_hint("check who can write the state file, and `ladder log --verify`")
+    }))
+}
+
 /// Records that a plan's runner died: the plan is `interrupted` until a
 /// person resolves it.
 pub fn mark_interrupted(tx: &mut dyn Tx, now: Millis, plan: &Plan) -> Result<()> {
@@ -722,6 +756,10 @@ fn start(
                 record_refusal(tx, now, &actor, "apply", Some(&fresh), None, &e)?;
                 return Ok(Started::Refused(e));
             }
+        }
+        if let Err(e) = ledger_agrees(tx, &fresh)? {
+            record_refusal(tx, now, &actor, "apply", Some(&fresh), None, &e)?;
+            return Ok(Started::Refused(e));
         }
         if let Some(e) = budget_check(tx, &fresh, &actor, policy.budgets(), now)? {
             record_refusal(tx, now, &actor, "apply", Some(&fresh), None, &e)?;

@@ -278,15 +278,17 @@ impl Cx<'_> {
 
         let dry_run_output = match &raw.dry_run_output {
             None => None,
-            Some(text) => Some(regex::Regex::new(text.get_ref()).map_err(|e| {
-                self.at(
-                    text.span(),
-                    format!(
-                        "{what}: invalid `dry_run_output` regex: {}",
-                        regex_reason(&e)
-                    ),
-                )
-            })?),
+            Some(text) => Some(super::LazyRegex::compiled(
+                regex::Regex::new(text.get_ref()).map_err(|e| {
+                    self.at(
+                        text.span(),
+                        format!(
+                            "{what}: invalid `dry_run_output` regex: {}",
+                            regex_reason(&e)
+                        ),
+                    )
+                })?,
+            )),
         };
 
         let dry_run_exit_codes = raw

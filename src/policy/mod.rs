@@ -166,7 +166,7 @@ pub struct Rule {
     pub env: Vec<(String, String)>,
     /// Must match the dry-run's stdout; without a dry-run the rule cannot match.
     #[serde(with = "regex_text")]
-    pub dry_run_output: Option<regex::Regex>,
+    pub dry_run_output: Option<LazyRegex>,
     /// Overrides `[defaults]` for plans this rule wins.
     pub dry_run_exit_codes: Option<Vec<i32>>,
     pub examples: Vec<String>,
@@ -363,20 +363,64 @@ fn source_sha256(source: &str) -> String {
     format!("{:x}", Sha256::digest(source.as_bytes()))
 }
 
-/// `Option<Regex>` as its pattern text.
+/// A rule's `dry_run_output` regex, compiled the first time a dry-run is
+/// matched against it. Every command loads the policy, and compiling the
+/// embedded default's one regex cost a third of loading it (BENCHMARKS.md,
+/// 2026-12-04) for commands that never give a rule a dry-run to look at.
+/// [`Policy::parse`] compiles each at once, so a bad one is refused at load;
+/// the embedded default's precompiled form holds only text that parse
+/// compiled.
+#[derive(Debug, Clone)]
+pub struct LazyRegex {
+    text: String,
+    compiled: std::sync::OnceLock<Option<regex::Regex>>,
+}
+
+impl LazyRegex {
+    /// A regex compiled already (and so known to be valid).
+    pub fn compiled(regex: regex::Regex) -> LazyRegex {
+        LazyRegex {
+            text: regex.as_str().to_string(),
+            compiled: std::sync::OnceLock::from(Some(regex)),
+        }
+    }
+
+    /// Text compiled when first matched.
+    fn later(text: String) -> LazyRegex {
+        LazyRegex {
+            text,
+            compiled: std::sync::OnceLock::new(),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether it matches `haystack`. Text that does not compile (which
+    /// parse would have refused) matches everything: the rule then holds
+    /// whenever its commands do, never less often than written.
+    pub fn is_match(&self, haystack: &str) -> bool {
+        self.compiled
+            .get_or_init(|| regex::Regex::new(&self.text).ok())
+            .as_ref()
+            .is_none_or(|re| re.is_match(haystack))
+    }
+}
+
+/// `Option<LazyRegex>` as its pattern text.
 mod regex_text {
+    use super::LazyRegex;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(re: &Option<regex::Regex>, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(re: &Option<LazyRegex>, s: S) -> Result<S::Ok, S::Error> {
         match re {
             Some(re) => s.serialize_some(re.as_str()),
             None => s.serialize_none(),
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<regex::Regex>, D::Error> {
-        Option::<String>::deserialize(d)?
-            .map(|text| regex::Regex::new(&text).map_err(serde::de::Error::custom))
-            .transpose()
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<LazyRegex>, D::Error> {
+        Ok(Option::<String>::deserialize(d)?.map(LazyRegex::later))
     }
 }

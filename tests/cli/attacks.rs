@@ -747,3 +747,31 @@ dry_run_output = "will be destroyed"
     assert!(!marker.exists(), "ran on one approval: {}", r.stdout_str());
     refused(&r, 21, "tampered");
 }
+
+#[test]
+fn an_applied_plan_set_back_to_approved_does_not_run_again() {
+    // One key runs at most once. The approvals are real and the row hashes
+    // right; only its status was written back, and the execution rows
+    // deleted. The ledger, append-only, still shows the run.
+    let t = strict();
+    let marker = t.path().join("ran");
+    let script = format!("echo ran >> '{}'", marker.display());
+    let plan = approved(&t, "once", &["sh", "-c", &script]);
+    assert_eq!(t.apply_json("agent", &plan).code, 0);
+    let db = t.db();
+    db.execute(
+        "UPDATE plans SET status = 'approved' WHERE id = ?1",
+        [plan["id"].as_str().unwrap()],
+    )
+    .unwrap();
+    db.execute(
+        "DELETE FROM executions WHERE plan = ?1",
+        [plan["id"].as_str().unwrap()],
+    )
+    .unwrap();
+    drop(db);
+    let r = t.apply_json("agent", &plan);
+    let runs = std::fs::read_to_string(&marker).unwrap().lines().count();
+    assert_eq!(runs, 1, "ran again: {}", r.stdout_str());
+    refused(&r, 21, "tampered");
+}
