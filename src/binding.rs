@@ -412,6 +412,10 @@ pub const LOADER_VARS: &[&str] = &[
     "AWS_CONFIG_FILE",
     "DOCKER_CONFIG",
     "HELM_PLUGINS",
+    "KUBECTL_EXTERNAL_DIFF",
+    "KUBE_EDITOR",
+    "RSYNC_RSH",
+    "RSYNC_CONNECT_PROG",
 ];
 
 /// Prefixes of loader variables that come in families: every variable with
@@ -443,6 +447,17 @@ pub const INJECTING_VARS: &[&str] = &[
     "GIT_EXTERNAL_DIFF",
     "GIT_PROXY_COMMAND",
     "DYLD_INSERT_LIBRARIES",
+    // Programs the default's read-only commands and previews run: `git
+    // ls-remote`, `fetch` and `push --dry-run` run the ssh command and the
+    // helpers under the exec path, `kubectl diff` its external diff, `rsync
+    // -n` its remote shell. A preview that runs the agent's program is no
+    // preview.
+    "GIT_SSH",
+    "GIT_SSH_COMMAND",
+    "GIT_EXEC_PATH",
+    "KUBECTL_EXTERNAL_DIFF",
+    "RSYNC_RSH",
+    "RSYNC_CONNECT_PROG",
 ];
 
 /// The [`INJECTING_VARS`] (and exported bash functions, `BASH_FUNC_*`)

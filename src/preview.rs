@@ -53,6 +53,36 @@ pub fn suggest(argv: &[OsString]) -> Option<Vec<OsString>> {
             }
             Some(out)
         }
+        // `helm upgrade|rollback ARGS` → `helm diff upgrade|rollback ARGS`
+        // (the helm-diff plugin): what the release would change, and
+        // whether it removes a resource, which the default judges.
+        "helm" if matches!(word(1), Some("upgrade" | "rollback")) => {
+            let mut out = vec![argv[0].clone(), "diff".into()];
+            out.extend_from_slice(&argv[1..]);
+            Some(out)
+        }
+        // `rsync ARGS` → `rsync --dry-run --itemize-changes ARGS`, unless a
+        // remote shell or remote program is named: rsync runs those even in
+        // a dry-run, so the default would refuse it as one.
+        "rsync"
+            if !has("--dry-run")
+                && !argv[1..].iter().any(|a| {
+                    let a = a.as_encoded_bytes();
+                    a == b"-n"
+                        || a.starts_with(b"-e")
+                        || a.starts_with(b"--rsh")
+                        || a.starts_with(b"--rsync-path")
+                        || (a.starts_with(b"-") && !a.starts_with(b"--") && a.contains(&b'e'))
+                }) =>
+        {
+            let mut out = vec![
+                argv[0].clone(),
+                "--dry-run".into(),
+                "--itemize-changes".into(),
+            ];
+            out.extend_from_slice(&argv[1..]);
+            Some(out)
+        }
         _ => None,
     }
 }
@@ -119,6 +149,16 @@ mod tests {
             suggested("tofu apply -auto-approve").as_deref(),
             Some("tofu plan")
         );
+        assert_eq!(
+            suggested("helm upgrade --install api ./chart -f v.yaml").as_deref(),
+            Some("helm diff upgrade --install api ./chart -f v.yaml")
+        );
+        assert_eq!(
+            suggested("rsync -av --delete build/ web:/srv/app/").as_deref(),
+            Some("rsync --dry-run --itemize-changes -av --delete build/ web:/srv/app/")
+        );
+        assert_eq!(suggested("rsync -ave ssh build/ web:/srv/"), None);
+        assert_eq!(suggested("rsync -av --rsh=ssh build/ web:/srv/"), None);
         assert_eq!(suggested("ls -la"), None);
     }
 
@@ -133,6 +173,10 @@ mod tests {
             "terraform apply tfplan",
             "terraform apply",
             "tofu apply tfplan",
+            "helm upgrade --install api ./chart -f values.yaml",
+            "helm rollback api 3",
+            "rsync -av --delete build/ deploy@web:/srv/app/",
+            "rsync -a --exclude=.git src/ dst/",
         ] {
             let preview = suggest(&argv(line)).unwrap();
             let eval = policy.evaluate(&crate::policy::Input {

@@ -152,8 +152,9 @@ pub struct Rule {
     /// whatever `commands` say.
     pub unless: Vec<Pattern>,
     /// An allowlist of option globs: when present, every option argument
-    /// (see [`pattern::option_arguments`]) must match one of them, or the
-    /// rule does not match. `Some(empty)` allows no option at all.
+    /// (see [`pattern::option_arguments`]) must match one of them, or be a
+    /// bundle of short options each listed on its own (`-f` and `-n` allow
+    /// `-fn`), or the rule does not match. `Some(empty)` allows no option.
     pub options: Option<Vec<String>>,
     /// Rules of a lower tier this one yields to: when one of them matches
     /// too (its own exceptions and options included), this rule does not

@@ -3,8 +3,9 @@
 //! A pattern is written like a command line and split into tokens the way a
 //! POSIX shell splits words (quotes honoured, nothing expanded), so
 //! `echo 'hello world'` has two tokens. Each token is a glob over exactly one
-//! argv element, where `*` matches any run of bytes (`/` included) and every
-//! other byte is literal. A token that is exactly `**` matches any number of
+//! argv element, where `*` matches any run of bytes (`/` included), a
+//! bracket expression one byte (`[abc]`, `[a-z]`, `[!-]`) and every other
+//! byte is literal. A token that is exactly `**` matches any number of
 //! elements, none included. The pattern must account for the whole argv:
 //! `ls` matches only a bare `ls`, `ls **` matches `ls` with anything.
 //!
@@ -159,8 +160,8 @@ impl Pattern {
 /// argument on (the conventional end of options; `--` itself is not one).
 ///
 /// Each is taken as written: `--format=x` is one option with its value,
-/// `-abc` is one bundle, never split into `-a -b -c`, since how a bundle
-/// splits (flags, or a flag and its value) depends on the program.
+/// `-abc` one bundle (the allowlist splits a bundle only to ask that every
+/// letter in it be allowed, see `eval::option_allowed`).
 pub fn option_arguments(argv: &[OsString]) -> impl Iterator<Item = &OsString> {
     argv.iter()
         .skip(1)
@@ -179,27 +180,30 @@ fn basename(path: &[u8]) -> &[u8] {
     }
 }
 
-/// Whether `text` matches `glob`, where `*` matches any run of bytes and
-/// every other byte is literal.
+/// Whether `text` matches `glob`, where `*` matches any run of bytes, a
+/// bracket expression one byte of a set (`[abc]`, `[a-z]`) or outside it
+/// (`[!abc]`, `[^abc]`), and every other byte is literal. A `[` that no `]`
+/// closes is literal; so is a `]` first in a set (`[]x]`).
 ///
 /// On a mismatch the last `*` absorbs one more byte and matching resumes
 /// from there; earlier stars never need revisiting, which bounds the work by
-/// `glob.len() * text.len()`.
+/// `glob.len() * text.len()` (times a set's length when one is compared).
 pub fn glob_matches(glob: &[u8], text: &[u8]) -> bool {
     let (mut g, mut t) = (0, 0);
     // Position of the last `*` seen and the text position it resumes from.
     let mut star: Option<(usize, usize)> = None;
     while t < text.len() {
-        match glob.get(g) {
-            Some(b'*') => {
-                star = Some((g, t));
-                g += 1;
-            }
-            Some(&c) if c == text[t] => {
-                g += 1;
+        if glob.get(g) == Some(&b'*') {
+            star = Some((g, t));
+            g += 1;
+            continue;
+        }
+        match one_byte(glob, g, text[t]) {
+            Some(len) => {
+                g += len;
                 t += 1;
             }
-            _ => match star {
+            None => match star {
                 Some((sg, st)) => {
                     g = sg + 1;
                     t = st + 1;
@@ -210,6 +214,44 @@ pub fn glob_matches(glob: &[u8], text: &[u8]) -> bool {
         }
     }
     glob[g..].iter().all(|&c| c == b'*')
+}
+
+/// When the glob item at `g` (not a `*`) matches `byte`: how many bytes of
+/// the glob it spans.
+fn one_byte(glob: &[u8], g: usize, byte: u8) -> Option<usize> {
+    match *glob.get(g)? {
+        b'[' => match bracket(&glob[g..], byte) {
+            Some((len, hit)) => hit.then_some(len),
+            None => (byte == b'[').then_some(1),
+        },
+        c => (c == byte).then_some(1),
+    }
+}
+
+/// The bracket expression `glob` starts with, as its length and whether
+/// `byte` is in it; `None` when no `]` closes it. Ranges compare bytes:
+/// `[a-z]` is the 26 lower-case ASCII letters whatever the locale.
+fn bracket(glob: &[u8], byte: u8) -> Option<(usize, bool)> {
+    let negated = matches!(glob.get(1), Some(b'!' | b'^'));
+    let first = if negated { 2 } else { 1 };
+    let mut i = first;
+    let mut hit = false;
+    loop {
+        let c = *glob.get(i)?;
+        if c == b']' && i > first {
+            return Some((i + 1, hit != negated));
+        }
+        match (glob.get(i + 1), glob.get(i + 2)) {
+            (Some(b'-'), Some(&end)) if end != b']' => {
+                hit |= (c..=end).contains(&byte);
+                i += 3;
+            }
+            _ => {
+                hit |= c == byte;
+                i += 1;
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -240,6 +282,35 @@ mod tests {
         assert!(!glob_matches(b"a*b*c", b"aXbYbd"));
         assert!(glob_matches(b"of=/dev/*", b"of=/dev/sda"));
         assert!(glob_matches(b"**", b"x"));
+    }
+
+    #[test]
+    fn bracket_expressions_match_one_byte_of_a_set() {
+        // A short-option bundle with an `f` after its first letter.
+        assert!(glob_matches(b"-[!-]*f*", b"-qf"));
+        assert!(glob_matches(b"-[!-]*f*", b"-uvf"));
+        assert!(!glob_matches(b"-[!-]*f*", b"-fq"), "the set takes the f");
+        assert!(!glob_matches(b"-[!-]*f*", b"-f"));
+        assert!(!glob_matches(b"-[!-]*f*", b"--force"));
+        assert!(!glob_matches(b"-[!-]*f*", b"-q"));
+        assert!(glob_matches(b"[a-c]x", b"bx"));
+        assert!(!glob_matches(b"[a-c]x", b"dx"));
+        assert!(glob_matches(b"[^a-c]x", b"dx"));
+        assert!(glob_matches(b"v[0-9]*", b"v1.2"));
+        assert!(!glob_matches(b"v[0-9]*", b"vx"));
+        // `]` first in a set is literal; so is a `-` at either end.
+        assert!(glob_matches(b"[]x]", b"]"));
+        assert!(glob_matches(b"[!]]", b"a"));
+        assert!(!glob_matches(b"[!]]", b"]"));
+        assert!(glob_matches(b"[a-]", b"-"));
+        assert!(glob_matches(b"[-a]", b"-"));
+        // A `[` nothing closes is literal.
+        assert!(glob_matches(b"a[b", b"a[b"));
+        assert!(!glob_matches(b"a[b", b"ab"));
+        assert!(glob_matches(b"[", b"["));
+        // A set matches exactly one byte.
+        assert!(!glob_matches(b"[ab]", b""));
+        assert!(!glob_matches(b"[ab]", b"ab"));
     }
 
     #[test]
@@ -424,7 +495,7 @@ mod tests {
         #[test]
         fn pattern_of_the_argv_itself_matches_it(
             prog in "[a-z][a-z0-9_-]{0,8}",
-            args in prop::collection::vec("[^*\u{0}]{0,10}", 0..8),
+            args in prop::collection::vec("[^*\\[\u{0}]{0,10}", 0..8),
         ) {
             let mut words = vec![prog];
             words.extend(args);
@@ -435,7 +506,7 @@ mod tests {
 
         #[test]
         fn glob_without_stars_is_equality(a in ".{0,10}", b in ".{0,10}") {
-            prop_assume!(!a.contains('*'));
+            prop_assume!(!a.contains(['*', '[']));
             prop_assert_eq!(glob_matches(a.as_bytes(), b.as_bytes()), a == b);
         }
     }

@@ -1009,6 +1009,8 @@ fn options_allowlist_lets_listed_options_through() {
         "git log --oneline -n 5",
         "git log --format=%H%x00%s -p --stat",
         "git log --max-count=20",
+        // A bundle whose every letter is listed: `-p -n`.
+        "git log -pn 3",
         // A lone `-` is an operand, not an option.
         "git log -",
         // After `--` everything is a path.
@@ -1038,8 +1040,11 @@ fn options_allowlist_rejects_what_it_does_not_list() {
         ("git log --form=%H", "--form=%H"),
         // `--opt=value` of an option listed only bare.
         ("git log --stat=100", "--stat=100"),
-        // A bundle is matched as written, not split.
-        ("git log -pn", "-pn"),
+        // A bundle with a letter not listed on its own, or that is not
+        // letters after one dash.
+        ("git log -pq", "-pq"),
+        ("git log -p5", "-p5"),
+        ("git log -p-n", "-p-n"),
         // The first unlisted one is named, after listed ones.
         ("git log --oneline -q --bogus", "-q"),
     ] {

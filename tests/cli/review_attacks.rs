@@ -215,3 +215,33 @@ fn a_loader_variable_set_at_plan_time_does_not_leave_a_command_read_only() {
         r.stderr
     );
 }
+
+/// `git ls-remote` is read_only and `git push --dry-run` a preview, and both
+/// run the ssh command `GIT_SSH_COMMAND` names (so do `kubectl diff` with
+/// `KUBECTL_EXTERNAL_DIFF` and `rsync -n` with `RSYNC_RSH`). Set at plan
+/// time by the agent, it ran the agent's program with no one looking:
+/// as the command, and as the dry-run, which runs while planning.
+#[test]
+fn a_preview_does_not_run_the_ssh_command_the_agent_names() {
+    let t = TestEnv::new();
+    let marker = t.path().join("ran");
+    t.git(&t.work(), &["init", "-q"]);
+    script(&t.path().join("evil"), &marker, "agent-code");
+    let evil = t.path().join("evil");
+    let env = [("GIT_SSH_COMMAND", evil.to_str().unwrap())];
+    let remote = "ssh://git@example.invalid/repo.git";
+    let plan = plan_with(&t, "ls", &env, &["git", "ls-remote", "--heads", remote]);
+    assert_eq!(plan["status"], "pending", "{plan}");
+    assert_eq!(plan["approvals_required"], 1);
+    let r = t.apply_with_env(&plan, &env);
+    assert_eq!(r.code, 10, "{}", r.stdout_str());
+
+    let mut cmd = t.cmd("agent");
+    cmd.args(["--json", "plan", "--key", "push", "--dry-run"])
+        .arg(format!("git push --dry-run --porcelain {remote} HEAD:main"))
+        .args(["--", "git", "push", remote, "HEAD:main"])
+        .env("GIT_SSH_COMMAND", &evil);
+    let r: Run = cmd.output().unwrap().into();
+    assert_eq!(r.code, 18, "{}", r.stdout_str());
+    assert_eq!(ran(&marker), "", "GIT_SSH_COMMAND ran unapproved");
+}
