@@ -1552,3 +1552,47 @@ fn the_default_policy_meets_its_corpus() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(corpus.command.len() >= 70);
 }
+
+#[test]
+fn the_default_raises_a_change_whose_preview_destroys() {
+    let p = Policy::embedded();
+    let cases = [
+        (
+            "terraform apply tfplan",
+            "  # terraform_data.queue will be destroyed\nPlan: 0 to add, 0 to change, 1 to destroy.\n",
+            Tier::Critical,
+        ),
+        (
+            "terraform apply tfplan",
+            "  # aws_db_instance.main must be replaced\n",
+            Tier::Critical,
+        ),
+        (
+            "terraform apply tfplan",
+            "Plan: 1 to add, 0 to change, 0 to destroy.\n",
+            Tier::Irreversible,
+        ),
+        (
+            "helm upgrade api ./chart",
+            "default, api-worker, Deployment (apps) has been removed:\n- apiVersion: apps/v1\n",
+            Tier::Critical,
+        ),
+        (
+            "helm rollback api 3",
+            "default, api-cache, ConfigMap (v1) to be removed.\nPlan: 0 to add, 1 to change, 1 to destroy, 0 to change ownership.\n",
+            Tier::Critical,
+        ),
+        (
+            "helm upgrade api ./chart",
+            "default, api, Deployment (apps) has changed:\n-  replicas: 2\n+  replicas: 3\n",
+            Tier::Irreversible,
+        ),
+    ];
+    for (command, stdout, tier) in cases {
+        let case = Case {
+            dry_run_stdout: Some(stdout),
+            ..Case::new(command)
+        };
+        assert_eq!(case.eval(&p).tier, tier, "{command} after {stdout:?}");
+    }
+}
