@@ -27,7 +27,6 @@ pub mod plan_hash;
 pub mod policy;
 pub mod preview;
 pub mod render;
-pub mod runlock;
 pub mod runner;
 pub mod store;
 pub mod tier;

@@ -30,7 +30,7 @@ use crate::model::{DryRun, Execution, Millis, Plan, PlanRow, Status};
 use crate::plan_hash::{self, DryRunDigest, HashInput, sha256_hex};
 use crate::policy::{Budget, Evaluation, InForce};
 use crate::render;
-use crate::runlock;
+use crate::store::sqlite::runlock;
 use crate::runner::{self, StdinMode};
 use crate::store::{self, BudgetScope, EventFilter, Tx};
 use serde_json::json;

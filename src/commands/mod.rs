@@ -202,7 +202,7 @@ pub fn refresh(ctx: &mut crate::context::Ctx, now: Millis) -> Result<()> {
     })?;
     let mut dead = vec![];
     for p in running {
-        if !crate::runlock::is_held(&state, p.seq)? {
+        if !crate::store::sqlite::runlock::is_held(&state, p.seq)? {
             dead.push(p.id);
         }
     }
@@ -227,7 +227,7 @@ pub fn refresh(ctx: &mut crate::context::Ctx, now: Millis) -> Result<()> {
 /// answers from a plan's status settles it first, so none of them calls a
 /// run that is over "in flight".
 pub fn settle_dead_run(tx: &mut dyn Tx, state: &Path, now: Millis, plan: Plan) -> Result<Plan> {
-    if plan.status != Status::Running || crate::runlock::is_held(state, plan.seq)? {
+    if plan.status != Status::Running || crate::store::sqlite::runlock::is_held(state, plan.seq)? {
         return Ok(plan);
     }
     apply::mark_interrupted(tx, now, &plan)?;

@@ -11,7 +11,6 @@
 
 pub mod schema;
 pub mod sqlite;
-pub mod write_queue;
 
 use crate::error::Result;
 use crate::model::{

@@ -692,7 +692,7 @@ fn every_refusal_records_one_refused_event_and_changes_nothing_else() {
     t.apply("agent", &spent);
     let locked = t.plan("agent", "locked", &[], &["echo", "l"]);
     t.approve("alice", &locked);
-    let _lock = ladder::runlock::try_acquire(&t.state(), seq_of(&t, &locked))
+    let _lock = ladder::store::sqlite::runlock::try_acquire(&t.state(), seq_of(&t, &locked))
         .unwrap()
         .expect("free");
 
@@ -1511,7 +1511,7 @@ fn approving_a_running_or_interrupted_plan_answers_with_its_states_code() {
     let plan = t.plan("agent", "busy", &[], &["echo", "x"]);
     t.approve("alice", &plan);
     simulate_crash(&t, &plan);
-    let lock = ladder::runlock::try_acquire(&t.state(), seq_of(&t, &plan))
+    let lock = ladder::store::sqlite::runlock::try_acquire(&t.state(), seq_of(&t, &plan))
         .unwrap()
         .expect("free");
     assert_refused(&t.approve("bob", &plan), 16, "in_flight");
@@ -2162,7 +2162,7 @@ fn apply_while_another_process_holds_the_run_lock_is_in_flight() {
     let seq = seq_of(&t, &plan);
 
     // Another apply has taken the lock but not yet marked the plan running.
-    let lock = ladder::runlock::try_acquire(&t.state(), seq)
+    let lock = ladder::store::sqlite::runlock::try_acquire(&t.state(), seq)
         .unwrap()
         .expect("the lock is free");
     let r = t.apply_json("agent", &plan);
@@ -2329,7 +2329,7 @@ fn resolve_refuses_a_plan_that_is_still_running_or_not_interrupted() {
 
     // Running under a live lock: in flight.
     simulate_crash(&t, &plan);
-    let lock = ladder::runlock::try_acquire(&t.state(), seq_of(&t, &plan))
+    let lock = ladder::store::sqlite::runlock::try_acquire(&t.state(), seq_of(&t, &plan))
         .unwrap()
         .expect("free");
     let r = t.json(

@@ -625,7 +625,7 @@ fn the_wal_stays_short_when_plans_come_one_process_at_a_time() {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_writer_waits_in_the_queue_while_another_holds_its_turn_and_then_writes() {
-    use ladder::store::write_queue::WriteQueue;
+    use ladder::store::sqlite::write_queue::WriteQueue;
     let t = env();
     t.plan("agent", "first", &[], &["true"]);
     // This test process takes the writers' turn, as a ladder in the middle

@@ -14,7 +14,7 @@
 //! one when the holder lets go or dies (`kill -9` included): no polling, no
 //! stale turns. No order is promised: a newcomer's first try can take the
 //! turn just as it is given back. Run locks use the bytes at plan row
-//! numbers, which start at 1 ([`crate::runlock`]).
+//! numbers, which start at 1 ([`crate::store::sqlite::runlock`]).
 //!
 //! The queue only saves work; SQLite's lock still decides who writes. A
 //! writer outside the queue (the `sqlite3` shell, an older ladder) is waited
@@ -53,7 +53,7 @@ impl WriteQueue {
     pub fn new(state: &Path) -> WriteQueue {
         #[cfg(target_os = "linux")]
         {
-            let file = crate::runlock::open(state).ok().map(std::sync::Arc::new);
+            let file = crate::store::sqlite::runlock::open(state).ok().map(std::sync::Arc::new);
             WriteQueue { file }
         }
         #[cfg(not(target_os = "linux"))]
@@ -129,7 +129,7 @@ impl Drop for Turn {
 /// `cmd` (`F_OFD_SETLK`, or `F_OFD_SETLKW` to wait).
 #[cfg(target_os = "linux")]
 fn lock(fd: std::os::fd::RawFd, cmd: libc::c_int, kind: libc::c_int) -> std::io::Result<()> {
-    let mut fl = crate::runlock::flock(kind as libc::c_short, 0);
+    let mut fl = crate::store::sqlite::runlock::flock(kind as libc::c_short, 0);
     loop {
         // SAFETY: a descriptor this process holds open and a properly
         // initialised flock struct.
@@ -155,7 +155,7 @@ mod tests {
 
     /// Whether some open file description holds the queue's byte.
     fn queue_byte_is_held(state: &Path) -> bool {
-        crate::runlock::is_held(state, 0).unwrap()
+        crate::store::sqlite::runlock::is_held(state, 0).unwrap()
     }
 
     #[test]
@@ -224,8 +224,8 @@ mod tests {
         let state = dir.path().join("state.db");
         let mut q = WriteQueue::new(&state);
         let _turn = q.turn(Duration::from_secs(5)).unwrap();
-        assert!(!crate::runlock::is_held(&state, 1).unwrap());
-        assert!(crate::runlock::try_acquire(&state, 1).unwrap().is_some());
+        assert!(!crate::store::sqlite::runlock::is_held(&state, 1).unwrap());
+        assert!(crate::store::sqlite::runlock::try_acquire(&state, 1).unwrap().is_some());
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! the process dies, however it dies (`kill -9` included), so a plan marked
 //! `running` whose byte is unlocked was interrupted, and one whose byte is
 //! locked is in flight. No timers, no heartbeats. Row numbers start at 1;
-//! byte 0 is the writers' queue ([`crate::store::write_queue`]).
+//! byte 0 is the writers' queue ([`crate::store::sqlite::write_queue`]).
 //!
 //! On Linux these are open-file-description locks (`F_OFD_SETLK`), which,
 //! unlike classic POSIX record locks, are not dropped when the same process
