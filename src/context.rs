@@ -6,8 +6,7 @@ use crate::cli::Global;
 use crate::clock::Clock;
 use crate::error::{Error, Kind, Result};
 use crate::policy::{EMBEDDED_ORIGIN, EMBEDDED_SOURCE, InForce, Policy, SYSTEM_POLICY_PATH};
-use crate::store::Store;
-use crate::store::sqlite::SqliteStore;
+use crate::store::{Location, Store};
 use anyhow::Context as _;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -30,7 +29,7 @@ pub struct Ctx {
     /// Inside `ladder mcp`: stdin and stdout carry the protocol, so a
     /// command that `apply` runs reads /dev/null, not ladder's stdin.
     pub server: bool,
-    state_path: PathBuf,
+    location: Location,
     policy_path: Option<PathBuf>,
     /// `--policy` or `LADDER_POLICY` named the file (else the default
     /// location, used when a file is there).
@@ -39,7 +38,7 @@ pub struct Ctx {
     /// What the policy files were when they were loaded (see
     /// [`Ctx::forget_stale_policy`]): the system policy's, and the named one's.
     policy_stamp: (FileStamp, Option<FileStamp>),
-    store: Option<SqliteStore>,
+    store: Option<Box<dyn Store>>,
     /// Which file the open store is (see [`Ctx::forget_replaced_state`]).
     store_file: Option<(u64, u64)>,
     id_seed: Option<String>,
@@ -55,10 +54,10 @@ impl Ctx {
             _ => Clock::System,
         };
         let actor = resolve_actor(global.actor.as_deref())?;
-        let state_path = match &global.state {
+        let location = Location::File(match &global.state {
             Some(p) => p.clone(),
             None => default_state_path()?,
-        };
+        });
         let policy_path = match &global.policy {
             Some(p) => Some(p.clone()),
             None => default_policy_path().filter(|p| p.exists()),
@@ -71,7 +70,7 @@ impl Ctx {
             color: !no_color && std::io::stdout().is_terminal(),
             interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
             server: false,
-            state_path,
+            location,
             policy_path,
             policy_named: global.policy.is_some(),
             policy: None,
@@ -118,7 +117,7 @@ impl Ctx {
     /// `ladder mcp` would go on writing plans into an unlinked file that no
     /// reviewer can see. One `stat` a call.
     pub fn forget_replaced_state(&mut self) {
-        if self.store.is_some() && file_id(&self.state_path) != self.store_file {
+        if self.store.is_some() && file_id(self.location.path()) != self.store_file {
             self.store = None;
         }
     }
@@ -127,27 +126,35 @@ impl Ctx {
         self.clock.now()
     }
 
-    pub fn state_path(&self) -> &Path {
-        &self.state_path
+    /// Where the state is.
+    pub fn location(&self) -> &Location {
+        &self.location
     }
 
-    /// The state store, opened (and created) on first use.
+    /// The state store, opened (and created) on first use. What it has to
+    /// say on opening (a state file on a network filesystem) is said here.
     pub fn store(&mut self) -> Result<&mut dyn Store> {
         if self.store.is_none() {
-            self.store = Some(SqliteStore::open(&self.state_path)?);
-            self.store_file = file_id(&self.state_path);
+            let mut store = crate::store::open(&self.location)?;
+            self.store_file = file_id(self.location.path());
+            show_warnings(store.as_mut());
+            self.store = Some(store);
         }
-        Ok(self
-            .store
-            .as_mut()
-            .map(|s| s as &mut dyn Store)
-            .expect("opened above"))
+        Ok(self.store.as_deref_mut().expect("opened above"))
+    }
+
+    /// Shows what the open store has to say since it was last asked (a
+    /// checkpoint that failed during a write).
+    pub fn show_store_warnings(&mut self) {
+        if let Some(store) = self.store.as_deref_mut() {
+            show_warnings(store);
+        }
     }
 
     /// Whether a state file exists yet (read-only commands on a machine
     /// that never planned anything show an empty result instead of creating one).
     pub fn state_exists(&self) -> bool {
-        self.state_path.exists()
+        self.location.path().exists()
     }
 
     /// The policy in force, loaded on first use. Shared, not copied: `plan`
@@ -189,6 +196,12 @@ impl Ctx {
         IdSource {
             seed: self.id_seed.clone(),
         }
+    }
+}
+
+fn show_warnings(store: &mut dyn Store) {
+    for warning in store.take_warnings() {
+        crate::render::note(format_args!("ladder: warning: {warning}"));
     }
 }
 

@@ -69,7 +69,9 @@ pub fn run_and_exit(cli: Cli) -> ! {
         Ok(ctx) => ctx,
         Err(e) => exit(Err(e)),
     };
-    exit(dispatch(&mut ctx, cli.command))
+    let result = dispatch(&mut ctx, cli.command);
+    ctx.show_store_warnings();
+    exit(result)
 }
 
 /// Runs one command in a context and returns the code the CLI exits with:

@@ -30,7 +30,6 @@ use crate::model::{DryRun, Execution, Millis, Plan, PlanRow, Status};
 use crate::plan_hash::{self, DryRunDigest, HashInput, sha256_hex};
 use crate::policy::{Budget, Evaluation, InForce};
 use crate::render;
-use crate::store::sqlite::runlock;
 use crate::runner::{self, StdinMode};
 use crate::store::{self, BudgetScope, EventFilter, Tx};
 use serde_json::json;
@@ -144,8 +143,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
 
     // The run lock is taken before the plan is marked running, so nobody
     // can ever see `running` without a live holder unless the holder died.
-    let state = ctx.state_path().to_path_buf();
-    let Some(lock) = runlock::try_acquire(&state, plan.seq)? else {
+    let Some(lock) = ctx.store()?.try_lock_run(&plan)? else {
         let e = Error::new(
             Kind::InFlight,
             format!(
@@ -278,7 +276,6 @@ fn check(
 ) -> Result<Decision> {
     let now = ctx.now();
     let actor = ctx.actor.clone();
-    let state = ctx.state_path().to_path_buf();
     let sod = policy.defaults().separation_of_duties;
     let budgets = policy.budgets();
     // The common case (an approved plan, intact, in its window, no stricter
@@ -318,7 +315,7 @@ fn check(
                 return Ok(Decision::Refuse(e));
             }
         };
-        let lock_held = plan.status == Status::Running && runlock::is_held(&state, plan.seq)?;
+        let lock_held = plan.status == Status::Running && tx.run_is_live(&plan)?;
         match gate::apply(&plan, &args.key, hash, now, lock_held, sod) {
             Ok(ApplyGate::Run) => match budget_check(tx, &plan, &actor, budgets, now)? {
                 Some(e) => {

@@ -107,11 +107,10 @@ pub fn approve_plan(
         let p = ctx.policy()?;
         (p.defaults().separation_of_duties, p.defaults().apply_ttl)
     };
-    let state = ctx.state_path().to_path_buf();
     store::write(ctx.store()?, |tx| {
         expire_due(tx, now)?;
         let plan = match target.find(tx) {
-            Ok(p) => settle_dead_run(tx, &state, now, p)?,
+            Ok(p) => settle_dead_run(tx, now, p)?,
             Err(e) => {
                 record_refusal(tx, now, &actor, "approve", None, target.key(), &e)?;
                 return Ok(Err(e));

@@ -46,7 +46,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         if !ctx.json {
             render::note(format_args!(
                 "ladder: the ledger is empty (no state yet at {})",
-                ctx.state_path().display()
+                ctx.location()
             ));
         }
         return Ok(());
@@ -94,7 +94,7 @@ fn verify(ctx: &mut Ctx) -> Result<()> {
     if !ctx.state_exists() {
         return Err(Error::new(
             Kind::NotFound,
-            format!("no state file at {} to verify", ctx.state_path().display()),
+            format!("no state file at {} to verify", ctx.location()),
         ));
     }
     let (checked, head) = store::read(ctx.store()?, |tx| {

@@ -22,7 +22,6 @@ use crate::policy::{DryRunFacts, Evaluation, InForce, Input};
 use crate::store::Tx;
 use serde_json::{Value, json};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
 
 /// The actor recorded for what the clock does (expiry), not a person.
 pub const SYSTEM_ACTOR: &str = "ladder";
@@ -193,26 +192,23 @@ impl PlanRef {
 /// windows, and `running` plans whose ladder died (their run lock is free)
 /// become `interrupted`. Writes only when something actually changed.
 pub fn refresh(ctx: &mut crate::context::Ctx, now: Millis) -> Result<()> {
-    let state = ctx.state_path().to_path_buf();
-    let (due, running) = crate::store::read(ctx.store()?, |tx| {
-        Ok((
-            !tx.plans_due_to_expire(now)?.is_empty(),
-            tx.plans(&[Status::Running], None)?,
-        ))
-    })?;
-    let mut dead = vec![];
-    for p in running {
-        if !crate::store::sqlite::runlock::is_held(&state, p.seq)? {
-            dead.push(p.id);
+    let (due, dead) = crate::store::read(ctx.store()?, |tx| {
+        let due = !tx.plans_due_to_expire(now)?.is_empty();
+        let mut dead = vec![];
+        for p in tx.plans(&[Status::Running], None)? {
+            if !tx.run_is_live(&p)? {
+                dead.push(p.id);
+            }
         }
-    }
+        Ok((due, dead))
+    })?;
     if due || !dead.is_empty() {
         crate::store::write(ctx.store()?, |tx| {
             expire_due(tx, now)?;
             for id in &dead {
                 // Check again under the write lock: it may have finished.
                 if let Some(p) = tx.plan(id)? {
-                    settle_dead_run(tx, &state, now, p)?;
+                    settle_dead_run(tx, now, p)?;
                 }
             }
             Ok(())
@@ -226,8 +222,8 @@ pub fn refresh(ctx: &mut crate::context::Ctx, now: Millis) -> Result<()> {
 /// now stands; any other plan comes back unchanged. Every command that
 /// answers from a plan's status settles it first, so none of them calls a
 /// run that is over "in flight".
-pub fn settle_dead_run(tx: &mut dyn Tx, state: &Path, now: Millis, plan: Plan) -> Result<Plan> {
-    if plan.status != Status::Running || crate::store::sqlite::runlock::is_held(state, plan.seq)? {
+pub fn settle_dead_run(tx: &mut dyn Tx, now: Millis, plan: Plan) -> Result<Plan> {
+    if plan.status != Status::Running || tx.run_is_live(&plan)? {
         return Ok(plan);
     }
     apply::mark_interrupted(tx, now, &plan)?;

@@ -256,7 +256,6 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         .filter(|d| !plan.dry_run_ok.contains(&d.exit_code))
         .map(|d| dry_run_failure(d, &plan.dry_run_ok));
 
-    let state = ctx.state_path().to_path_buf();
     let outcome = store::write(ctx.store()?, |tx| {
         expire_due(tx, now)?;
         if let Some(e) = &dry_failed {
@@ -264,7 +263,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
             return Ok(Err(e.clone()));
         }
         let previous = match tx.latest_plan_for_key(&key)? {
-            Some(p) => Some(settle_dead_run(tx, &state, now, p)?),
+            Some(p) => Some(settle_dead_run(tx, now, p)?),
             None => None,
         };
         if let Some(existing) = previous.clone() {

@@ -63,11 +63,10 @@ pub fn reject_plan(
     }
     let now = ctx.now();
     let actor = ctx.actor.clone();
-    let state = ctx.state_path().to_path_buf();
     store::write(ctx.store()?, |tx| {
         expire_due(tx, now)?;
         let plan = match target.find(tx) {
-            Ok(p) => settle_dead_run(tx, &state, now, p)?,
+            Ok(p) => settle_dead_run(tx, now, p)?,
             Err(e) => {
                 record_refusal(tx, now, &actor, "reject", None, target.key(), &e)?;
                 return Ok(Err(e));

@@ -27,7 +27,6 @@ pub struct Args {
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     let now = ctx.now();
     let actor = ctx.actor.clone();
-    let state = ctx.state_path().to_path_buf();
     let plan = store::write(ctx.store()?, |tx| {
         let found = PlanRef::from_args(args.plan.as_ref(), args.key.as_ref())
             .ok_or_else(|| Error::usage("name a plan or pass --key"))
@@ -37,7 +36,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             Ok(Err(e))
         };
         let plan = match found {
-            Ok(p) => settle_dead_run(tx, &state, now, p)?,
+            Ok(p) => settle_dead_run(tx, now, p)?,
             Err(e) => return refuse(tx, None, e),
         };
         match plan.status {

@@ -59,7 +59,6 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         let d = policy.defaults();
         (d.apply_ttl, d.separation_of_duties)
     };
-    let state = ctx.state_path().to_path_buf();
     let plan = store::write(ctx.store()?, |tx| {
         let plan = match target.find(tx) {
             Ok(p) => p,
@@ -68,7 +67,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
                 return Ok(Err(e));
             }
         };
-        let plan = settle_dead_run(tx, &state, now, plan)?;
+        let plan = settle_dead_run(tx, now, plan)?;
         if plan.status == Status::Running {
             let e = Error::new(
                 Kind::InFlight,

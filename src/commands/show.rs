@@ -26,7 +26,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
             crate::error::Kind::NotFound,
             format!(
                 "no plan `{what}`: no state yet at {}",
-                ctx.state_path().display()
+                ctx.location()
             ),
         ));
     }

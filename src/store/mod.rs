@@ -40,6 +40,10 @@ pub struct BudgetScope<'a> {
 
 /// Reads and writes inside one transaction.
 pub trait Tx {
+    /// Whether a live process holds `plan`'s run lock: it is running the
+    /// plan's command right now. A `running` plan nobody holds was
+    /// interrupted (its ladder died).
+    fn run_is_live(&mut self, plan: &Plan) -> Result<bool>;
     /// A plan with its approvals, rejection and latest execution.
     fn plan(&mut self, id: &str) -> Result<Option<Plan>>;
     /// Ids starting with `prefix` (at most `limit`).
@@ -103,6 +107,16 @@ pub trait Tx {
 
 /// Where state lives.
 pub trait Store {
+    /// Where this store is, for people: a path (a URL without its
+    /// password, for a server).
+    fn location(&self) -> String;
+    /// Takes `plan`'s run lock unless a live process holds it. It is held
+    /// while the guard lives, and released by the system when the holder
+    /// dies however it dies: no timers, no heartbeats.
+    fn try_lock_run(&mut self, plan: &Plan) -> Result<Option<RunGuard>>;
+    /// What the store has to tell people (a state file on a network
+    /// filesystem, a checkpoint that failed), once: the caller shows it.
+    fn take_warnings(&mut self) -> Vec<String>;
     /// Runs `f` in one write transaction, serialized with every other writer;
     /// commits when it returns `Ok`, rolls back otherwise.
     fn write_tx(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()>;
@@ -115,6 +129,51 @@ pub trait Store {
     fn write_durable_tx(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()>;
     /// Runs `f` against a consistent read snapshot.
     fn read_tx(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()>;
+}
+
+/// A held run lock (see [`Store::try_lock_run`]), whatever holds it for
+/// the store: released when dropped.
+pub struct RunGuard {
+    _held: Box<dyn std::any::Any>,
+}
+
+impl RunGuard {
+    pub fn new(held: impl std::any::Any) -> RunGuard {
+        RunGuard {
+            _held: Box::new(held),
+        }
+    }
+}
+
+/// Where the state is: a file today.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    File(std::path::PathBuf),
+}
+
+impl Location {
+    /// The state file's path, for what only a file has (its directory,
+    /// whether it exists yet).
+    pub fn path(&self) -> &std::path::Path {
+        match self {
+            Location::File(p) => p,
+        }
+    }
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// Opens (and creates, when it is a new file) the store at `location`.
+pub fn open(location: &Location) -> Result<Box<dyn Store>> {
+    match location {
+        Location::File(path) => Ok(Box::new(sqlite::SqliteStore::open(path)?)),
+    }
 }
 
 /// Runs `f` through one of the store's transaction methods and hands back

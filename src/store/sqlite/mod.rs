@@ -29,7 +29,8 @@ pub mod runlock;
 pub mod write_queue;
 
 use super::schema::{APPLICATION_ID, MIGRATIONS};
-use super::{Store, Tx};
+use super::{RunGuard, Store, Tx};
+use crate::model::Plan;
 use queries::SqliteTx;
 use write_queue::WriteQueue;
 use crate::error::{Error, Kind, Result};
@@ -92,6 +93,8 @@ pub struct SqliteStore {
     /// Where this process waits its turn to write; set up at its first
     /// write.
     queue: Option<WriteQueue>,
+    /// What people should hear about this store, for the caller to show.
+    warnings: Vec<String>,
 }
 
 impl SqliteStore {
@@ -108,7 +111,7 @@ impl SqliteStore {
                     path.display()
                 ),
             )
-            .with_hint("give a file path, e.g. --state DIR/state.db"));
+            .with_hint("give the path of a file, e.g. DIR/state.db"));
         }
         // Only a regular file (or a symlink to one) can hold the state:
         // SQLite would open a device or a FIFO as a database and create its
@@ -122,7 +125,7 @@ impl SqliteStore {
                         path.display()
                     ),
                 )
-                .with_hint("give a file path, e.g. --state DIR/state.db"));
+                .with_hint("give the path of a file, e.g. DIR/state.db"));
             }
         }
         if let Some(file) = path.ancestors().skip(1).find(|a| a.is_file()) {
@@ -157,12 +160,13 @@ impl SqliteStore {
             path: path.to_path_buf(),
             wal_frames: Arc::new(AtomicI32::new(0)),
             queue: None,
+            warnings: Vec::new(),
         };
         let version = store.configure()?;
         store.migrate(version)?;
         if let Some(fs) = network_filesystem(path) {
-            crate::render::note(format_args!(
-                "ladder: warning: state file {} is on a network filesystem ({fs}); SQLite locking is unreliable there, keep state on a local disk",
+            store.warnings.push(format!(
+                "state file {} is on a network filesystem ({fs}); SQLite locking is unreliable there, keep state on a local disk",
                 path.display()
             ));
         }
@@ -174,7 +178,7 @@ impl SqliteStore {
             Kind::Error,
             format!("state file {} {why}", self.path.display()),
         )
-        .with_hint("point --state at a ladder state file, or move this one aside")
+        .with_hint("use a ladder state file, or move this one aside")
     }
 
     /// Sets the connection up and returns the schema version it found.
@@ -333,7 +337,7 @@ impl SqliteStore {
                 Kind::Error,
                 format!("state file {} is read-only ({e})", self.path.display()),
             )
-            .with_hint("check the file's permissions, or point --state elsewhere")
+            .with_hint("check the file's permissions, or keep state elsewhere")
         } else {
             Error::new(
                 Kind::Error,
@@ -389,8 +393,8 @@ impl SqliteStore {
                 Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
             );
             if !busy {
-                crate::render::note(format_args!(
-                    "ladder: warning: could not checkpoint {}: {e}",
+                self.warnings.push(format!(
+                    "could not checkpoint {}: {e}",
                     self.path.display()
                 ));
             }
@@ -420,7 +424,10 @@ impl SqliteStore {
                     format!("failed to lock state file {}: {e}", self.path.display()),
                 )
             })?;
-        f(&mut SqliteTx { conn: &tx })?;
+        f(&mut SqliteTx {
+            conn: &tx,
+            path: &self.path,
+        })?;
         match tx.commit() {
             Ok(()) => {
                 self.checkpoint_if_due();
@@ -512,6 +519,20 @@ fn wal_file(
 }
 
 impl Store for SqliteStore {
+    fn location(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    /// A one-byte lock at the plan's row number in the lock file beside
+    /// the state file (see [`runlock`]).
+    fn try_lock_run(&mut self, plan: &Plan) -> Result<Option<RunGuard>> {
+        Ok(runlock::try_acquire(&self.path, plan.seq)?.map(RunGuard::new))
+    }
+
+    fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
+    }
+
     /// Commits like any write, then syncs the WAL once the write lock and
     /// the turn are given back. The other writers' commits then no longer
     /// wait for this fsync (with `synchronous = FULL` they did, in
@@ -569,7 +590,10 @@ impl Store for SqliteStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Deferred)
             .context("failed to read state")?;
-        f(&mut SqliteTx { conn: &tx })?;
+        f(&mut SqliteTx {
+            conn: &tx,
+            path: &self.path,
+        })?;
         tx.finish().context("failed to read state")?;
         Ok(())
     }

@@ -25,6 +25,8 @@ pub(super) const DUE_TO_EXPIRE: &str = "INDEXED BY plans_expiring \
 
 pub(super) struct SqliteTx<'a> {
     pub(super) conn: &'a Connection,
+    /// The state file, whose lock file holds the run locks.
+    pub(super) path: &'a std::path::Path,
 }
 
 
@@ -98,6 +100,10 @@ impl SqliteTx<'_> {
 }
 
 impl Tx for SqliteTx<'_> {
+    fn run_is_live(&mut self, plan: &Plan) -> Result<bool> {
+        Ok(super::runlock::is_held(self.path, plan.seq)?)
+    }
+
     fn plan(&mut self, id: &str) -> Result<Option<Plan>> {
         Ok(self.plans_where("WHERE id = ?1", [id])?.into_iter().next())
     }

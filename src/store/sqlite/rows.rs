@@ -15,7 +15,7 @@ pub(super) fn db(e: rusqlite::Error) -> Error {
     let write = matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::ReadOnly));
     if write {
         Error::new(Kind::Error, format!("state file is read-only ({e})"))
-            .with_hint("check the file's permissions, or point --state elsewhere")
+            .with_hint("check the file's permissions, or keep state elsewhere")
     } else {
         Error::new(Kind::Error, format!("state database error: {e}"))
     }
