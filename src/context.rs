@@ -143,6 +143,19 @@ impl Ctx {
         Ok(self.store.as_deref_mut().expect("opened above"))
     }
 
+    /// What a rung runs with: the store (opened on first use), the clock
+    /// and the actor.
+    pub fn rung(&mut self) -> Result<crate::rungs::Rung<'_>> {
+        self.store()?;
+        let ids = self.ids();
+        Ok(crate::rungs::Rung {
+            store: self.store.as_deref_mut().expect("opened above"),
+            clock: &self.clock,
+            actor: &self.actor,
+            ids,
+        })
+    }
+
     /// Shows what the open store has to say since it was last asked (a
     /// checkpoint that failed during a write).
     pub fn show_store_warnings(&mut self) {

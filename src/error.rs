@@ -82,6 +82,9 @@ pub struct Error {
     pub hint: Option<String>,
     /// Extra JSON fields for scripts (for example the denied plan itself).
     pub extra: Option<serde_json::Value>,
+    /// What people see before the error's line, as it is (the stderr of a
+    /// dry-run that failed); not in the JSON.
+    pub preface: Option<String>,
 }
 
 impl Error {
@@ -91,6 +94,7 @@ impl Error {
             message: message.into(),
             hint: None,
             extra: None,
+            preface: None,
         }
     }
 

@@ -27,6 +27,7 @@ pub mod plan_hash;
 pub mod policy;
 pub mod preview;
 pub mod render;
+pub mod rungs;
 pub mod runner;
 pub mod store;
 pub mod tier;
@@ -125,6 +126,9 @@ pub fn report_error(e: &error::Error, json: bool) {
             render::note(format_args!("ladder: {}", e.one_line()));
         }
     } else {
+        if let Some(preface) = &e.preface {
+            render::note_part(preface);
+        }
         render::note(format_args!("ladder: {}", e.one_line()));
     }
 }

@@ -876,6 +876,52 @@ pub fn events_table(events: &[Event], now: Millis) -> String {
     table_text(&t)
 }
 
+/// Writes the recorded outcome and returns the exit code to pass through.
+/// With `announce`, ladder's own lines on stderr say that this is a replay
+/// (and of a settled or truncated record); without, stderr carries the
+/// recorded bytes only.
+pub fn replayed(plan: &Plan, json: bool, now: Millis, announce: bool) -> crate::error::Result<i32> {
+    let Some(exec) = &plan.execution else {
+        return Err(crate::error::Error::new(
+            crate::error::Kind::NotFound,
+            format!("plan {} has no recorded execution", plan.short_id()),
+        ));
+    };
+    let code = exec.exit_code.unwrap_or(1);
+    if json {
+        return Ok(emit_json_passing(execution_json(exec, true), code));
+    }
+    if announce {
+        let when = exec
+            .finished_at
+            .map(|t| crate::clock::relative(t, now))
+            .unwrap_or_else(|| "by resolve".into());
+        note(format_args!(
+            "ladder: plan {} was already applied ({when}); replaying its recorded outcome, nothing was run",
+            plan.short_id()
+        ));
+        if let Some(r) = &exec.resolution {
+            note(format_args!(
+                "ladder: the outcome was settled by {} as {}: {}",
+                r.actor,
+                r.outcome.as_str(),
+                r.reason
+            ));
+        }
+    }
+    // The recorded stderr and the truncation notice are written even when
+    // stdout is gone: they are what a reader of stderr needs most.
+    let code = emit_passing(&exec.stdout, code);
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), &exec.stderr);
+    if exec.truncated && announce {
+        note(format_args!(
+            "ladder: the record is truncated: {} stdout and {} stderr bytes were written in all",
+            exec.stdout_bytes, exec.stderr_bytes
+        ));
+    }
+    Ok(code)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,14 +1,11 @@
 //! `ladder approve`: a reviewer approves one exact plan hash.
 
-use crate::commands::PlanRef;
-use crate::commands::{event, expire_due, record_refusal, reject, settle_dead_run};
 use crate::context::Ctx;
 use crate::error::{Error, Result};
-use crate::gate;
-use crate::model::{Approval, Plan, Status};
+use crate::model::{Plan, Status};
 use crate::render;
+use crate::rungs::{self, PlanRef};
 use crate::store;
-use serde_json::json;
 
 // The flags of `ladder approve`; its help text is on `Command::Approve` in cli.rs.
 #[derive(Debug, clap::Args)]
@@ -42,7 +39,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         return Err(Error::usage("name the plan to approve (PLAN or --key)")
             .with_hint("on a terminal, `ladder approve` alone walks the pending queue"));
     };
-    let hash = args.hash.as_deref().map(crate::commands::normalize_hash);
+    let hash = args.hash.as_deref().map(rungs::normalize_hash);
     if args.yes {
         let plan = approve_plan(ctx, &target, hash.as_deref(), args.comment.as_deref())?;
         report(ctx, &plan);
@@ -55,19 +52,11 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         .with_hint("pass --yes to approve non-interactively"));
     }
     let shown = store::read(ctx.store()?, |tx| target.find(tx))?;
-    // A hash that is not the plan's is refused before asking: the reviewer
-    // is not looking at the plan they meant.
-    if let Err(e) = gate::check_hash(&shown, hash.as_deref()) {
-        let (now, actor) = (ctx.now(), ctx.actor.clone());
-        store::write(ctx.store()?, |tx| {
-            record_refusal(tx, now, &actor, "approve", Some(&shown), None, &e)
-        })?;
-        return Err(e);
-    }
+    rungs::approve::check_shown_hash(&mut ctx.rung()?, &shown, hash.as_deref())?;
     // The reviewer sees what apply will hold the plan to, not only what it
     // was planned under.
     let mut card = shown.clone();
-    super::note_in_force(&mut card, &*ctx.policy()?);
+    rungs::note_in_force(&mut card, &*ctx.policy()?);
     render::note_part(render::plan_card(
         &card,
         ctx.now(),
@@ -93,65 +82,14 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     Ok(())
 }
 
-/// Records an approval in one transaction with its ledger event; the plan
-/// becomes `approved` when the quorum of distinct reviewers is reached.
-pub fn approve_plan(
+fn approve_plan(
     ctx: &mut Ctx,
     target: &PlanRef,
     hash: Option<&str>,
     comment: Option<&str>,
 ) -> Result<Plan> {
-    let now = ctx.now();
-    let actor = ctx.actor.clone();
-    let (sod, apply_ttl) = {
-        let p = ctx.policy()?;
-        (p.defaults().separation_of_duties, p.defaults().apply_ttl)
-    };
-    store::write(ctx.store()?, |tx| {
-        expire_due(tx, now)?;
-        let plan = match target.find(tx) {
-            Ok(p) => settle_dead_run(tx, now, p)?,
-            Err(e) => {
-                record_refusal(tx, now, &actor, "approve", None, target.key(), &e)?;
-                return Ok(Err(e));
-            }
-        };
-        if let Err(e) = gate::approve(&plan, &actor, hash, sod, now) {
-            record_refusal(tx, now, &actor, "approve", Some(&plan), None, &e)?;
-            return Ok(Err(e));
-        }
-        let approval = Approval {
-            actor: actor.clone(),
-            at: now,
-            comment: comment.map(str::to_string),
-            hash: plan.hash.clone(),
-            signature: None,
-            signature_kind: None,
-        };
-        tx.insert_approval(&plan.id, &approval)?;
-        let mut updated = plan.clone();
-        updated.approvals.push(approval);
-        let quorum = updated.approvals_counted() >= updated.approvals_required;
-        if quorum {
-            updated.status = Status::Approved;
-            updated.expires_at = Some(now + crate::clock::millis(apply_ttl));
-            tx.set_status(&updated.id, Status::Approved, updated.expires_at)?;
-        }
-        tx.append_event(&event(
-            now,
-            "approved",
-            &updated,
-            &actor,
-            json!({
-                "hash": updated.hash,
-                "approvals": updated.approvals_counted(),
-                "required": updated.approvals_required,
-                "quorum": quorum,
-                "comment": comment,
-            }),
-        ))?;
-        Ok(Ok(updated))
-    })?
+    let policy = ctx.policy()?;
+    rungs::approve::approve(&mut ctx.rung()?, &policy, target, hash, comment)
 }
 
 fn report(ctx: &Ctx, plan: &Plan) {
@@ -187,7 +125,7 @@ fn report(ctx: &Ctx, plan: &Plan) {
 /// The terminal review: pending plans oldest first, one card at a time.
 fn review_queue(ctx: &mut Ctx, comment: Option<&str>) -> Result<()> {
     let now = ctx.now();
-    store::write(ctx.store()?, |tx| expire_due(tx, now))?;
+    store::write(ctx.store()?, |tx| rungs::expire_due(tx, now))?;
     let pending = store::read(ctx.store()?, |tx| tx.plans(&[Status::Pending], None))?;
     if pending.is_empty() {
         render::note("ladder: no plans are waiting for approval");
@@ -199,7 +137,7 @@ fn review_queue(ctx: &mut Ctx, comment: Option<&str>) -> Result<()> {
         let paint = render::Paint { on: ctx.color };
         render::note(format_args!("\n── {} of {total} ──", i + 1));
         let mut card = plan.clone();
-        super::note_in_force(&mut card, &*ctx.policy()?);
+        rungs::note_in_force(&mut card, &*ctx.policy()?);
         render::note_part(render::plan_card(&card, ctx.now(), paint));
         let mut line = super::prompt("[a]pprove, [r]eject, [s]kip, [q]uit? ")?;
         let answer = loop {
@@ -241,8 +179,8 @@ fn review_queue(ctx: &mut Ctx, comment: Option<&str>) -> Result<()> {
                     skipped += 1;
                     continue;
                 }
-                match reject::reject_plan(
-                    ctx,
+                match rungs::reject::reject(
+                    &mut ctx.rung()?,
                     &PlanRef::Id(plan.id.clone()),
                     Some(&plan.hash),
                     reason,

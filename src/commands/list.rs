@@ -4,7 +4,6 @@ use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::model::Status;
 use crate::render;
-use crate::store;
 use serde_json::json;
 
 // The flags of `ladder list`; its help text is on `Command::List` in cli.rs.
@@ -33,13 +32,12 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     }
     let now = ctx.now();
     let plans = if ctx.state_exists() {
-        super::refresh(ctx, now)?;
         let limit = if args.limit == 0 {
             None
         } else {
             Some(args.limit)
         };
-        store::read(ctx.store()?, |tx| tx.plans(&statuses, limit))?
+        crate::rungs::inspect::list(&mut ctx.rung()?, &statuses, limit)?
     } else {
         Vec::new()
     };

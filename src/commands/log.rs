@@ -1,12 +1,9 @@
 //! `ladder log`: the audit ledger, and its verification.
 
-use crate::audit::{Audit, Disagreement};
-use crate::commands::find_plan;
 use crate::context::Ctx;
 use crate::error::{Error, Kind, Result};
-use crate::ledger::Verifier;
 use crate::render;
-use crate::store::{self, EventFilter};
+use crate::rungs::inspect::{self, EventQuery};
 use serde_json::json;
 
 // The flags of `ladder log`; its help text is on `Command::Log` in cli.rs.
@@ -51,35 +48,17 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         }
         return Ok(());
     }
-    let events = store::read(ctx.store()?, |tx| {
-        let plan = match &args.plan {
-            Some(p) => Some(find_plan(tx, p)?.id),
-            None => None,
-        };
-        if let Some(k) = &args.key {
-            let any = tx.events(&EventFilter {
-                key: Some(k.clone()),
-                limit: Some(1),
-                ..Default::default()
-            })?;
-            if any.is_empty() {
-                return Err(
-                    Error::new(Kind::NotFound, format!("no events for key `{k}`"))
-                        .with_hint("list plans and their keys with `ladder list --status all`"),
-                );
-            }
-        }
-        tx.events(&EventFilter {
-            plan,
-            key: args.key.clone(),
-            since,
-            limit: if args.limit == 0 {
-                None
-            } else {
-                Some(args.limit)
-            },
-        })
-    })?;
+    let query = EventQuery {
+        plan: args.plan.as_deref(),
+        key: args.key.as_deref(),
+        since,
+        limit: if args.limit == 0 {
+            None
+        } else {
+            Some(args.limit)
+        },
+    };
+    let events = inspect::events(&mut ctx.rung()?, &query)?;
     if ctx.json {
         render::emit_json_lines(events.iter().map(render::event_json));
     } else if events.is_empty() {
@@ -97,42 +76,11 @@ fn verify(ctx: &mut Ctx) -> Result<()> {
             format!("no state file at {} to verify", ctx.location()),
         ));
     }
-    let (checked, head) = store::read(ctx.store()?, |tx| {
-        let mut v = Verifier::default();
-        let mut audit = Audit::default();
-        tx.for_each_event(&mut |e| {
-            v.check(&e).map_err(|b| {
-                Error::new(
-                    Kind::Tampered,
-                    format!("ledger broken at event {}: {b}", e.seq),
-                )
-                .with_extra(json!({
-                    "seq": e.seq,
-                    "events_verified": v.checked,
-                }))
-            })?;
-            audit.event(&e).map_err(disagreement)
-        })?;
-        if let Err(why) = tx.ledger_is_append_only()? {
-            return Err(
-                Error::new(Kind::Tampered, why).with_extra(json!({ "events_verified": v.checked }))
-            );
-        }
-        // The chain holds; the plan rows, which ladder updates in place,
-        // must agree with it.
-        tx.for_each_plan_row(&mut |row| audit.plan(&row).map_err(disagreement))?;
-        audit.finish().map_err(disagreement)?;
-        Ok((v.checked, v.head().to_string()))
-    })?;
+    let inspect::Verified { events, head } = inspect::verify(&mut ctx.rung()?)?;
     if ctx.json {
-        render::emit_json(json!({ "verified": true, "events": checked, "head": head }));
+        render::emit_json(json!({ "verified": true, "events": events, "head": head }));
     } else {
-        render::emit(&format!("ledger verified: {checked} events, head {head}\n"));
+        render::emit(&format!("ledger verified: {events} events, head {head}\n"));
     }
     Ok(())
-}
-
-/// A plan row that disagrees with the ledger, as `tampered`.
-fn disagreement(d: Disagreement) -> Error {
-    Error::new(Kind::Tampered, d.to_string()).with_extra(json!({ "plan_id": d.plan, "seq": d.seq }))
 }

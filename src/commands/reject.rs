@@ -1,14 +1,9 @@
 //! `ladder reject`: a reviewer ends a plan, with a reason for the agent.
 
-use crate::commands::PlanRef;
-use crate::commands::{event, expire_due, record_refusal, settle_dead_run};
 use crate::context::Ctx;
 use crate::error::{Error, Result};
-use crate::gate;
-use crate::model::{Plan, Rejection, Status};
 use crate::render;
-use crate::store;
-use serde_json::json;
+use crate::rungs::{self, PlanRef};
 
 // The flags of `ladder reject`; its help text is on `Command::Reject` in cli.rs.
 #[derive(Debug, clap::Args)]
@@ -33,8 +28,8 @@ pub struct Args {
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     let target = PlanRef::from_args(args.plan.as_ref(), args.key.as_ref())
         .ok_or_else(|| Error::usage("name the plan to reject (PLAN or --key)"))?;
-    let hash = args.hash.as_deref().map(crate::commands::normalize_hash);
-    let plan = reject_plan(ctx, &target, hash.as_deref(), &args.reason)?;
+    let hash = args.hash.as_deref().map(rungs::normalize_hash);
+    let plan = rungs::reject::reject(&mut ctx.rung()?, &target, hash.as_deref(), &args.reason)?;
     if ctx.json {
         render::emit_json(render::plan_json(&plan));
     } else {
@@ -46,53 +41,4 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// Ends a plan as `rejected`, in one transaction with its ledger event;
-/// refused `hash_mismatch` when `hash` (normalised) is given and is not the
-/// plan's.
-pub fn reject_plan(
-    ctx: &mut Ctx,
-    target: &PlanRef,
-    hash: Option<&str>,
-    reason: &str,
-) -> Result<Plan> {
-    let reason = reason.trim();
-    if reason.is_empty() {
-        return Err(Error::usage("--reason must say why the plan is rejected"));
-    }
-    let now = ctx.now();
-    let actor = ctx.actor.clone();
-    store::write(ctx.store()?, |tx| {
-        expire_due(tx, now)?;
-        let plan = match target.find(tx) {
-            Ok(p) => settle_dead_run(tx, now, p)?,
-            Err(e) => {
-                record_refusal(tx, now, &actor, "reject", None, target.key(), &e)?;
-                return Ok(Err(e));
-            }
-        };
-        if let Err(e) = gate::reject(&plan, hash, now) {
-            record_refusal(tx, now, &actor, "reject", Some(&plan), None, &e)?;
-            return Ok(Err(e));
-        }
-        let rejection = Rejection {
-            actor: actor.clone(),
-            reason: reason.to_string(),
-            at: now,
-        };
-        tx.set_rejection(&plan.id, &rejection)?;
-        tx.set_status(&plan.id, Status::Rejected, None)?;
-        tx.append_event(&event(
-            now,
-            "rejected",
-            &plan,
-            &actor,
-            json!({ "reason": reason }),
-        ))?;
-        let mut updated = plan;
-        updated.status = Status::Rejected;
-        updated.rejection = Some(rejection);
-        Ok(Ok(updated))
-    })?
 }

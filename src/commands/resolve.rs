@@ -1,12 +1,10 @@
 //! `ladder resolve`: a person settles a plan whose run was interrupted.
 
-use crate::commands::{PlanRef, event, normalize_hash, record_refusal, settle_dead_run};
 use crate::context::Ctx;
-use crate::error::{Error, Kind, Result};
-use crate::model::{Outcome, Resolution, Status};
+use crate::error::{Error, Result};
+use crate::model::Outcome;
 use crate::render;
-use crate::store;
-use serde_json::json;
+use crate::rungs::{self, PlanRef, normalize_hash};
 
 // The flags of `ladder resolve`; its help text is on `Command::Resolve` in cli.rs.
 #[derive(Debug, clap::Args)]
@@ -52,96 +50,16 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         OutcomeArg::Failed => Outcome::Failed,
         OutcomeArg::Retry => Outcome::Retry,
     };
+    let policy = ctx.policy()?;
+    let plan = rungs::resolve::resolve(
+        &mut ctx.rung()?,
+        &policy,
+        &target,
+        hash.as_deref(),
+        outcome,
+        &reason,
+    )?;
     let now = ctx.now();
-    let actor = ctx.actor.clone();
-    let (apply_ttl, sod) = {
-        let policy = ctx.policy()?;
-        let d = policy.defaults();
-        (d.apply_ttl, d.separation_of_duties)
-    };
-    let plan = store::write(ctx.store()?, |tx| {
-        let plan = match target.find(tx) {
-            Ok(p) => p,
-            Err(e) => {
-                record_refusal(tx, now, &actor, "resolve", None, target.key(), &e)?;
-                return Ok(Err(e));
-            }
-        };
-        let plan = settle_dead_run(tx, now, plan)?;
-        if plan.status == Status::Running {
-            let e = Error::new(
-                Kind::InFlight,
-                format!(
-                    "plan {} is still running: nothing to resolve yet",
-                    plan.short_id()
-                ),
-            );
-            record_refusal(tx, now, &actor, "resolve", Some(&plan), None, &e)?;
-            return Ok(Err(e));
-        }
-        if plan.status != Status::Interrupted {
-            let e = Error::usage(format!(
-                "plan {} is {}, not interrupted: there is nothing to resolve",
-                plan.short_id(),
-                plan.status
-            ));
-            record_refusal(tx, now, &actor, "resolve", Some(&plan), None, &e)?;
-            return Ok(Err(e));
-        }
-        // As approve and reject: the plan's state answers first, then
-        // whether it is the plan the person checked.
-        if let Err(e) = crate::gate::check_hash(&plan, hash.as_deref()) {
-            record_refusal(tx, now, &actor, "resolve", Some(&plan), None, &e)?;
-            return Ok(Err(e));
-        }
-        // Settling is a person's judgement: under separation of duties, not
-        // the planner's, nor the applier's (else an agent could kill its own
-        // run and retry it, running the command twice).
-        let applier = plan.execution.as_ref().map(|e| e.actor.as_str());
-        if sod && (plan.actor == actor || applier == Some(actor.as_str())) {
-            let e = Error::new(
-                Kind::NotAllowed,
-                format!(
-                    "{actor} planned or applied {} and may not resolve it (separation of duties)",
-                    plan.short_id()
-                ),
-            )
-            .with_hint("ask a reviewer to check what happened and resolve it");
-            record_refusal(tx, now, &actor, "resolve", Some(&plan), None, &e)?;
-            return Ok(Err(e));
-        }
-        let resolution = Resolution {
-            actor: actor.clone(),
-            outcome,
-            reason: reason.clone(),
-            at: now,
-        };
-        let attempt = plan.execution.as_ref().map(|e| e.attempt);
-        if let Some(a) = attempt {
-            let code = match outcome {
-                Outcome::Succeeded => Some(0),
-                Outcome::Failed => Some(1),
-                Outcome::Retry => None,
-            };
-            tx.resolve_execution(&plan.id, a, &resolution, code)?;
-        }
-        match outcome {
-            Outcome::Retry => {
-                let expires = now + crate::clock::millis(apply_ttl);
-                tx.set_status(&plan.id, Status::Approved, Some(expires))?;
-                tx.set_retry_allowed(&plan.id, true)?;
-            }
-            _ => tx.set_status(&plan.id, Status::Applied, None)?,
-        }
-        tx.append_event(&event(
-            now,
-            "resolved",
-            &plan,
-            &actor,
-            json!({ "outcome": outcome.as_str(), "reason": reason, "attempt": attempt }),
-        ))?;
-        Ok(Ok(tx.plan(&plan.id)?.unwrap_or(plan)))
-    })??;
     if ctx.json {
         render::emit_json(render::plan_json(&plan));
     } else {

@@ -1,10 +1,9 @@
 //! `ladder show`: one plan's card.
 
-use crate::commands::PlanRef;
 use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::render;
-use crate::store;
+use crate::rungs::{self, PlanRef};
 
 // The flags of `ladder show`; its help text is on `Command::Show` in cli.rs.
 #[derive(Debug, clap::Args)]
@@ -24,20 +23,16 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         let what = args.plan.or(args.key).unwrap_or_default();
         return Err(Error::new(
             crate::error::Kind::NotFound,
-            format!(
-                "no plan `{what}`: no state yet at {}",
-                ctx.location()
-            ),
+            format!("no plan `{what}`: no state yet at {}", ctx.location()),
         ));
     }
     let target = PlanRef::from_args(args.plan.as_ref(), args.key.as_ref())
         .ok_or_else(|| Error::usage("name a plan or pass --key"))?;
-    super::refresh(ctx, now)?;
-    let mut plan = store::read(ctx.store()?, |tx| target.find(tx))?;
+    let mut plan = rungs::inspect::show(&mut ctx.rung()?, &target)?;
     // A policy that does not load stops the rungs that need it, not a
     // reviewer looking at a plan.
     if let Ok(policy) = ctx.policy() {
-        super::note_in_force(&mut plan, &policy);
+        rungs::note_in_force(&mut plan, &policy);
     }
     if ctx.json {
         render::emit_json(render::plan_json(&plan));

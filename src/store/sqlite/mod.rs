@@ -30,11 +30,10 @@ pub mod write_queue;
 
 use super::schema::{APPLICATION_ID, MIGRATIONS};
 use super::{RunGuard, Store, Tx};
-use crate::model::Plan;
-use queries::SqliteTx;
-use write_queue::WriteQueue;
 use crate::error::{Error, Kind, Result};
+use crate::model::Plan;
 use anyhow::Context as _;
+use queries::SqliteTx;
 use rusqlite::wal::CheckpointMode;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::cell::Cell;
@@ -43,6 +42,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
+use write_queue::WriteQueue;
 
 /// How long a writer waits for another writer before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -393,10 +393,8 @@ impl SqliteStore {
                 Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
             );
             if !busy {
-                self.warnings.push(format!(
-                    "could not checkpoint {}: {e}",
-                    self.path.display()
-                ));
+                self.warnings
+                    .push(format!("could not checkpoint {}: {e}", self.path.display()));
             }
         }
     }
@@ -598,7 +596,6 @@ impl Store for SqliteStore {
         Ok(())
     }
 }
-
 
 /// What a file that is not a regular file is, in words; `None` for a
 /// regular file.

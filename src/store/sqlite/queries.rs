@@ -5,8 +5,8 @@ use super::rows::*;
 use crate::error::{Error, Kind, Result};
 use crate::ledger;
 use crate::model::{
-    Approval, Event, Execution, Millis, NewEvent, Plan, PlanRow, Rejection, Resolution,
-    Status, Verdict,
+    Approval, Event, Execution, Millis, NewEvent, Plan, PlanRow, Rejection, Resolution, Status,
+    Verdict,
 };
 use crate::store::schema::APPEND_ONLY_TRIGGERS;
 use crate::store::{BudgetScope, EventFilter, Tx};
@@ -28,7 +28,6 @@ pub(super) struct SqliteTx<'a> {
     /// The state file, whose lock file holds the run locks.
     pub(super) path: &'a std::path::Path,
 }
-
 
 impl SqliteTx<'_> {
     /// Fills in approvals and the latest execution for a batch of plans:
@@ -567,4 +566,3 @@ fn normalize_sql(sql: &str) -> String {
 fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".into())
 }
-

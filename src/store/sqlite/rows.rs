@@ -5,8 +5,8 @@
 use crate::binding::{Binding, BoundFile};
 use crate::error::{Error, Kind};
 use crate::model::{DryRun, Event, Execution, Outcome, Plan, Rejection, Resolution};
-use std::collections::BTreeMap;
 use rusqlite::Row;
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
@@ -231,4 +231,3 @@ pub(super) fn event_from_row(r: &Row) -> rusqlite::Result<Event> {
 }
 
 pub(super) const EVENT_COLUMNS: &str = "seq, at, kind, plan, key, actor, detail, prev_hash, hash";
-

@@ -53,7 +53,9 @@ impl WriteQueue {
     pub fn new(state: &Path) -> WriteQueue {
         #[cfg(target_os = "linux")]
         {
-            let file = crate::store::sqlite::runlock::open(state).ok().map(std::sync::Arc::new);
+            let file = crate::store::sqlite::runlock::open(state)
+                .ok()
+                .map(std::sync::Arc::new);
             WriteQueue { file }
         }
         #[cfg(not(target_os = "linux"))]
@@ -225,7 +227,11 @@ mod tests {
         let mut q = WriteQueue::new(&state);
         let _turn = q.turn(Duration::from_secs(5)).unwrap();
         assert!(!crate::store::sqlite::runlock::is_held(&state, 1).unwrap());
-        assert!(crate::store::sqlite::runlock::try_acquire(&state, 1).unwrap().is_some());
+        assert!(
+            crate::store::sqlite::runlock::try_acquire(&state, 1)
+                .unwrap()
+                .is_some()
+        );
     }
 
     #[test]
