@@ -36,8 +36,8 @@ fn built_bin() -> std::ffi::OsString {
 /// 0.2-0.35 ms slower per command on this machine's kernel (Linux 6.18,
 /// ext4) than a copy of it (next to it or in /tmp), even after `sync`: more
 /// page faults and time off the CPU while its pages are mapped in
-/// (BENCHMARKS.md, fifth session). `true`, the floor, is an installed file
-/// too.
+/// (BENCHMARKS.md, *Installed copies*). `true`, the floor, is an installed
+/// file too.
 static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
 
 fn ladder_bin() -> &'static Path {
