@@ -2,7 +2,9 @@
 //! for `--help`, the man pages and the shell completions.
 
 use crate::commands;
+use crate::error::{Error, Kind};
 use clap::{Parser, Subcommand};
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 /// Plan, approve, apply once, replay: a safe gate between an agent and a command
@@ -76,6 +78,77 @@ pub enum Command {
     Man(commands::man::Args),
 }
 
+/// `ladder` from its arguments (the program name first) to the code it
+/// exits with: what `main` does once the process is set up. It prints help,
+/// the version and argument errors itself, and runs the command; it never
+/// exits the process, so tests can call it.
+pub fn main(args: Vec<OsString>) -> crate::Exit {
+    match parse(&args) {
+        Entry::CompleteIds => crate::complete_ids().into(),
+        Entry::Run(cli) => crate::run(*cli),
+        Entry::Print(e) => {
+            // --help and --version: print as clap does, exit 0 (1 when
+            // stdout fails, as for any other output).
+            match e.print() {
+                Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+                    crate::render::stdout_failed(&err);
+                    1
+                }
+                _ => 0,
+            }
+            .into()
+        }
+        Entry::Refuse { error, json } => {
+            crate::report_error(&error, json);
+            error.kind.exit_code().into()
+        }
+    }
+}
+
+/// What a command line asks for, decided before anything runs or prints.
+#[derive(Debug)]
+enum Entry {
+    /// `ladder __complete-ids` (see [`crate::complete_ids`]).
+    CompleteIds,
+    /// A command to run (boxed: it is by far the largest variant).
+    Run(Box<Cli>),
+    /// `--help` or `--version`: clap's text, for stdout.
+    Print(clap::Error),
+    /// An argument error, the contract's way.
+    Refuse { error: Error, json: bool },
+}
+
+fn parse(args: &[OsString]) -> Entry {
+    if args.get(1).is_some_and(|a| a == "__complete-ids") {
+        return Entry::CompleteIds;
+    }
+    let e = match Cli::try_parse_from(args) {
+        Ok(cli) => return Entry::Run(Box::new(cli)),
+        Err(e) if !e.use_stderr() => return Entry::Print(e),
+        Err(e) => e,
+    };
+    // `ladder plan ls -la` is the most common slip: the command belongs
+    // after `--`.
+    let forgot_dashes = e.kind() == clap::error::ErrorKind::UnknownArgument
+        && args.iter().any(|a| a == "plan" || a == "explain")
+        && !args.iter().any(|a| a == "--");
+    let hint = if forgot_dashes {
+        "put the command after `--`, e.g. `ladder plan --key K -- ls -la`"
+    } else {
+        "see `ladder --help`"
+    };
+    Entry::Refuse {
+        error: Error::new(Kind::Usage, one_line(&e)).with_hint(hint),
+        // --json must shape even argument errors, which clap reports
+        // before we know the parsed flags.
+        json: args
+            .iter()
+            .skip(1)
+            .take_while(|a| *a != "--")
+            .any(|a| a == "--json"),
+    }
+}
+
 /// A clap error in one line, as the contract wants errors: its message
 /// spans lines ("required arguments were not provided:" then the
 /// arguments), followed by usage, which are dropped.
@@ -87,4 +160,102 @@ pub fn one_line(e: &clap::Error) -> String {
         .take_while(|l| !l.is_empty() && !l.starts_with("Usage:"))
         .collect();
     lines.join(" ").trim_start_matches("error: ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_line(args: &[&str]) -> Entry {
+        let args: Vec<OsString> = std::iter::once("ladder")
+            .chain(args.iter().copied())
+            .map(Into::into)
+            .collect();
+        parse(&args)
+    }
+
+    fn refusal(args: &[&str]) -> (Error, bool) {
+        match parse_line(args) {
+            Entry::Refuse { error, json } => (error, json),
+            other => panic!("{args:?} was not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_command_without_its_double_dash_is_told_where_it_goes() {
+        for args in [
+            &["plan", "--key", "k", "ls", "-la"][..],
+            &["policy", "explain", "ls", "-la"],
+        ] {
+            let (e, _) = refusal(args);
+            assert_eq!(e.kind, Kind::Usage);
+            assert!(
+                e.hint
+                    .as_deref()
+                    .unwrap()
+                    .starts_with("put the command after `--`"),
+                "{args:?}: {e:?}"
+            );
+            assert!(!e.message.contains('\n'), "{:?}", e.message);
+        }
+        // With the `--` there, or in a command that takes no command, the
+        // slip is another one.
+        for args in [&["plan", "--bogus", "--", "ls"][..], &["list", "-la"]] {
+            let (e, _) = refusal(args);
+            assert_eq!(e.hint.as_deref(), Some("see `ladder --help`"), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn json_before_the_double_dash_shapes_an_argument_error() {
+        assert!(refusal(&["plan", "--bogus", "--json", "--", "ls"]).1);
+        assert!(refusal(&["--json"]).1);
+        assert!(!refusal(&["plan", "--bogus", "--", "ls"]).1);
+        // After `--`, it is an argument of the command being planned.
+        assert!(!refusal(&["plan", "--bogus", "--", "ls", "--json"]).1);
+    }
+
+    #[test]
+    fn complete_ids_is_answered_before_clap_sees_it() {
+        assert!(matches!(
+            parse_line(&["__complete-ids"]),
+            Entry::CompleteIds
+        ));
+        // Only as the first argument: elsewhere clap judges it.
+        assert!(matches!(
+            parse_line(&["list", "__complete-ids"]),
+            Entry::Refuse { .. }
+        ));
+    }
+
+    #[test]
+    fn help_and_version_are_printed_not_refused() {
+        let Entry::Print(help) = parse_line(&["plan", "--help"]) else {
+            panic!("plan --help is not printed");
+        };
+        // A command's help is the `///` comment on its `Args` struct.
+        let help = help.to_string();
+        assert!(
+            help.starts_with("Describe a command, classify it by policy"),
+            "{help}"
+        );
+        assert!(help.contains("--key <KEY>"), "{help}");
+        assert!(matches!(parse_line(&["--version"]), Entry::Print(_)));
+    }
+
+    #[test]
+    fn a_command_line_that_parses_is_run() {
+        let Entry::Run(cli) = parse_line(&["list", "--json"]) else {
+            panic!("list --json does not run");
+        };
+        assert!(cli.global.json);
+        assert!(matches!(cli.command, Command::List(_)));
+    }
+
+    #[test]
+    fn main_returns_the_code_instead_of_exiting() {
+        // Prints one error line on stderr.
+        let exit = main(vec!["ladder".into(), "--no-such-flag".into()]);
+        assert_eq!(exit.code(), Kind::Usage.exit_code());
+    }
 }
