@@ -46,9 +46,6 @@ Register-ArgumentCompleter -Native -CommandName 'ladder' -ScriptBlock {
             break
         }
         'ladder;plan' {
-            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'State file [default: state.db in the user data directory]')
-            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]')
-            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting [default: $LADDER_ACTOR, else the OS user]')
             [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'Idempotency key of this action [default: a new UUID, printed]')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Command to run first to preview the change (split like a POSIX shell, run without one)')
             [CompletionResult]::new('--dry-run-ok', '--dry-run-ok', [CompletionResultType]::ParameterName, 'Dry-run exit codes to accept besides the policy''s (e.g. 0,1 for `kubectl diff`)')
@@ -59,6 +56,9 @@ Register-ArgumentCompleter -Native -CommandName 'ladder' -ScriptBlock {
             [CompletionResult]::new('--rollback', '--rollback', [CompletionResultType]::ParameterName, 'How to undo it')
             [CompletionResult]::new('--confidence', '--confidence', [CompletionResultType]::ParameterName, 'The agent''s confidence, from 0 to 1')
             [CompletionResult]::new('--cwd', '--cwd', [CompletionResultType]::ParameterName, 'Working directory of the command [default: the current directory]')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'State file [default: state.db in the user data directory]')
+            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]')
+            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting [default: $LADDER_ACTOR, else the OS user]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object on stdout (log: JSON Lines), errors included')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -67,15 +67,15 @@ Register-ArgumentCompleter -Native -CommandName 'ladder' -ScriptBlock {
             break
         }
         'ladder;approve' {
-            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'State file [default: state.db in the user data directory]')
-            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]')
-            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting [default: $LADDER_ACTOR, else the OS user]')
             [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'Approve the live plan of this key instead of naming the plan')
             [CompletionResult]::new('--hash', '--hash', [CompletionResultType]::ParameterName, 'Approve only if the plan''s hash is this one (what you reviewed)')
             [CompletionResult]::new('--comment', '--comment', [CompletionResultType]::ParameterName, 'A note kept with the approval')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object on stdout (log: JSON Lines), errors included')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'State file [default: state.db in the user data directory]')
+            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]')
+            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting [default: $LADDER_ACTOR, else the OS user]')
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object on stdout (log: JSON Lines), errors included')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -83,12 +83,12 @@ Register-ArgumentCompleter -Native -CommandName 'ladder' -ScriptBlock {
             break
         }
         'ladder;reject' {
-            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'State file [default: state.db in the user data directory]')
-            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]')
-            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting [default: $LADDER_ACTOR, else the OS user]')
             [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'Reject the live plan of this key instead of naming the plan')
             [CompletionResult]::new('--hash', '--hash', [CompletionResultType]::ParameterName, 'Reject only if the plan''s hash is this one (what you reviewed)')
             [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why: shown to the agent')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'State file [default: state.db in the user data directory]')
+            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]')
+            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting [default: $LADDER_ACTOR, else the OS user]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object on stdout (log: JSON Lines), errors included')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -97,13 +97,13 @@ Register-ArgumentCompleter -Native -CommandName 'ladder' -ScriptBlock {
             break
         }
         'ladder;apply' {
-            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'State file [default: state.db in the user data directory]')
-            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]')
-            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting [default: $LADDER_ACTOR, else the OS user]')
             [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'The plan''s idempotency key')
             [CompletionResult]::new('--hash', '--hash', [CompletionResultType]::ParameterName, 'The plan''s hash: what was reviewed is what runs')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Wait up to this long for approvals (e.g. 10m) instead of refusing')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Kill the command if it runs longer than this (e.g. 30s)')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'State file [default: state.db in the user data directory]')
+            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]')
+            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting [default: $LADDER_ACTOR, else the OS user]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object on stdout (log: JSON Lines), errors included')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -112,10 +112,10 @@ Register-ArgumentCompleter -Native -CommandName 'ladder' -ScriptBlock {
             break
         }
         'ladder;replay' {
+            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'Replay the outcome recorded under this key')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'State file [default: state.db in the user data directory]')
             [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting [default: $LADDER_ACTOR, else the OS user]')
-            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'Replay the outcome recorded under this key')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object on stdout (log: JSON Lines), errors included')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -124,14 +124,14 @@ Register-ArgumentCompleter -Native -CommandName 'ladder' -ScriptBlock {
             break
         }
         'ladder;log' {
-            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'State file [default: state.db in the user data directory]')
-            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]')
-            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting [default: $LADDER_ACTOR, else the OS user]')
             [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'Only this key''s events')
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'Show the last N events (0: all)')
             [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only events since this: a duration back (2h) or an RFC 3339 time')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object on stdout (log: JSON Lines), errors included')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'State file [default: state.db in the user data directory]')
+            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]')
+            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting [default: $LADDER_ACTOR, else the OS user]')
             [CompletionResult]::new('--verify', '--verify', [CompletionResultType]::ParameterName, 'Check the whole chain, the append-only guarantee, and every plan against its events')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object on stdout (log: JSON Lines), errors included')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -139,10 +139,10 @@ Register-ArgumentCompleter -Native -CommandName 'ladder' -ScriptBlock {
             break
         }
         'ladder;show' {
+            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'Show the newest plan of this key')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'State file [default: state.db in the user data directory]')
             [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting [default: $LADDER_ACTOR, else the OS user]')
-            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'Show the newest plan of this key')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object on stdout (log: JSON Lines), errors included')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -151,11 +151,11 @@ Register-ArgumentCompleter -Native -CommandName 'ladder' -ScriptBlock {
             break
         }
         'ladder;list' {
+            [CompletionResult]::new('--status', '--status', [CompletionResultType]::ParameterName, 'Which plans: a status (pending, approved, running, applied, rejected, expired, denied, interrupted) or `all`; repeatable')
+            [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'Show at most this many (the newest)')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'State file [default: state.db in the user data directory]')
             [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting [default: $LADDER_ACTOR, else the OS user]')
-            [CompletionResult]::new('--status', '--status', [CompletionResultType]::ParameterName, 'Which plans: a status (pending, approved, running, applied, rejected, expired, denied, interrupted) or `all`; repeatable')
-            [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'Show at most this many (the newest)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object on stdout (log: JSON Lines), errors included')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -164,13 +164,13 @@ Register-ArgumentCompleter -Native -CommandName 'ladder' -ScriptBlock {
             break
         }
         'ladder;resolve' {
-            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'State file [default: state.db in the user data directory]')
-            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]')
-            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting [default: $LADDER_ACTOR, else the OS user]')
             [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'Resolve the plan of this key instead of naming the plan')
             [CompletionResult]::new('--hash', '--hash', [CompletionResultType]::ParameterName, 'Resolve only if the plan''s hash is this one (what you checked)')
             [CompletionResult]::new('--outcome', '--outcome', [CompletionResultType]::ParameterName, 'What happened')
             [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'How you know')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'State file [default: state.db in the user data directory]')
+            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]')
+            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting [default: $LADDER_ACTOR, else the OS user]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object on stdout (log: JSON Lines), errors included')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -216,10 +216,10 @@ Register-ArgumentCompleter -Native -CommandName 'ladder' -ScriptBlock {
             break
         }
         'ladder;policy;explain' {
+            [CompletionResult]::new('--confidence', '--confidence', [CompletionResultType]::ParameterName, 'Assume this confidence (0 to 1), as `plan --confidence` would pass')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'State file [default: state.db in the user data directory]')
             [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting [default: $LADDER_ACTOR, else the OS user]')
-            [CompletionResult]::new('--confidence', '--confidence', [CompletionResultType]::ParameterName, 'Assume this confidence (0 to 1), as `plan --confidence` would pass')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object on stdout (log: JSON Lines), errors included')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -269,10 +269,10 @@ Register-ArgumentCompleter -Native -CommandName 'ladder' -ScriptBlock {
             break
         }
         'ladder;man' {
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Write ladder.1 and ladder-<command>.1 into this directory instead')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'State file [default: state.db in the user data directory]')
             [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting [default: $LADDER_ACTOR, else the OS user]')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Write ladder.1 and ladder-<command>.1 into this directory instead')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object on stdout (log: JSON Lines), errors included')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')

@@ -44,9 +44,6 @@ complete -c ladder -n "__fish_ladder_needs_command" -f -a "mcp" -d 'Serve plan, 
 complete -c ladder -n "__fish_ladder_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c ladder -n "__fish_ladder_needs_command" -f -a "man" -d 'Print the man page, or write one page per command into a directory'
 complete -c ladder -n "__fish_ladder_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c ladder -n "__fish_ladder_using_subcommand plan" -l state -d 'State file [default: state.db in the user data directory]' -r -F
-complete -c ladder -n "__fish_ladder_using_subcommand plan" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
-complete -c ladder -n "__fish_ladder_using_subcommand plan" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
 complete -c ladder -n "__fish_ladder_using_subcommand plan" -l key -d 'Idempotency key of this action [default: a new UUID, printed]' -r
 complete -c ladder -n "__fish_ladder_using_subcommand plan" -l dry-run -d 'Command to run first to preview the change (split like a POSIX shell, run without one)' -r
 complete -c ladder -n "__fish_ladder_using_subcommand plan" -l dry-run-ok -d 'Dry-run exit codes to accept besides the policy\'s (e.g. 0,1 for `kubectl diff`)' -r
@@ -57,79 +54,82 @@ complete -c ladder -n "__fish_ladder_using_subcommand plan" -l effect -d 'The ch
 complete -c ladder -n "__fish_ladder_using_subcommand plan" -l rollback -d 'How to undo it' -r
 complete -c ladder -n "__fish_ladder_using_subcommand plan" -l confidence -d 'The agent\'s confidence, from 0 to 1' -r
 complete -c ladder -n "__fish_ladder_using_subcommand plan" -l cwd -d 'Working directory of the command [default: the current directory]' -r -F
+complete -c ladder -n "__fish_ladder_using_subcommand plan" -l state -d 'State file [default: state.db in the user data directory]' -r -F
+complete -c ladder -n "__fish_ladder_using_subcommand plan" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
+complete -c ladder -n "__fish_ladder_using_subcommand plan" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
 complete -c ladder -n "__fish_ladder_using_subcommand plan" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand plan" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand plan" -s V -l version -d 'Print version'
-complete -c ladder -n "__fish_ladder_using_subcommand approve" -l state -d 'State file [default: state.db in the user data directory]' -r -F
-complete -c ladder -n "__fish_ladder_using_subcommand approve" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
-complete -c ladder -n "__fish_ladder_using_subcommand approve" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
 complete -c ladder -n "__fish_ladder_using_subcommand approve" -l key -d 'Approve the live plan of this key instead of naming the plan' -r
 complete -c ladder -n "__fish_ladder_using_subcommand approve" -l hash -d 'Approve only if the plan\'s hash is this one (what you reviewed)' -r
 complete -c ladder -n "__fish_ladder_using_subcommand approve" -l comment -d 'A note kept with the approval' -r
-complete -c ladder -n "__fish_ladder_using_subcommand approve" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
+complete -c ladder -n "__fish_ladder_using_subcommand approve" -l state -d 'State file [default: state.db in the user data directory]' -r -F
+complete -c ladder -n "__fish_ladder_using_subcommand approve" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
+complete -c ladder -n "__fish_ladder_using_subcommand approve" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
 complete -c ladder -n "__fish_ladder_using_subcommand approve" -s y -l yes -d 'Do not ask for confirmation'
+complete -c ladder -n "__fish_ladder_using_subcommand approve" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand approve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand approve" -s V -l version -d 'Print version'
-complete -c ladder -n "__fish_ladder_using_subcommand reject" -l state -d 'State file [default: state.db in the user data directory]' -r -F
-complete -c ladder -n "__fish_ladder_using_subcommand reject" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
-complete -c ladder -n "__fish_ladder_using_subcommand reject" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
 complete -c ladder -n "__fish_ladder_using_subcommand reject" -l key -d 'Reject the live plan of this key instead of naming the plan' -r
 complete -c ladder -n "__fish_ladder_using_subcommand reject" -l hash -d 'Reject only if the plan\'s hash is this one (what you reviewed)' -r
 complete -c ladder -n "__fish_ladder_using_subcommand reject" -l reason -d 'Why: shown to the agent' -r
+complete -c ladder -n "__fish_ladder_using_subcommand reject" -l state -d 'State file [default: state.db in the user data directory]' -r -F
+complete -c ladder -n "__fish_ladder_using_subcommand reject" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
+complete -c ladder -n "__fish_ladder_using_subcommand reject" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
 complete -c ladder -n "__fish_ladder_using_subcommand reject" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand reject" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand reject" -s V -l version -d 'Print version'
-complete -c ladder -n "__fish_ladder_using_subcommand apply" -l state -d 'State file [default: state.db in the user data directory]' -r -F
-complete -c ladder -n "__fish_ladder_using_subcommand apply" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
-complete -c ladder -n "__fish_ladder_using_subcommand apply" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
 complete -c ladder -n "__fish_ladder_using_subcommand apply" -l key -d 'The plan\'s idempotency key' -r
 complete -c ladder -n "__fish_ladder_using_subcommand apply" -l hash -d 'The plan\'s hash: what was reviewed is what runs' -r
 complete -c ladder -n "__fish_ladder_using_subcommand apply" -l wait -d 'Wait up to this long for approvals (e.g. 10m) instead of refusing' -r
 complete -c ladder -n "__fish_ladder_using_subcommand apply" -l timeout -d 'Kill the command if it runs longer than this (e.g. 30s)' -r
+complete -c ladder -n "__fish_ladder_using_subcommand apply" -l state -d 'State file [default: state.db in the user data directory]' -r -F
+complete -c ladder -n "__fish_ladder_using_subcommand apply" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
+complete -c ladder -n "__fish_ladder_using_subcommand apply" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
 complete -c ladder -n "__fish_ladder_using_subcommand apply" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand apply" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand apply" -s V -l version -d 'Print version'
+complete -c ladder -n "__fish_ladder_using_subcommand replay" -l key -d 'Replay the outcome recorded under this key' -r
 complete -c ladder -n "__fish_ladder_using_subcommand replay" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand replay" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand replay" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
-complete -c ladder -n "__fish_ladder_using_subcommand replay" -l key -d 'Replay the outcome recorded under this key' -r
 complete -c ladder -n "__fish_ladder_using_subcommand replay" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand replay" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand replay" -s V -l version -d 'Print version'
-complete -c ladder -n "__fish_ladder_using_subcommand log" -l state -d 'State file [default: state.db in the user data directory]' -r -F
-complete -c ladder -n "__fish_ladder_using_subcommand log" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
-complete -c ladder -n "__fish_ladder_using_subcommand log" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
 complete -c ladder -n "__fish_ladder_using_subcommand log" -l key -d 'Only this key\'s events' -r
 complete -c ladder -n "__fish_ladder_using_subcommand log" -l limit -d 'Show the last N events (0: all)' -r
 complete -c ladder -n "__fish_ladder_using_subcommand log" -l since -d 'Only events since this: a duration back (2h) or an RFC 3339 time' -r
-complete -c ladder -n "__fish_ladder_using_subcommand log" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
+complete -c ladder -n "__fish_ladder_using_subcommand log" -l state -d 'State file [default: state.db in the user data directory]' -r -F
+complete -c ladder -n "__fish_ladder_using_subcommand log" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
+complete -c ladder -n "__fish_ladder_using_subcommand log" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
 complete -c ladder -n "__fish_ladder_using_subcommand log" -l verify -d 'Check the whole chain, the append-only guarantee, and every plan against its events'
+complete -c ladder -n "__fish_ladder_using_subcommand log" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand log" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand log" -s V -l version -d 'Print version'
+complete -c ladder -n "__fish_ladder_using_subcommand show" -l key -d 'Show the newest plan of this key' -r
 complete -c ladder -n "__fish_ladder_using_subcommand show" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand show" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand show" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
-complete -c ladder -n "__fish_ladder_using_subcommand show" -l key -d 'Show the newest plan of this key' -r
 complete -c ladder -n "__fish_ladder_using_subcommand show" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand show" -s V -l version -d 'Print version'
+complete -c ladder -n "__fish_ladder_using_subcommand list" -l status -d 'Which plans: a status (pending, approved, running, applied, rejected, expired, denied, interrupted) or `all`; repeatable' -r
+complete -c ladder -n "__fish_ladder_using_subcommand list" -l limit -d 'Show at most this many (the newest)' -r
 complete -c ladder -n "__fish_ladder_using_subcommand list" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand list" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand list" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
-complete -c ladder -n "__fish_ladder_using_subcommand list" -l status -d 'Which plans: a status (pending, approved, running, applied, rejected, expired, denied, interrupted) or `all`; repeatable' -r
-complete -c ladder -n "__fish_ladder_using_subcommand list" -l limit -d 'Show at most this many (the newest)' -r
 complete -c ladder -n "__fish_ladder_using_subcommand list" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand list" -s V -l version -d 'Print version'
-complete -c ladder -n "__fish_ladder_using_subcommand resolve" -l state -d 'State file [default: state.db in the user data directory]' -r -F
-complete -c ladder -n "__fish_ladder_using_subcommand resolve" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
-complete -c ladder -n "__fish_ladder_using_subcommand resolve" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
 complete -c ladder -n "__fish_ladder_using_subcommand resolve" -l key -d 'Resolve the plan of this key instead of naming the plan' -r
 complete -c ladder -n "__fish_ladder_using_subcommand resolve" -l hash -d 'Resolve only if the plan\'s hash is this one (what you checked)' -r
 complete -c ladder -n "__fish_ladder_using_subcommand resolve" -l outcome -d 'What happened' -r -f -a "succeeded\t''
 failed\t''
 retry\t''"
 complete -c ladder -n "__fish_ladder_using_subcommand resolve" -l reason -d 'How you know' -r
+complete -c ladder -n "__fish_ladder_using_subcommand resolve" -l state -d 'State file [default: state.db in the user data directory]' -r -F
+complete -c ladder -n "__fish_ladder_using_subcommand resolve" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
+complete -c ladder -n "__fish_ladder_using_subcommand resolve" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
 complete -c ladder -n "__fish_ladder_using_subcommand resolve" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand resolve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand resolve" -s V -l version -d 'Print version'
@@ -155,10 +155,10 @@ complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_su
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from check" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
+complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from explain" -l confidence -d 'Assume this confidence (0 to 1), as `plan --confidence` would pass' -r
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from explain" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from explain" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from explain" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
-complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from explain" -l confidence -d 'Assume this confidence (0 to 1), as `plan --confidence` would pass' -r
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from explain" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from explain" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from explain" -s V -l version -d 'Print version'
@@ -178,10 +178,10 @@ complete -c ladder -n "__fish_ladder_using_subcommand completions" -l actor -d '
 complete -c ladder -n "__fish_ladder_using_subcommand completions" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c ladder -n "__fish_ladder_using_subcommand man" -l dir -d 'Write ladder.1 and ladder-<command>.1 into this directory instead' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand man" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand man" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand man" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
-complete -c ladder -n "__fish_ladder_using_subcommand man" -l dir -d 'Write ladder.1 and ladder-<command>.1 into this directory instead' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand man" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand man" -s V -l version -d 'Print version'

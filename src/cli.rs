@@ -2,7 +2,9 @@
 //! for `--help`, the man pages and the shell completions.
 
 use crate::commands;
+use crate::error::{Error, Kind};
 use clap::{Parser, Subcommand};
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 /// Plan, approve, apply once, replay: a safe gate between an agent and a command
@@ -50,112 +52,101 @@ pub struct Global {
     pub json: bool,
 }
 
-// Each command's description lives here, on its variant, and its flags on
-// its `Args` struct. `defer` builds a command's flags only when that command
-// runs (or help, a man page or a completion script needs them): `ladder
-// apply` no longer builds the other commands' flags, ~0.05 ms of every call
-// (`policy`'s subcommands are deferred the same way in commands/policy.rs).
-// The descriptions stay on the variants because `ladder --help` lists them
-// without building any command. (A `///` comment here would replace
-// ladder's own description.)
+// The commands, one file each in commands/. A command's `--help` is the
+// `///` comment on its `Args` struct (`policy`'s on its `Command` enum),
+// next to the flags it describes. So clap builds every command's flags at
+// each call: `#[command(defer = true)]` would build only the invoked one's
+// and save a little of every call (BENCHMARKS.md, fifth session), but
+// `ladder --help` would then list the commands without their descriptions
+// unless those moved here, away from the flags. (A `///` comment on this
+// enum would replace ladder's own description.)
 #[derive(Debug, Subcommand)]
-#[command(defer = true)]
 pub enum Command {
-    /// Describe a command, classify it by policy, and store it as a plan
-    ///
-    /// The plan fixes the exact argv, the program file it will run (resolved on
-    /// PATH now, bound by its identity), an interpreter's script, the working
-    /// directory, the bound environment (--env, the variables the policy's rules
-    /// look at, and the loader environment: PATH, HOME, LD_*, BASH_ENV,
-    /// KUBECONFIG...) and the dry-run's result under a sha256 hash. Planning the same key with
-    /// the same content again returns the existing plan; different content under
-    /// a live key is refused (key_conflict). A key whose plan was rejected,
-    /// expired or denied may be planned again.
     Plan(commands::plan::Args),
-    /// Approve a pending plan's current hash
-    ///
-    /// With no PLAN on a terminal, walks the pending queue oldest first, showing
-    /// each plan's card and asking approve / reject / skip / quit. Asks for
-    /// confirmation on a terminal unless --yes; without a terminal, --yes is
-    /// required. The answer approves the plan whose card was shown, by its id and
-    /// hash: if that plan was rejected or expired meanwhile, the approval is
-    /// refused with its state's code, even when another plan now holds the key.
-    /// With --hash, a plan whose hash differs is refused (hash_mismatch) before
-    /// anything is asked. The planner may not approve their own plan when policy
-    /// separates duties, and nobody approves the same plan twice.
     Approve(commands::approve::Args),
-    /// Reject a plan; the reason is returned to the agent by `show` and `apply`
-    ///
-    /// A pending or approved plan that has not started can be rejected. Its key
-    /// may then be planned again, as a new plan with fresh approvals. With
-    /// --hash, a plan whose hash differs is refused (hash_mismatch): the key
-    /// may hold another plan than the one you reviewed.
     Reject(commands::reject::Args),
-    /// Run an approved plan's command once and record its outcome
-    ///
-    /// Checks, in order, and refuses with the first failing code: plan exists;
-    /// key matches; hash matches; already applied (then replays the recorded
-    /// outcome instead of running); in flight; interrupted; rejected; expired;
-    /// denied; then the stored plan must hash to its hash (else tampered) and
-    /// takes the stricter verdict of the policy in force; approvals short
-    /// (counted from the approval records); budget; drift (bound environment,
-    /// program, files, directory and dry-run: else stale). Then runs the bound program
-    /// by its path (no shell, no PATH lookup) in the planned directory, streams
-    /// its output while recording it, and exits with its exit code (128+N for
-    /// signal N).
     Apply(commands::apply::Args),
-    /// Write a plan's recorded stdout and stderr and exit with its recorded code
-    ///
-    /// Runs nothing. The recorded stdout and stderr are written byte for byte;
-    /// only when stderr is a terminal does a line before them say that this
-    /// is a replay. With --json, prints the execution object with
-    /// "replayed": true. A record that no longer matches the digests and byte
-    /// counts taken while the command ran is refused (tampered, exit 21).
     Replay(commands::replay::Args),
-    /// Show the audit ledger, newest last; --verify checks the hash chain
-    ///
-    /// Every rung is an event chained to the one before by its hash. --verify
-    /// recomputes the whole chain, checks that the database still refuses edits
-    /// and deletions of events (its triggers as the schema wrote them), checks
-    /// every plan against its events (hash, command, tier and approvals as
-    /// planned; approved, started and applied only as the ledger shows), and
-    /// names the first broken event or disagreeing plan (exit 21).
     Log(commands::log::Args),
-    /// Show one plan: command, decision, approvals, window, outcome
     Show(commands::show::Args),
-    /// List plans (default: the pending ones)
     List(commands::list::Args),
-    /// Settle an interrupted plan: succeeded, failed, or retry (one more apply)
-    ///
-    /// When ladder dies while a command runs, nobody knows whether it took
-    /// effect, so ladder refuses to run it again (outcome_unknown) until a person
-    /// checks and says. `succeeded` and `failed` record the outcome (exit 0 or 1;
-    /// later applies replay it); `retry` permits exactly one more apply. Name the
-    /// plan or its key; with --hash, a plan whose hash differs is refused
-    /// (hash_mismatch).
     Resolve(commands::resolve::Args),
-    /// Show, validate or explain the policy that classifies commands
     #[command(subcommand)]
     Policy(commands::policy::Command),
-    /// Serve plan, apply, replay, show, list and log as MCP tools on stdin/stdout
-    ///
-    /// For agent frameworks that speak the Model Context Protocol: one long-lived
-    /// process answers JSON-RPC 2.0 messages, one per line, and keeps the state
-    /// open and the policy loaded between calls, so a call skips the start-up a
-    /// new process pays. Each tool takes its command's flags as arguments (the
-    /// command to plan as an array of strings) and returns what --json prints;
-    /// isError is true exactly when the command would exit non-zero. approve,
-    /// reject and resolve are not tools: people decide those in a terminal.
-    /// Commands that apply runs read /dev/null as stdin. Requests are answered
-    /// one at a time, in order; the server exits when stdin closes.
     Mcp(commands::mcp::Args),
-    /// Print a shell completion script
-    ///
-    /// bash: `ladder completions bash > ~/.local/share/bash-completion/completions/ladder`;
-    /// zsh: into a directory on $fpath as `_ladder`; fish: `~/.config/fish/completions/ladder.fish`.
     Completions(commands::completions::Args),
-    /// Print the man page, or write one page per command into a directory
     Man(commands::man::Args),
+}
+
+/// `ladder` from its arguments (the program name first) to the code it
+/// exits with: what `main` does once the process is set up. It prints help,
+/// the version and argument errors itself, and runs the command; it never
+/// exits the process, so tests can call it.
+pub fn main(args: Vec<OsString>) -> crate::Exit {
+    match parse(&args) {
+        Entry::CompleteIds => crate::complete_ids().into(),
+        Entry::Run(cli) => crate::run(*cli),
+        Entry::Print(e) => {
+            // --help and --version: print as clap does, exit 0 (1 when
+            // stdout fails, as for any other output).
+            match e.print() {
+                Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+                    crate::render::stdout_failed(&err);
+                    1
+                }
+                _ => 0,
+            }
+            .into()
+        }
+        Entry::Refuse { error, json } => {
+            crate::report_error(&error, json);
+            error.kind.exit_code().into()
+        }
+    }
+}
+
+/// What a command line asks for, decided before anything runs or prints.
+#[derive(Debug)]
+enum Entry {
+    /// `ladder __complete-ids` (see [`crate::complete_ids`]).
+    CompleteIds,
+    /// A command to run (boxed: it is by far the largest variant).
+    Run(Box<Cli>),
+    /// `--help` or `--version`: clap's text, for stdout.
+    Print(clap::Error),
+    /// An argument error, the contract's way.
+    Refuse { error: Error, json: bool },
+}
+
+fn parse(args: &[OsString]) -> Entry {
+    if args.get(1).is_some_and(|a| a == "__complete-ids") {
+        return Entry::CompleteIds;
+    }
+    let e = match Cli::try_parse_from(args) {
+        Ok(cli) => return Entry::Run(Box::new(cli)),
+        Err(e) if !e.use_stderr() => return Entry::Print(e),
+        Err(e) => e,
+    };
+    // `ladder plan ls -la` is the most common slip: the command belongs
+    // after `--`.
+    let forgot_dashes = e.kind() == clap::error::ErrorKind::UnknownArgument
+        && args.iter().any(|a| a == "plan" || a == "explain")
+        && !args.iter().any(|a| a == "--");
+    let hint = if forgot_dashes {
+        "put the command after `--`, e.g. `ladder plan --key K -- ls -la`"
+    } else {
+        "see `ladder --help`"
+    };
+    Entry::Refuse {
+        error: Error::new(Kind::Usage, one_line(&e)).with_hint(hint),
+        // --json must shape even argument errors, which clap reports
+        // before we know the parsed flags.
+        json: args
+            .iter()
+            .skip(1)
+            .take_while(|a| *a != "--")
+            .any(|a| a == "--json"),
+    }
 }
 
 /// A clap error in one line, as the contract wants errors: its message
@@ -169,4 +160,102 @@ pub fn one_line(e: &clap::Error) -> String {
         .take_while(|l| !l.is_empty() && !l.starts_with("Usage:"))
         .collect();
     lines.join(" ").trim_start_matches("error: ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_line(args: &[&str]) -> Entry {
+        let args: Vec<OsString> = std::iter::once("ladder")
+            .chain(args.iter().copied())
+            .map(Into::into)
+            .collect();
+        parse(&args)
+    }
+
+    fn refusal(args: &[&str]) -> (Error, bool) {
+        match parse_line(args) {
+            Entry::Refuse { error, json } => (error, json),
+            other => panic!("{args:?} was not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_command_without_its_double_dash_is_told_where_it_goes() {
+        for args in [
+            &["plan", "--key", "k", "ls", "-la"][..],
+            &["policy", "explain", "ls", "-la"],
+        ] {
+            let (e, _) = refusal(args);
+            assert_eq!(e.kind, Kind::Usage);
+            assert!(
+                e.hint
+                    .as_deref()
+                    .unwrap()
+                    .starts_with("put the command after `--`"),
+                "{args:?}: {e:?}"
+            );
+            assert!(!e.message.contains('\n'), "{:?}", e.message);
+        }
+        // With the `--` there, or in a command that takes no command, the
+        // slip is another one.
+        for args in [&["plan", "--bogus", "--", "ls"][..], &["list", "-la"]] {
+            let (e, _) = refusal(args);
+            assert_eq!(e.hint.as_deref(), Some("see `ladder --help`"), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn json_before_the_double_dash_shapes_an_argument_error() {
+        assert!(refusal(&["plan", "--bogus", "--json", "--", "ls"]).1);
+        assert!(refusal(&["--json"]).1);
+        assert!(!refusal(&["plan", "--bogus", "--", "ls"]).1);
+        // After `--`, it is an argument of the command being planned.
+        assert!(!refusal(&["plan", "--bogus", "--", "ls", "--json"]).1);
+    }
+
+    #[test]
+    fn complete_ids_is_answered_before_clap_sees_it() {
+        assert!(matches!(
+            parse_line(&["__complete-ids"]),
+            Entry::CompleteIds
+        ));
+        // Only as the first argument: elsewhere clap judges it.
+        assert!(matches!(
+            parse_line(&["list", "__complete-ids"]),
+            Entry::Refuse { .. }
+        ));
+    }
+
+    #[test]
+    fn help_and_version_are_printed_not_refused() {
+        let Entry::Print(help) = parse_line(&["plan", "--help"]) else {
+            panic!("plan --help is not printed");
+        };
+        // A command's help is the `///` comment on its `Args` struct.
+        let help = help.to_string();
+        assert!(
+            help.starts_with("Describe a command, classify it by policy"),
+            "{help}"
+        );
+        assert!(help.contains("--key <KEY>"), "{help}");
+        assert!(matches!(parse_line(&["--version"]), Entry::Print(_)));
+    }
+
+    #[test]
+    fn a_command_line_that_parses_is_run() {
+        let Entry::Run(cli) = parse_line(&["list", "--json"]) else {
+            panic!("list --json does not run");
+        };
+        assert!(cli.global.json);
+        assert!(matches!(cli.command, Command::List(_)));
+    }
+
+    #[test]
+    fn main_returns_the_code_instead_of_exiting() {
+        // Prints one error line on stderr.
+        let exit = main(vec!["ladder".into(), "--no-such-flag".into()]);
+        assert_eq!(exit.code(), Kind::Usage.exit_code());
+    }
 }

@@ -1,13 +1,16 @@
 //! ladder: a gate between "run this" and the side effect.
 //!
-//! Where each rung lives: `commands/plan.rs`, `commands/approve.rs`,
-//! `commands/reject.rs`, `commands/apply.rs`, `commands/replay.rs`,
-//! `commands/log.rs`. The pure cores: `plan_hash` (the canonical form and its
-//! digest), `policy` (TOML model, argv patterns, evaluation), `gate` (may
-//! this rung proceed?), `ledger` (event hashing and chain verification),
-//! `audit` (plan rows against the ledger).
-//! The edges: `store` (all SQL), `runner` (spawning the command), `runlock`
-//! (liveness from kernel locks), `render` (cards, tables, JSON).
+//! cli → commands → rungs → (policy | store | runner) → render. Each rung
+//! lives in `rungs/` under its name (`plan.rs`, `approve.rs`, `reject.rs`,
+//! `apply.rs`, `replay.rs`, `resolve.rs`; `dry_run.rs`, `lifecycle.rs`,
+//! `inspect.rs`); `commands/` turns flags into a rung's request and its
+//! outcome into output, one file per subcommand. The pure cores: `plan_hash`
+//! (the canonical form and its digest), `policy` (TOML model, argv
+//! patterns, evaluation), `gate` (may this rung proceed?), `ledger` (event
+//! hashing and chain verification), `audit` (plan rows against the
+//! ledger), `binding` (what a plan binds of the machine). The edges:
+//! `store` (where state lives, run liveness included), `runner` (spawning
+//! the command), `render` (cards, tables, JSON).
 
 pub mod audit;
 pub mod binding;
@@ -36,43 +39,71 @@ use cli::{Cli, Command};
 use context::Ctx;
 use error::Result;
 
-/// Runs one command line and exits the process with its code (0, the
-/// wrapped command's own code for `apply` and `replay`, or the error's).
+/// The code `ladder` exits with, and the state the command opened, still
+/// open.
 ///
-/// It exits from here, with the context still in scope, on purpose:
-/// `std::process::exit` runs no destructors, so the SQLite connection, the
+/// `main` hands the code to `std::process::exit` while this is in scope, on
+/// purpose: exiting runs no destructors, so the SQLite connection, the
 /// policy and the caches are not torn down just before the kernel does it
-/// anyway (~0.05 ms of every command, BENCHMARKS.md). Nothing is lost: a
-/// transaction never outlives the closure that opened it, output is written
-/// unbuffered, and SQLite writes nothing at close with the WAL kept (see
-/// `SqliteStore::configure`); the kernel releases the locks and descriptors.
-pub fn run_and_exit(cli: Cli) -> ! {
+/// anyway, a cost every command would pay (BENCHMARKS.md, fifth session).
+/// Nothing is lost: a transaction never outlives the closure that opened it,
+/// output is written unbuffered, and SQLite writes nothing at close with the
+/// WAL kept (see `SqliteStore::configure`); the kernel releases the locks and
+/// descriptors. A caller that goes on instead (a test) drops it, which
+/// closes the state as usual.
+#[must_use = "exit with `code()` while this is in scope"]
+pub struct Exit {
+    code: i32,
+    _open: Option<Ctx>,
+}
+
+impl Exit {
+    pub fn code(&self) -> i32 {
+        self.code
+    }
+}
+
+impl From<i32> for Exit {
+    fn from(code: i32) -> Self {
+        Exit { code, _open: None }
+    }
+}
+
+/// Runs one parsed command line and returns what ladder exits with (0, the
+/// wrapped command's own code for `apply` and `replay`, or the error's,
+/// reported on the way).
+pub fn run(cli: Cli) -> Exit {
     let json = cli.global.json;
-    let exit = |result: Result<i32>| -> ! {
+    let code = |result: Result<i32>| -> i32 {
         match result {
-            Ok(code) => std::process::exit(code),
+            Ok(code) => code,
             Err(e) => {
                 report_error(&e, json);
-                std::process::exit(e.kind.exit_code())
+                e.kind.exit_code()
             }
         }
     };
     // Commands that need no state, policy or actor.
     match cli.command {
-        Command::Completions(args) => exit(commands::completions::run(args, json).map(|_| 0)),
-        Command::Man(args) => exit(commands::man::run(args, json).map(|_| 0)),
+        Command::Completions(args) => {
+            return code(commands::completions::run(args, json).map(|_| 0)).into();
+        }
+        Command::Man(args) => return code(commands::man::run(args, json).map(|_| 0)).into(),
         _ => {}
     }
     if let Command::Mcp(args) = cli.command {
-        exit(commands::mcp::run(&cli.global, args));
+        return code(commands::mcp::run(&cli.global, args)).into();
     }
     let mut ctx = match Ctx::new(&cli.global) {
         Ok(ctx) => ctx,
-        Err(e) => exit(Err(e)),
+        Err(e) => return code(Err(e)).into(),
     };
     let result = dispatch(&mut ctx, cli.command);
     ctx.show_store_warnings();
-    exit(result)
+    Exit {
+        code: code(result),
+        _open: Some(ctx),
+    }
 }
 
 /// Runs one command in a context and returns the code the CLI exits with:

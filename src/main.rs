@@ -1,17 +1,16 @@
 // On glibc Linux, no Rust runtime start-up (`lang_start`): it reads
 // /proc/self/maps to place a stack guard and installs stack-overflow
-// handlers, about 0.1 ms of every command (BENCHMARKS.md). What ladder needs
-// from it is done in `main` below: closed standard descriptors reopened on
-// /dev/null, SIGPIPE ignored (a write to a closed pipe fails with EPIPE), and
-// a panic still printing its message and exiting 101. A stack overflow is a
-// plain SIGSEGV. `std::env::args` works without it only on glibc, which
-// hands argv to std's initializer; other targets keep Rust's own start-up.
-// `std::process::exit`, which every path ends in, flushes stdout.
+// handlers, a measurable share of every command's time (BENCHMARKS.md,
+// second session). What ladder needs from it is done in `main` below: closed
+// standard descriptors reopened on /dev/null, SIGPIPE ignored (a write to a
+// closed pipe fails with EPIPE), and a panic still printing its message and
+// exiting 101. A stack overflow is a plain SIGSEGV. `std::env::args` works
+// without it only on glibc, which hands argv to std's initializer; other
+// targets keep Rust's own start-up. `std::process::exit`, which every path
+// ends in, flushes stdout.
+//
+// Everything else is `ladder::cli::main`, which the tests call.
 #![cfg_attr(all(target_os = "linux", target_env = "gnu"), no_main)]
-
-use clap::Parser;
-use ladder::cli::Cli;
-use ladder::error::{Error, Kind};
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[unsafe(no_mangle)]
@@ -19,11 +18,12 @@ extern "C" fn main(
     _argc: std::ffi::c_int,
     _argv: *const *const std::ffi::c_char,
 ) -> std::ffi::c_int {
-    // SAFETY: single-threaded, before anything else runs; the calls Rust's
-    // own start-up makes.
+    // SAFETY: single-threaded, before anything else runs (the first two are
+    // the calls Rust's own start-up makes).
     unsafe {
         reopen_closed_standard_fds();
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        unset_empty_variables();
     }
     match std::panic::catch_unwind(run) {
         Ok(never) => never,
@@ -33,6 +33,8 @@ extern "C" fn main(
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn main() {
+    // SAFETY: no thread has been started yet.
+    unsafe { unset_empty_variables() };
     run()
 }
 
@@ -62,59 +64,25 @@ unsafe fn reopen_closed_standard_fds() {
     }
 }
 
-fn run() -> ! {
-    if std::env::args_os()
-        .nth(1)
-        .is_some_and(|a| a == "__complete-ids")
-    {
-        std::process::exit(ladder::complete_ids());
-    }
-    // CI systems often export empty variables; an empty LADDER_STATE means
-    // "not set", not "a flag is missing its value".
+/// CI systems often export empty variables; an empty LADDER_STATE or
+/// LADDER_POLICY means "not set", not "a flag is missing its value" (clap
+/// reads them as the flags' values).
+///
+/// # Safety
+/// Call before any thread exists: changing the environment races with any
+/// other thread reading it.
+unsafe fn unset_empty_variables() {
     for var in ["LADDER_STATE", "LADDER_POLICY"] {
         if std::env::var_os(var).is_some_and(|v| v.is_empty()) {
-            // SAFETY: still single-threaded: nothing else reads the
-            // environment concurrently this early in main.
+            // SAFETY: single-threaded, as the caller promises.
             unsafe { std::env::remove_var(var) };
         }
     }
-    // --json must shape even argument errors, which clap reports before
-    // we know the parsed flags.
-    let json = std::env::args_os()
-        .skip(1)
-        .take_while(|a| a != "--")
-        .any(|a| a == "--json");
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) if !e.use_stderr() => {
-            // --help and --version: print as clap does, exit 0 (1 when
-            // stdout fails, as for any other output).
-            let code = match e.print() {
-                Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
-                    ladder::render::stdout_failed(&err);
-                    1
-                }
-                _ => 0,
-            };
-            std::process::exit(code);
-        }
-        Err(e) => {
-            let first = ladder::cli::one_line(&e);
-            // `ladder plan ls -la` is the most common slip: the command
-            // belongs after `--`.
-            let args: Vec<_> = std::env::args_os().collect();
-            let forgot_dashes = e.kind() == clap::error::ErrorKind::UnknownArgument
-                && args.iter().any(|a| a == "plan" || a == "explain")
-                && !args.iter().any(|a| a == "--");
-            let hint = if forgot_dashes {
-                "put the command after `--`, e.g. `ladder plan --key K -- ls -la`"
-            } else {
-                "see `ladder --help`"
-            };
-            let err = Error::new(Kind::Usage, first).with_hint(hint);
-            ladder::report_error(&err, json);
-            std::process::exit(Kind::Usage.exit_code());
-        }
-    };
-    ladder::run_and_exit(cli)
+}
+
+fn run() -> ! {
+    let exit = ladder::cli::main(std::env::args_os().collect());
+    // `exit` is still in scope: what it holds open is left to the kernel
+    // (see `ladder::Exit`).
+    std::process::exit(exit.code())
 }

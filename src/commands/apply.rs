@@ -11,7 +11,17 @@ use crate::rungs::{
 use crate::runner::StdinMode;
 use std::time::Duration;
 
-// The flags of `ladder apply`; its help text is on `Command::Apply` in cli.rs.
+/// Run an approved plan's command once and record its outcome
+///
+/// Checks, in order, and refuses with the first failing code: plan exists; key
+/// matches; hash matches; already applied (then replays the recorded outcome
+/// instead of running); in flight; interrupted; rejected; expired; denied; then
+/// the stored plan must hash to its hash (else tampered) and takes the stricter
+/// verdict of the policy in force; approvals short (counted from the approval
+/// records); budget; drift (bound environment, program, files, directory and
+/// dry-run: else stale). Then runs the bound program by its path (no shell, no
+/// PATH lookup) in the planned directory, streams its output while recording
+/// it, and exits with its exit code (128+N for signal N).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Plan id or unique prefix [default: the key's live plan]

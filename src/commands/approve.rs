@@ -7,7 +7,17 @@ use crate::render;
 use crate::rungs::{self, PlanRef};
 use crate::store;
 
-// The flags of `ladder approve`; its help text is on `Command::Approve` in cli.rs.
+/// Approve a pending plan's current hash
+///
+/// With no PLAN on a terminal, walks the pending queue oldest first, showing
+/// each plan's card and asking approve / reject / skip / quit. Asks for
+/// confirmation on a terminal unless --yes; without a terminal, --yes is
+/// required. The answer approves the plan whose card was shown, by its id and
+/// hash: if that plan was rejected or expired meanwhile, the approval is
+/// refused with its state's code, even when another plan now holds the key.
+/// With --hash, a plan whose hash differs is refused (hash_mismatch) before
+/// anything is asked. The planner may not approve their own plan when policy
+/// separates duties, and nobody approves the same plan twice.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Plan id or unique prefix (4+ characters)

@@ -4,7 +4,10 @@
 use crate::error::Result;
 use clap::CommandFactory;
 
-// The flags of `ladder completions`; its help text is on `Command::Completions` in cli.rs.
+/// Print a shell completion script
+///
+/// bash: `ladder completions bash > ~/.local/share/bash-completion/completions/ladder`;
+/// zsh: into a directory on $fpath as `_ladder`; fish: `~/.config/fish/completions/ladder.fish`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The shell

@@ -6,7 +6,7 @@ use crate::model::Status;
 use crate::render;
 use serde_json::json;
 
-// The flags of `ladder list`; its help text is on `Command::List` in cli.rs.
+/// List plans (default: the pending ones)
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Which plans: a status (pending, approved, running, applied, rejected, expired, denied, interrupted) or `all`; repeatable

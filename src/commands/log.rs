@@ -6,7 +6,14 @@ use crate::render;
 use crate::rungs::inspect::{self, EventQuery};
 use serde_json::json;
 
-// The flags of `ladder log`; its help text is on `Command::Log` in cli.rs.
+/// Show the audit ledger, newest last; --verify checks the hash chain
+///
+/// Every rung is an event chained to the one before by its hash. --verify
+/// recomputes the whole chain, checks that the database still refuses edits
+/// and deletions of events (its triggers as the schema wrote them), checks
+/// every plan against its events (hash, command, tier and approvals as
+/// planned; approved, started and applied only as the ledger shows), and
+/// names the first broken event or disagreeing plan (exit 21).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Only this plan's events (id or unique prefix)

@@ -5,7 +5,7 @@ use crate::error::{Error, Kind, Result};
 use clap::CommandFactory;
 use std::path::PathBuf;
 
-// The flags of `ladder man`; its help text is on `Command::Man` in cli.rs.
+/// Print the man page, or write one page per command into a directory
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Write ladder.1 and ladder-<command>.1 into this directory instead

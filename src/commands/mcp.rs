@@ -15,7 +15,17 @@ use std::io::{BufRead, Read, Write};
 /// field, the command, is far below it.
 const MAX_MESSAGE_BYTES: u64 = 16 << 20;
 
-// The flags of `ladder mcp`; its help text is on `Command::Mcp` in cli.rs.
+/// Serve plan, apply, replay, show, list and log as MCP tools on stdin/stdout
+///
+/// For agent frameworks that speak the Model Context Protocol: one long-lived
+/// process answers JSON-RPC 2.0 messages, one per line, and keeps the state
+/// open and the policy loaded between calls, so a call skips the start-up a
+/// new process pays. Each tool takes its command's flags as arguments (the
+/// command to plan as an array of strings) and returns what --json prints;
+/// isError is true exactly when the command would exit non-zero. approve,
+/// reject and resolve are not tools: people decide those in a terminal.
+/// Commands that apply runs read /dev/null as stdin. Requests are answered
+/// one at a time, in order; the server exits when stdin closes.
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 

@@ -10,7 +10,16 @@ use serde_json::json;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-// The flags of `ladder plan`; its help text is on `Command::Plan` in cli.rs.
+/// Describe a command, classify it by policy, and store it as a plan
+///
+/// The plan fixes the exact argv, the program file it will run (resolved on
+/// PATH now, bound by its identity), an interpreter's script, the working
+/// directory, the bound environment (--env, the variables the policy's rules
+/// look at, and the loader environment: PATH, HOME, LD_*, BASH_ENV,
+/// KUBECONFIG...) and the dry-run's result under a sha256 hash. Planning the
+/// same key with the same content again returns the existing plan; different
+/// content under a live key is refused (key_conflict). A key whose plan was
+/// rejected, expired or denied may be planned again.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Idempotency key of this action [default: a new UUID, printed]

@@ -9,11 +9,8 @@ use serde_json::json;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-// The subcommands of `ladder policy`; its help text is on `Command::Policy` in
-// cli.rs. Deferred like the top-level commands (see cli.rs): `ladder policy
-// explain` builds only its own flags.
+/// Show, validate or explain the policy that classifies commands
 #[derive(Debug, Subcommand)]
-#[command(defer = true)]
 pub enum Command {
     /// Print the effective policy as TOML (the embedded default too)
     Show,

@@ -5,7 +5,12 @@ use crate::error::{Error, Result};
 use crate::render;
 use crate::rungs::{self, PlanRef};
 
-// The flags of `ladder reject`; its help text is on `Command::Reject` in cli.rs.
+/// Reject a plan; the reason is returned to the agent by `show` and `apply`
+///
+/// A pending or approved plan that has not started can be rejected. Its key
+/// may then be planned again, as a new plan with fresh approvals. With
+/// --hash, a plan whose hash differs is refused (hash_mismatch): the key
+/// may hold another plan than the one you reviewed.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Plan id or unique prefix (4+ characters)

@@ -7,7 +7,13 @@ use crate::render;
 use crate::rungs::{self, PlanRef};
 use std::io::IsTerminal;
 
-// The flags of `ladder replay`; its help text is on `Command::Replay` in cli.rs.
+/// Write a plan's recorded stdout and stderr and exit with its recorded code
+///
+/// Runs nothing. The recorded stdout and stderr are written byte for byte;
+/// only when stderr is a terminal does a line before them say that this
+/// is a replay. With --json, prints the execution object with
+/// "replayed": true. A record that no longer matches the digests and byte
+/// counts taken while the command ran is refused (tampered, exit 21).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Plan id or unique prefix (4+ characters)

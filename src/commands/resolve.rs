@@ -6,7 +6,14 @@ use crate::model::Outcome;
 use crate::render;
 use crate::rungs::{self, PlanRef, normalize_hash};
 
-// The flags of `ladder resolve`; its help text is on `Command::Resolve` in cli.rs.
+/// Settle an interrupted plan: succeeded, failed, or retry (one more apply)
+///
+/// When ladder dies while a command runs, nobody knows whether it took
+/// effect, so ladder refuses to run it again (outcome_unknown) until a person
+/// checks and says. `succeeded` and `failed` record the outcome (exit 0 or 1;
+/// later applies replay it); `retry` permits exactly one more apply. Name the
+/// plan or its key; with --hash, a plan whose hash differs is refused
+/// (hash_mismatch).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Plan id or unique prefix (4+ characters)

@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::render;
 use crate::rungs::{self, PlanRef};
 
-// The flags of `ladder show`; its help text is on `Command::Show` in cli.rs.
+/// Show one plan: command, decision, approvals, window, outcome
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Plan id or unique prefix (4+ characters)

@@ -40,10 +40,10 @@ fn completions_and_man_pages_are_up_to_date() {
     );
 }
 
-/// `ladder --help` lists every command with its one-line description. The
-/// commands' flags are built only when needed (`defer` in cli.rs); a
-/// description that moved inside that deferred part would vanish from this
-/// list and nowhere else.
+/// `ladder --help` lists every command with its one-line description, the
+/// first line of the `///` comment on its `Args` struct. Deferring the
+/// commands' flags (clap's `defer`, see cli.rs) would drop those
+/// descriptions from this list and nowhere else.
 #[test]
 fn top_level_help_describes_every_command() {
     use clap::CommandFactory;

@@ -6,6 +6,7 @@ mod attacks;
 mod contract;
 mod contract_review;
 mod durability;
+mod entry;
 mod examples;
 mod generated;
 mod mcp;
