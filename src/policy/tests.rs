@@ -1550,7 +1550,7 @@ fn the_default_policy_meets_its_corpus() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    assert!(corpus.command.len() >= 70);
+    assert!(corpus.command.len() >= 700);
 }
 
 #[test]
