@@ -367,7 +367,7 @@ fn build_ledger(state: &Path, events: usize) -> Duration {
                 tx.insert_plan(&plan)?;
                 // Events as ladder writes them, so that `log --verify` checks
                 // every plan row against them and finds them in agreement.
-                let command = ladder::render::argv_line(&plan.command);
+                let command = ladder::text::argv_line(&plan.command);
                 let live = plan.status == Status::Approved;
                 let events = [
                     ("planned", serde_json::json!({"hash": plan.hash, "status": "pending", "tier": "irreversible", "rule": "history", "approvals_required": 1, "command": command})),

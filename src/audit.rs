@@ -263,7 +263,7 @@ impl Audit {
                 "its row has no planned event in the ledger".into(),
             ));
         };
-        let command = crate::render::argv_line(&row.command);
+        let command = crate::text::argv_line(&row.command);
         let (command_fp, hash_fp) = (self.fp(&command), self.fp(&row.hash));
         let trail = &mut self.trails[i];
         trail.row_seen = true;

@@ -340,7 +340,7 @@ fn resolve_actor(flag: Option<&str>) -> Result<String> {
         },
     };
     let actor = actor.trim().to_string();
-    if actor.is_empty() || actor.chars().any(crate::render::is_unprintable) || actor.len() > 255 {
+    if actor.is_empty() || actor.chars().any(crate::text::is_unprintable) || actor.len() > 255 {
         return Err(Error::usage(
             "the actor must be 1 to 255 printable characters",
         ));

@@ -117,11 +117,11 @@ impl Error {
     ///
     /// One line whatever the message quotes: a rejection's reason or a
     /// command with line breaks or escape sequences comes out escaped
-    /// (`render::printable`). The JSON error keeps the text as it is.
+    /// (`text::printable`). The JSON error keeps the text as it is.
     pub fn one_line(&self) -> String {
-        let message = crate::render::printable(&self.message);
+        let message = crate::text::printable(&self.message);
         match &self.hint {
-            Some(h) => format!("{message}; {}", crate::render::printable(h)),
+            Some(h) => format!("{message}; {}", crate::text::printable(h)),
             None => message.into_owned(),
         }
     }

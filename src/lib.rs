@@ -33,6 +33,7 @@ pub mod render;
 pub mod rungs;
 pub mod runner;
 pub mod store;
+pub mod text;
 pub mod tier;
 
 use cli::{Cli, Command};
@@ -153,7 +154,8 @@ pub fn report_error(e: &error::Error, json: bool) {
     if json {
         // The error's own exit code stands even when its report cannot be
         // written; it then goes to stderr, so it is not lost.
-        if render::write_json_stdout(error_json(e)).is_err() {
+        if let Err(failed) = render::write_json_stdout(error_json(e)) {
+            render::stdout_failed(&failed);
             render::note(format_args!("ladder: {}", e.one_line()));
         }
     } else {

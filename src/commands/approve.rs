@@ -52,7 +52,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     let hash = args.hash.as_deref().map(rungs::normalize_hash);
     if args.yes {
         let plan = approve_plan(ctx, &target, hash.as_deref(), args.comment.as_deref())?;
-        report(ctx, &plan);
+        report(ctx, &plan)?;
         return Ok(());
     }
     if !ctx.interactive {
@@ -88,7 +88,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         Some(&shown.hash),
         args.comment.as_deref(),
     )?;
-    report(ctx, &plan);
+    report(ctx, &plan)?;
     Ok(())
 }
 
@@ -102,10 +102,9 @@ fn approve_plan(
     rungs::approve::approve(&mut ctx.rung()?, &policy, target, hash, comment)
 }
 
-fn report(ctx: &Ctx, plan: &Plan) {
+fn report(ctx: &Ctx, plan: &Plan) -> Result<()> {
     if ctx.json {
-        render::emit_json(render::plan_json(plan));
-        return;
+        return render::emit_json(render::plan_json(plan));
     }
     let id = plan.short_id();
     if plan.status == Status::Approved {
@@ -129,7 +128,7 @@ fn report(ctx: &Ctx, plan: &Plan) {
         plan,
         ctx.now(),
         render::Paint { on: ctx.color },
-    ));
+    ))
 }
 
 /// The terminal review: pending plans oldest first, one card at a time.

@@ -21,9 +21,9 @@ pub fn run(args: Args, json: bool) -> Result<()> {
         crate::render::emit_json(serde_json::json!({
             "shell": args.shell.to_string(),
             "script": String::from_utf8_lossy(&out),
-        }));
+        }))?;
     } else {
-        crate::render::emit(&String::from_utf8_lossy(&out));
+        crate::render::emit(&String::from_utf8_lossy(&out))?;
     }
     Ok(())
 }
@@ -96,6 +96,6 @@ pub fn plan_ids(ctx: &mut crate::context::Ctx) -> Result<()> {
         out.push_str(p.short_id());
         out.push('\n');
     }
-    crate::render::emit(&out);
+    crate::render::emit(&out)?;
     Ok(())
 }

@@ -44,7 +44,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     if ctx.json {
         render::emit_json(json!({
             "plans": plans.iter().map(render::plan_json).collect::<Vec<_>>(),
-        }));
+        }))?;
     } else if plans.is_empty() {
         let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
         render::note(format_args!(
@@ -60,7 +60,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
             &plans,
             now,
             render::Paint { on: ctx.color },
-        ));
+        ))?;
     }
     Ok(())
 }

@@ -67,11 +67,11 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     };
     let events = inspect::events(&mut ctx.rung()?, &query)?;
     if ctx.json {
-        render::emit_json_lines(events.iter().map(render::event_json));
+        render::emit_json_lines(events.iter().map(render::event_json))?;
     } else if events.is_empty() {
         render::note("ladder: no events match");
     } else {
-        render::emit(&render::events_table(&events, now));
+        render::emit(&render::events_table(&events, now))?;
     }
     Ok(())
 }
@@ -85,9 +85,9 @@ fn verify(ctx: &mut Ctx) -> Result<()> {
     }
     let inspect::Verified { events, head } = inspect::verify(&mut ctx.rung()?)?;
     if ctx.json {
-        render::emit_json(json!({ "verified": true, "events": events, "head": head }));
+        render::emit_json(json!({ "verified": true, "events": events, "head": head }))?;
     } else {
-        render::emit(&format!("ledger verified: {events} events, head {head}\n"));
+        render::emit(&format!("ledger verified: {events} events, head {head}\n"))?;
     }
     Ok(())
 }

@@ -18,10 +18,10 @@ pub fn run(args: Args, json: bool) -> Result<()> {
         None if json => {
             crate::render::emit_json(serde_json::json!({
                 "page": String::from_utf8_lossy(&page(None)?),
-            }));
+            }))?;
         }
         None => {
-            crate::render::emit(&String::from_utf8_lossy(&page(None)?));
+            crate::render::emit(&String::from_utf8_lossy(&page(None)?))?;
         }
         Some(dir) => {
             std::fs::create_dir_all(&dir).map_err(|e| {
@@ -36,7 +36,7 @@ pub fn run(args: Args, json: bool) -> Result<()> {
                 written.push(path.display().to_string());
             }
             if json {
-                crate::render::emit_json(serde_json::json!({ "written": written }));
+                crate::render::emit_json(serde_json::json!({ "written": written }))?;
             } else {
                 crate::render::note(format_args!(
                     "ladder: wrote {} man pages into {}",

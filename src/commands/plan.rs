@@ -105,7 +105,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     }
 
     if ctx.json {
-        render::emit_json(render::plan_json(&plan));
+        render::emit_json(render::plan_json(&plan))?;
         return Ok(());
     }
     if !planned.created {
@@ -123,7 +123,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         &plan,
         ctx.now(),
         render::Paint { on: ctx.color },
-    ));
+    ))?;
     let id = plan.short_id();
     let next = match plan.status {
         Status::Pending => format!(

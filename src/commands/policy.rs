@@ -60,7 +60,7 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<()> {
                     "source": first.source(),
                     "in_force_sha256": p.sha256(),
                     "layers": layers,
-                }));
+                }))?;
             } else {
                 let mut text = String::new();
                 for (i, l) in p.layers().iter().enumerate() {
@@ -98,7 +98,7 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<()> {
                         text.push('\n');
                     }
                 }
-                render::emit(&text);
+                render::emit(&text)?;
             }
         }
         Command::Check { file } => {
@@ -119,7 +119,7 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<()> {
                     "sha256": first.sha256(),
                     "rules": first.rules().len(),
                     "layers": all,
-                }));
+                }))?;
             } else {
                 let mut out = String::new();
                 for l in &layers {
@@ -130,7 +130,7 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<()> {
                         l.sha256()
                     ));
                 }
-                render::emit(&out);
+                render::emit(&out)?;
             }
         }
         Command::Explain {
@@ -155,7 +155,7 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<()> {
             });
             if json {
                 render::emit_json(json!({
-                    "command": render::argv_strings(&command),
+                    "command": crate::text::argv_strings(&command),
                     "tier": eval.tier,
                     "rule": eval.rule,
                     "approvals_required": eval.approvals_required,
@@ -166,11 +166,11 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<()> {
                     "dry_run_exit_codes": eval.dry_run_exit_codes,
                     "policy": p.origin(),
                     "policy_sha256": p.sha256(),
-                }));
+                }))?;
             } else {
                 let mut out = format!(
                     "{}\n  tier       {}\n  rule       {}\n  approvals  {}\n",
-                    render::argv_line(&command),
+                    crate::text::argv_line(&command),
                     eval.tier,
                     eval.rule.as_deref().unwrap_or("(none: [defaults])"),
                     eval.approvals_required
@@ -203,7 +203,7 @@ pub fn run(ctx: &mut Ctx, cmd: Command) -> Result<()> {
                 for (i, r) in eval.reasons.iter().enumerate() {
                     out.push_str(&format!("  {:<10} {r}\n", if i == 0 { "why" } else { "" }));
                 }
-                render::emit(&out);
+                render::emit(&out)?;
             }
         }
     }

@@ -36,14 +36,14 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     let hash = args.hash.as_deref().map(rungs::normalize_hash);
     let plan = rungs::reject::reject(&mut ctx.rung()?, &target, hash.as_deref(), &args.reason)?;
     if ctx.json {
-        render::emit_json(render::plan_json(&plan));
+        render::emit_json(render::plan_json(&plan))?;
     } else {
         render::note(format_args!("ladder: rejected plan {}", plan.short_id()));
         render::emit(&render::plan_card(
             &plan,
             ctx.now(),
             render::Paint { on: ctx.color },
-        ));
+        ))?;
     }
     Ok(())
 }

@@ -68,7 +68,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     )?;
     let now = ctx.now();
     if ctx.json {
-        render::emit_json(render::plan_json(&plan));
+        render::emit_json(render::plan_json(&plan))?;
     } else {
         let next = match outcome {
             Outcome::Retry => format!(
@@ -88,7 +88,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
             &plan,
             now,
             render::Paint { on: ctx.color },
-        ));
+        ))?;
     }
     Ok(())
 }

@@ -35,13 +35,13 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         rungs::note_in_force(&mut plan, &policy);
     }
     if ctx.json {
-        render::emit_json(render::plan_json(&plan));
+        render::emit_json(render::plan_json(&plan))?;
     } else {
         render::emit(&render::plan_card(
             &plan,
             now,
             render::Paint { on: ctx.color },
-        ));
+        ))?;
     }
     Ok(())
 }

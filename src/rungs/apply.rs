@@ -567,7 +567,7 @@ fn start(
             json!({
                 "attempt": exec.attempt,
                 "hash": fresh.hash,
-                "command": crate::render::argv_line(&fresh.command),
+                "command": crate::text::argv_line(&fresh.command),
                 "cwd": fresh.cwd.to_string_lossy(),
                 "ladder_pid": std::process::id(),
             }),

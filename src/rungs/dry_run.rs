@@ -32,7 +32,7 @@ pub(super) fn check_is_read_only(
         Kind::Denied,
         format!(
             "the dry-run `{}` is {} by policy ({}), but a dry-run runs without approval and must be read_only",
-            crate::render::argv_line(argv),
+            crate::text::argv_line(argv),
             eval.tier,
             eval.rule.as_deref().map(|r| format!("rule \"{r}\"")).unwrap_or_else(|| "[defaults]".into())
         ),
@@ -97,7 +97,7 @@ pub fn run_dry_run(
             Kind::DryRunFailed,
             format!(
                 "the dry-run `{}` timed out after {} and was killed",
-                crate::render::argv_line(argv),
+                crate::text::argv_line(argv),
                 crate::duration::short(limit)
             ),
         )
@@ -127,7 +127,7 @@ pub(super) fn failure(d: &DryRun, ok: &[i32]) -> Error {
         Kind::DryRunFailed,
         format!(
             "the dry-run `{}` exited {} (accepted: {}){first}",
-            crate::render::argv_line(&d.command),
+            crate::text::argv_line(&d.command),
             d.exit_code,
             ok.join(", ")
         ),

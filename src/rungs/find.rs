@@ -81,7 +81,7 @@ pub fn check_key(key: &str) -> Result<()> {
     if key.is_empty() || key.chars().count() > 255 {
         return Err(Error::usage("a key must be 1 to 255 characters"));
     }
-    if key.chars().any(crate::render::is_unprintable) {
+    if key.chars().any(crate::text::is_unprintable) {
         return Err(Error::usage(
             "a key may not contain control, bidirectional or invisible characters",
         ));

@@ -278,7 +278,7 @@ pub fn plan(rung: &mut Rung, policy: &InForce, req: Request) -> Result<Planned> 
                 "tier": stored.tier.as_str(),
                 "rule": stored.rule,
                 "approvals_required": stored.approvals_required,
-                "command": crate::render::argv_line(&stored.command),
+                "command": crate::text::argv_line(&stored.command),
                 "program": stored.binding.as_ref().map(|b| b.program.path.to_string_lossy()),
                 "policy_sha256": stored.policy_sha256,
             }),

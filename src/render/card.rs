@@ -1,0 +1,506 @@
+//! What people read: a plan's card, the tables of plans and events, and a
+//! replayed outcome with ladder's word on where it comes from.
+
+use crate::clock::{relative, rfc3339};
+use crate::model::{Event, Millis, Plan, Status, short};
+use crate::text::{argv_line, printable};
+use comfy_table::{ContentArrangement, Table, presets};
+use serde_json::Value;
+use std::ffi::OsString;
+
+/// ANSI styling, applied only when colours are on.
+#[derive(Clone, Copy)]
+pub struct Paint {
+    pub on: bool,
+}
+
+impl Paint {
+    fn wrap(self, code: &str, text: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+    pub fn bold(self, t: &str) -> String {
+        self.wrap("1", t)
+    }
+    pub fn dim(self, t: &str) -> String {
+        self.wrap("2", t)
+    }
+    pub fn status(self, s: Status) -> String {
+        let code = match s {
+            Status::Pending => "33",
+            Status::Approved | Status::Applied => "32",
+            Status::Running => "36",
+            Status::Rejected | Status::Denied | Status::Interrupted => "31",
+            Status::Expired => "2",
+        };
+        self.wrap(code, s.as_str())
+    }
+}
+
+/// Shortens long recorded output for a card: the first `max_lines` lines,
+/// then a note of what was left out.
+pub fn excerpt(bytes: &[u8], max_lines: usize) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    // Split first, so a CRLF line ending is a line ending, not a shown `\r`.
+    let lines: Vec<String> = text.lines().map(|l| printable(l).into_owned()).collect();
+    if lines.len() <= max_lines {
+        return lines.join("\n");
+    }
+    format!(
+        "{}\n… {} more lines (full output: ladder show --json)",
+        lines[..max_lines].join("\n"),
+        lines.len() - max_lines
+    )
+}
+
+fn indent(text: &str, by: &str) -> String {
+    text.lines()
+        .map(|l| format!("{by}{l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The plan card: everything a reviewer needs to decide, in reading order.
+/// The preview to suggest for a plan made without a dry-run.
+pub(super) fn suggested_dry_run(p: &Plan) -> Option<Vec<OsString>> {
+    p.dry_run
+        .is_none()
+        .then(|| crate::preview::suggest(&p.command))
+        .flatten()
+}
+
+pub fn plan_card(p: &Plan, now: Millis, paint: Paint) -> String {
+    let mut out = String::new();
+    let rule = p.rule.as_deref().unwrap_or("[defaults]");
+    out.push_str(&format!(
+        "{} {}  {}  {} (rule: {})\n",
+        paint.bold("plan"),
+        paint.bold(&p.id),
+        paint.status(p.status),
+        p.tier,
+        printable(rule)
+    ));
+    // Every value is made printable here, once: much of a card is written
+    // by the agent (command, reason, key, directory), and none of it may
+    // redraw what the reviewer sees.
+    let row = |out: &mut String, label: &str, value: String| {
+        // Pad before painting: escape codes would count towards the width.
+        out.push_str(&format!(
+            "  {} {}\n",
+            paint.dim(&format!("{label:<10}")),
+            printable(&value)
+        ));
+    };
+    row(&mut out, "command", argv_line(&p.command));
+    if let Some(b) = &p.binding {
+        let program = if b.program.id == crate::binding::MISSING {
+            format!("{} (not found when planned)", b.program.path.display())
+        } else {
+            b.program.path.display().to_string()
+        };
+        row(&mut out, "program", program);
+        if !b.files.is_empty() {
+            let paths: Vec<String> = b
+                .files
+                .iter()
+                .map(|f| f.path.display().to_string())
+                .collect();
+            row(&mut out, "files", paths.join(", "));
+        }
+    }
+    row(&mut out, "cwd", p.cwd.display().to_string());
+    row(&mut out, "key", p.key.clone());
+    row(&mut out, "hash", p.hash.clone());
+    let approvals = match p.status {
+        Status::Pending => format!(
+            "{} of {} ({} more needed{})",
+            p.approvals_counted(),
+            p.approvals_required,
+            p.approvals_missing(),
+            if p.approvals_required >= 2 {
+                ", distinct reviewers"
+            } else {
+                ""
+            }
+        ),
+        _ => format!("{} of {}", p.approvals_counted(), p.approvals_required),
+    };
+    let names: Vec<&str> = p.approvals.iter().map(|a| a.actor.as_str()).collect();
+    if names.is_empty() {
+        row(&mut out, "approvals", approvals);
+    } else {
+        row(
+            &mut out,
+            "approvals",
+            format!("{approvals}: {}", names.join(", ")),
+        );
+    }
+    if let Some(exp) = p.expires_at {
+        if p.status.can_expire() {
+            let word = if exp > now { "expires" } else { "expired" };
+            row(
+                &mut out,
+                "window",
+                format!("{word} {} ({})", relative(exp, now), rfc3339(exp)),
+            );
+        }
+    }
+    row(
+        &mut out,
+        "planned",
+        format!(
+            "by {} {} ({})",
+            p.actor,
+            relative(p.created_at, now),
+            rfc3339(p.created_at)
+        ),
+    );
+    for (label, value) in [
+        ("reason", &p.reason),
+        ("target", &p.target),
+        ("effect", &p.effect),
+        ("rollback", &p.rollback),
+    ] {
+        if let Some(v) = value {
+            row(&mut out, label, v.clone());
+        }
+    }
+    if let Some(c) = p.confidence {
+        row(&mut out, "confidence", format!("{c}"));
+    }
+    let (loader, named): (Vec<_>, Vec<_>) = p
+        .env
+        .iter()
+        .partition(|(k, _)| crate::binding::is_loader_var(k));
+    if !named.is_empty() {
+        let names: Vec<String> = named
+            .iter()
+            .map(|(k, v)| {
+                if v.is_some() {
+                    k.to_string()
+                } else {
+                    format!("{k} (unset)")
+                }
+            })
+            .collect();
+        row(&mut out, "env", names.join(", "));
+    }
+    if !loader.is_empty() {
+        let set: Vec<&str> = loader
+            .iter()
+            .filter(|(_, v)| v.is_some())
+            .map(|(k, _)| k.as_str())
+            .collect();
+        row(
+            &mut out,
+            "loader env",
+            format!("{} (no other may be set at apply)", set.join(", ")),
+        );
+    }
+    match &p.dry_run {
+        None => match suggested_dry_run(p) {
+            Some(preview) => row(
+                &mut out,
+                "dry-run",
+                format!(
+                    "none; this tool's preview would show it: --dry-run {}",
+                    shell_words::quote(&argv_line(&preview))
+                ),
+            ),
+            None => row(&mut out, "dry-run", "none".into()),
+        },
+        Some(d) => {
+            row(
+                &mut out,
+                "dry-run",
+                format!("{} → exit {}", argv_line(&d.command), d.exit_code),
+            );
+            let shown = excerpt(&d.stdout, 20);
+            if !shown.is_empty() {
+                out.push_str(&indent(&shown, "             "));
+                out.push('\n');
+            }
+            if d.truncated {
+                out.push_str(&format!(
+                    "             {}\n",
+                    paint.dim(&format!(
+                        "(recorded output capped; {} stdout bytes in all)",
+                        d.stdout_bytes
+                    ))
+                ));
+            }
+        }
+    }
+    if let Some(v) = &p.escalated_from {
+        row(
+            &mut out,
+            "planned as",
+            format!(
+                "{} (rule: {}), {} approval{}, under policy {}; raised by the policy in force",
+                v.tier,
+                v.rule.as_deref().unwrap_or("[defaults]"),
+                v.approvals_required,
+                if v.approvals_required == 1 { "" } else { "s" },
+                v.policy_sha256.get(..12).unwrap_or(&v.policy_sha256)
+            ),
+        );
+    }
+    if let Some(v) = &p.in_force {
+        row(
+            &mut out,
+            "in force",
+            format!(
+                "{} (rule: {}), {} approval{}: the policy in force is stricter; apply will raise the plan to this",
+                v.tier,
+                v.rule.as_deref().unwrap_or("[defaults]"),
+                v.approvals_required,
+                if v.approvals_required == 1 { "" } else { "s" },
+            ),
+        );
+    }
+    for (i, why) in p.decision.iter().enumerate() {
+        row(&mut out, if i == 0 { "decided" } else { "" }, why.clone());
+    }
+    if let Some(r) = &p.rejection {
+        row(
+            &mut out,
+            "rejected",
+            format!("by {} {}: {}", r.actor, relative(r.at, now), r.reason),
+        );
+    }
+    if let Some(e) = &p.execution {
+        let outcome = match (e.exit_code, e.finished_at) {
+            (Some(code), Some(f)) => format!(
+                "exit {code}{} {} ({} ms{})",
+                e.signal
+                    .map(|n| format!(" (signal {n})"))
+                    .unwrap_or_default(),
+                relative(f, now),
+                f - e.started_at,
+                if e.truncated {
+                    ", output truncated"
+                } else {
+                    ""
+                }
+            ),
+            (Some(code), None) => format!("exit {code} (settled by resolve)"),
+            _ => format!(
+                "started {} by {}, no outcome recorded",
+                relative(e.started_at, now),
+                e.actor
+            ),
+        };
+        row(&mut out, "applied", outcome);
+        if let Some(r) = &e.resolution {
+            row(
+                &mut out,
+                "resolved",
+                format!("{} by {}: {}", r.outcome.as_str(), r.actor, r.reason),
+            );
+        }
+    }
+    out
+}
+
+fn table(header: Vec<&str>) -> Table {
+    let mut t = Table::new();
+    t.load_preset(presets::NOTHING);
+    t.set_header(header);
+    if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        t.set_content_arrangement(ContentArrangement::Dynamic);
+    } else {
+        t.set_content_arrangement(ContentArrangement::Disabled);
+    }
+    t
+}
+
+/// A table as text, without the padding comfy-table leaves at line ends.
+fn table_text(t: &Table) -> String {
+    let mut out = String::new();
+    for line in t.to_string().lines() {
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn trim(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let cut: String = text.chars().take(max.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}
+
+pub fn plans_table(plans: &[Plan], now: Millis, paint: Paint) -> String {
+    let mut t = table(vec![
+        "ID",
+        "STATUS",
+        "TIER",
+        "APPROVALS",
+        "KEY",
+        "COMMAND",
+        "ACTOR",
+        "WHEN",
+    ]);
+    for p in plans {
+        let when = match (p.status.can_expire(), p.expires_at) {
+            (true, Some(exp)) if exp > now => format!("expires {}", relative(exp, now)),
+            _ => format!("planned {}", relative(p.created_at, now)),
+        };
+        t.add_row(vec![
+            p.short_id().to_string(),
+            paint.status(p.status),
+            p.tier.to_string(),
+            format!("{}/{}", p.approvals_counted(), p.approvals_required),
+            trim(&printable(&p.key), 24),
+            trim(&argv_line(&p.command), 48),
+            printable(&p.actor).into_owned(),
+            when,
+        ]);
+    }
+    table_text(&t)
+}
+
+/// A short phrase from an event's detail for the log table.
+fn event_summary(e: &Event) -> String {
+    let detail: Value = serde_json::from_str(&e.detail).unwrap_or(Value::Null);
+    let get = |k: &str| detail.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    match e.kind.as_str() {
+        "planned" => format!(
+            "{} {} {}",
+            get("status").unwrap_or_default(),
+            get("tier").unwrap_or_default(),
+            get("command").unwrap_or_default()
+        ),
+        "refused" => format!(
+            "{}: {}",
+            get("code").unwrap_or_default(),
+            get("message").unwrap_or_default()
+        ),
+        "applied" | "replayed" => format!(
+            "exit {}",
+            detail
+                .get("exit_code")
+                .map(|v| v.to_string())
+                .unwrap_or_default()
+        ),
+        "rejected" | "resolved" => get("reason").unwrap_or_default(),
+        "notify_failed" => get("error").unwrap_or_default(),
+        "escalated" => {
+            let verdict = |side: &str| {
+                let v = &detail[side];
+                format!(
+                    "{} ({})",
+                    v["tier"].as_str().unwrap_or("?"),
+                    v["approvals_required"]
+                )
+            };
+            format!(
+                "{} -> {}: {}, now {}",
+                verdict("from"),
+                verdict("to"),
+                get("policy").unwrap_or_default(),
+                get("status").unwrap_or_default()
+            )
+        }
+        "denied" => get("reason").unwrap_or_default(),
+        "approved" => format!(
+            "{}/{}",
+            detail
+                .get("approvals")
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
+            detail
+                .get("required")
+                .map(|v| v.to_string())
+                .unwrap_or_default()
+        ),
+        _ => String::new(),
+    }
+}
+
+pub fn events_table(events: &[Event], now: Millis) -> String {
+    let mut t = table(vec!["SEQ", "AT", "KIND", "PLAN", "KEY", "ACTOR", "DETAIL"]);
+    for e in events {
+        t.add_row(vec![
+            e.seq.to_string(),
+            relative(e.at, now),
+            e.kind.clone(),
+            e.plan.as_deref().map(short).unwrap_or("-").to_string(),
+            trim(&printable(e.key.as_deref().unwrap_or("-")), 24),
+            printable(&e.actor).into_owned(),
+            trim(&printable(&event_summary(e)), 60),
+        ]);
+    }
+    table_text(&t)
+}
+
+/// Writes the recorded outcome and returns the exit code to pass through.
+/// With `announce`, ladder's own lines on stderr say that this is a replay
+/// (and of a settled or truncated record); without, stderr carries the
+/// recorded bytes only.
+pub fn replayed(plan: &Plan, json: bool, now: Millis, announce: bool) -> crate::error::Result<i32> {
+    let Some(exec) = &plan.execution else {
+        return Err(crate::error::Error::new(
+            crate::error::Kind::NotFound,
+            format!("plan {} has no recorded execution", plan.short_id()),
+        ));
+    };
+    let code = exec.exit_code.unwrap_or(1);
+    if json {
+        return Ok(super::emit_json_passing(
+            super::execution_json(exec, true),
+            code,
+        ));
+    }
+    if announce {
+        let when = exec
+            .finished_at
+            .map(|t| crate::clock::relative(t, now))
+            .unwrap_or_else(|| "by resolve".into());
+        super::note(format_args!(
+            "ladder: plan {} was already applied ({when}); replaying its recorded outcome, nothing was run",
+            plan.short_id()
+        ));
+        if let Some(r) = &exec.resolution {
+            super::note(format_args!(
+                "ladder: the outcome was settled by {} as {}: {}",
+                r.actor,
+                r.outcome.as_str(),
+                r.reason
+            ));
+        }
+    }
+    // The recorded stderr and the truncation notice are written even when
+    // stdout is gone: they are what a reader of stderr needs most.
+    let code = super::emit_passing(&exec.stdout, code);
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), &exec.stderr);
+    if exec.truncated && announce {
+        super::note(format_args!(
+            "ladder: the record is truncated: {} stdout and {} stderr bytes were written in all",
+            exec.stdout_bytes, exec.stderr_bytes
+        ));
+    }
+    Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpt_shortens_with_a_note() {
+        let text: String = (1..=30).map(|i| format!("line {i}\n")).collect();
+        let shown = excerpt(text.as_bytes(), 5);
+        assert!(shown.starts_with("line 1\n"));
+        assert!(shown.contains("… 25 more lines"));
+        assert_eq!(excerpt(b"a\nb\n", 5), "a\nb");
+        // CRLF ends a line; an escape sequence in a line is shown escaped.
+        assert_eq!(excerpt(b"a\r\nb\x1b[2J\r\n", 5), "a\nb\\e[2J");
+    }
+}

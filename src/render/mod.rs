@@ -1,0 +1,14 @@
+//! Output: the contract's JSON for scripts (`json`), cards and tables for
+//! people (`card`), and where each goes (`out`). Nothing here reads state
+//! or decides anything; escaping text from outside is [`crate::text`]'s.
+
+mod card;
+mod json;
+mod out;
+
+pub use card::{Paint, events_table, excerpt, plan_card, plans_table, replayed};
+pub use json::{event_json, execution_json, plan_json};
+pub use out::{
+    capture_stdout, emit, emit_json, emit_json_lines, emit_json_passing, emit_passing, note,
+    note_part, stdout_failed, write_json_lines_stdout, write_json_stdout, write_stdout,
+};
