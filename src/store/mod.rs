@@ -9,6 +9,8 @@
 //! append serialized by a row lock on the chain head instead of SQLite's
 //! single writer.
 
+#[cfg(test)]
+pub mod conformance;
 pub mod schema;
 pub mod sqlite;
 
