@@ -106,14 +106,13 @@ pub fn write_json_lines_stdout(values: impl Iterator<Item = Value>) -> std::io::
         return Ok(());
     };
     let mut out = std::io::BufWriter::with_capacity(64 << 10, std::io::stdout().lock());
-    let result = values
+    values
         .try_for_each(|v| {
             serde_json::to_writer(&mut out, &v)
                 .map_err(std::io::Error::from)
                 .and_then(|_| out.write_all(b"\n"))
         })
-        .and_then(|_| out.flush());
-    result
+        .and_then(|_| out.flush())
 }
 
 /// Says on stderr, in one line, that stdout failed; a closed pipe is not a
