@@ -24,7 +24,7 @@
 //!
 //! A file's identity is `dev:ino:size:mtime_ns:ctime_ns` from `stat`, not a
 //! digest of its content. kubectl and terraform are 50–100 MB: hashing them
-//! at every rung would cost more than ladder itself (BENCHMARKS.md), while a
+//! at every rung would cost more than ladder itself (BENCHMARKS.md, *Apply's checks and the runner*), while a
 //! `stat` costs microseconds. A rewrite in place changes mtime and ctime, a
 //! replacement changes the inode, and ctime cannot be set back by anyone but
 //! root (it takes setting the system clock). The cost: the identity is of

@@ -56,7 +56,7 @@ pub struct Global {
 // `///` comment on its `Args` struct (`policy`'s on its `Command` enum),
 // next to the flags it describes. So clap builds every command's flags at
 // each call: `#[command(defer = true)]` would build only the invoked one's
-// and save a little of every call (BENCHMARKS.md, fifth session), but
+// and save a little of every call (BENCHMARKS.md, *Process start-up*), but
 // `ladder --help` would then list the commands without their descriptions
 // unless those moved here, away from the flags. (A `///` comment on this
 // enum would replace ladder's own description.)

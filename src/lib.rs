@@ -46,7 +46,7 @@ use error::Result;
 /// `main` hands the code to `std::process::exit` while this is in scope, on
 /// purpose: exiting runs no destructors, so the SQLite connection, the
 /// policy and the caches are not torn down just before the kernel does it
-/// anyway, a cost every command would pay (BENCHMARKS.md, fifth session).
+/// anyway, a cost every command would pay (BENCHMARKS.md, *Process start-up*).
 /// Nothing is lost: a transaction never outlives the closure that opened it,
 /// output is written unbuffered, and SQLite writes nothing at close with the
 /// WAL kept (see `SqliteStore::configure`); the kernel releases the locks and

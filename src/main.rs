@@ -1,7 +1,7 @@
 // On glibc Linux, no Rust runtime start-up (`lang_start`): it reads
 // /proc/self/maps to place a stack guard and installs stack-overflow
 // handlers, a measurable share of every command's time (BENCHMARKS.md,
-// second session). What ladder needs from it is done in `main` below: closed
+// *Process start-up*). What ladder needs from it is done in `main` below: closed
 // standard descriptors reopened on /dev/null, SIGPIPE ignored (a write to a
 // closed pipe fails with EPIPE), and a panic still printing its message and
 // exiting 101. A stack overflow is a plain SIGSEGV. `std::env::args` works

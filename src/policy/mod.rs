@@ -367,7 +367,7 @@ fn source_sha256(source: &str) -> String {
 /// A rule's `dry_run_output` regex, compiled the first time a dry-run is
 /// matched against it. Every command loads the policy, and compiling the
 /// embedded default's one regex cost a third of loading it (BENCHMARKS.md,
-/// 2026-12-04) for commands that never give a rule a dry-run to look at.
+/// *Policy load*) for commands that never give a rule a dry-run to look at.
 /// [`Policy::parse`] compiles each at once, so a bad one is refused at load;
 /// the embedded default's precompiled form holds only text that parse
 /// compiled.

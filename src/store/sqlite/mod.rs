@@ -51,7 +51,7 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// the database and starts it over. Every opener re-reads the live part of
 /// the WAL (see [`SqliteStore::checkpoint_if_due`]), so a short WAL keeps
 /// opens cheap, while each copy costs two fsyncs; a `plan` writes about 8
-/// frames. Measured in BENCHMARKS.md.
+/// frames. Measured in BENCHMARKS.md, *SQLite and the WAL*.
 const WAL_RESTART_FRAMES: i32 = 64;
 
 thread_local! {
@@ -357,8 +357,8 @@ impl SqliteStore {
     /// open, so the next process rebuilds the index from the WAL file, which
     /// forgets what was already copied, and no writer ever starts the WAL
     /// over. It then grows with every `plan`, and every process re-reads all
-    /// of it and copies all of it again (measured: 12 ms a `plan` after 400
-    /// plans).
+    /// of it and copies all of it again: a `plan` gets slower with every
+    /// plan before it (BENCHMARKS.md, *SQLite and the WAL*).
     ///
     /// So the restart happens here, in the process that copied: once all of
     /// the WAL is in the database, this connection's next write starts the
@@ -367,7 +367,7 @@ impl SqliteStore {
     /// the schema version set to itself, makes it happen now. The file keeps
     /// its blocks, so later commits overwrite rather than grow it, which
     /// keeps `apply`'s synchronous commit cheap (truncating the file instead
-    /// measured 0.1 ms slower there).
+    /// measured slower there).
     ///
     /// If another process is reading or writing, SQLite copies what it can
     /// and a later commit finishes the job. Nothing here fails the command,

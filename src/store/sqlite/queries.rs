@@ -18,7 +18,7 @@ use std::os::unix::ffi::OsStrExt;
 /// The plans whose window has passed, read at every write. The index is
 /// named because, without statistics, SQLite prefers `plans_by_status` for
 /// the IN term and reads every live plan, at every write, however many
-/// approved plans nobody applied (BENCHMARKS.md measures it). The partial
+/// approved plans nobody applied (BENCHMARKS.md, *SQLite and the WAL*). The partial
 /// index holds only live plans, in the order their windows end.
 pub(super) const DUE_TO_EXPIRE: &str = "INDEXED BY plans_expiring \
      WHERE status IN ('pending', 'approved') AND expires_at <= ?1 ORDER BY seq";

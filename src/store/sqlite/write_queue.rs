@@ -4,8 +4,8 @@
 //! SQLite admits one writer at a time and tells the others SQLITE_BUSY;
 //! they sleep and retry ([`super::sqlite`]'s busy handler). Each retry is a
 //! wake-up, a context switch and a few lock system calls, and with many
-//! writers they add up: 32 concurrent `apply`s on 2 cores spent about 1 ms
-//! of CPU each on retries, a quarter of their cost (BENCHMARKS.md).
+//! writers they add up: 32 concurrent `apply`s on 2 cores spent a quarter
+//! of their CPU on retries (BENCHMARKS.md, *Concurrent writers*).
 //!
 //! So before `BEGIN IMMEDIATE` a writer takes an open-file-description
 //! write lock (`F_OFD_SETLKW`) on byte 0 of `<state>.lock`, and gives it
