@@ -39,8 +39,6 @@ pub struct Ctx {
     /// [`Ctx::forget_stale_policy`]): the system policy's, and the named one's.
     policy_stamp: (FileStamp, Option<FileStamp>),
     store: Option<Box<dyn Store>>,
-    /// Which file the open store is (see [`Ctx::forget_replaced_state`]).
-    store_file: Option<(u64, u64)>,
     id_seed: Option<String>,
 }
 
@@ -76,7 +74,6 @@ impl Ctx {
             policy: None,
             policy_stamp: (FileStamp::of(Path::new(SYSTEM_POLICY_PATH)), None),
             store: None,
-            store_file: None,
             id_seed: test_hook("LADDER_TEST_ID_SEED")
                 .ok()
                 .filter(|s| !s.is_empty()),
@@ -117,7 +114,7 @@ impl Ctx {
     /// `ladder mcp` would go on writing plans into an unlinked file that no
     /// reviewer can see. One `stat` a call.
     pub fn forget_replaced_state(&mut self) {
-        if self.store.is_some() && file_id(self.location.path()) != self.store_file {
+        if self.store.as_ref().is_some_and(|s| s.was_replaced()) {
             self.store = None;
         }
     }
@@ -136,7 +133,6 @@ impl Ctx {
     pub fn store(&mut self) -> Result<&mut dyn Store> {
         if self.store.is_none() {
             let mut store = crate::store::open(&self.location)?;
-            self.store_file = file_id(self.location.path());
             show_warnings(store.as_mut());
             self.store = Some(store);
         }
@@ -227,12 +223,6 @@ fn test_hook(name: &str) -> std::result::Result<String, std::env::VarError> {
     } else {
         Err(std::env::VarError::NotPresent)
     }
-}
-
-/// A file's identity: its device and inode, or `None` when there is none.
-fn file_id(path: &Path) -> Option<(u64, u64)> {
-    use std::os::unix::fs::MetadataExt as _;
-    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 /// Enough of a file's metadata to tell that it changed: which file, its

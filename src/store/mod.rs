@@ -119,6 +119,11 @@ pub trait Store {
     /// What the store has to tell people (a state file on a network
     /// filesystem, a checkpoint that failed), once: the caller shows it.
     fn take_warnings(&mut self) -> Vec<String>;
+    /// Whether the location now names another store than the one open (its
+    /// file deleted, or replaced by a restored backup): a long-lived caller
+    /// then opens what is there, as a fresh `ladder` would, instead of
+    /// writing into state no reviewer can see.
+    fn was_replaced(&self) -> bool;
     /// Runs `f` in one write transaction, serialized with every other writer;
     /// commits when it returns `Ok`, rolls back otherwise.
     fn write_tx(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()>;

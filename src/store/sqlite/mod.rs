@@ -95,6 +95,9 @@ pub struct SqliteStore {
     queue: Option<WriteQueue>,
     /// What people should hear about this store, for the caller to show.
     warnings: Vec<String>,
+    /// Which file was opened (device and inode), to tell when the path
+    /// names another one.
+    file: Option<(u64, u64)>,
 }
 
 impl SqliteStore {
@@ -161,9 +164,11 @@ impl SqliteStore {
             wal_frames: Arc::new(AtomicI32::new(0)),
             queue: None,
             warnings: Vec::new(),
+            file: None,
         };
         let version = store.configure()?;
         store.migrate(version)?;
+        store.file = file_id(path);
         if let Some(fs) = network_filesystem(path) {
             store.warnings.push(format!(
                 "state file {} is on a network filesystem ({fs}); SQLite locking is unreliable there, keep state on a local disk",
@@ -531,6 +536,10 @@ impl Store for SqliteStore {
         std::mem::take(&mut self.warnings)
     }
 
+    fn was_replaced(&self) -> bool {
+        file_id(&self.path) != self.file
+    }
+
     /// Commits like any write, then syncs the WAL once the write lock and
     /// the turn are given back. The other writers' commits then no longer
     /// wait for this fsync (with `synchronous = FULL` they did, in
@@ -595,6 +604,11 @@ impl Store for SqliteStore {
         tx.finish().context("failed to read state")?;
         Ok(())
     }
+}
+
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 /// What a file that is not a regular file is, in words; `None` for a
