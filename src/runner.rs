@@ -70,6 +70,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use crate::digest::hex;
 use libc::c_int;
 use sha2::{Digest, Sha256};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
@@ -178,11 +179,6 @@ pub fn run(spec: &Spec<'_>, on_spawn: &mut dyn FnMut(u32)) -> io::Result<Outcome
             drain: DRAIN_GRACE,
         },
     )
-}
-
-/// Lowercase hex sha256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
 }
 
 /// Whether a signal ladder caught while the child runs is passed on to it.
@@ -888,19 +884,10 @@ fn ceil_millis(d: Duration) -> c_int {
     c_int::try_from(ms).unwrap_or(c_int::MAX)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 0x0f)] as char);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::digest::sha256_hex;
     use std::io::BufRead;
     use std::os::unix::ffi::OsStringExt;
 
@@ -938,15 +925,6 @@ mod tests {
         let mut spec = spec(&argv, Path::new("/"));
         f(&mut spec);
         run_spec(&spec)
-    }
-
-    #[test]
-    fn sha256_hex_matches_known_vectors() {
-        assert_eq!(sha256_hex(b""), EMPTY_SHA256);
-        assert_eq!(
-            sha256_hex(b"abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
     }
 
     #[test]
