@@ -1,0 +1,130 @@
+//! The MCP server behind `ladder mcp`: the agent's rungs as tools, over
+//! JSON-RPC 2.0, one message per line (the protocol's stdio transport).
+//!
+//! A tool is a CLI command and nothing else: its arguments are the command's
+//! flags, its input schema is generated from their clap definitions, and its
+//! result is what `--json` prints, run through [`crate::dispatch`] in one
+//! context that stays open between calls. So there is one contract, and the
+//! server saves what a new process pays on every call (exec, loading,
+//! opening SQLite, preparing statements), not any check.
+//!
+//! The people's rungs (`approve`, `reject`, `resolve`) are not tools: an
+//! agent asks; a person decides, in a terminal.
+//!
+//! [`Server::handle`] answers one message and does no I/O of its own beyond
+//! the commands it runs; `commands/mcp.rs` reads and writes the lines.
+//!
+//! `wire` holds JSON-RPC: reading a message, the answers and their framing,
+//! and the `initialize` handshake; `schema` the tools: which commands are
+//! offered, their input schemas, and the command line a call stands for.
+
+mod schema;
+mod wire;
+
+use crate::cli::Cli;
+use crate::context::Ctx;
+use crate::error::{Error, Result};
+use crate::render;
+use clap::{CommandFactory as _, FromArgMatches as _};
+use serde_json::{Map, Value, json};
+use std::ffi::OsString;
+
+use schema::subcommand;
+pub use schema::{TOOLS, Tool, argv, input_schema};
+pub use wire::{Answer, INVALID_REQUEST, PROTOCOL_VERSIONS, ToolResult, initialize};
+use wire::{INVALID_PARAMS, METHOD_NOT_FOUND, Request};
+
+/// One client's session: the context every tool call runs in.
+pub struct Server {
+    ctx: Ctx,
+    /// ladder's command line, built once: tool schemas and argument parsing.
+    cli: clap::Command,
+}
+
+impl Server {
+    pub fn new(ctx: Ctx) -> Server {
+        let mut cli = Cli::command();
+        cli.build();
+        Server { ctx, cli }
+    }
+
+    /// Answers one message (one line of the transport). Requests get a
+    /// response; notifications and responses get none.
+    pub fn handle(&mut self, line: &[u8]) -> Option<Answer> {
+        let Request { id, method, params } = match Request::parse(line) {
+            Ok(request) => request?,
+            Err(answer) => return Some(answer),
+        };
+        let result = match method.as_str() {
+            "initialize" => Ok(initialize(&params)),
+            "ping" => Ok(json!({})),
+            "tools/list" => Ok(json!({ "tools": self.tool_list() })),
+            "tools/call" => {
+                return Some(match self.call(&params) {
+                    Ok(result) => Answer::ToolResult { id, result },
+                    Err((code, message)) => Answer::error(id, code, message),
+                });
+            }
+            _ => Err((METHOD_NOT_FOUND, format!("unknown method `{method}`"))),
+        };
+        Some(match result {
+            Ok(result) => Answer::result(id, result),
+            Err((code, message)) => Answer::error(id, code, message),
+        })
+    }
+
+    /// Every tool with its description, input schema and hints.
+    pub fn tool_list(&self) -> Vec<Value> {
+        schema::tool_list(&self.cli)
+    }
+
+    /// `tools/call`: an unknown tool is a protocol error; everything about
+    /// the call itself (bad arguments, refusals, a failing command) is a
+    /// result with `isError`, for the model to read and act on.
+    fn call(&mut self, params: &Value) -> std::result::Result<ToolResult, (i64, String)> {
+        let name = params.get("name").and_then(Value::as_str).ok_or((
+            INVALID_PARAMS,
+            "tools/call needs the tool's `name`".to_string(),
+        ))?;
+        if !TOOLS.iter().any(|t| t.name == name) {
+            let names: Vec<&str> = TOOLS.iter().map(|t| t.name).collect();
+            return Err((
+                INVALID_PARAMS,
+                format!("unknown tool `{name}`; the tools are {}", names.join(", ")),
+            ));
+        }
+        let empty = Map::new();
+        let arguments = match params.get("arguments") {
+            None | Some(Value::Null) => &empty,
+            Some(Value::Object(map)) => map,
+            Some(_) => {
+                let e = Error::usage("the tool's `arguments` must be an object");
+                return Ok(ToolResult::new(name, Err(e)));
+            }
+        };
+        let outcome =
+            argv(subcommand(&self.cli, name), arguments).and_then(|argv| self.parse(argv));
+        let outcome = outcome.map(|command| {
+            self.ctx.forget_stale_policy();
+            self.ctx.forget_replaced_state();
+            render::capture_stdout(|| crate::dispatch(&mut self.ctx, command))
+        });
+        Ok(ToolResult::new(
+            name,
+            match outcome {
+                Ok((Ok(code), out)) => Ok((code, out)),
+                Ok((Err(e), _)) | Err(e) => Err(e),
+            },
+        ))
+    }
+
+    fn parse(&mut self, argv: Vec<OsString>) -> Result<crate::cli::Command> {
+        let matches = self
+            .cli
+            .try_get_matches_from_mut(argv)
+            .map_err(|e| Error::usage(crate::cli::one_line(&e)))?;
+        let cli =
+            Cli::from_arg_matches(&matches).map_err(|e| Error::usage(crate::cli::one_line(&e)))?;
+        Ok(cli.command)
+    }
+}
