@@ -52,6 +52,18 @@ pub struct Global {
     pub json: bool,
 }
 
+impl Global {
+    /// What a context is made from.
+    pub fn settings(&self) -> crate::context::Settings {
+        crate::context::Settings {
+            state: self.state.clone(),
+            policy: self.policy.clone(),
+            actor: self.actor.clone(),
+            json: self.json,
+        }
+    }
+}
+
 // The commands, one file each in commands/. A command's `--help` is the
 // `///` comment on its `Args` struct (`policy`'s on its `Command` enum),
 // next to the flags it describes. So clap builds every command's flags at
@@ -149,18 +161,7 @@ fn parse(args: &[OsString]) -> Entry {
     }
 }
 
-/// A clap error in one line, as the contract wants errors: its message
-/// spans lines ("required arguments were not provided:" then the
-/// arguments), followed by usage, which are dropped.
-pub fn one_line(e: &clap::Error) -> String {
-    let rendered = e.to_string();
-    let lines: Vec<&str> = rendered
-        .lines()
-        .map(str::trim)
-        .take_while(|l| !l.is_empty() && !l.starts_with("Usage:"))
-        .collect();
-    lines.join(" ").trim_start_matches("error: ").to_string()
-}
+pub use crate::error::clap_line as one_line;
 
 #[cfg(test)]
 mod tests {

@@ -1,4 +1,5 @@
-//! Time: the clock (fixable for tests) and the formats people and scripts see.
+//! Time and ids: the clock and the id source (both fixable for tests), and
+//! the time formats people and scripts see.
 
 use crate::model::Millis;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -76,6 +77,36 @@ pub fn relative(then: Millis, now: Millis) -> String {
 
 pub fn millis(d: Duration) -> Millis {
     d.as_millis().min(i64::MAX as u128) as Millis
+}
+
+/// Where ids come from: random UUIDs, or, with `LADDER_TEST_ID_SEED`, UUIDs
+/// derived from the seed and what is being named (reproducible tests).
+#[derive(Debug, Clone)]
+pub struct IdSource {
+    seed: Option<String>,
+}
+
+impl IdSource {
+    /// Random ids, or with a seed, ids derived from it.
+    pub fn new(seed: Option<String>) -> IdSource {
+        IdSource { seed }
+    }
+
+    pub fn new_id(&self, material: &str) -> String {
+        match &self.seed {
+            None => uuid::Uuid::new_v4().to_string(),
+            Some(seed) => {
+                let digest = crate::plan_hash::sha256_hex(format!("{seed}\0{material}").as_bytes());
+                let mut bytes = [0u8; 16];
+                for (i, b) in bytes.iter_mut().enumerate() {
+                    *b = u8::from_str_radix(&digest[i * 2..i * 2 + 2], 16).unwrap_or(0);
+                }
+                uuid::Builder::from_random_bytes(bytes)
+                    .into_uuid()
+                    .to_string()
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 //! live, what time it is, how output is shown. Tests fix the clock and ids
 //! through the environment (`LADDER_NOW`, `LADDER_TEST_ID_SEED`).
 
-use crate::cli::Global;
 use crate::clock::Clock;
+use crate::clock::IdSource;
 use crate::error::{Error, Kind, Result};
 use crate::policy::{EMBEDDED_ORIGIN, EMBEDDED_SOURCE, InForce, Policy, SYSTEM_POLICY_PATH};
 use crate::store::{Location, Store};
@@ -16,6 +16,16 @@ use std::rc::Rc;
 /// `policy check` uses.
 pub fn checked_policy(ctx: &mut Ctx) -> Result<InForce> {
     ctx.load_in_force(true)
+}
+
+/// What a context is made from: the global flags (or their variables),
+/// whoever parsed them.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub state: Option<PathBuf>,
+    pub policy: Option<PathBuf>,
+    pub actor: Option<String>,
+    pub json: bool,
 }
 
 pub struct Ctx {
@@ -43,7 +53,7 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(global: &Global) -> Result<Ctx> {
+    pub fn new(global: &Settings) -> Result<Ctx> {
         let clock = match test_hook("LADDER_NOW") {
             Ok(t) if !t.is_empty() => Clock::Fixed(
                 crate::clock::parse_rfc3339(&t)
@@ -82,7 +92,7 @@ impl Ctx {
 
     /// The context of `ladder mcp`: JSON out, nobody to ask, no colours, and
     /// the state and policy kept open across tool calls.
-    pub fn for_server(global: &Global) -> Result<Ctx> {
+    pub fn for_server(global: &Settings) -> Result<Ctx> {
         let mut ctx = Ctx::new(global)?;
         ctx.json = true;
         ctx.color = false;
@@ -202,9 +212,7 @@ impl Ctx {
 
     /// The id source, to use where the context itself is borrowed.
     pub fn ids(&self) -> IdSource {
-        IdSource {
-            seed: self.id_seed.clone(),
-        }
+        IdSource::new(self.id_seed.clone())
     }
 }
 
@@ -242,31 +250,6 @@ impl FileStamp {
             meta: std::fs::metadata(path)
                 .ok()
                 .map(|m| (m.dev(), m.ino(), m.len(), m.mtime(), m.mtime_nsec())),
-        }
-    }
-}
-
-/// Where ids come from: random UUIDs, or, with `LADDER_TEST_ID_SEED`, UUIDs
-/// derived from the seed and what is being named (reproducible tests).
-#[derive(Debug, Clone)]
-pub struct IdSource {
-    seed: Option<String>,
-}
-
-impl IdSource {
-    pub fn new_id(&self, material: &str) -> String {
-        match &self.seed {
-            None => uuid::Uuid::new_v4().to_string(),
-            Some(seed) => {
-                let digest = crate::plan_hash::sha256_hex(format!("{seed}\0{material}").as_bytes());
-                let mut bytes = [0u8; 16];
-                for (i, b) in bytes.iter_mut().enumerate() {
-                    *b = u8::from_str_radix(&digest[i * 2..i * 2 + 2], 16).unwrap_or(0);
-                }
-                uuid::Builder::from_random_bytes(bytes)
-                    .into_uuid()
-                    .to_string()
-            }
         }
     }
 }

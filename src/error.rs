@@ -154,6 +154,19 @@ impl From<crate::policy::PolicyError> for Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// A clap error in one line, as the contract wants errors: its message
+/// spans lines ("required arguments were not provided:" then the
+/// arguments), followed by usage, which are dropped.
+pub fn clap_line(e: &clap::Error) -> String {
+    let rendered = e.to_string();
+    let lines: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.is_empty() && !l.starts_with("Usage:"))
+        .collect();
+    lines.join(" ").trim_start_matches("error: ").to_string()
+}
+
 /// Shorthand for `Err(Error::new(kind, message))`.
 pub fn fail<T>(kind: Kind, message: impl Into<String>) -> Result<T> {
     Err(Error::new(kind, message))

@@ -36,6 +36,7 @@ pub mod store;
 pub mod text;
 pub mod tier;
 
+use clap::CommandFactory as _;
 use cli::{Cli, Command};
 use context::Ctx;
 use error::Result;
@@ -87,15 +88,19 @@ pub fn run(cli: Cli) -> Exit {
     // Commands that need no state, policy or actor.
     match cli.command {
         Command::Completions(args) => {
-            return code(commands::completions::run(args, json).map(|_| 0)).into();
+            let done = commands::completions::run(args, json, Cli::command());
+            return code(done.map(|_| 0)).into();
         }
-        Command::Man(args) => return code(commands::man::run(args, json).map(|_| 0)).into(),
+        Command::Man(args) => {
+            return code(commands::man::run(args, json, Cli::command()).map(|_| 0)).into();
+        }
         _ => {}
     }
+    let settings = cli.global.settings();
     if let Command::Mcp(args) = cli.command {
-        return code(commands::mcp::run(&cli.global, args)).into();
+        return code(commands::mcp::run(&settings, args, Cli::command())).into();
     }
-    let mut ctx = match Ctx::new(&cli.global) {
+    let mut ctx = match Ctx::new(&settings) {
         Ok(ctx) => ctx,
         Err(e) => return code(Err(e)).into(),
     };
@@ -107,8 +112,7 @@ pub fn run(cli: Cli) -> Exit {
     }
 }
 
-/// Runs one command in a context and returns the code the CLI exits with:
-/// what `ladder <command>` does, and what each MCP tool call does.
+/// Runs one command in a context and returns the code the CLI exits with.
 pub fn dispatch(ctx: &mut Ctx, command: Command) -> Result<i32> {
     match command {
         Command::Plan(args) => commands::plan::run(ctx, args).map(|_| 0),
@@ -121,8 +125,10 @@ pub fn dispatch(ctx: &mut Ctx, command: Command) -> Result<i32> {
         Command::List(args) => commands::list::run(ctx, args).map(|_| 0),
         Command::Resolve(args) => commands::resolve::run(ctx, args).map(|_| 0),
         Command::Policy(cmd) => commands::policy::run(ctx, cmd).map(|_| 0),
-        Command::Completions(args) => commands::completions::run(args, ctx.json).map(|_| 0),
-        Command::Man(args) => commands::man::run(args, ctx.json).map(|_| 0),
+        Command::Completions(args) => {
+            commands::completions::run(args, ctx.json, Cli::command()).map(|_| 0)
+        }
+        Command::Man(args) => commands::man::run(args, ctx.json, Cli::command()).map(|_| 0),
         Command::Mcp(_) => Err(error::Error::usage(
             "`ladder mcp` does not run inside itself",
         )),
@@ -134,7 +140,7 @@ pub fn dispatch(ctx: &mut Ctx, command: Command) -> Result<i32> {
 /// the completions themselves; never fails loudly (a completion must not
 /// print errors into the user's command line).
 pub fn complete_ids() -> i32 {
-    let global = cli::Global {
+    let global = context::Settings {
         state: std::env::var_os("LADDER_STATE")
             .filter(|s| !s.is_empty())
             .map(Into::into),

@@ -2,7 +2,6 @@
 //! definition (what `completions/` holds).
 
 use crate::error::Result;
-use clap::CommandFactory;
 
 /// Print a shell completion script
 ///
@@ -15,8 +14,9 @@ pub struct Args {
     pub shell: clap_complete::Shell,
 }
 
-pub fn run(args: Args, json: bool) -> Result<()> {
-    let out = script(args.shell);
+/// `cli` is ladder's whole command line, which the script completes.
+pub fn run(args: Args, json: bool, cli: clap::Command) -> Result<()> {
+    let out = script(cli, args.shell);
     if json {
         crate::render::emit_json(serde_json::json!({
             "shell": args.shell.to_string(),
@@ -31,9 +31,9 @@ pub fn run(args: Args, json: bool) -> Result<()> {
 /// The completion script for a shell, as bytes (also what `completions/`
 /// holds). bash and fish also complete plan ids from state, by asking
 /// `ladder __complete-ids`.
-pub fn script(shell: clap_complete::Shell) -> Vec<u8> {
+pub fn script(mut cli: clap::Command, shell: clap_complete::Shell) -> Vec<u8> {
     let mut out = Vec::new();
-    clap_complete::generate(shell, &mut crate::cli::Cli::command(), "ladder", &mut out);
+    clap_complete::generate(shell, &mut cli, "ladder", &mut out);
     match shell {
         clap_complete::Shell::Bash => out.extend_from_slice(BASH_PLAN_IDS.as_bytes()),
         clap_complete::Shell::Fish => out.extend_from_slice(FISH_PLAN_IDS.as_bytes()),

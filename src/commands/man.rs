@@ -2,7 +2,6 @@
 //! holds).
 
 use crate::error::{Error, Kind, Result};
-use clap::CommandFactory;
 use std::path::PathBuf;
 
 /// Print the man page, or write one page per command into a directory
@@ -13,22 +12,23 @@ pub struct Args {
     pub dir: Option<PathBuf>,
 }
 
-pub fn run(args: Args, json: bool) -> Result<()> {
+/// `cli` is ladder's whole command line, whose pages these are.
+pub fn run(args: Args, json: bool, cli: clap::Command) -> Result<()> {
     match args.dir {
         None if json => {
             crate::render::emit_json(serde_json::json!({
-                "page": String::from_utf8_lossy(&page(None)?),
+                "page": String::from_utf8_lossy(&page(cli, None)?),
             }))?;
         }
         None => {
-            crate::render::emit(&String::from_utf8_lossy(&page(None)?))?;
+            crate::render::emit(&String::from_utf8_lossy(&page(cli, None)?))?;
         }
         Some(dir) => {
             std::fs::create_dir_all(&dir).map_err(|e| {
                 Error::new(Kind::Error, format!("cannot create {}: {e}", dir.display()))
             })?;
             let mut written = vec![];
-            for (name, bytes) in pages()? {
+            for (name, bytes) in pages(cli)? {
                 let path = dir.join(&name);
                 std::fs::write(&path, bytes).map_err(|e| {
                     Error::new(Kind::Error, format!("cannot write {}: {e}", path.display()))
@@ -58,8 +58,7 @@ fn render(cmd: clap::Command) -> Result<Vec<u8>> {
 }
 
 /// The page for `ladder` (None) or one subcommand.
-pub fn page(sub: Option<&str>) -> Result<Vec<u8>> {
-    let mut cmd = crate::cli::Cli::command();
+pub fn page(mut cmd: clap::Command, sub: Option<&str>) -> Result<Vec<u8>> {
     cmd.build();
     match sub {
         None => render(cmd),
@@ -74,15 +73,14 @@ pub fn page(sub: Option<&str>) -> Result<Vec<u8>> {
 }
 
 /// Every page, named as installed: `ladder.1`, `ladder-plan.1`, ...
-pub fn pages() -> Result<Vec<(String, Vec<u8>)>> {
-    let mut out = vec![("ladder.1".to_string(), page(None)?)];
-    let cmd = crate::cli::Cli::command();
+pub fn pages(cmd: clap::Command) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut out = vec![("ladder.1".to_string(), page(cmd.clone(), None)?)];
     for sub in cmd.get_subcommands() {
         let name = sub.get_name().to_string();
         if name == "help" || sub.is_hide_set() {
             continue;
         }
-        out.push((format!("ladder-{name}.1"), page(Some(&name))?));
+        out.push((format!("ladder-{name}.1"), page(cmd.clone(), Some(&name))?));
     }
     Ok(out)
 }

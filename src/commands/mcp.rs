@@ -2,8 +2,7 @@
 //! line from stdin, answers each on stdout, and exits 0 when stdin closes.
 //! What a message means is `crate::mcp`'s business.
 
-use crate::cli::Global;
-use crate::context::Ctx;
+use crate::context::{Ctx, Settings};
 use crate::error::{Error, Kind, Result};
 use crate::mcp::{Answer, INVALID_REQUEST, PROTOCOL_VERSIONS, Server};
 use crate::render;
@@ -29,8 +28,9 @@ const MAX_MESSAGE_BYTES: u64 = 16 << 20;
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 
-pub fn run(global: &Global, _args: Args) -> Result<i32> {
-    let mut server = Server::new(Ctx::for_server(global)?);
+/// `cli` is ladder's whole command line: each tool takes its command's flags.
+pub fn run(settings: &Settings, _args: Args, cli: clap::Command) -> Result<i32> {
+    let mut server = Server::new(Ctx::for_server(settings)?, cli);
     render::note(format_args!(
         "ladder: MCP server ready on stdin/stdout (protocol {})",
         PROTOCOL_VERSIONS[0]

@@ -3,8 +3,8 @@
 //!
 //! A tool is a CLI command and nothing else: its arguments are the command's
 //! flags, its input schema is generated from their clap definitions, and its
-//! result is what `--json` prints, run through [`crate::dispatch`] in one
-//! context that stays open between calls. So there is one contract, and the
+//! result is what `--json` prints: the command's own parse, rung and render,
+//! run in one context that stays open between calls. So there is one contract, and the
 //! server saves what a new process pays on every call (exec, loading,
 //! opening SQLite, preparing statements), not any check.
 //!
@@ -21,11 +21,11 @@
 mod schema;
 mod wire;
 
-use crate::cli::Cli;
+use crate::commands;
 use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::render;
-use clap::{CommandFactory as _, FromArgMatches as _};
+use clap::FromArgMatches;
 use serde_json::{Map, Value, json};
 use std::ffi::OsString;
 
@@ -42,8 +42,8 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn new(ctx: Ctx) -> Server {
-        let mut cli = Cli::command();
+    /// A server whose tools are commands of `cli`, ladder's command line.
+    pub fn new(ctx: Ctx, mut cli: clap::Command) -> Server {
         cli.build();
         Server { ctx, cli }
     }
@@ -104,10 +104,11 @@ impl Server {
         };
         let outcome =
             argv(subcommand(&self.cli, name), arguments).and_then(|argv| self.parse(argv));
-        let outcome = outcome.map(|command| {
+        let outcome = outcome.map(|matches| {
             self.ctx.forget_stale_policy();
             self.ctx.forget_replaced_state();
-            render::capture_stdout(|| crate::dispatch(&mut self.ctx, command))
+            let ctx = &mut self.ctx;
+            render::capture_stdout(|| run_tool(ctx, name, &matches))
         });
         Ok(ToolResult::new(
             name,
@@ -118,13 +119,29 @@ impl Server {
         ))
     }
 
-    fn parse(&mut self, argv: Vec<OsString>) -> Result<crate::cli::Command> {
-        let matches = self
-            .cli
+    /// The tool's command line, checked by its command's clap definition.
+    fn parse(&mut self, argv: Vec<OsString>) -> Result<clap::ArgMatches> {
+        self.cli
             .try_get_matches_from_mut(argv)
-            .map_err(|e| Error::usage(crate::cli::one_line(&e)))?;
-        let cli =
-            Cli::from_arg_matches(&matches).map_err(|e| Error::usage(crate::cli::one_line(&e)))?;
-        Ok(cli.command)
+            .map_err(|e| Error::usage(crate::error::clap_line(&e)))
+    }
+}
+
+/// Runs the command a tool stands for, as `ladder --json <command>` would.
+fn run_tool(ctx: &mut Ctx, name: &str, matches: &clap::ArgMatches) -> Result<i32> {
+    let Some((_, flags)) = matches.subcommand() else {
+        return Err(Error::usage(format!("tool `{name}` names no command")));
+    };
+    fn args<A: FromArgMatches>(flags: &clap::ArgMatches) -> Result<A> {
+        A::from_arg_matches(flags).map_err(|e| Error::usage(crate::error::clap_line(&e)))
+    }
+    match name {
+        "plan" => commands::plan::run(ctx, args(flags)?).map(|()| 0),
+        "apply" => commands::apply::run(ctx, args(flags)?),
+        "replay" => commands::replay::run(ctx, args(flags)?),
+        "show" => commands::show::run(ctx, args(flags)?).map(|()| 0),
+        "list" => commands::list::run(ctx, args(flags)?).map(|()| 0),
+        "log" => commands::log::run(ctx, args(flags)?).map(|()| 0),
+        _ => Err(Error::usage(format!("`{name}` is not a tool"))),
     }
 }

@@ -31,8 +31,7 @@ pub use find::{PlanRef, check_key, find_by_key, find_plan, normalize_hash};
 pub use lifecycle::{expire_due, mark_interrupted, refresh, settle_dead_run};
 pub use verdict::{note_in_force, policy_verdict};
 
-use crate::clock::Clock;
-use crate::context::IdSource;
+use crate::clock::{Clock, IdSource};
 use crate::error::{Error, Result};
 use crate::model::{Millis, NewEvent, Plan};
 use crate::store::{Store, Tx};

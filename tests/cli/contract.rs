@@ -3505,10 +3505,17 @@ fn completions_and_man_produce_output() {
     let r = t.run("u", &["completions", "bash"]);
     assert_eq!(
         r.stdout,
-        ladder::commands::completions::script(clap_complete::Shell::Bash)
+        ladder::commands::completions::script(
+            <ladder::cli::Cli as clap::CommandFactory>::command(),
+            clap_complete::Shell::Bash
+        )
     );
     let r = t.run("u", &["man"]);
-    assert_eq!(r.stdout, ladder::commands::man::page(None).unwrap());
+    assert_eq!(
+        r.stdout,
+        ladder::commands::man::page(<ladder::cli::Cli as clap::CommandFactory>::command(), None)
+            .unwrap()
+    );
 
     let dir = t.path().join("man-out");
     let r = t.run("u", &["man", "--dir", dir.to_str().unwrap()]);

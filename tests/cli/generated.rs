@@ -28,10 +28,15 @@ fn completions_and_man_pages_are_up_to_date() {
         (Shell::Elvish, "ladder.elv"),
         (Shell::PowerShell, "_ladder.ps1"),
     ] {
-        let script = ladder::commands::completions::script(shell);
+        let script = ladder::commands::completions::script(
+            <ladder::cli::Cli as clap::CommandFactory>::command(),
+            shell,
+        );
         check(&root.join("completions").join(file), &script, &mut stale);
     }
-    for (name, page) in ladder::commands::man::pages().unwrap() {
+    for (name, page) in
+        ladder::commands::man::pages(<ladder::cli::Cli as clap::CommandFactory>::command()).unwrap()
+    {
         check(&root.join("man").join(name), &page, &mut stale);
     }
     assert!(
