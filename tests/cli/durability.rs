@@ -1,15 +1,9 @@
 //! Exactly once under contention and crashes; bad state files.
 
-use crate::harness::{STRICT_POLICY, TestEnv};
+use crate::harness::{TestEnv, strict};
 use serde_json::Value;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
-
-fn env() -> TestEnv {
-    let mut t = TestEnv::new();
-    t.with_policy(STRICT_POLICY);
-    t
-}
 
 fn status_of(t: &TestEnv, plan: &Value) -> String {
     t.db()
@@ -71,7 +65,7 @@ fn signal(child: &Child, sig: i32) {
 
 #[test]
 fn kill_9_during_the_run_leaves_it_interrupted_until_a_person_resolves_it() {
-    let t = env();
+    let t = strict();
     let count = t.path().join("count");
     let fast = t.path().join("fast");
     let script = format!(
@@ -152,7 +146,7 @@ fn dead_run(t: &TestEnv, key: &str) -> Value {
 /// and `resolve` noticed; `replay` answered `in_flight` for ever.
 #[test]
 fn every_command_calls_a_dead_run_interrupted() {
-    let t = env();
+    let t = strict();
     let interrupted_events = |t: &TestEnv| {
         t.event_kinds()
             .iter()
@@ -200,7 +194,7 @@ fn every_command_calls_a_dead_run_interrupted() {
 /// plan is in flight for both and runs once.
 #[test]
 fn a_symlinked_state_path_shares_the_run_lock() {
-    let t = env();
+    let t = strict();
     let link = t.path().join("link.db");
     std::os::unix::fs::symlink(t.state(), &link).unwrap();
     let started = t.path().join("started");
@@ -235,7 +229,7 @@ fn a_symlinked_state_path_shares_the_run_lock() {
 /// interrupted one.
 #[test]
 fn a_failed_sync_of_the_running_record_runs_nothing() {
-    let mut t = env();
+    let mut t = strict();
     let marker = t.path().join("ran");
     let script = format!("echo run >> {}", marker.display());
     let plan = t.plan("agent", "sync", &[], &["sh", "-c", &script]);
@@ -272,7 +266,7 @@ fn a_failed_sync_of_the_running_record_runs_nothing() {
 /// the commit itself is made durable.
 #[test]
 fn a_state_file_in_rollback_journal_mode_still_applies() {
-    let t = env();
+    let t = strict();
     let first = t.plan("agent", "one", &[], &["true"]);
     let mode: String = t
         .db()
@@ -293,7 +287,7 @@ fn a_state_file_in_rollback_journal_mode_still_applies() {
 
 #[test]
 fn resolve_succeeded_makes_later_applies_replay() {
-    let t = env();
+    let t = strict();
     let plan = t.plan("agent", "crash2", &[], &["sleep", "3"]);
     t.approve("alice", &plan);
     let mut ladder = spawn_apply(&t, &plan, &[]);
@@ -328,7 +322,7 @@ fn resolve_succeeded_makes_later_applies_replay() {
 
 #[test]
 fn sigterm_to_ladder_is_forwarded_and_the_outcome_recorded() {
-    let t = env();
+    let t = strict();
     let plan = t.plan("agent", "term", &[], &["sleep", "5"]);
     t.approve("alice", &plan);
     let started = Instant::now();
@@ -350,7 +344,7 @@ fn sigterm_to_ladder_is_forwarded_and_the_outcome_recorded() {
 
 #[test]
 fn timeout_kills_the_command_and_records_it() {
-    let t = env();
+    let t = strict();
     let plan = t.plan("agent", "slow", &[], &["sleep", "10"]);
     t.approve("alice", &plan);
     let started = Instant::now();
@@ -380,7 +374,7 @@ fn timeout_kills_the_command_and_records_it() {
 
 #[test]
 fn many_processes_racing_one_key_run_it_exactly_once() {
-    let t = env();
+    let t = strict();
     let count = t.path().join("count");
     let script = format!("echo run >> {}; sleep 0.3", count.display());
     let plan = t.plan("agent", "race", &[], &["sh", "-c", &script]);
@@ -416,7 +410,7 @@ fn many_processes_racing_one_key_run_it_exactly_once() {
 
 #[test]
 fn many_processes_with_distinct_keys_all_succeed() {
-    let t = env();
+    let t = strict();
     let plans: Vec<Value> = (0..12)
         .map(|i| {
             let p = t.plan("agent", &format!("k{i}"), &[], &["true", &i.to_string()]);
@@ -463,7 +457,7 @@ fn refused_and_untouched(t: &TestEnv, needle: &str) {
 
 #[test]
 fn a_state_file_that_is_not_a_database_is_refused_and_left_alone() {
-    let t = env();
+    let t = strict();
     std::fs::write(t.state(), "not a database\n".repeat(100)).unwrap();
     refused_and_untouched(&t, "not a readable database");
 }
@@ -472,7 +466,7 @@ fn a_state_file_that_is_not_a_database_is_refused_and_left_alone() {
 /// at once (it used to retry switching to WAL for 30 seconds first).
 #[test]
 fn a_state_path_of_memory_is_refused_at_once() {
-    let t = env();
+    let t = strict();
     let started = Instant::now();
     let r = t.run(
         "agent",
@@ -486,7 +480,7 @@ fn a_state_path_of_memory_is_refused_at_once() {
 
 #[test]
 fn a_truncated_state_file_is_refused_and_left_alone() {
-    let t = env();
+    let t = strict();
     for i in 0..40 {
         t.plan(
             "agent",
@@ -515,7 +509,7 @@ fn a_truncated_state_file_is_refused_and_left_alone() {
 
 #[test]
 fn a_state_file_from_a_newer_ladder_is_refused() {
-    let t = env();
+    let t = strict();
     t.plan("agent", "k", &[], &["true"]);
     t.db().execute_batch("PRAGMA user_version = 999;").unwrap();
     refused_and_untouched(&t, "newer than this ladder");
@@ -523,7 +517,7 @@ fn a_state_file_from_a_newer_ladder_is_refused() {
 
 #[test]
 fn someone_elses_sqlite_database_is_refused() {
-    let t = env();
+    let t = strict();
     t.db()
         .execute_batch("CREATE TABLE cats (name TEXT); INSERT INTO cats VALUES ('tom');")
         .unwrap();
@@ -532,7 +526,7 @@ fn someone_elses_sqlite_database_is_refused() {
 
 #[test]
 fn a_state_path_that_cannot_be_created_is_a_clear_error() {
-    let t = env();
+    let t = strict();
     let r = t.run(
         "agent",
         &[
@@ -555,7 +549,7 @@ fn a_state_path_that_cannot_be_created_is_a_clear_error() {
 
 #[test]
 fn large_output_streams_through_and_the_record_is_capped() {
-    let t = env();
+    let t = strict();
     // 32 MiB on stdout, streamed to the caller while only 1 MiB is kept.
     let plan = t.plan(
         "agent",
@@ -597,7 +591,7 @@ fn live_wal_frames(wal: &std::path::Path) -> usize {
 /// over every 64 frames instead.
 #[test]
 fn the_wal_stays_short_when_plans_come_one_process_at_a_time() {
-    let t = env();
+    let t = strict();
     let wal = std::path::PathBuf::from(format!("{}-wal", t.state().display()));
     let (mut longest, mut largest_file) = (0, 0);
     for i in 0..40 {
@@ -626,7 +620,7 @@ fn the_wal_stays_short_when_plans_come_one_process_at_a_time() {
 #[test]
 fn a_writer_waits_in_the_queue_while_another_holds_its_turn_and_then_writes() {
     use ladder::store::write_queue::WriteQueue;
-    let t = env();
+    let t = strict();
     t.plan("agent", "first", &[], &["true"]);
     // This test process takes the writers' turn, as a ladder in the middle
     // of a write would.
@@ -661,7 +655,7 @@ fn a_writer_waits_in_the_queue_while_another_holds_its_turn_and_then_writes() {
 /// file is refused before anything is created next to it.
 #[test]
 fn a_state_path_that_is_a_device_or_a_fifo_is_refused_up_front() {
-    let t = env();
+    let t = strict();
     let beside = |p: &str| -> Vec<String> {
         ["-journal", "-wal", "-shm", ".lock"]
             .iter()
@@ -720,7 +714,7 @@ fn a_state_path_that_is_a_device_or_a_fifo_is_refused_up_front() {
 /// that only ladder wrote must pass, whatever each plan went through.
 #[test]
 fn log_verify_accepts_an_untouched_state_with_plans_in_every_status() {
-    let mut t = env();
+    let mut t = strict();
     // Expired: planned long ago, never approved.
     t.at("2020-01-01T00:00:00Z");
     t.plan("agent", "expired", &[], &["echo", "old"]);
