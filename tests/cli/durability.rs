@@ -1,4 +1,6 @@
-//! Exactly once under contention and crashes; bad state files.
+//! Exactly once under contention and crashes, and the state file under load
+//! (its WAL, its write queue, its journal mode). The state files ladder
+//! refuses are in `state.rs`.
 
 use crate::harness::{TestEnv, strict};
 use serde_json::Value;
@@ -432,121 +434,6 @@ fn many_processes_with_distinct_keys_all_succeed() {
     assert_eq!(v.code, 0, "{}", v.stderr);
 }
 
-fn refused_and_untouched(t: &TestEnv, needle: &str) {
-    let before = std::fs::read(t.state()).unwrap();
-    for args in [
-        vec!["list"],
-        vec!["plan", "--key", "k", "--", "ls"],
-        vec!["log", "--verify"],
-    ] {
-        let r = t.run("agent", &args);
-        assert_eq!(r.code, 1, "{args:?}: {}", r.stderr);
-        assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
-        assert!(
-            r.stderr.starts_with("ladder: ") && r.stderr.contains(needle),
-            "{}",
-            r.stderr
-        );
-    }
-    assert_eq!(
-        std::fs::read(t.state()).unwrap(),
-        before,
-        "the state file was modified"
-    );
-}
-
-#[test]
-fn a_state_file_that_is_not_a_database_is_refused_and_left_alone() {
-    let t = strict();
-    std::fs::write(t.state(), "not a database\n".repeat(100)).unwrap();
-    refused_and_untouched(&t, "not a readable database");
-}
-
-/// SQLite's name for a database in memory is no place for a ledger: refused
-/// at once (it used to retry switching to WAL for 30 seconds first).
-#[test]
-fn a_state_path_of_memory_is_refused_at_once() {
-    let t = strict();
-    let started = Instant::now();
-    let r = t.run(
-        "agent",
-        &["--state", ":memory:", "plan", "--key", "k", "--", "ls"],
-    );
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
-    assert!(r.stderr.contains("not a file"), "{}", r.stderr);
-    assert!(started.elapsed() < Duration::from_secs(10), "it waited");
-}
-
-#[test]
-fn a_truncated_state_file_is_refused_and_left_alone() {
-    let t = strict();
-    for i in 0..40 {
-        t.plan(
-            "agent",
-            &format!("k{i}"),
-            &["--reason", &"x".repeat(500)],
-            &["true"],
-        );
-    }
-    // Fold the WAL into the main file so truncating it loses real pages.
-    t.db()
-        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
-        .unwrap();
-    let bytes = std::fs::read(t.state()).unwrap();
-    assert!(bytes.len() > 8192);
-    std::fs::write(t.state(), &bytes[..bytes.len() / 2]).unwrap();
-    let before = std::fs::read(t.state()).unwrap();
-    let r = t.run("agent", &["list", "--status", "all"]);
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(
-        r.stderr.starts_with("ladder: ") && r.stderr.lines().count() == 1,
-        "{}",
-        r.stderr
-    );
-    assert_eq!(std::fs::read(t.state()).unwrap(), before);
-}
-
-#[test]
-fn a_state_file_from_a_newer_ladder_is_refused() {
-    let t = strict();
-    t.plan("agent", "k", &[], &["true"]);
-    t.db().execute_batch("PRAGMA user_version = 999;").unwrap();
-    refused_and_untouched(&t, "newer than this ladder");
-}
-
-#[test]
-fn someone_elses_sqlite_database_is_refused() {
-    let t = strict();
-    t.db()
-        .execute_batch("CREATE TABLE cats (name TEXT); INSERT INTO cats VALUES ('tom');")
-        .unwrap();
-    refused_and_untouched(&t, "not a ladder state file");
-}
-
-#[test]
-fn a_state_path_that_cannot_be_created_is_a_clear_error() {
-    let t = strict();
-    let r = t.run(
-        "agent",
-        &[
-            "--state",
-            "/proc/ladder/state.db",
-            "plan",
-            "--key",
-            "k",
-            "--",
-            "ls",
-        ],
-    );
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(
-        r.stderr.starts_with("ladder: ") && r.stderr.contains("/proc/ladder"),
-        "{}",
-        r.stderr
-    );
-}
-
 #[test]
 fn large_output_streams_through_and_the_record_is_capped() {
     let t = strict();
@@ -648,66 +535,6 @@ fn a_writer_waits_in_the_queue_while_another_holds_its_turn_and_then_writes() {
         .query_row("SELECT count(*) FROM plans", [], |r| r.get(0))
         .unwrap();
     assert_eq!(plans, 2);
-}
-
-/// `--state /dev/null` used to be opened as a database: SQLite created
-/// `/dev/null-journal` beside it. A path that exists and is not a regular
-/// file is refused before anything is created next to it.
-#[test]
-fn a_state_path_that_is_a_device_or_a_fifo_is_refused_up_front() {
-    let t = strict();
-    let beside = |p: &str| -> Vec<String> {
-        ["-journal", "-wal", "-shm", ".lock"]
-            .iter()
-            .map(|s| format!("{p}{s}"))
-            .collect()
-    };
-    for f in beside("/dev/null") {
-        let _ = std::fs::remove_file(&f);
-    }
-    let fifo = t.path().join("state.fifo");
-    let status = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .expect("mkfifo");
-    assert!(status.success());
-    let fifo = fifo.to_str().unwrap().to_string();
-    for state in ["/dev/null", fifo.as_str()] {
-        for args in [
-            &["list"][..],
-            &["plan", "--key", "k", "--", "ls"],
-            &["log", "--verify"],
-        ] {
-            let mut all = vec!["--state", state];
-            all.extend_from_slice(args);
-            let started = Instant::now();
-            let r = t.run("agent", &all);
-            assert_eq!(r.code, 1, "{state} {args:?}: {}", r.stderr);
-            assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
-            assert!(
-                r.stderr.starts_with("ladder: ") && r.stderr.contains("not a regular file"),
-                "{}",
-                r.stderr
-            );
-            assert!(started.elapsed() < Duration::from_secs(10), "it waited");
-            for f in beside(state) {
-                assert!(
-                    std::fs::symlink_metadata(&f).is_err(),
-                    "{state} {args:?} created {f}"
-                );
-            }
-        }
-    }
-    // A symlink to a regular state file still works.
-    t.plan("agent", "real", &[], &["true"]);
-    let link = t.path().join("link.db");
-    std::os::unix::fs::symlink(t.state(), &link).unwrap();
-    let r = t.json(
-        "agent",
-        &["--state", link.to_str().unwrap(), "show", "--key", "real"],
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(r.json()["key"], "real");
 }
 
 /// `log --verify` cross-checks every plan row against its events: a state
