@@ -3,8 +3,8 @@
 //! streamed or captured, without a shell, under a timeout).
 
 use crate::harness::{
-    Run, STRICT_POLICY, T0, TestEnv, assert_human_error, assert_refused, count, hash, id,
-    last_event, marker_plan, state_rows, strict, strict_at,
+    Run, STRICT_POLICY, T0, TestEnv, apply_args, assert_human_error, assert_refused, count, hash,
+    id, last_event, marker_plan, state_rows, strict, strict_at,
 };
 
 #[test]
@@ -162,15 +162,7 @@ fn apply_short_of_approvals_is_needs_approval_and_wait_polls() {
     let started = std::time::Instant::now();
     let r = t.json(
         "agent",
-        &[
-            "apply",
-            "--key",
-            "wait",
-            "--hash",
-            hash(&plan),
-            "--wait",
-            "250ms",
-        ],
+        &[apply_args(&plan), vec!["--wait", "250ms"]].concat(),
     );
     assert_refused(&r, 10, "needs_approval");
     assert!(started.elapsed() >= std::time::Duration::from_millis(250));
@@ -181,15 +173,7 @@ fn apply_short_of_approvals_is_needs_approval_and_wait_polls() {
         let waiter = s.spawn(|| {
             t.json(
                 "agent",
-                &[
-                    "apply",
-                    "--key",
-                    "wait",
-                    "--hash",
-                    hash(&plan),
-                    "--wait",
-                    "10s",
-                ],
+                &[apply_args(&plan), vec!["--wait", "10s"]].concat(),
             )
         });
         std::thread::sleep(std::time::Duration::from_millis(150));
@@ -209,15 +193,7 @@ fn apply_wait_stops_when_the_plan_expires() {
     let started = std::time::Instant::now();
     let r = t.json(
         "agent",
-        &[
-            "apply",
-            "--key",
-            "wait-exp",
-            "--hash",
-            hash(&plan),
-            "--wait",
-            "10s",
-        ],
+        &[apply_args(&plan), vec!["--wait", "10s"]].concat(),
     );
     assert_refused(&r, 12, "expired");
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
@@ -243,7 +219,7 @@ fn apply_streams_output_while_the_command_runs() {
         .env("LADDER_STATE", t.state())
         .env("LADDER_POLICY", t.policy.as_ref().unwrap())
         .env("LADDER_ACTOR", "agent")
-        .args(["apply", "--key", "stream", "--hash", hash(&plan)])
+        .args(apply_args(&plan))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -275,15 +251,7 @@ fn apply_wait_stops_when_the_plan_is_rejected() {
         let waiter = s.spawn(|| {
             t.json(
                 "agent",
-                &[
-                    "apply",
-                    "--key",
-                    "wait-rej",
-                    "--hash",
-                    hash(&plan),
-                    "--wait",
-                    "10s",
-                ],
+                &[apply_args(&plan), vec!["--wait", "10s"]].concat(),
             )
         });
         std::thread::sleep(std::time::Duration::from_millis(150));
@@ -355,7 +323,8 @@ fn apply_checks_approvals_then_budget_then_drift() {
         let out = t
             .cmd("agent")
             .env("BOUND", "v2")
-            .args(["--json", "apply", "--key", "ordered", "--hash", hash(&plan)])
+            .arg("--json")
+            .args(apply_args(&plan))
             .output()
             .unwrap();
         Run::from(out)
@@ -403,14 +372,8 @@ fn apply_reruns_the_dry_run_in_the_planned_directory_from_anywhere() {
     let out = t
         .cmd("agent")
         .current_dir(t.path())
-        .args([
-            "--json",
-            "apply",
-            "--key",
-            "elsewhere",
-            "--hash",
-            hash(&plan),
-        ])
+        .arg("--json")
+        .args(apply_args(&plan))
         .output()
         .unwrap();
     let r = Run::from(out);
@@ -428,14 +391,8 @@ fn apply_after_a_bound_variable_changed_is_stale() {
     let out = t
         .cmd("agent")
         .env("TARGET_DB", "production")
-        .args([
-            "--json",
-            "apply",
-            "--key",
-            "drift-env",
-            "--hash",
-            hash(&plan),
-        ])
+        .arg("--json")
+        .args(apply_args(&plan))
         .output()
         .unwrap();
     let r = Run::from(out);
@@ -454,14 +411,8 @@ fn apply_after_a_bound_variable_changed_is_stale() {
     let out = t
         .cmd("agent")
         .env_remove("TARGET_DB")
-        .args([
-            "--json",
-            "apply",
-            "--key",
-            "drift-env",
-            "--hash",
-            hash(&plan),
-        ])
+        .arg("--json")
+        .args(apply_args(&plan))
         .output()
         .unwrap();
     assert_refused(&Run::from(out), 14, "stale");
@@ -545,15 +496,7 @@ fn apply_timeout_kills_the_command() {
     let started = std::time::Instant::now();
     let r = t.json(
         "agent",
-        &[
-            "apply",
-            "--key",
-            "slow",
-            "--hash",
-            hash(&plan),
-            "--timeout",
-            "200ms",
-        ],
+        &[apply_args(&plan), vec!["--timeout", "200ms"]].concat(),
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
     assert_ne!(r.code, 0, "{}", r.stdout_str());

@@ -4,7 +4,7 @@
 //! Every one of them ran the command before ladder bound what runs; each
 //! asserts that nothing ran and which refusal the agent got.
 
-use crate::harness::{Run, TestEnv, assert_refused, strict};
+use crate::harness::{Run, TestEnv, apply_args, assert_refused, strict};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -124,15 +124,7 @@ fn a_plan_made_under_a_looser_policy_takes_the_verdict_of_the_policy_in_force() 
     // The same loose policy at apply does not lower it again.
     let r = t.json(
         "agent",
-        &[
-            "--policy",
-            loose.to_str().unwrap(),
-            "apply",
-            "--key",
-            "sneak",
-            "--hash",
-            plan["hash"].as_str().unwrap(),
-        ],
+        &[vec!["--policy", loose.to_str().unwrap()], apply_args(&plan)].concat(),
     );
     assert_refused(&r, 10, "needs_approval");
     // A reviewer's approval is what lets it run.

@@ -2,7 +2,7 @@
 //! (its WAL, its write queue, its journal mode). The state files ladder
 //! refuses are in `state.rs`.
 
-use crate::harness::{TestEnv, strict};
+use crate::harness::{TestEnv, apply_args, strict};
 use serde_json::Value;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -45,13 +45,7 @@ fn wait_until_started(marker: &std::path::Path) {
 
 fn spawn_apply(t: &TestEnv, plan: &Value, extra: &[&str]) -> Child {
     t.std_cmd("agent")
-        .args([
-            "apply",
-            "--key",
-            plan["key"].as_str().unwrap(),
-            "--hash",
-            plan["hash"].as_str().unwrap(),
-        ])
+        .args(apply_args(plan))
         .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -207,8 +201,7 @@ fn a_symlinked_state_path_shares_the_run_lock() {
     let mut through_link = t.std_cmd("agent");
     through_link
         .env("LADDER_STATE", &link)
-        .args(["apply", "--key", "via-link", "--hash"])
-        .arg(plan["hash"].as_str().unwrap())
+        .args(apply_args(&plan))
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let mut first = through_link.spawn().unwrap();
@@ -352,15 +345,7 @@ fn timeout_kills_the_command_and_records_it() {
     let started = Instant::now();
     let r = t.json(
         "agent",
-        &[
-            "apply",
-            "--key",
-            "slow",
-            "--hash",
-            plan["hash"].as_str().unwrap(),
-            "--timeout",
-            "300ms",
-        ],
+        &[apply_args(&plan), vec!["--timeout", "300ms"]].concat(),
     );
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(r.code, 143);

@@ -4,8 +4,8 @@
 //! nothing else.
 
 use crate::harness::{
-    Run, STRICT_POLICY, T0, TestEnv, assert_human_error, assert_refused, hash, id, key, last_event,
-    seq_of, state_rows, strict,
+    Run, STRICT_POLICY, T0, TestEnv, apply_args, assert_human_error, assert_refused, id,
+    last_event, seq_of, state_rows, strict,
 };
 use serde_json::Value;
 
@@ -40,11 +40,7 @@ fn json_errors_are_one_object_on_stdout_with_code_and_message() {
     let plan = t.plan("agent", "j", &[], &["echo", "j"]);
     let cases: [(&[&str], i32, &str); 5] = [
         (&["show", "ffffffff"], 3, "not_found"),
-        (
-            &["apply", "--key", "j", "--hash", hash(&plan)],
-            10,
-            "needs_approval",
-        ),
+        (&apply_args(&plan), 10, "needs_approval"),
         (
             &["apply", "--key", "j", "--hash", "00"],
             13,
@@ -153,16 +149,8 @@ fn every_refusal_records_one_refused_event_and_changes_nothing_else() {
         .unwrap()
         .expect("free");
 
-    let apply = |p: &Value| -> Vec<String> {
-        vec![
-            "apply".into(),
-            "--key".into(),
-            key(p).into(),
-            "--hash".into(),
-            hash(p).into(),
-        ]
-    };
     let owned = |v: &[&str]| -> Vec<String> { v.iter().map(|s| s.to_string()).collect() };
+    let apply = |p: &Value| owned(&apply_args(p));
     let cases: Vec<(Vec<String>, &str, i32, &str)> = vec![
         (
             owned(&["apply", "--key", "nobody", "--hash", "00"]),
@@ -244,7 +232,8 @@ fn every_refusal_records_one_refused_event_and_changes_nothing_else() {
     let out = t
         .cmd("agent")
         .env("BOUND", "v2")
-        .args(["--json", "apply", "--key", "bound", "--hash", hash(&bound)])
+        .arg("--json")
+        .args(apply_args(&bound))
         .output()
         .unwrap();
     assert_refused(&Run::from(out), 14, "stale");

@@ -174,43 +174,18 @@ impl TestEnv {
     }
 
     pub fn apply(&self, actor: &str, plan: &Value) -> Run {
-        self.run(
-            actor,
-            &[
-                "apply",
-                "--key",
-                plan["key"].as_str().unwrap(),
-                "--hash",
-                plan["hash"].as_str().unwrap(),
-            ],
-        )
+        self.run(actor, &apply_args(plan))
     }
 
     pub fn apply_json(&self, actor: &str, plan: &Value) -> Run {
-        self.json(
-            actor,
-            &[
-                "apply",
-                "--key",
-                plan["key"].as_str().unwrap(),
-                "--hash",
-                plan["hash"].as_str().unwrap(),
-            ],
-        )
+        self.json(actor, &apply_args(plan))
     }
 
     /// `apply --json` of `plan` as the agent, with `env` set on top of the
     /// test's environment (what the agent changed between plan and apply).
     pub fn apply_with_env(&self, plan: &Value, env: &[(&str, &str)]) -> Run {
         let mut cmd = self.cmd("agent");
-        cmd.args([
-            "--json",
-            "apply",
-            "--key",
-            plan["key"].as_str().unwrap(),
-            "--hash",
-            plan["hash"].as_str().unwrap(),
-        ]);
+        cmd.arg("--json").args(apply_args(plan));
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -446,6 +421,13 @@ pub fn key(plan: &Value) -> &str {
 
 pub fn hash(plan: &Value) -> &str {
     plan["hash"].as_str().expect("plan hash")
+}
+
+/// `apply --key KEY --hash HASH` with `plan`'s own key and hash: what an
+/// agent runs to apply the plan that was approved. Tests that pass a wrong
+/// key or hash on purpose spell their argv out.
+pub fn apply_args(plan: &Value) -> Vec<&str> {
+    vec!["apply", "--key", key(plan), "--hash", hash(plan)]
 }
 
 /// Asserts a `--json` refusal: the exit code, `error.code`, a message, and

@@ -2,7 +2,7 @@
 //! went away is not), a stderr that cannot be written changes no exit code, and
 //! text an agent wrote cannot redraw a reviewer's terminal.
 
-use crate::harness::{TestEnv, assert_human_error, id, strict};
+use crate::harness::{TestEnv, apply_args, assert_human_error, id, strict};
 
 /// A pipe whose reader is already gone: every write to it fails with EPIPE.
 #[cfg(target_os = "linux")]
@@ -70,14 +70,13 @@ fn output_that_cannot_be_written_is_error_1_and_a_closed_pipe_is_quiet() {
         &["sh", "-c", "seq 1 100000; echo FAILED >&2; exit 4"],
     );
     t.approve("alice", &coded);
-    let hash = coded["hash"].as_str().unwrap();
-    let first = ["--json", "apply", "--key", "coded", "--hash", hash];
+    let first = [vec!["--json"], apply_args(&coded)].concat();
     let (code, stderr) = run_to(&first, closed_pipe());
     assert_eq!(code, Some(4), "{stderr}");
     let passing: [&[&str]; 4] = [
         &["replay", "--key", "coded"],
         &["--json", "replay", "--key", "coded"],
-        &["apply", "--key", "coded", "--hash", hash],
+        &apply_args(&coded),
         &first,
     ];
     for args in passing {
@@ -97,8 +96,7 @@ fn output_that_cannot_be_written_is_error_1_and_a_closed_pipe_is_quiet() {
     // A refusal keeps its own code when its JSON report cannot be written,
     // and the report goes to stderr instead of being lost.
     let pending = t.plan("agent", "p", &[], &["rm", "-rf", "build"]);
-    let hash = pending["hash"].as_str().unwrap();
-    let (code, stderr) = run_to(&["--json", "apply", "--key", "p", "--hash", hash], full());
+    let (code, stderr) = run_to(&[vec!["--json"], apply_args(&pending)].concat(), full());
     assert_eq!(code, Some(10), "{stderr}");
     assert!(stderr.contains("failed to write to stdout"), "{stderr}");
     assert!(stderr.contains("needs 1 more approval"), "{stderr}");
@@ -151,8 +149,7 @@ fn a_stderr_that_cannot_be_written_changes_no_exit_code() {
     );
     let (code, _) = run("alice", &["approve", "--key", "loud", "--yes"], full());
     assert_eq!(code, Some(0), "approve");
-    let hash = loud["hash"].as_str().unwrap();
-    let (code, stdout) = run("agent", &["apply", "--key", "loud", "--hash", hash], full());
+    let (code, stdout) = run("agent", &apply_args(&loud), full());
     assert_eq!(code, Some(0), "apply");
     assert_eq!(stdout, "out\n");
     let (code, _) = run("agent", &["replay", "--key", "loud"], closed_pipe());

@@ -3,7 +3,7 @@
 //! approval, approved at once).
 
 use crate::harness::{
-    STRICT_POLICY, T0, TestEnv, assert_human_error, assert_refused, count, hash, id,
+    STRICT_POLICY, T0, TestEnv, apply_args, assert_human_error, assert_refused, count, id,
     is_rfc3339_utc, is_sha256_hex, key, last_event, state_rows, strict, strict_at,
 };
 use serde_json::Value;
@@ -383,7 +383,7 @@ fn denied_plan_exits_18_with_the_error_and_the_plan() {
     assert_human_error(&r, 18);
 
     // Apply and approve of a denied plan answer `denied`.
-    let r = t.json("agent", &["apply", "--key", "nope", "--hash", hash(plan)]);
+    let r = t.json("agent", &apply_args(plan));
     assert_refused(&r, 18, "denied");
     let r = t.json("alice", &["approve", id(plan), "--yes"]);
     assert_refused(&r, 18, "denied");

@@ -1,6 +1,6 @@
 //! The ladder walked end to end, rung by rung.
 
-use crate::harness::{STRICT_POLICY, TestEnv, strict};
+use crate::harness::{STRICT_POLICY, TestEnv, apply_args, strict};
 use serde_json::Value;
 
 #[test]
@@ -79,13 +79,7 @@ fn the_command_runs_in_the_planned_directory_wherever_apply_is_invoked() {
     let out = t
         .cmd("agent")
         .current_dir(t.path())
-        .args([
-            "apply",
-            "--key",
-            "pwd",
-            "--hash",
-            plan["hash"].as_str().unwrap(),
-        ])
+        .args(apply_args(&plan))
         .output()
         .unwrap();
     let canonical = std::fs::canonicalize(&planned).unwrap();
