@@ -4,16 +4,10 @@
 //! Every one of them ran the command before ladder bound what runs; each
 //! asserts that nothing ran and which refusal the agent got.
 
-use crate::harness::{Run, STRICT_POLICY, TestEnv};
+use crate::harness::{Run, TestEnv, apply_args, assert_refused, strict};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-
-fn strict() -> TestEnv {
-    let mut t = TestEnv::new();
-    t.with_policy(STRICT_POLICY);
-    t
-}
 
 /// Plans `argv` as the agent, has alice approve it, and returns the plan.
 fn approved(t: &TestEnv, key: &str, argv: &[&str]) -> Value {
@@ -22,17 +16,6 @@ fn approved(t: &TestEnv, key: &str, argv: &[&str]) -> Value {
     let r = t.approve("alice", &plan);
     assert_eq!(r.code, 0, "{}", r.stderr);
     plan
-}
-
-fn refused(r: &Run, code: i32, name: &str) {
-    assert_eq!(
-        r.code,
-        code,
-        "stdout: {}\nstderr: {}",
-        r.stdout_str(),
-        r.stderr
-    );
-    assert_eq!(r.error_code(), name, "{}", r.stdout_str());
 }
 
 /// An executable shell script at `path` that records that it ran.
@@ -106,7 +89,7 @@ fn a_plan_made_under_a_looser_policy_takes_the_verdict_of_the_policy_in_force() 
 
     // A plain apply: the policy in force (STRICT) wants one approval.
     let r = t.apply_json("agent", &plan);
-    refused(&r, 10, "needs_approval");
+    assert_refused(&r, 10, "needs_approval");
     assert!(!marker.exists(), "nothing ran");
     let shown = t.show(&plan);
     assert_eq!(shown["status"], "pending");
@@ -141,17 +124,9 @@ fn a_plan_made_under_a_looser_policy_takes_the_verdict_of_the_policy_in_force() 
     // The same loose policy at apply does not lower it again.
     let r = t.json(
         "agent",
-        &[
-            "--policy",
-            loose.to_str().unwrap(),
-            "apply",
-            "--key",
-            "sneak",
-            "--hash",
-            plan["hash"].as_str().unwrap(),
-        ],
+        &[vec!["--policy", loose.to_str().unwrap()], apply_args(&plan)].concat(),
     );
-    refused(&r, 10, "needs_approval");
+    assert_refused(&r, 10, "needs_approval");
     // A reviewer's approval is what lets it run.
     assert_eq!(t.approve("alice", &plan).code, 0);
     assert_eq!(t.apply_json("agent", &plan).code, 0);
@@ -180,7 +155,7 @@ fn a_policy_in_force_that_denies_the_command_denies_the_plan() {
     );
     let plan = r.json();
     assert_eq!(plan["status"], "approved");
-    refused(&t.apply_json("agent", &plan), 18, "denied");
+    assert_refused(&t.apply_json("agent", &plan), 18, "denied");
     assert_eq!(t.show(&plan)["status"], "denied");
     assert_eq!(t.json("viewer", &["log", "--verify"]).code, 0);
 }
@@ -318,7 +293,7 @@ fn a_status_written_into_the_state_file_approves_nothing() {
         )
         .unwrap();
     // Approvals are recounted from the approval records: there are none.
-    refused(&t.apply_json("agent", &plan), 10, "needs_approval");
+    assert_refused(&t.apply_json("agent", &plan), 10, "needs_approval");
     assert!(!marker.exists());
 }
 
@@ -336,7 +311,7 @@ fn a_verdict_written_into_the_state_file_is_tampered() {
         .unwrap();
     // The policy that decided at plan time gives it one approval still: the
     // row's verdict was edited, not raised by a stricter policy.
-    refused(&t.apply_json("agent", &plan), 21, "tampered");
+    assert_refused(&t.apply_json("agent", &plan), 21, "tampered");
     assert!(!marker.exists());
     assert!(!t.event_kinds().contains(&"escalated".to_string()));
 }
@@ -357,7 +332,7 @@ fn an_approval_row_in_the_planners_name_counts_for_nothing() {
         [plan["id"].as_str().unwrap()],
     )
     .unwrap();
-    refused(&t.apply_json("agent", &plan), 10, "needs_approval");
+    assert_refused(&t.apply_json("agent", &plan), 10, "needs_approval");
     assert!(!marker.exists());
 }
 
@@ -374,7 +349,7 @@ fn a_command_rewritten_in_an_approved_row_is_tampered() {
             rusqlite::params![plan["id"].as_str().unwrap(), argv.as_bytes()],
         )
         .unwrap();
-    refused(&t.apply_json("agent", &plan), 21, "tampered");
+    assert_refused(&t.apply_json("agent", &plan), 21, "tampered");
     assert!(!marker.exists());
     let last = t.events().last().unwrap().clone();
     assert_eq!(last["kind"], "refused");
@@ -407,7 +382,7 @@ fn a_command_and_hash_rewritten_together_match_no_approval() {
     )
     .unwrap();
     forged["hash"] = Value::from(new_hash);
-    refused(&t.apply_json("agent", &forged), 10, "needs_approval");
+    assert_refused(&t.apply_json("agent", &forged), 10, "needs_approval");
     assert!(!marker.exists());
 }
 
@@ -457,7 +432,7 @@ fn a_plan_hashed_before_version_2_is_stale_at_apply() {
     old["hash"] = Value::from(v1);
     assert_eq!(t.show(&plan)["hash_version"], 1);
     let r = t.apply_json("agent", &old);
-    refused(&r, 14, "stale");
+    assert_refused(&r, 14, "stale");
     let message = r.json()["error"]["message"].as_str().unwrap().to_string();
     assert!(message.contains("did not bind the program"), "{message}");
 }
@@ -523,7 +498,7 @@ fn another_program_first_on_path_at_apply_is_stale() {
     assert_eq!(plan["program"], one.join("tool").to_str().unwrap());
     assert_eq!(t.approve("alice", &plan).code, 0);
     let r = t.apply_with_env(&plan, &[("PATH", &path_with(&two))]);
-    refused(&r, 14, "stale");
+    assert_refused(&r, 14, "stale");
     assert!(!ran1.exists() && !ran2.exists(), "nothing ran");
     // From the planning PATH, the reviewed program runs, by its path.
     let r = t.apply_with_env(&plan, &[("PATH", &path_with(&one))]);
@@ -550,7 +525,7 @@ fn a_program_that_appears_earlier_on_the_same_path_is_stale() {
     let plan = r.json();
     assert_eq!(t.approve("alice", &plan).code, 0);
     tool(&t.work().join("tool"), &planted);
-    refused(&t.apply_with_env(&plan, &[("PATH", &path)]), 14, "stale");
+    assert_refused(&t.apply_with_env(&plan, &[("PATH", &path)]), 14, "stale");
     assert!(!ran.exists() && !planted.exists());
 }
 
@@ -563,7 +538,7 @@ fn a_program_file_replaced_after_approval_is_stale() {
     let program = bin.join("tool");
     let plan = approved(&t, "tool", &[program.to_str().unwrap()]);
     std::fs::write(&program, "#!/bin/sh\necho evil >> /dev/null\n").unwrap();
-    refused(&t.apply_json("agent", &plan), 14, "stale");
+    assert_refused(&t.apply_json("agent", &plan), 14, "stale");
     assert!(!ran.exists());
 }
 
@@ -576,7 +551,7 @@ fn an_edited_script_is_stale() {
     let plan = approved(&t, "job", &["sh", "job.sh"]);
     std::fs::write(&script, format!("touch '{}'\n", marker.display())).unwrap();
     let r = t.apply_json("agent", &plan);
-    refused(&r, 14, "stale");
+    assert_refused(&r, 14, "stale");
     assert!(
         r.json()["error"]["message"]
             .as_str()
@@ -605,7 +580,7 @@ fn a_directory_swapped_for_a_symlink_is_stale() {
     assert_eq!(t.approve("alice", &plan).code, 0);
     std::fs::rename(&dir, t.path().join("site.orig")).unwrap();
     std::os::unix::fs::symlink(&other, &dir).unwrap();
-    refused(&t.apply_json("agent", &plan), 14, "stale");
+    assert_refused(&t.apply_json("agent", &plan), 14, "stale");
     assert!(
         other.join("tmpfile").exists(),
         "the other directory's file is still there"
@@ -626,7 +601,7 @@ fn a_directory_replaced_by_another_at_the_same_path_is_stale() {
     assert_eq!(t.approve("alice", &plan).code, 0);
     std::fs::rename(&dir, t.path().join("site.orig")).unwrap();
     std::fs::create_dir_all(&dir).unwrap();
-    refused(&t.apply_json("agent", &plan), 14, "stale");
+    assert_refused(&t.apply_json("agent", &plan), 14, "stale");
 }
 
 // 6. The loader environment is not the agent's to change.
@@ -640,7 +615,7 @@ fn bash_env_set_at_apply_is_stale() {
     std::fs::write(t.work().join("job.sh"), "echo job\n").unwrap();
     let plan = approved(&t, "job", &["bash", "job.sh"]);
     let r = t.apply_with_env(&plan, &[("BASH_ENV", inject.to_str().unwrap())]);
-    refused(&r, 14, "stale");
+    assert_refused(&r, 14, "stale");
     assert!(
         r.json()["error"]["message"]
             .as_str()
@@ -655,7 +630,7 @@ fn a_loader_variable_of_a_family_set_at_apply_is_stale() {
     let t = strict();
     let plan = approved(&t, "job", &["true"]);
     let r = t.apply_with_env(&plan, &[("LD_AUDIT", "/tmp/audit.so")]);
-    refused(&r, 14, "stale");
+    assert_refused(&r, 14, "stale");
     assert!(
         r.json()["error"]["message"]
             .as_str()
@@ -663,7 +638,7 @@ fn a_loader_variable_of_a_family_set_at_apply_is_stale() {
             .contains("LD_AUDIT")
     );
     let r = t.apply_with_env(&plan, &[("BASH_FUNC_ls%%", "() { rm -rf .; }")]);
-    refused(&r, 14, "stale");
+    assert_refused(&r, 14, "stale");
 }
 
 // 7. What the policy looked at is bound.
@@ -693,7 +668,7 @@ env = { KUBE_CONTEXT = "prod*" }
             .contains_key("KUBE_CONTEXT")
     );
     let r = t.apply_with_env(&plan, &[("KUBE_CONTEXT", "prod-eu")]);
-    refused(&r, 14, "stale");
+    assert_refused(&r, 14, "stale");
     assert!(
         r.json()["error"]["message"]
             .as_str()
@@ -745,7 +720,7 @@ dry_run_output = "will be destroyed"
     );
     let r = t.apply_json("agent", &plan);
     assert!(!marker.exists(), "ran on one approval: {}", r.stdout_str());
-    refused(&r, 21, "tampered");
+    assert_refused(&r, 21, "tampered");
 }
 
 #[test]
@@ -773,5 +748,5 @@ fn an_applied_plan_set_back_to_approved_does_not_run_again() {
     let r = t.apply_json("agent", &plan);
     let runs = std::fs::read_to_string(&marker).unwrap().lines().count();
     assert_eq!(runs, 1, "ran again: {}", r.stdout_str());
-    refused(&r, 21, "tampered");
+    assert_refused(&r, 21, "tampered");
 }

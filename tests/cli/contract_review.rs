@@ -1,13 +1,7 @@
 //! What a review against CONTRACT.md found: each test asserts what the
 //! contract says, and failed before it was fixed.
 
-use crate::harness::{STRICT_POLICY, TestEnv};
-
-fn strict() -> TestEnv {
-    let mut t = TestEnv::new();
-    t.with_policy(STRICT_POLICY);
-    t
-}
+use crate::harness::strict;
 
 /// CONTRACT: "A refusal changes nothing but the ledger (it records a
 /// `refused` event)" and "`--verify` checks the whole hash chain and the

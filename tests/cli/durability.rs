@@ -1,15 +1,11 @@
-//! Exactly once under contention and crashes; bad state files.
+//! Exactly once under contention and crashes, and the state file under load
+//! (its WAL, its write queue, its journal mode). The state files ladder
+//! refuses are in `state.rs`.
 
-use crate::harness::{STRICT_POLICY, TestEnv};
+use crate::harness::{TestEnv, apply_args, strict};
 use serde_json::Value;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
-
-fn env() -> TestEnv {
-    let mut t = TestEnv::new();
-    t.with_policy(STRICT_POLICY);
-    t
-}
 
 fn status_of(t: &TestEnv, plan: &Value) -> String {
     t.db()
@@ -49,13 +45,7 @@ fn wait_until_started(marker: &std::path::Path) {
 
 fn spawn_apply(t: &TestEnv, plan: &Value, extra: &[&str]) -> Child {
     t.std_cmd("agent")
-        .args([
-            "apply",
-            "--key",
-            plan["key"].as_str().unwrap(),
-            "--hash",
-            plan["hash"].as_str().unwrap(),
-        ])
+        .args(apply_args(plan))
         .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -71,7 +61,7 @@ fn signal(child: &Child, sig: i32) {
 
 #[test]
 fn kill_9_during_the_run_leaves_it_interrupted_until_a_person_resolves_it() {
-    let t = env();
+    let t = strict();
     let count = t.path().join("count");
     let fast = t.path().join("fast");
     let script = format!(
@@ -152,7 +142,7 @@ fn dead_run(t: &TestEnv, key: &str) -> Value {
 /// and `resolve` noticed; `replay` answered `in_flight` for ever.
 #[test]
 fn every_command_calls_a_dead_run_interrupted() {
-    let t = env();
+    let t = strict();
     let interrupted_events = |t: &TestEnv| {
         t.event_kinds()
             .iter()
@@ -200,7 +190,7 @@ fn every_command_calls_a_dead_run_interrupted() {
 /// plan is in flight for both and runs once.
 #[test]
 fn a_symlinked_state_path_shares_the_run_lock() {
-    let t = env();
+    let t = strict();
     let link = t.path().join("link.db");
     std::os::unix::fs::symlink(t.state(), &link).unwrap();
     let started = t.path().join("started");
@@ -211,8 +201,7 @@ fn a_symlinked_state_path_shares_the_run_lock() {
     let mut through_link = t.std_cmd("agent");
     through_link
         .env("LADDER_STATE", &link)
-        .args(["apply", "--key", "via-link", "--hash"])
-        .arg(plan["hash"].as_str().unwrap())
+        .args(apply_args(&plan))
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let mut first = through_link.spawn().unwrap();
@@ -235,7 +224,7 @@ fn a_symlinked_state_path_shares_the_run_lock() {
 /// interrupted one.
 #[test]
 fn a_failed_sync_of_the_running_record_runs_nothing() {
-    let mut t = env();
+    let mut t = strict();
     let marker = t.path().join("ran");
     let script = format!("echo run >> {}", marker.display());
     let plan = t.plan("agent", "sync", &[], &["sh", "-c", &script]);
@@ -272,7 +261,7 @@ fn a_failed_sync_of_the_running_record_runs_nothing() {
 /// the commit itself is made durable.
 #[test]
 fn a_state_file_in_rollback_journal_mode_still_applies() {
-    let t = env();
+    let t = strict();
     let first = t.plan("agent", "one", &[], &["true"]);
     let mode: String = t
         .db()
@@ -293,7 +282,7 @@ fn a_state_file_in_rollback_journal_mode_still_applies() {
 
 #[test]
 fn resolve_succeeded_makes_later_applies_replay() {
-    let t = env();
+    let t = strict();
     let plan = t.plan("agent", "crash2", &[], &["sleep", "3"]);
     t.approve("alice", &plan);
     let mut ladder = spawn_apply(&t, &plan, &[]);
@@ -328,7 +317,7 @@ fn resolve_succeeded_makes_later_applies_replay() {
 
 #[test]
 fn sigterm_to_ladder_is_forwarded_and_the_outcome_recorded() {
-    let t = env();
+    let t = strict();
     let plan = t.plan("agent", "term", &[], &["sleep", "5"]);
     t.approve("alice", &plan);
     let started = Instant::now();
@@ -350,21 +339,13 @@ fn sigterm_to_ladder_is_forwarded_and_the_outcome_recorded() {
 
 #[test]
 fn timeout_kills_the_command_and_records_it() {
-    let t = env();
+    let t = strict();
     let plan = t.plan("agent", "slow", &[], &["sleep", "10"]);
     t.approve("alice", &plan);
     let started = Instant::now();
     let r = t.json(
         "agent",
-        &[
-            "apply",
-            "--key",
-            "slow",
-            "--hash",
-            plan["hash"].as_str().unwrap(),
-            "--timeout",
-            "300ms",
-        ],
+        &[apply_args(&plan), vec!["--timeout", "300ms"]].concat(),
     );
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(r.code, 143);
@@ -380,7 +361,7 @@ fn timeout_kills_the_command_and_records_it() {
 
 #[test]
 fn many_processes_racing_one_key_run_it_exactly_once() {
-    let t = env();
+    let t = strict();
     let count = t.path().join("count");
     let script = format!("echo run >> {}; sleep 0.3", count.display());
     let plan = t.plan("agent", "race", &[], &["sh", "-c", &script]);
@@ -416,7 +397,7 @@ fn many_processes_racing_one_key_run_it_exactly_once() {
 
 #[test]
 fn many_processes_with_distinct_keys_all_succeed() {
-    let t = env();
+    let t = strict();
     let plans: Vec<Value> = (0..12)
         .map(|i| {
             let p = t.plan("agent", &format!("k{i}"), &[], &["true", &i.to_string()]);
@@ -438,124 +419,9 @@ fn many_processes_with_distinct_keys_all_succeed() {
     assert_eq!(v.code, 0, "{}", v.stderr);
 }
 
-fn refused_and_untouched(t: &TestEnv, needle: &str) {
-    let before = std::fs::read(t.state()).unwrap();
-    for args in [
-        vec!["list"],
-        vec!["plan", "--key", "k", "--", "ls"],
-        vec!["log", "--verify"],
-    ] {
-        let r = t.run("agent", &args);
-        assert_eq!(r.code, 1, "{args:?}: {}", r.stderr);
-        assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
-        assert!(
-            r.stderr.starts_with("ladder: ") && r.stderr.contains(needle),
-            "{}",
-            r.stderr
-        );
-    }
-    assert_eq!(
-        std::fs::read(t.state()).unwrap(),
-        before,
-        "the state file was modified"
-    );
-}
-
-#[test]
-fn a_state_file_that_is_not_a_database_is_refused_and_left_alone() {
-    let t = env();
-    std::fs::write(t.state(), "not a database\n".repeat(100)).unwrap();
-    refused_and_untouched(&t, "not a readable database");
-}
-
-/// SQLite's name for a database in memory is no place for a ledger: refused
-/// at once (it used to retry switching to WAL for 30 seconds first).
-#[test]
-fn a_state_path_of_memory_is_refused_at_once() {
-    let t = env();
-    let started = Instant::now();
-    let r = t.run(
-        "agent",
-        &["--state", ":memory:", "plan", "--key", "k", "--", "ls"],
-    );
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
-    assert!(r.stderr.contains("not a file"), "{}", r.stderr);
-    assert!(started.elapsed() < Duration::from_secs(10), "it waited");
-}
-
-#[test]
-fn a_truncated_state_file_is_refused_and_left_alone() {
-    let t = env();
-    for i in 0..40 {
-        t.plan(
-            "agent",
-            &format!("k{i}"),
-            &["--reason", &"x".repeat(500)],
-            &["true"],
-        );
-    }
-    // Fold the WAL into the main file so truncating it loses real pages.
-    t.db()
-        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
-        .unwrap();
-    let bytes = std::fs::read(t.state()).unwrap();
-    assert!(bytes.len() > 8192);
-    std::fs::write(t.state(), &bytes[..bytes.len() / 2]).unwrap();
-    let before = std::fs::read(t.state()).unwrap();
-    let r = t.run("agent", &["list", "--status", "all"]);
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(
-        r.stderr.starts_with("ladder: ") && r.stderr.lines().count() == 1,
-        "{}",
-        r.stderr
-    );
-    assert_eq!(std::fs::read(t.state()).unwrap(), before);
-}
-
-#[test]
-fn a_state_file_from_a_newer_ladder_is_refused() {
-    let t = env();
-    t.plan("agent", "k", &[], &["true"]);
-    t.db().execute_batch("PRAGMA user_version = 999;").unwrap();
-    refused_and_untouched(&t, "newer than this ladder");
-}
-
-#[test]
-fn someone_elses_sqlite_database_is_refused() {
-    let t = env();
-    t.db()
-        .execute_batch("CREATE TABLE cats (name TEXT); INSERT INTO cats VALUES ('tom');")
-        .unwrap();
-    refused_and_untouched(&t, "not a ladder state file");
-}
-
-#[test]
-fn a_state_path_that_cannot_be_created_is_a_clear_error() {
-    let t = env();
-    let r = t.run(
-        "agent",
-        &[
-            "--state",
-            "/proc/ladder/state.db",
-            "plan",
-            "--key",
-            "k",
-            "--",
-            "ls",
-        ],
-    );
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(
-        r.stderr.starts_with("ladder: ") && r.stderr.contains("/proc/ladder"),
-        "{}",
-        r.stderr
-    );
-}
-
 #[test]
 fn large_output_streams_through_and_the_record_is_capped() {
-    let t = env();
+    let t = strict();
     // 32 MiB on stdout, streamed to the caller while only 1 MiB is kept.
     let plan = t.plan(
         "agent",
@@ -597,7 +463,7 @@ fn live_wal_frames(wal: &std::path::Path) -> usize {
 /// over every 64 frames instead.
 #[test]
 fn the_wal_stays_short_when_plans_come_one_process_at_a_time() {
-    let t = env();
+    let t = strict();
     let wal = std::path::PathBuf::from(format!("{}-wal", t.state().display()));
     let (mut longest, mut largest_file) = (0, 0);
     for i in 0..40 {
@@ -626,7 +492,7 @@ fn the_wal_stays_short_when_plans_come_one_process_at_a_time() {
 #[test]
 fn a_writer_waits_in_the_queue_while_another_holds_its_turn_and_then_writes() {
     use ladder::store::sqlite::write_queue::WriteQueue;
-    let t = env();
+    let t = strict();
     t.plan("agent", "first", &[], &["true"]);
     // This test process takes the writers' turn, as a ladder in the middle
     // of a write would.
@@ -656,71 +522,11 @@ fn a_writer_waits_in_the_queue_while_another_holds_its_turn_and_then_writes() {
     assert_eq!(plans, 2);
 }
 
-/// `--state /dev/null` used to be opened as a database: SQLite created
-/// `/dev/null-journal` beside it. A path that exists and is not a regular
-/// file is refused before anything is created next to it.
-#[test]
-fn a_state_path_that_is_a_device_or_a_fifo_is_refused_up_front() {
-    let t = env();
-    let beside = |p: &str| -> Vec<String> {
-        ["-journal", "-wal", "-shm", ".lock"]
-            .iter()
-            .map(|s| format!("{p}{s}"))
-            .collect()
-    };
-    for f in beside("/dev/null") {
-        let _ = std::fs::remove_file(&f);
-    }
-    let fifo = t.path().join("state.fifo");
-    let status = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .expect("mkfifo");
-    assert!(status.success());
-    let fifo = fifo.to_str().unwrap().to_string();
-    for state in ["/dev/null", fifo.as_str()] {
-        for args in [
-            &["list"][..],
-            &["plan", "--key", "k", "--", "ls"],
-            &["log", "--verify"],
-        ] {
-            let mut all = vec!["--state", state];
-            all.extend_from_slice(args);
-            let started = Instant::now();
-            let r = t.run("agent", &all);
-            assert_eq!(r.code, 1, "{state} {args:?}: {}", r.stderr);
-            assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
-            assert!(
-                r.stderr.starts_with("ladder: ") && r.stderr.contains("not a regular file"),
-                "{}",
-                r.stderr
-            );
-            assert!(started.elapsed() < Duration::from_secs(10), "it waited");
-            for f in beside(state) {
-                assert!(
-                    std::fs::symlink_metadata(&f).is_err(),
-                    "{state} {args:?} created {f}"
-                );
-            }
-        }
-    }
-    // A symlink to a regular state file still works.
-    t.plan("agent", "real", &[], &["true"]);
-    let link = t.path().join("link.db");
-    std::os::unix::fs::symlink(t.state(), &link).unwrap();
-    let r = t.json(
-        "agent",
-        &["--state", link.to_str().unwrap(), "show", "--key", "real"],
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(r.json()["key"], "real");
-}
-
 /// `log --verify` cross-checks every plan row against its events: a state
 /// that only ladder wrote must pass, whatever each plan went through.
 #[test]
 fn log_verify_accepts_an_untouched_state_with_plans_in_every_status() {
-    let mut t = env();
+    let mut t = strict();
     // Expired: planned long ago, never approved.
     t.at("2020-01-01T00:00:00Z");
     t.plan("agent", "expired", &[], &["echo", "old"]);

@@ -1,7 +1,9 @@
-//! `completions/` and `man/` are generated from the CLI definition; this
-//! fails when the committed files are out of date.
+//! `ladder completions` and `ladder man`, and the `completions/` and `man/`
+//! generated from the CLI definition; this fails when the committed files
+//! are out of date.
 //! Regenerate with: `LADDER_BLESS=1 cargo test --test cli generated`.
 
+use crate::harness::TestEnv;
 use std::path::Path;
 
 fn check(path: &Path, expected: &[u8], stale: &mut Vec<String>) {
@@ -73,4 +75,55 @@ fn top_level_help_describes_every_command() {
             sub.get_name()
         );
     }
+}
+
+#[test]
+fn completions_and_man_produce_output() {
+    let t = TestEnv::new();
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let r = t.run("u", &["completions", shell]);
+        assert_eq!(r.code, 0, "{shell}: {}", r.stderr);
+        let text = r.stdout_str();
+        assert!(
+            text.contains("ladder") && text.contains("approve"),
+            "{shell}"
+        );
+    }
+    let r = t.run("u", &["man"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let page = r.stdout_str();
+    assert!(
+        page.contains(".TH ladder 1"),
+        "{}",
+        &page[..page.len().min(300)]
+    );
+    assert!(page.contains("apply"));
+
+    // They need no state and no policy.
+    assert!(!t.state().exists());
+    let mut broken = TestEnv::new();
+    broken.with_policy("not toml at all [");
+    assert_eq!(broken.run("u", &["completions", "bash"]).code, 0);
+    assert_eq!(broken.run("u", &["man"]).code, 0);
+
+    // Exactly what `completions/` and `man/` hold (generated from the CLI).
+    let r = t.run("u", &["completions", "bash"]);
+    assert_eq!(
+        r.stdout,
+        ladder::commands::completions::script(
+            <ladder::cli::Cli as clap::CommandFactory>::command(),
+            clap_complete::Shell::Bash
+        )
+    );
+    let r = t.run("u", &["man"]);
+    assert_eq!(
+        r.stdout,
+        ladder::commands::man::page(<ladder::cli::Cli as clap::CommandFactory>::command(), None)
+            .unwrap()
+    );
+
+    let dir = t.path().join("man-out");
+    let r = t.run("u", &["man", "--dir", dir.to_str().unwrap()]);
+    assert_eq!(r.code, 0);
+    assert!(dir.join("ladder.1").exists() && dir.join("ladder-apply.1").exists());
 }

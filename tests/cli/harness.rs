@@ -4,6 +4,7 @@
 
 use assert_cmd::Command;
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -173,43 +174,18 @@ impl TestEnv {
     }
 
     pub fn apply(&self, actor: &str, plan: &Value) -> Run {
-        self.run(
-            actor,
-            &[
-                "apply",
-                "--key",
-                plan["key"].as_str().unwrap(),
-                "--hash",
-                plan["hash"].as_str().unwrap(),
-            ],
-        )
+        self.run(actor, &apply_args(plan))
     }
 
     pub fn apply_json(&self, actor: &str, plan: &Value) -> Run {
-        self.json(
-            actor,
-            &[
-                "apply",
-                "--key",
-                plan["key"].as_str().unwrap(),
-                "--hash",
-                plan["hash"].as_str().unwrap(),
-            ],
-        )
+        self.json(actor, &apply_args(plan))
     }
 
     /// `apply --json` of `plan` as the agent, with `env` set on top of the
     /// test's environment (what the agent changed between plan and apply).
     pub fn apply_with_env(&self, plan: &Value, env: &[(&str, &str)]) -> Run {
         let mut cmd = self.cmd("agent");
-        cmd.args([
-            "--json",
-            "apply",
-            "--key",
-            plan["key"].as_str().unwrap(),
-            "--hash",
-            plan["hash"].as_str().unwrap(),
-        ]);
+        cmd.arg("--json").args(apply_args(plan));
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -412,3 +388,176 @@ name = "forbidden"
 tier = "deny"
 commands = ["forbidden-thing **"]
 "#;
+
+// ---------------------------------------------------------------------------
+// Shared by the tests of each rung
+// ---------------------------------------------------------------------------
+
+/// A fixed clock for tests that need one: where their windows start.
+pub const T0: &str = "2026-01-01T00:00:00Z";
+
+/// A fresh environment under [`STRICT_POLICY`].
+pub fn strict() -> TestEnv {
+    let mut t = TestEnv::new();
+    t.with_policy(STRICT_POLICY);
+    t
+}
+
+/// [`strict`] with the clock fixed at `now` (RFC 3339).
+pub fn strict_at(now: &str) -> TestEnv {
+    let mut t = strict();
+    t.at(now);
+    t
+}
+
+/// A plan object's `id`, `key` and `hash`.
+pub fn id(plan: &Value) -> &str {
+    plan["id"].as_str().expect("plan id")
+}
+
+pub fn key(plan: &Value) -> &str {
+    plan["key"].as_str().expect("plan key")
+}
+
+pub fn hash(plan: &Value) -> &str {
+    plan["hash"].as_str().expect("plan hash")
+}
+
+/// `apply --key KEY --hash HASH` with `plan`'s own key and hash: what an
+/// agent runs to apply the plan that was approved. Tests that pass a wrong
+/// key or hash on purpose spell their argv out.
+pub fn apply_args(plan: &Value) -> Vec<&str> {
+    vec!["apply", "--key", key(plan), "--hash", hash(plan)]
+}
+
+/// Asserts a `--json` refusal: the exit code, `error.code`, a message, and
+/// nothing but one JSON object on stdout.
+#[track_caller]
+pub fn assert_refused(r: &Run, code: i32, name: &str) {
+    assert_eq!(
+        r.code,
+        code,
+        "expected exit {code} ({name})\nstdout: {}\nstderr: {}",
+        r.stdout_str(),
+        r.stderr
+    );
+    let v = r.json();
+    assert_eq!(v["error"]["code"], name, "{v}");
+    let msg = v["error"]["message"].as_str().unwrap_or("");
+    assert!(!msg.is_empty(), "error without a message: {v}");
+}
+
+/// Asserts a human refusal: the exit code, nothing on stdout, and exactly one
+/// line on stderr starting `ladder: `.
+#[track_caller]
+pub fn assert_human_error(r: &Run, code: i32) {
+    assert_eq!(
+        r.code,
+        code,
+        "stdout: {}\nstderr: {}",
+        r.stdout_str(),
+        r.stderr
+    );
+    assert!(
+        r.stdout.is_empty(),
+        "stdout must be empty: {:?}",
+        r.stdout_str()
+    );
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line on stderr, got: {:?}", r.stderr);
+    assert!(lines[0].starts_with("ladder: "), "{:?}", r.stderr);
+}
+
+/// How many of `kinds` are `kind`.
+pub fn count(kinds: &[String], kind: &str) -> usize {
+    kinds.iter().filter(|k| *k == kind).count()
+}
+
+/// The newest ledger event.
+pub fn last_event(t: &TestEnv) -> Value {
+    t.events().pop().expect("at least one event")
+}
+
+/// The plan's row number (what the run lock is keyed on).
+pub fn seq_of(t: &TestEnv, plan: &Value) -> i64 {
+    t.db()
+        .query_row("SELECT seq FROM plans WHERE id = ?1", [id(plan)], |r| {
+            r.get(0)
+        })
+        .unwrap()
+}
+
+/// Every row of every table but the ledger, as text: what a refusal must
+/// leave untouched.
+pub fn state_rows(t: &TestEnv) -> BTreeMap<String, Vec<String>> {
+    let db = t.db();
+    let mut out = BTreeMap::new();
+    for table in ["plans", "approvals", "executions"] {
+        let mut stmt = db.prepare(&format!("SELECT * FROM {table}")).unwrap();
+        let n = stmt.column_count();
+        let mut rows: Vec<String> = stmt
+            .query_map([], |row| {
+                let mut cells = Vec::new();
+                for i in 0..n {
+                    let v: rusqlite::types::Value = row.get(i)?;
+                    cells.push(format!("{v:?}"));
+                }
+                Ok(cells.join("|"))
+            })
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        rows.sort();
+        out.insert(table.to_string(), rows);
+    }
+    out
+}
+
+/// Simulates a ladder that died while running the plan: the plan is marked
+/// `running` with a started execution, and nobody holds its run lock.
+pub fn simulate_crash(t: &TestEnv, plan: &Value) {
+    let db = t.db();
+    db.execute(
+        "UPDATE plans SET status = 'running' WHERE id = ?1",
+        [id(plan)],
+    )
+    .unwrap();
+    db.execute(
+        "INSERT INTO executions (plan, attempt, key, tier, rule, actor, pid, started_at)
+         SELECT id, 1, key, tier, rule, 'agent', 999999, created_at FROM plans WHERE id = ?1",
+        [id(plan)],
+    )
+    .unwrap();
+}
+
+/// An RFC 3339 time in UTC (`...Z`), as the contract writes times.
+pub fn is_rfc3339_utc(v: &Value) -> bool {
+    v.as_str()
+        .is_some_and(|s| s.ends_with('Z') && ladder::clock::parse_rfc3339(s).is_ok())
+}
+
+/// A SHA-256 digest in lowercase hex.
+pub fn is_sha256_hex(v: &Value) -> bool {
+    v.as_str().is_some_and(|s| {
+        s.len() == 64
+            && s.chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    })
+}
+
+/// A plan whose command leaves a mark, so a test can tell whether it ran.
+pub fn marker_plan(
+    t: &TestEnv,
+    actor: &str,
+    key: &str,
+    flags: &[&str],
+) -> (Value, std::path::PathBuf) {
+    let mark = t.path().join(format!("ran-{}", key.replace('/', "_")));
+    let plan = t.plan(actor, key, flags, &["touch", mark.to_str().unwrap()]);
+    (plan, mark)
+}
+
+/// Runs ladder on a pseudo-terminal (see `TestEnv::on_terminal`), colours off.
+pub fn on_terminal(t: &TestEnv, actor: &str, args: &str, input: &str) -> Option<(i32, String)> {
+    t.on_terminal(actor, args, input, &[("NO_COLOR", "1")])
+}

@@ -2,17 +2,29 @@
 
 mod harness;
 
+mod apply;
+mod approve;
 mod attacks;
-mod contract;
 mod contract_review;
 mod durability;
 mod entry;
 mod examples;
+mod exit_codes;
 mod generated;
+mod global_options;
+mod list_show;
+mod log;
 mod mcp;
+mod output;
+mod plan;
+mod plan_hash;
 mod policy;
+mod policy_commands;
 mod previews;
+mod replay;
+mod resolve;
 mod review;
 mod review_attacks;
 mod rungs;
 mod snapshots;
+mod state;

@@ -2,7 +2,7 @@
 //! the way a client drives it (one JSON-RPC message per line, answers read
 //! as they come), with people deciding through the CLI in between.
 
-use crate::harness::{STRICT_POLICY, TestEnv};
+use crate::harness::{STRICT_POLICY, TestEnv, strict};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Stdio};
@@ -121,12 +121,6 @@ impl Drop for Session {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn strict() -> TestEnv {
-    let mut t = TestEnv::new();
-    t.with_policy(STRICT_POLICY);
-    t
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Policy depth, through the binary: conditions, confidence, escalation,
 //! budgets, notify, `apply --wait`, explain and check.
 
-use crate::harness::TestEnv;
+use crate::harness::{TestEnv, apply_args};
 use serde_json::Value;
 
 const BASE: &str = r#"
@@ -209,15 +209,8 @@ fn notify_gets_the_pending_plan_and_a_failure_never_fails_the_plan() {
 
 fn spawn_wait(t: &TestEnv, p: &Value, wait: &str) -> std::process::Child {
     t.std_cmd("agent")
-        .args([
-            "apply",
-            "--key",
-            p["key"].as_str().unwrap(),
-            "--hash",
-            p["hash"].as_str().unwrap(),
-            "--wait",
-            wait,
-        ])
+        .args(apply_args(p))
+        .args(["--wait", wait])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -3,34 +3,8 @@
 //! changed in between (another plan took the key, the hash is not the one
 //! reviewed) is refused, recording nothing for any other plan.
 
-use crate::harness::{Run, STRICT_POLICY, TestEnv};
+use crate::harness::{TestEnv, assert_refused, hash, id, simulate_crash, strict};
 use serde_json::Value;
-
-fn strict() -> TestEnv {
-    let mut t = TestEnv::new();
-    t.with_policy(STRICT_POLICY);
-    t
-}
-
-fn id(plan: &Value) -> &str {
-    plan["id"].as_str().expect("plan id")
-}
-
-fn hash(plan: &Value) -> &str {
-    plan["hash"].as_str().expect("plan hash")
-}
-
-#[track_caller]
-fn assert_refused(r: &Run, code: i32, name: &str) {
-    assert_eq!(
-        r.code,
-        code,
-        "expected exit {code} ({name})\nstdout: {}\nstderr: {}",
-        r.stdout_str(),
-        r.stderr
-    );
-    assert_eq!(r.json()["error"]["code"], name, "{}", r.stdout_str());
-}
 
 /// The ledger events of `kind` about `plan`.
 fn events_of(t: &TestEnv, kind: &str, plan: &Value) -> Vec<Value> {
@@ -38,24 +12,6 @@ fn events_of(t: &TestEnv, kind: &str, plan: &Value) -> Vec<Value> {
         .into_iter()
         .filter(|e| e["kind"] == kind && e["plan"] == plan["id"])
         .collect()
-}
-
-/// Leaves `plan` as a ladder that died mid-run would: `running`, with a
-/// started execution, its run lock free (the next command settles it as
-/// `interrupted`).
-fn simulate_crash(t: &TestEnv, plan: &Value) {
-    let db = t.db();
-    db.execute(
-        "UPDATE plans SET status = 'running' WHERE id = ?1",
-        [id(plan)],
-    )
-    .unwrap();
-    db.execute(
-        "INSERT INTO executions (plan, attempt, key, tier, rule, actor, pid, started_at)
-         SELECT id, 1, key, tier, rule, 'agent', 999999, created_at FROM plans WHERE id = ?1",
-        [id(plan)],
-    )
-    .unwrap();
 }
 
 // ---------------------------------------------------------------------------

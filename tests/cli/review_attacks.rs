@@ -5,16 +5,10 @@
 //! still fail when run (`cargo test --test cli review_attacks -- --ignored`)
 //! and pass the day ladder covers them.
 
-use crate::harness::{Run, STRICT_POLICY, TestEnv};
+use crate::harness::{Run, TestEnv, strict};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-
-fn strict() -> TestEnv {
-    let mut t = TestEnv::new();
-    t.with_policy(STRICT_POLICY);
-    t
-}
 
 /// An executable shell script at `path` that appends `word` to `marker`.
 fn script(path: &Path, marker: &Path, word: &str) {

@@ -1,17 +1,11 @@
 //! The ladder walked end to end, rung by rung.
 
-use crate::harness::{STRICT_POLICY, TestEnv};
+use crate::harness::{STRICT_POLICY, TestEnv, apply_args, strict};
 use serde_json::Value;
-
-fn env() -> TestEnv {
-    let mut t = TestEnv::new();
-    t.with_policy(STRICT_POLICY);
-    t
-}
 
 #[test]
 fn plan_approve_apply_replay_round_trip() {
-    let t = env();
+    let t = strict();
     let plan = t.plan(
         "agent",
         "k1",
@@ -58,7 +52,7 @@ fn plan_approve_apply_replay_round_trip() {
 
 #[test]
 fn the_command_runs_exactly_once() {
-    let t = env();
+    let t = strict();
     let counter = t.path().join("count");
     let script = format!("echo x >> {}", counter.display());
     let plan = t.plan("agent", "once", &[], &["sh", "-c", &script]);
@@ -71,7 +65,7 @@ fn the_command_runs_exactly_once() {
 
 #[test]
 fn the_command_runs_in_the_planned_directory_wherever_apply_is_invoked() {
-    let t = env();
+    let t = strict();
     let planned = t.path().join("planned-here");
     std::fs::create_dir_all(&planned).unwrap();
     let r = t
@@ -85,13 +79,7 @@ fn the_command_runs_in_the_planned_directory_wherever_apply_is_invoked() {
     let out = t
         .cmd("agent")
         .current_dir(t.path())
-        .args([
-            "apply",
-            "--key",
-            "pwd",
-            "--hash",
-            plan["hash"].as_str().unwrap(),
-        ])
+        .args(apply_args(&plan))
         .output()
         .unwrap();
     let canonical = std::fs::canonicalize(&planned).unwrap();
@@ -103,7 +91,7 @@ fn the_command_runs_in_the_planned_directory_wherever_apply_is_invoked() {
 
 #[test]
 fn json_apply_captures_output_into_the_execution_object() {
-    let t = env();
+    let t = strict();
     let plan = t.plan("agent", "j", &[], &["printf", "a\\0b"]);
     t.approve("alice", &plan);
     let r = t.apply_json("agent", &plan);
@@ -134,7 +122,7 @@ fn json_apply_captures_output_into_the_execution_object() {
 
 #[test]
 fn a_signal_exit_is_128_plus_n() {
-    let t = env();
+    let t = strict();
     let plan = t.plan("agent", "sig", &[], &["sh", "-c", "kill -TERM $$"]);
     t.approve("alice", &plan);
     let r = t.apply_json("agent", &plan);
@@ -166,7 +154,7 @@ fn output_is_capped_but_digests_cover_everything() {
 #[test]
 fn non_utf8_arguments_keep_their_exact_bytes_in_json() {
     use std::os::unix::ffi::OsStrExt;
-    let t = env();
+    let t = strict();
     let out = t
         .cmd("agent")
         .args(["--json", "plan", "--key", "bytes", "--", "ls"])
@@ -181,7 +169,7 @@ fn non_utf8_arguments_keep_their_exact_bytes_in_json() {
 
 #[test]
 fn forgetting_the_double_dash_says_where_the_command_goes() {
-    let t = env();
+    let t = strict();
     let r = t.run("agent", &["plan", "--key", "k", "ls", "-la"]);
     assert_eq!(r.code, 2);
     assert!(
@@ -193,7 +181,7 @@ fn forgetting_the_double_dash_says_where_the_command_goes() {
 
 #[test]
 fn an_empty_ladder_state_variable_means_unset() {
-    let t = env();
+    let t = strict();
     let r = t
         .cmd("agent")
         .env("LADDER_STATE", "")

@@ -1,6 +1,7 @@
-//! What people see: cards and tables, with the clock and ids fixed.
+//! What people see: cards, tables, `policy explain` and the notes on stderr,
+//! with the clock fixed and ids and hashes masked.
 
-use crate::harness::{STRICT_POLICY, TestEnv};
+use crate::harness::{STRICT_POLICY, TestEnv, id, simulate_crash, strict_at};
 
 fn settings(t: &TestEnv) -> insta::Settings {
     let mut s = insta::Settings::clone_current();
@@ -65,6 +66,111 @@ fn plan_card_and_pending_table() {
         insta::assert_snapshot!("pending_list", list.stdout_str());
         insta::assert_snapshot!("show_card_later", show.stdout_str());
     });
+}
+
+/// The ledger as people read it: one row per event, its time relative to
+/// now, and a short detail.
+#[test]
+fn log_table() {
+    let mut t = strict_at("2026-11-21T09:00:00Z");
+    t.env("NO_COLOR", "1");
+    let rotate = t.plan(
+        "agent",
+        "rotate-logs",
+        &["--reason", "disk is 91% full"],
+        &["echo", "rotated"],
+    );
+    let deploy = t.plan("agent", "deploy", &[], &["deploy-prod", "v2"]);
+    t.at("2026-11-21T09:05:00Z");
+    assert_eq!(t.approve("alice", &rotate).code, 0);
+    assert_eq!(t.approve("alice", &deploy).code, 0);
+    let r = t.json(
+        "bob",
+        &["reject", id(&deploy), "--reason", "not on a Friday"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stdout_str());
+    t.at("2026-11-21T09:12:00Z");
+    assert_eq!(
+        t.run("agent", &["apply", "--key", "rotate-logs", "--hash", "00"])
+            .code,
+        13
+    );
+    assert_eq!(t.apply("agent", &rotate).code, 0);
+    t.at("2026-11-21T11:00:00Z");
+    let log = t.run("viewer", &["log"]);
+    assert_eq!(log.code, 0, "{}", log.stderr);
+    settings(&t).bind(|| insta::assert_snapshot!("log_table", log.stdout_str()));
+}
+
+/// `policy explain` for people: the tier, the rule, every rule that matched
+/// and why, and what [defaults] says when none did.
+#[test]
+fn policy_explain() {
+    let mut t = TestEnv::new();
+    t.with_policy(&format!(
+        "{STRICT_POLICY}\n[[rules]]\nname = \"deploys\"\ntier = \"irreversible\"\ncommands = [\"deploy-* **\"]\n"
+    ));
+    let matched = t.run(
+        "u",
+        &["policy", "explain", "--", "deploy-prod", "--force", "v2"],
+    );
+    assert_eq!(matched.code, 0, "{}", matched.stderr);
+    let unmatched = t.run("u", &["policy", "explain", "--", "some-unknown-tool", "x"]);
+    assert_eq!(unmatched.code, 0, "{}", unmatched.stderr);
+    settings(&t).bind(|| {
+        insta::assert_snapshot!("policy_explain", matched.stdout_str());
+        insta::assert_snapshot!("policy_explain_no_rule", unmatched.stdout_str());
+    });
+}
+
+/// What `approve` tells a reviewer on stderr: one approval of two counted,
+/// then the plan approved and until when.
+#[test]
+fn approve_notes() {
+    let t = strict_at("2026-11-21T09:00:00Z");
+    let plan = t.plan("agent", "deploy", &[], &["deploy-prod", "v2"]);
+    let first = t.run("alice", &["approve", id(&plan), "--yes"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let second = t.run("bob", &["approve", id(&plan), "--yes"]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    settings(&t).bind(|| {
+        insta::assert_snapshot!(
+            "approve_notes",
+            format!("{}{}", first.stderr, second.stderr)
+        );
+    });
+}
+
+/// What `resolve` tells the person who settled an interrupted run, for each
+/// outcome: a retry names the one apply it allows.
+#[test]
+fn resolve_notes() {
+    let t = strict_at("2026-11-21T09:00:00Z");
+    let mut notes = String::new();
+    for outcome in ["retry", "succeeded", "failed"] {
+        let plan = t.plan(
+            "agent",
+            &format!("crashed-{outcome}"),
+            &[],
+            &["echo", outcome],
+        );
+        assert_eq!(t.approve("alice", &plan).code, 0);
+        simulate_crash(&t, &plan);
+        let r = t.run(
+            "oncall",
+            &[
+                "resolve",
+                id(&plan),
+                "--outcome",
+                outcome,
+                "--reason",
+                "checked by hand",
+            ],
+        );
+        assert_eq!(r.code, 0, "{outcome}: {}", r.stderr);
+        notes.push_str(&r.stderr);
+    }
+    settings(&t).bind(|| insta::assert_snapshot!("resolve_notes", notes));
 }
 
 #[test]
