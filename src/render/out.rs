@@ -154,7 +154,7 @@ fn passing(written: std::io::Result<()>, code: i32) -> i32 {
 /// not turn a finished command into a crash with exit 101.
 ///
 /// Control characters in the line (from a reason, a key, a command) are
-/// shown escaped, as [`printable_lines`] does: a note cannot move the
+/// shown escaped, as [`crate::text::printable_lines`] does: a note cannot move the
 /// cursor, recolour or hide text on the reader's terminal.
 pub fn note(line: impl std::fmt::Display) {
     let line = line.to_string();

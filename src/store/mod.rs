@@ -2,12 +2,14 @@
 //! lives.
 //!
 //! Rungs never see SQL. They run their reads and writes inside
-//! [`Store::write`] (one transaction: a state change commits together with
-//! its ledger event, or neither does) or [`Store::read`], against the
+//! [`write`] (one transaction: a state change commits together with
+//! its ledger event, or neither does) or [`read`], against the
 //! [`Tx`] trait. SQLite ([`sqlite::SqliteStore`]) is the implementation
 //! today; a PostgreSQL store implements the same two traits, with the ledger
 //! append serialized by a row lock on the chain head instead of SQLite's
-//! single writer.
+//! single writer, and passes the same suite (`conformance`, in tests).
+//! Which process is running a plan (the run lock) is the store's too: rungs
+//! ask [`Store::try_lock_run`] and [`Tx::run_is_live`], never a file.
 
 #[cfg(test)]
 pub mod conformance;
@@ -26,6 +28,7 @@ use crate::tier::Tier;
 pub struct EventFilter {
     pub plan: Option<String>,
     pub key: Option<String>,
+    /// Events at or after this time (inclusive).
     pub since: Option<Millis>,
     /// The newest `limit` events (still returned oldest first); `None`: all.
     pub limit: Option<u64>,
@@ -37,6 +40,8 @@ pub struct BudgetScope<'a> {
     pub tiers: &'a [Tier],
     pub rule: Option<&'a str>,
     pub actor: Option<&'a str>,
+    /// Applies started after this time (exclusive: one that started exactly
+    /// a window ago has left it, as "frees up at start + window" says).
     pub since: Millis,
 }
 
@@ -54,7 +59,8 @@ pub trait Tx {
     fn latest_plan_for_key(&mut self, key: &str) -> Result<Option<Plan>>;
     /// Plans, newest last. `statuses` empty: all.
     fn plans(&mut self, statuses: &[Status], limit: Option<u64>) -> Result<Vec<Plan>>;
-    /// Plans in an expiring state whose window ended at or before `now`.
+    /// Plans in an expiring state whose window ended at or before `now`,
+    /// oldest first.
     fn plans_due_to_expire(&mut self, now: Millis) -> Result<Vec<Plan>>;
 
     /// Stores a new plan (approvals, rejection and execution are ignored);

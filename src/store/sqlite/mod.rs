@@ -6,7 +6,7 @@
 //! transaction starts with `BEGIN IMMEDIATE`, taking the write lock up front,
 //! so two writers never both read and then both try to upgrade (the classic
 //! SQLITE_BUSY deadlock). Before that, ladder's writers wait their turn in
-//! [`super::write_queue`], asleep in the kernel; a writer outside the queue
+//! [`write_queue`], asleep in the kernel; a writer outside the queue
 //! is waited for in SQLite's busy handler, for up to [`BUSY_TIMEOUT`] each.
 //! Commits run with `synchronous = NORMAL`: atomic, and safe from any crash
 //! of ladder. The `running` record must also survive a power cut before its

@@ -2,7 +2,7 @@
 //! turn in the kernel instead of polling SQLite's write lock.
 //!
 //! SQLite admits one writer at a time and tells the others SQLITE_BUSY;
-//! they sleep and retry ([`super::sqlite`]'s busy handler). Each retry is a
+//! they sleep and retry ([`super`]'s busy handler). Each retry is a
 //! wake-up, a context switch and a few lock system calls, and with many
 //! writers they add up: 32 concurrent `apply`s on 2 cores spent a quarter
 //! of their CPU on retries (BENCHMARKS.md, *Concurrent writers*).
