@@ -49,7 +49,7 @@
 
 use crate::binding::Binding;
 // Where the digests were first defined; kept here for their many callers.
-pub use crate::digest::{hex, sha256_hex};
+pub use crate::digest::sha256_hex;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;

@@ -169,8 +169,8 @@ impl Answer {
 ///
 /// It keeps the values, not their text, and writes both forms straight from
 /// them: escaped, an execution record's output grows several times over, and
-/// again once that text is a JSON string itself (BENCHMARKS.md, "Seventh
-/// session", on peak memory).
+/// again once that text is a JSON string itself (BENCHMARKS.md, *Peak
+/// memory*).
 pub struct ToolResult {
     values: Vec<Value>,
     /// Whether `values` are `log`'s events (JSON Lines), wrapped for the

@@ -22,7 +22,6 @@ pub use pattern::Pattern;
 
 use crate::tier::Tier;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::ffi::OsString;
 use std::fmt;
 use std::time::Duration;
@@ -361,7 +360,7 @@ mod tests;
 
 /// Lowercase hex sha256 of policy text.
 fn source_sha256(source: &str) -> String {
-    format!("{:x}", Sha256::digest(source.as_bytes()))
+    crate::digest::sha256_hex(source.as_bytes())
 }
 
 /// A rule's `dry_run_output` regex, compiled the first time a dry-run is
