@@ -108,7 +108,10 @@ impl Server {
             self.ctx.forget_stale_policy();
             self.ctx.forget_replaced_state();
             let ctx = &mut self.ctx;
-            render::capture_stdout(|| run_tool(ctx, name, &matches))
+            let ran = render::capture_stdout(|| run_tool(ctx, name, &matches));
+            // On stderr, which is not the protocol's.
+            ctx.show_store_warnings();
+            ran
         });
         Ok(ToolResult::new(
             name,
