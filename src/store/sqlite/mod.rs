@@ -745,6 +745,36 @@ mod tests {
     }
 
     #[test]
+    fn a_plans_or_a_keys_events_are_read_through_their_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("state.db")).unwrap();
+        let plan_of = |filter: &crate::store::EventFilter| -> String {
+            store
+                .conn
+                .prepare(&format!(
+                    "EXPLAIN QUERY PLAN {}",
+                    queries::events_sql(filter)
+                ))
+                .unwrap()
+                .query_map(["p", "k", "0", "-1"], |r| r.get::<_, String>(3))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        let by_plan = plan_of(&crate::store::EventFilter {
+            plan: Some("p".into()),
+            ..Default::default()
+        });
+        assert!(by_plan.contains("events_by_plan"), "{by_plan}");
+        let by_key = plan_of(&crate::store::EventFilter {
+            key: Some("k".into()),
+            ..Default::default()
+        });
+        assert!(by_key.contains("events_by_key"), "{by_key}");
+    }
+
+    #[test]
     fn the_durable_sync_goes_to_the_wal_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.db");

@@ -23,6 +23,24 @@ use std::os::unix::ffi::OsStrExt;
 pub(super) const DUE_TO_EXPIRE: &str = "INDEXED BY plans_expiring \
      WHERE status IN ('pending', 'approved') AND expires_at <= ?1 ORDER BY seq";
 
+/// The query for [`Tx::events`] under `f`. `?1 IS NULL OR plan = ?1`
+/// reads every event (SQLite cannot use an index for it): with a plan or a
+/// key, the query names the column outright, so its index serves it. Apply
+/// reads a plan's events before every run, and a scan of the whole ledger
+/// grew with it.
+pub(super) fn events_sql(f: &EventFilter) -> String {
+    let by = match (&f.plan, &f.key) {
+        (Some(_), _) => "plan = ?1 AND (?2 IS NULL OR key = ?2)",
+        (None, Some(_)) => "?1 IS NULL AND key = ?2",
+        (None, None) => "?1 IS NULL AND ?2 IS NULL",
+    };
+    format!(
+        "SELECT {EVENT_COLUMNS} FROM events
+         WHERE {by} AND (?3 IS NULL OR at >= ?3)
+         ORDER BY seq DESC LIMIT ?4"
+    )
+}
+
 pub(super) struct SqliteTx<'a> {
     pub(super) conn: &'a Connection,
     /// The state file, whose lock file holds the run locks.
@@ -437,11 +455,7 @@ impl Tx for SqliteTx<'_> {
 
     fn events(&mut self, f: &EventFilter) -> Result<Vec<Event>> {
         let limit = f.limit.map(|l| l as i64).unwrap_or(-1);
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events
-             WHERE (?1 IS NULL OR plan = ?1) AND (?2 IS NULL OR key = ?2) AND (?3 IS NULL OR at >= ?3)
-             ORDER BY seq DESC LIMIT ?4"
-        );
+        let sql = events_sql(f);
         let mut stmt = self.conn.prepare_cached(&sql).map_err(db)?;
         let mut events: Vec<Event> = stmt
             .query_map(params![f.plan, f.key, f.since, limit], event_from_row)
