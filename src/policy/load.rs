@@ -273,6 +273,12 @@ impl Cx<'_> {
                     ),
                 ));
             }
+            if let Some(problem) = super::pattern::glob_problem(glob.get_ref().as_bytes()) {
+                return Err(self.at(
+                    glob.span(),
+                    format!("{what}: env `{}`: {problem}", var.get_ref()),
+                ));
+            }
             env.push((var.into_inner(), glob.into_inner()));
         }
 
@@ -448,7 +454,7 @@ impl Cx<'_> {
         } else if text.contains('\0') {
             Some("contains a NUL byte, which no argument can".to_string())
         } else {
-            None
+            super::pattern::glob_problem(text.as_bytes())
         };
         match problem {
             Some(p) => Err(self.at(

@@ -81,6 +81,9 @@ impl Pattern {
         if words.is_empty() {
             return Err("empty pattern: a pattern needs at least a program".to_string());
         }
+        if let Some(problem) = words.iter().find_map(|w| glob_problem(w.as_bytes())) {
+            return Err(format!("pattern `{text}`: {problem}"));
+        }
         let tokens = words
             .into_iter()
             .map(|w| {
@@ -216,6 +219,47 @@ pub fn glob_matches(glob: &[u8], text: &[u8]) -> bool {
     glob[g..].iter().all(|&c| c == b'*')
 }
 
+/// What is wrong with a glob that would match less than it reads as: a
+/// range written backwards (`[z-a]`) matches nothing, so a strict rule
+/// holding one would silently let its commands through.
+pub fn glob_problem(glob: &[u8]) -> Option<String> {
+    let mut g = 0;
+    while g < glob.len() {
+        if glob[g] == b'[' {
+            // Only a bracket that closes is a set; its length is the same
+            // whatever byte it is asked about.
+            if let Some((len, _)) = bracket(&glob[g..], 0) {
+                let set = &glob[g..g + len];
+                let body = &set[1..len - 1];
+                let body = body
+                    .strip_prefix(b"!")
+                    .or(body.strip_prefix(b"^"))
+                    .unwrap_or(body);
+                let mut i = 0;
+                while i < body.len() {
+                    if body.get(i + 1) == Some(&b'-') && i + 2 < body.len() {
+                        if body[i] > body[i + 2] {
+                            return Some(format!(
+                                "the range `{}-{}` in `{}` is backwards and matches nothing",
+                                body[i] as char,
+                                body[i + 2] as char,
+                                String::from_utf8_lossy(set)
+                            ));
+                        }
+                        i += 3;
+                    } else {
+                        i += 1;
+                    }
+                }
+                g += len;
+                continue;
+            }
+        }
+        g += 1;
+    }
+    None
+}
+
 /// When the glob item at `g` (not a `*`) matches `byte`: how many bytes of
 /// the glob it spans.
 fn one_byte(glob: &[u8], g: usize, byte: u8) -> Option<usize> {
@@ -308,6 +352,12 @@ mod tests {
         assert!(glob_matches(b"a[b", b"a[b"));
         assert!(!glob_matches(b"a[b", b"ab"));
         assert!(glob_matches(b"[", b"["));
+        // A range written backwards is refused, not taken as empty.
+        assert!(glob_problem(b"[z-a]x").is_some());
+        assert!(Pattern::parse("rm ** -[z-a] **").is_err());
+        assert!(glob_problem(b"[a-z]x").is_none());
+        assert!(glob_problem(b"[!-]*f*").is_none());
+        assert!(glob_problem(b"[a-]").is_none());
         // A set matches exactly one byte.
         assert!(!glob_matches(b"[ab]", b""));
         assert!(!glob_matches(b"[ab]", b"ab"));

@@ -1137,6 +1137,11 @@ fn bad_unless_patterns_and_option_globs_are_refused_with_their_line() {
     refused(&rule("options = [\"--a\\u0000\"]"), Some(7), "NUL");
     refused(&rule("options = \"--a\""), Some(7), "");
     refused(&rule("option = [\"--a\"]"), Some(7), "option");
+    // A range written backwards would match nothing: refused wherever a
+    // glob goes, not taken as an empty set.
+    refused(&rule("options = [\"-[z-a]\"]"), Some(7), "backwards");
+    refused(&rule("unless = [\"git -[z-a] **\"]"), Some(7), "backwards");
+    refused(&rule("env = { STAGE = \"[z-a]*\" }"), Some(7), "backwards");
 }
 
 #[test]

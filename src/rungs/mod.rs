@@ -146,22 +146,18 @@ pub fn write_durable<T>(
 }
 
 /// Records a refusal made outside a rung's transaction (the world drifted,
-/// another process holds the run) and returns it as the error.
-pub fn refused(rung: &mut Rung, command: &'static str, stop: Stop) -> Error {
-    match write(rung, command, |_| Err::<(), _>(clone_stop(&stop))) {
-        Err(e) => e,
-        Ok(()) => unreachable!("the closure refuses"),
-    }
-}
-
-fn clone_stop(stop: &Stop) -> Stop {
-    match stop {
-        Stop::Failed(e) => Stop::Failed(e.clone()),
-        Stop::Refused(r) => Stop::Refused(Box::new(Refusal {
-            error: r.error.clone(),
-            plan: r.plan.clone(),
-            key: r.key.clone(),
-        })),
+/// another process holds the run) and returns it as the error; a failure
+/// to record it is the error instead.
+pub fn refused(rung: &mut Rung, command: &'static str, refusal: Stop) -> Error {
+    match refusal {
+        Stop::Failed(e) => e,
+        Stop::Refused(r) => {
+            let event = refusal_event(rung.now(), rung.actor, command, &r);
+            match crate::store::write(rung.store, |tx| tx.append_event(&event).map(drop)) {
+                Ok(()) => r.error,
+                Err(e) => e,
+            }
+        }
     }
 }
 
