@@ -327,6 +327,7 @@ fn build_ledger(state: &Path, events: usize) -> Duration {
                     tier: Tier::Irreversible,
                     rule: Some("history".into()),
                     approvals_required: 1,
+                    signatures_required: false,
                     approvals: vec![],
                     command: vec!["deploy".into(), format!("--build={i}").into()],
                     cwd: "/srv/app".into(),

@@ -208,7 +208,7 @@ _ladder() {
             return 0
             ;;
         ladder__subcmd__approve)
-            opts="-y -h -V --key --hash --yes --comment --state --policy --actor --json --help --version"
+            opts="-y -h -V --key --hash --yes --comment --sign --state --policy --actor --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -223,6 +223,10 @@ _ladder() {
                     return 0
                     ;;
                 --comment)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sign)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -558,7 +562,7 @@ _ladder() {
             return 0
             ;;
         ladder__subcmd__log)
-            opts="-h -V --key --limit --since --verify --state --policy --actor --json --help --version"
+            opts="-h -V --key --limit --since --verify --expect --checkpoint --sign --state --policy --actor --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -573,6 +577,18 @@ _ladder() {
                     return 0
                     ;;
                 --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --expect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --checkpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sign)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -896,7 +912,7 @@ _ladder() {
             return 0
             ;;
         ladder__subcmd__reject)
-            opts="-h -V --key --hash --reason --state --policy --actor --json --help --version"
+            opts="-h -V --key --hash --reason --sign --state --policy --actor --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -911,6 +927,10 @@ _ladder() {
                     return 0
                     ;;
                 --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sign)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -964,7 +984,7 @@ _ladder() {
             return 0
             ;;
         ladder__subcmd__resolve)
-            opts="-h -V --key --hash --outcome --reason --state --policy --actor --json --help --version"
+            opts="-h -V --key --hash --outcome --reason --sign --state --policy --actor --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -983,6 +1003,10 @@ _ladder() {
                     return 0
                     ;;
                 --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sign)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -63,6 +63,7 @@ complete -c ladder -n "__fish_ladder_using_subcommand plan" -s V -l version -d '
 complete -c ladder -n "__fish_ladder_using_subcommand approve" -l key -d 'Approve the live plan of this key instead of naming the plan' -r
 complete -c ladder -n "__fish_ladder_using_subcommand approve" -l hash -d 'Approve only if the plan\'s hash is this one (what you reviewed)' -r
 complete -c ladder -n "__fish_ladder_using_subcommand approve" -l comment -d 'A note kept with the approval' -r
+complete -c ladder -n "__fish_ladder_using_subcommand approve" -l sign -d 'Sign the decision with this SSH key: a private key file, a .pub file whose key is in ssh-agent, or `agent` (the agent\'s key that allowed_signers lists)' -r
 complete -c ladder -n "__fish_ladder_using_subcommand approve" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand approve" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand approve" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
@@ -73,6 +74,7 @@ complete -c ladder -n "__fish_ladder_using_subcommand approve" -s V -l version -
 complete -c ladder -n "__fish_ladder_using_subcommand reject" -l key -d 'Reject the live plan of this key instead of naming the plan' -r
 complete -c ladder -n "__fish_ladder_using_subcommand reject" -l hash -d 'Reject only if the plan\'s hash is this one (what you reviewed)' -r
 complete -c ladder -n "__fish_ladder_using_subcommand reject" -l reason -d 'Why: shown to the agent' -r
+complete -c ladder -n "__fish_ladder_using_subcommand reject" -l sign -d 'Sign the decision with this SSH key: a private key file, a .pub file whose key is in ssh-agent, or `agent` (the agent\'s key that allowed_signers lists)' -r
 complete -c ladder -n "__fish_ladder_using_subcommand reject" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand reject" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand reject" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
@@ -99,6 +101,9 @@ complete -c ladder -n "__fish_ladder_using_subcommand replay" -s V -l version -d
 complete -c ladder -n "__fish_ladder_using_subcommand log" -l key -d 'Only this key\'s events' -r
 complete -c ladder -n "__fish_ladder_using_subcommand log" -l limit -d 'Show the last N events (0: all)' -r
 complete -c ladder -n "__fish_ladder_using_subcommand log" -l since -d 'Only events since this: a duration back (2h) or an RFC 3339 time' -r
+complete -c ladder -n "__fish_ladder_using_subcommand log" -l expect -d 'With --verify: event SEQ must still have HASH (repeatable)' -r
+complete -c ladder -n "__fish_ladder_using_subcommand log" -l checkpoint -d 'With --verify, FILE: check a signed checkpoint and that its head is still in the chain. Without --verify (and with --sign): verify the ledger and print its head as a signed checkpoint' -r -F
+complete -c ladder -n "__fish_ladder_using_subcommand log" -l sign -d 'With --checkpoint: the SSH key that signs it (a private key file, a .pub whose key is in ssh-agent, or `agent`)' -r
 complete -c ladder -n "__fish_ladder_using_subcommand log" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand log" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand log" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
@@ -127,6 +132,7 @@ complete -c ladder -n "__fish_ladder_using_subcommand resolve" -l outcome -d 'Wh
 failed\t''
 retry\t''"
 complete -c ladder -n "__fish_ladder_using_subcommand resolve" -l reason -d 'How you know' -r
+complete -c ladder -n "__fish_ladder_using_subcommand resolve" -l sign -d 'Sign the decision with this SSH key: a private key file, a .pub file whose key is in ssh-agent, or `agent` (the agent\'s key that allowed_signers lists)' -r
 complete -c ladder -n "__fish_ladder_using_subcommand resolve" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand resolve" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand resolve" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r

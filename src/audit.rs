@@ -15,7 +15,14 @@
 //!   that hash says `"quorum": true`;
 //! - every `started` event carries the planned hash and comes after that
 //!   approval, and every start after the first after a `resolved` event with
-//!   outcome `retry`; a row's status agrees with the number of starts.
+//!   outcome `retry`; a row's status agrees with the number of starts;
+//! - on a tier whose approvals must be signed ([`Audit::signing`]), only a
+//!   signed quorum approves and only a signed retry allows another run
+//!   (whether each signature verifies is the caller's check, event by
+//!   event);
+//! - an `escalated` event only raises a plan (never lowers it, and a plan
+//!   raised to `deny` is no longer approved), and a plan the ledger shows
+//!   `rejected` or `expired` stays so.
 //!
 //! # Memory
 //!
@@ -73,6 +80,25 @@ struct Trail {
     approved: bool,
     /// A plan row was checked against this trail.
     row_seen: bool,
+    /// The status a `rejected` or `expired` event ended it in, for good.
+    ended: Option<Ended>,
+    /// Planned on a tier that counts only signed approvals and retries.
+    signed: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    Rejected,
+    Expired,
+}
+
+impl Ended {
+    fn as_str(self) -> &'static str {
+        match self {
+            Ended::Rejected => "rejected",
+            Ended::Expired => "expired",
+        }
+    }
 }
 
 const NO_TIER: u8 = u8::MAX;
@@ -103,8 +129,11 @@ struct Detail<'a> {
     outcome: Option<Cow<'a, str>>,
     approvals_required: Option<u64>,
     quorum: Option<bool>,
+    signed: Option<bool>,
     #[serde(borrow)]
     to: Option<Verdict<'a>>,
+    /// Present on a signed decision (checked by the caller).
+    signature: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Deserialize)]
@@ -123,6 +152,9 @@ pub struct Audit {
     by_uuid: HashMap<[u8; 16], u32>,
     by_text: HashMap<String, u32>,
     keys: std::collections::hash_map::RandomState,
+    /// Which tiers count only signed approvals and retries, by `Tier as u8`,
+    /// besides the plans whose planned event says so.
+    signed: [bool; Tier::ALL.len()],
 }
 
 /// A ladder plan id's 16 bytes: the canonical lowercase hyphenated form only,
@@ -135,6 +167,15 @@ fn uuid_bytes(id: &str) -> Option<[u8; 16]> {
 }
 
 impl Audit {
+    /// An audit under a policy whose `signed` tiers count only signed
+    /// approvals and retries.
+    pub fn signing(signed: impl Fn(Tier) -> bool) -> Audit {
+        Audit {
+            signed: Tier::ALL.map(signed),
+            ..Audit::default()
+        }
+    }
+
     fn fp(&self, text: &str) -> u64 {
         self.keys.hash_one(text)
     }
@@ -152,7 +193,7 @@ impl Audit {
         let Some(plan) = &e.plan else { return Ok(()) };
         if !matches!(
             e.kind.as_str(),
-            "planned" | "approved" | "started" | "resolved" | "escalated"
+            "planned" | "approved" | "started" | "resolved" | "escalated" | "rejected" | "expired"
         ) {
             return Ok(());
         }
@@ -189,6 +230,8 @@ impl Audit {
                 starts: 0,
                 retries: 0,
                 row_seen: false,
+                ended: None,
+                signed: detail.signed == Some(true),
             };
             let at = self.trails.len() as u32;
             self.trails.push(trail);
@@ -203,17 +246,31 @@ impl Audit {
         };
         let hash = detail.hash.as_deref().map(|h| self.fp(h));
         let trail = &mut self.trails[i];
+        // On a signed tier an unsigned decision is one nobody could have
+        // made through ladder: it counts for nothing.
+        let signed = trail.signed
+            || self
+                .signed
+                .get(trail.tier as usize)
+                .copied()
+                .unwrap_or(false);
+        let counts = !signed || detail.signature.is_some();
         match e.kind.as_str() {
             "approved" => {
-                if hash == Some(trail.hash) && detail.quorum == Some(true) {
+                if hash == Some(trail.hash) && detail.quorum == Some(true) && counts {
                     trail.approved = true;
                 }
             }
             "resolved" => {
-                if detail.outcome.as_deref() == Some("retry") && trail.starts > trail.retries {
+                if detail.outcome.as_deref() == Some("retry")
+                    && trail.starts > trail.retries
+                    && counts
+                {
                     trail.retries += 1;
                 }
             }
+            "rejected" => trail.ended = Some(Ended::Rejected),
+            "expired" => trail.ended = Some(Ended::Expired),
             "escalated" => {
                 // A stricter verdict: the row takes its tier and approvals,
                 // and an approval given before counts only if the plan
@@ -221,9 +278,19 @@ impl Audit {
                 let Some(to) = &detail.to else {
                     return Err(fail("its escalated event lacks the verdict".into()));
                 };
-                trail.tier = to.tier.as_deref().map_or(NO_TIER, tier_code);
+                let tier = to.tier.as_deref().map_or(NO_TIER, tier_code);
+                if tier == NO_TIER || tier < trail.tier {
+                    return Err(fail(format!(
+                        "its escalated event lowers it from {} to {}: a policy in force only raises a plan",
+                        tier_name(trail.tier),
+                        tier_name(tier)
+                    )));
+                }
+                trail.tier = tier;
                 trail.approvals_required = to.approvals_required.unwrap_or(0) as u32;
-                trail.approved = trail.approved && detail.status.as_deref() == Some("approved");
+                trail.approved = trail.approved
+                    && tier != Tier::Deny as u8
+                    && detail.status.as_deref() == Some("approved");
             }
             _ => {
                 if hash != Some(trail.hash) {
@@ -303,6 +370,15 @@ impl Audit {
             ));
         }
         let status = row.status.as_str();
+        if let Some(ended) = trail.ended.filter(|e| e.as_str() != status) {
+            return Err(fail(
+                None,
+                format!(
+                    "its row is {status}, but the ledger shows it {}",
+                    ended.as_str()
+                ),
+            ));
+        }
         let ran = matches!(status, "running" | "interrupted" | "applied");
         if (ran || status == "approved") && !trail.approved {
             return Err(fail(
@@ -570,5 +646,103 @@ mod tests {
         );
         other.plan = None;
         assert_eq!(audit(&[other], None), Ok(()));
+    }
+
+    #[test]
+    fn a_signed_plan_counts_only_signed_quorums_and_retries() {
+        let mut plan = planned("pending");
+        plan.detail = plan.detail.replace(
+            "\"approvals_required\"",
+            "\"signed\":true,\"approvals_required\"",
+        );
+        let signed_quorum = ev(
+            2,
+            "approved",
+            json!({"hash": H, "quorum": true, "signature": {}}),
+        );
+        let life = [plan.clone(), signed_quorum.clone(), started(3, H)];
+        assert_eq!(audit(&life, Some(&row("applied"))), Ok(()));
+        let e = audit(&[plan.clone(), approved(2, H, true), started(3, H)], None).unwrap_err();
+        assert!(
+            e.what.contains("before the ledger shows an approval"),
+            "{e}"
+        );
+
+        let retry = |signed: bool| {
+            let mut d = json!({"hash": H, "outcome": "retry", "attempt": 1});
+            if signed {
+                d["signature"] = json!({});
+            }
+            ev(4, "resolved", d)
+        };
+        let again = [
+            plan.clone(),
+            signed_quorum.clone(),
+            started(3, H),
+            retry(true),
+            started(5, H),
+        ];
+        assert_eq!(audit(&again, Some(&row("applied"))), Ok(()));
+        let forged = [
+            plan.clone(),
+            signed_quorum.clone(),
+            started(3, H),
+            retry(false),
+            started(5, H),
+        ];
+        assert!(
+            audit(&forged, None)
+                .unwrap_err()
+                .what
+                .contains("started again")
+        );
+
+        // The same events under an audit that knows the tier is signed.
+        let mut a = Audit::signing(|t| t == Tier::Irreversible);
+        a.event(&planned("pending")).unwrap();
+        a.event(&approved(2, H, true)).unwrap();
+        assert!(a.event(&started(3, H)).is_err());
+    }
+
+    #[test]
+    fn escalations_only_raise_and_endings_stay() {
+        let to = |tier: &str, status: &str| {
+            ev(
+                3,
+                "escalated",
+                json!({"status": status, "to": {"tier": tier, "approvals_required": 1}}),
+            )
+        };
+        let e = audit(&[planned("pending"), to("reversible", "approved")], None).unwrap_err();
+        assert!(e.what.contains("lowers it"), "{e}");
+        // Raised to deny, an approved plan is approved no more.
+        let e = audit(
+            &[
+                planned("pending"),
+                approved(2, H, true),
+                to("deny", "approved"),
+                started(4, H),
+            ],
+            None,
+        )
+        .unwrap_err();
+        assert!(
+            e.what.contains("before the ledger shows an approval"),
+            "{e}"
+        );
+
+        for ending in ["rejected", "expired"] {
+            let life = [
+                planned("pending"),
+                approved(2, H, true),
+                ev(3, ending, json!({})),
+            ];
+            assert_eq!(audit(&life, Some(&row(ending))), Ok(()));
+            let e = audit(&life, Some(&row("approved"))).unwrap_err();
+            assert!(
+                e.what.contains(&format!("the ledger shows it {ending}")),
+                "{e}"
+            );
+        }
     }
 }

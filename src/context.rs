@@ -31,6 +31,9 @@ pub struct Settings {
 pub struct Ctx {
     pub json: bool,
     pub actor: String,
+    /// The actor was named (`--actor`, `LADDER_ACTOR`), not taken from the
+    /// OS user: a signer's principal is then the one named.
+    pub actor_named: bool,
     pub clock: Clock,
     /// Colours on stdout: a terminal and no `NO_COLOR`.
     pub color: bool,
@@ -71,9 +74,12 @@ impl Ctx {
             None => default_policy_path().filter(|p| p.exists()),
         };
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let actor_named = global.actor.is_some()
+            || std::env::var_os("LADDER_ACTOR").is_some_and(|a| !a.is_empty());
         Ok(Ctx {
             json: global.json,
             actor,
+            actor_named,
             clock,
             color: !no_color && std::io::stdout().is_terminal(),
             interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),

@@ -90,6 +90,13 @@ pub fn apply(
     if let Some(e) = refusal_for_ended(plan) {
         return Err(e);
     }
+    if plan.tier == crate::tier::Tier::Deny {
+        // Only an edited row is `deny` and not `denied`.
+        return Err(Error::new(
+            Kind::Denied,
+            format!("plan {id} is in tier deny: it never runs"),
+        ));
+    }
     if is_due(plan, now) {
         return Err(expired(plan));
     }
@@ -205,7 +212,8 @@ pub fn needs_approval(plan: &Plan) -> Error {
 
 /// Approve's checks: the plan is pending and in its window, the hash (when
 /// given) is the plan's, the actor did not plan it (under separation of
-/// duties) and has not approved it already.
+/// duties) and has not approved it already. Names people cannot tell apart
+/// are one actor here ([`crate::names::same`]).
 pub fn approve(
     plan: &Plan,
     actor: &str,
@@ -244,7 +252,7 @@ pub fn approve(
         .with_hint("ask the planner to plan it again"));
     }
     check_hash(plan, hash)?;
-    if separation_of_duties && plan.actor == actor {
+    if separation_of_duties && crate::names::same(&plan.actor, actor) {
         return Err(Error::new(
             Kind::NotAllowed,
             format!("{actor} planned {id} and may not approve it (separation of duties)"),
@@ -254,7 +262,7 @@ pub fn approve(
     if plan
         .approvals
         .iter()
-        .any(|a| a.actor == actor && a.hash == plan.hash)
+        .any(|a| crate::names::same(&a.actor, actor) && a.hash == plan.hash)
     {
         return Err(Error::new(
             Kind::NotAllowed,
@@ -351,7 +359,7 @@ mod tests {
                 comment: None,
                 hash: "h".repeat(64),
                 signature: None,
-                signature_kind: None,
+                check: Default::default(),
             }],
             command: vec!["true".into()],
             cwd: "/".into(),
@@ -374,6 +382,7 @@ mod tests {
             binding: None,
             escalated_from: None,
             in_force: None,
+            signatures_required: false,
         }
     }
 
@@ -455,7 +464,7 @@ mod tests {
             comment: None,
             hash: h.clone(),
             signature: None,
-            signature_kind: None,
+            check: Default::default(),
         });
         assert_eq!(
             code(apply(&forged, "k", &h, 0, false, true)),
@@ -530,7 +539,7 @@ mod tests {
             comment: None,
             hash: p.hash.clone(),
             signature: None,
-            signature_kind: None,
+            check: Default::default(),
         });
         assert_eq!(
             approve(&p, "alice", None, true, 0).unwrap_err().kind,
@@ -568,7 +577,7 @@ mod tests {
             comment: None,
             hash: hash.into(),
             signature: None,
-            signature_kind: None,
+            check: Default::default(),
         };
         p.approvals = vec![a("alice", &p.hash), a("alice", &p.hash), a("bob", "old")];
         assert_eq!(p.approvals_counted(), 1);

@@ -105,19 +105,59 @@ pub struct DryRun {
 
 /// One reviewer's approval of one exact plan hash.
 ///
-/// The approval names the hash it approves rather than only the plan, so a
-/// detached signature (SSH signing is planned) can be made over
-/// `(plan id, hash, actor, at)` and checked without trusting the store.
+/// The approval names the hash it approves rather than only the plan, so
+/// its signature, when it has one, is over `(plan id, hash, principal, at,
+/// policy)` and is checked without trusting the store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Approval {
+    /// Who approved; for a signed approval, the signer's principal.
     pub actor: String,
     pub at: Millis,
     pub comment: Option<String>,
     pub hash: String,
-    /// A detached signature over the approval, when one was made. Its format
-    /// is named by `signature_kind` (reserved: `ssh`).
-    pub signature: Option<String>,
-    pub signature_kind: Option<String>,
+    pub signature: Option<Signature>,
+    /// Not stored: what checking the signature against the policy in force
+    /// found, when a rung checked it.
+    pub check: Check,
+}
+
+/// An OpenSSH signature (SSHSIG, namespace `ladder-approval-v1`) over a
+/// decision's payload (see [`crate::signing::payload`]). The payload is not
+/// stored: it is rebuilt from the decision's fields, so an edited field
+/// breaks the signature.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Signature {
+    /// `-----BEGIN SSH SIGNATURE-----` ...
+    pub armored: String,
+    /// The sha256 of the policy in force when it was signed (signed too).
+    pub policy_sha256: String,
+}
+
+/// What checking a decision's signature found.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Check {
+    /// Not checked (no signature, or no rung needed to know).
+    #[default]
+    Unchecked,
+    /// A valid signature by the decision's principal, who the policy's
+    /// allowed_signers lets sign; the signing key's fingerprint.
+    Valid(String),
+    /// A signature that does not count, and why.
+    Invalid(String),
+}
+
+impl Check {
+    pub fn is_valid(&self) -> bool {
+        matches!(self, Check::Valid(_))
+    }
+
+    /// The fingerprint of the key behind a valid signature.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Check::Valid(key) => Some(key),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -125,6 +165,7 @@ pub struct Rejection {
     pub actor: String,
     pub reason: String,
     pub at: Millis,
+    pub signature: Option<Signature>,
 }
 
 /// How a person settled an interrupted plan.
@@ -151,6 +192,7 @@ pub struct Resolution {
     pub outcome: Outcome,
     pub reason: String,
     pub at: Millis,
+    pub signature: Option<Signature>,
 }
 
 /// One run of a plan's command. A plan has at most one execution, except
@@ -225,6 +267,10 @@ pub struct Plan {
     /// force gives it now, when a command looked (`show`, `approve`); apply
     /// will raise the plan to it.
     pub in_force: Option<Verdict>,
+    /// Not stored: the policy in force requires signed decisions on this
+    /// plan's tier, so only approvals whose [`Check`] is valid count. Set
+    /// by the rung that checked them (see `signing::judge`).
+    pub signatures_required: bool,
 }
 
 /// A policy's verdict on a plan, as recorded.
@@ -242,21 +288,38 @@ impl Plan {
         self.approvals_counted_under(false)
     }
 
-    /// Distinct actors who approved the current hash; under separation of
-    /// duties the planner is never among them. `approve` refuses the
+    /// Distinct reviewers who approved the current hash; under separation
+    /// of duties the planner is never among them. `approve` refuses the
     /// planner then, so an approval in the planner's name is one nobody
-    /// could have given through ladder, and it does not count.
+    /// could have given through ladder, and it does not count. Names that
+    /// people cannot tell apart (`alice` and `аlice`) are one reviewer
+    /// ([`crate::names::identity`]). When the plan's tier needs signatures,
+    /// only approvals with a valid one count.
     pub fn approvals_counted_under(&self, separation_of_duties: bool) -> u32 {
-        let mut actors: Vec<&str> = self
-            .approvals
-            .iter()
-            .filter(|a| a.hash == self.hash)
-            .filter(|a| !(separation_of_duties && a.actor == self.actor))
-            .map(|a| a.actor.as_str())
-            .collect();
-        actors.sort_unstable();
-        actors.dedup();
-        actors.len() as u32
+        let planner = crate::names::identity(&self.actor);
+        let mut reviewers: Vec<String> = Vec::new();
+        // On a signed tier one key is also one reviewer, however many
+        // principals allowed_signers lets it sign as (`alice,ops KEY`, or a
+        // `*` pattern): in order, an approval counts when neither its
+        // principal nor its key counted before.
+        let mut keys: Vec<&str> = Vec::new();
+        for a in self.approvals.iter().filter(|a| a.hash == self.hash) {
+            let who = crate::names::identity(&a.actor);
+            if (separation_of_duties && who == planner) || reviewers.contains(&who) {
+                continue;
+            }
+            if self.signatures_required {
+                let Check::Valid(key) = &a.check else {
+                    continue;
+                };
+                if keys.contains(&key.as_str()) {
+                    continue;
+                }
+                keys.push(key);
+            }
+            reviewers.push(who);
+        }
+        reviewers.len() as u32
     }
 
     pub fn approvals_missing(&self) -> u32 {

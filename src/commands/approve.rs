@@ -18,6 +18,11 @@ use crate::store;
 /// With --hash, a plan whose hash differs is refused (hash_mismatch) before
 /// anything is asked. The planner may not approve their own plan when policy
 /// separates duties, and nobody approves the same plan twice.
+///
+/// With --sign, the approval is signed (SSHSIG, namespace
+/// ladder-approval-v1) over the plan's id and hash, and the approver is the
+/// key's principal in the policy's allowed_signers, not --actor. On a tier
+/// with `signed = true`, only signed approvals count.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Plan id or unique prefix (4+ characters)
@@ -38,20 +43,38 @@ pub struct Args {
     /// A note kept with the approval
     #[arg(long, value_name = "T")]
     pub comment: Option<String>,
+
+    #[arg(long, value_name = "KEY", help = super::sign::HELP)]
+    pub sign: Option<String>,
 }
 
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     let target = PlanRef::from_args(args.plan.as_ref(), args.key.as_ref());
     let Some(target) = target else {
         if ctx.interactive && !ctx.json {
-            return review_queue(ctx, args.comment.as_deref());
+            return review_queue(ctx, args.comment.as_deref(), args.sign.as_deref());
         }
         return Err(Error::usage("name the plan to approve (PLAN or --key)")
             .with_hint("on a terminal, `ladder approve` alone walks the pending queue"));
     };
     let hash = args.hash.as_deref().map(rungs::normalize_hash);
+    let sign = args.sign.as_deref();
+    if args.yes && sign.is_none() {
+        let plan = approve_plan(ctx, &target, hash.as_deref(), args.comment.as_deref(), None)?;
+        report(ctx, &plan)?;
+        return Ok(());
+    }
     if args.yes {
-        let plan = approve_plan(ctx, &target, hash.as_deref(), args.comment.as_deref())?;
+        // A signature is over one plan's id and hash: the plan as it is now.
+        let shown = store::read(ctx.store()?, |tx| target.find(tx))?;
+        rungs::approve::check_shown_hash(&mut ctx.rung()?, &shown, hash.as_deref())?;
+        let plan = approve_plan(
+            ctx,
+            &PlanRef::Id(shown.id.clone()),
+            Some(&shown.hash),
+            args.comment.as_deref(),
+            Some((sign.unwrap_or_default(), &shown)),
+        )?;
         report(ctx, &plan)?;
         return Ok(());
     }
@@ -87,19 +110,45 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         &PlanRef::Id(shown.id.clone()),
         Some(&shown.hash),
         args.comment.as_deref(),
+        sign.map(|key| (key, &shown)),
     )?;
     report(ctx, &plan)?;
     Ok(())
 }
 
+/// Approves, signing first with `sign` (the key, and the plan whose id and
+/// hash the signature covers: `target` and `hash` name that plan) when
+/// given.
 fn approve_plan(
     ctx: &mut Ctx,
     target: &PlanRef,
     hash: Option<&str>,
     comment: Option<&str>,
+    sign: Option<(&str, &Plan)>,
 ) -> Result<Plan> {
     let policy = ctx.policy()?;
-    rungs::approve::approve(&mut ctx.rung()?, &policy, target, hash, comment)
+    let (signed, trust) = match sign {
+        Some((key, plan)) => {
+            let (signed, trust) = super::sign::sign(
+                ctx,
+                "approve",
+                key,
+                plan,
+                crate::signing::DecisionKind::Approve,
+                comment,
+            )?;
+            (Some(signed), Some(trust))
+        }
+        None if policy.signs_any() => (None, crate::signing::Trust::of(&policy)?),
+        None => (None, None),
+    };
+    let req = rungs::approve::Request {
+        hash,
+        comment,
+        signed: signed.as_ref(),
+        trust: trust.as_ref(),
+    };
+    rungs::approve::approve(&mut ctx.rung()?, &policy, target, &req)
 }
 
 fn report(ctx: &Ctx, plan: &Plan) -> Result<()> {
@@ -132,7 +181,7 @@ fn report(ctx: &Ctx, plan: &Plan) -> Result<()> {
 }
 
 /// The terminal review: pending plans oldest first, one card at a time.
-fn review_queue(ctx: &mut Ctx, comment: Option<&str>) -> Result<()> {
+fn review_queue(ctx: &mut Ctx, comment: Option<&str>, sign: Option<&str>) -> Result<()> {
     let now = ctx.now();
     store::write(ctx.store()?, |tx| rungs::expire_due(tx, now))?;
     let pending = store::read(ctx.store()?, |tx| tx.plans(&[Status::Pending], None))?;
@@ -167,6 +216,7 @@ fn review_queue(ctx: &mut Ctx, comment: Option<&str>) -> Result<()> {
                     &PlanRef::Id(plan.id.clone()),
                     Some(&plan.hash),
                     comment,
+                    sign.map(|key| (key, plan)),
                 ) {
                     Ok(p) => {
                         approved += 1;
@@ -188,12 +238,7 @@ fn review_queue(ctx: &mut Ctx, comment: Option<&str>) -> Result<()> {
                     skipped += 1;
                     continue;
                 }
-                match rungs::reject::reject(
-                    &mut ctx.rung()?,
-                    &PlanRef::Id(plan.id.clone()),
-                    Some(&plan.hash),
-                    reason,
-                ) {
+                match super::reject::reject_plan(ctx, plan, reason, sign) {
                     Ok(p) => {
                         rejected += 1;
                         render::note(format_args!("rejected {}", p.short_id()));

@@ -15,6 +15,7 @@ pub mod reject;
 pub mod replay;
 pub mod resolve;
 pub mod show;
+mod sign;
 
 use crate::error::{Error, Kind, Result};
 

@@ -13,7 +13,8 @@ use crate::rungs::{self, PlanRef, normalize_hash};
 /// checks and says. `succeeded` and `failed` record the outcome (exit 0 or 1;
 /// later applies replay it); `retry` permits exactly one more apply. Name the
 /// plan or its key; with --hash, a plan whose hash differs is refused
-/// (hash_mismatch).
+/// (hash_mismatch). On a tier with `signed = true`, `retry` needs --sign:
+/// it decides that the command runs again.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Plan id or unique prefix (4+ characters)
@@ -35,6 +36,9 @@ pub struct Args {
     /// How you know
     #[arg(long, value_name = "T")]
     pub reason: String,
+
+    #[arg(long, value_name = "KEY", help = super::sign::HELP)]
+    pub sign: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -58,6 +62,30 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         OutcomeArg::Retry => Outcome::Retry,
     };
     let policy = ctx.policy()?;
+    let (target, hash, signed) = match args.sign.as_deref() {
+        None => (target, hash, None),
+        Some(key) => {
+            let shown = crate::store::read(ctx.store()?, |tx| target.find(tx))?;
+            if let Err(e) = crate::gate::check_hash(&shown, hash.as_deref()) {
+                let refusal = rungs::refuse(&shown, e);
+                return Err(rungs::refused(&mut ctx.rung()?, "resolve", refusal));
+            }
+            let attempt = shown.execution.as_ref().map_or(0, |e| e.attempt);
+            let signed = super::sign::sign(
+                ctx,
+                "resolve",
+                key,
+                &shown,
+                crate::signing::DecisionKind::Resolve(outcome, attempt),
+                Some(&reason),
+            )?;
+            (
+                PlanRef::Id(shown.id.clone()),
+                Some(shown.hash.clone()),
+                Some(signed),
+            )
+        }
+    };
     let plan = rungs::resolve::resolve(
         &mut ctx.rung()?,
         &policy,
@@ -65,6 +93,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         hash.as_deref(),
         outcome,
         &reason,
+        signed.as_ref().map(|(s, t)| (s, t)),
     )?;
     let now = ctx.now();
     if ctx.json {

@@ -33,6 +33,14 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     // reviewer looking at a plan.
     if let Ok(policy) = ctx.policy() {
         rungs::note_in_force(&mut plan, &policy);
+        // Which approvals are signed, and count: checked here as apply will.
+        let signed = plan.approvals.iter().any(|a| a.signature.is_some());
+        if signed || policy.signs_any() {
+            match crate::signing::Trust::of(&policy) {
+                Ok(trust) => crate::signing::judge(&mut plan, &policy, trust.as_ref()),
+                Err(e) => render::note(format_args!("ladder: warning: {}", e.one_line())),
+            }
+        }
     }
     if ctx.json {
         render::emit_json(render::plan_json(&plan))?;

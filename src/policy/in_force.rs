@@ -12,7 +12,8 @@
 //! Without a system policy the named policy (or the embedded default)
 //! decides alone, as it always has.
 
-use super::{Budget, Defaults, Evaluation, Input, Notify, Policy};
+use super::{Budget, Defaults, Evaluation, Input, Notify, Policy, Signing};
+use crate::tier::Tier;
 use std::collections::BTreeSet;
 use std::ffi::OsString;
 
@@ -112,6 +113,33 @@ impl InForce {
     /// has one.
     pub fn notify(&self) -> Option<&Notify> {
         self.layers.iter().find_map(|p| p.notify())
+    }
+
+    /// Whose signatures count: the allowed_signers of the first layer that
+    /// names one (the system policy's, when it has `[signing]`: a named
+    /// policy laid over it cannot swap in signers of its own), with a
+    /// touch required when any layer requires one.
+    pub fn signing(&self) -> Option<Signing> {
+        let first = self.layers.iter().find_map(|p| p.signing())?;
+        Some(Signing {
+            allowed_signers: first.allowed_signers.clone(),
+            require_touch: self
+                .layers
+                .iter()
+                .filter_map(|p| p.signing())
+                .any(|s| s.require_touch),
+        })
+    }
+
+    /// Whether decisions on a plan of `tier` must be signed: when any layer
+    /// says so (each layer can only add requirements).
+    pub fn signed(&self, tier: Tier) -> bool {
+        self.layers.iter().any(|p| p.tier_settings(tier).signed)
+    }
+
+    /// Whether any tier needs signed decisions.
+    pub fn signs_any(&self) -> bool {
+        Tier::ALL.into_iter().any(|t| self.signed(t))
     }
 
     /// The strictest verdict of the layers.

@@ -7,9 +7,12 @@
 //! order, stopping at the first problem.
 
 use super::eval::{command_match, exception};
-use super::model::{RawBudget, RawConfidence, RawNotify, RawPolicy, RawRule, VersionOnly};
+use super::model::{
+    RawBudget, RawConfidence, RawNotify, RawPolicy, RawRule, RawSigning, VersionOnly,
+};
 use super::{
-    Budget, ConfidenceBands, Defaults, Notify, Pattern, Policy, PolicyError, Rule, TierSettings,
+    Budget, ConfidenceBands, Defaults, Notify, Pattern, Policy, PolicyError, Rule, Signing,
+    TierSettings,
 };
 use crate::tier::Tier;
 use std::collections::HashMap;
@@ -52,6 +55,20 @@ pub(super) fn load(source: &str, origin: &str) -> Result<Policy, PolicyError> {
         }
         if let Some(require) = settings.require_dry_run {
             slot.require_dry_run = require;
+        }
+        if let Some(signed) = settings.signed {
+            slot.signed = signed;
+        }
+    }
+    let signing = raw.signing.map(|s| cx.signing(s)).transpose()?;
+    if let Some(tier) = Tier::ALL.into_iter().find(|t| tiers[*t as usize].signed) {
+        if signing.is_none() {
+            return Err(cx.error(
+                None,
+                format!(
+                    "[tiers.{tier}] `signed = true` needs [signing] allowed_signers: whose signatures would count?"
+                ),
+            ));
         }
     }
 
@@ -104,6 +121,7 @@ pub(super) fn load(source: &str, origin: &str) -> Result<Policy, PolicyError> {
         budgets,
         notify,
         confidence,
+        signing,
     })
 }
 
@@ -561,6 +579,40 @@ impl Cx<'_> {
             per,
             rule: raw.rule.map(Spanned::into_inner),
             actor: raw.actor,
+        })
+    }
+
+    /// `[signing]`: a relative allowed_signers path is the policy file's
+    /// neighbour, not the caller's working directory's (which the agent
+    /// chooses).
+    fn signing(&self, raw: Spanned<RawSigning>) -> Result<Signing, PolicyError> {
+        let raw = raw.into_inner();
+        let path = raw.allowed_signers.get_ref().trim();
+        if path.is_empty() {
+            return Err(self.at(
+                raw.allowed_signers.span(),
+                "[signing] allowed_signers must name a file",
+            ));
+        }
+        let path = std::path::Path::new(path);
+        let allowed_signers = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            let origin = std::path::Path::new(self.origin);
+            if !origin.is_absolute() && self.origin.starts_with('<') {
+                return Err(self.at(
+                    raw.allowed_signers.span(),
+                    "[signing] allowed_signers must be an absolute path here",
+                ));
+            }
+            origin
+                .parent()
+                .unwrap_or(std::path::Path::new("."))
+                .join(path)
+        };
+        Ok(Signing {
+            allowed_signers,
+            require_touch: raw.require_touch.unwrap_or(false),
         })
     }
 

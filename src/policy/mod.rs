@@ -56,6 +56,8 @@ pub struct Policy {
     budgets: Vec<Budget>,
     notify: Option<Notify>,
     confidence: Option<ConfidenceBands>,
+    #[serde(default)]
+    signing: Option<Signing>,
 }
 
 /// Why a policy was refused: where, and what is wrong.
@@ -122,6 +124,10 @@ pub struct TierSettings {
     pub approvals: u32,
     /// Planned without a dry-run: at least one approval.
     pub require_dry_run: bool,
+    /// Only approvals signed by a principal of `[signing] allowed_signers`
+    /// count (and a `resolve --outcome retry` must be signed).
+    #[serde(default)]
+    pub signed: bool,
 }
 
 impl TierSettings {
@@ -135,6 +141,7 @@ impl TierSettings {
         TierSettings {
             approvals,
             require_dry_run: false,
+            signed: false,
         }
     }
 }
@@ -192,6 +199,17 @@ pub struct Budget {
 pub struct Notify {
     pub command: Vec<String>,
     pub timeout: Duration,
+}
+
+/// `[signing]`: whose signatures count on a tier with `signed = true`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Signing {
+    /// An OpenSSH allowed_signers file; a relative path is taken from the
+    /// policy file's directory.
+    pub allowed_signers: std::path::PathBuf,
+    /// Only a hardware key's signature made with a touch counts: an agent
+    /// that can use an unlocked ssh-agent still needs a person's finger.
+    pub require_touch: bool,
 }
 
 /// `[confidence]`: what an actor's `--confidence` does to a plan.
@@ -337,6 +355,10 @@ impl Policy {
 
     pub fn confidence(&self) -> Option<&ConfidenceBands> {
         self.confidence.as_ref()
+    }
+
+    pub fn signing(&self) -> Option<&Signing> {
+        self.signing.as_ref()
     }
 
     /// Decides tier, winning rule and approvals for a plan.

@@ -27,6 +27,7 @@ pub(super) struct RawPolicy {
     #[serde(default)]
     pub budgets: Vec<Spanned<RawBudget>>,
     pub notify: Option<Spanned<RawNotify>>,
+    pub signing: Option<Spanned<RawSigning>>,
 }
 
 #[derive(Deserialize)]
@@ -47,6 +48,7 @@ pub(super) struct RawDefaults {
 pub(super) struct RawTierSettings {
     pub approvals: Option<u32>,
     pub require_dry_run: Option<bool>,
+    pub signed: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -93,4 +95,11 @@ pub(super) struct RawBudget {
 pub(super) struct RawNotify {
     pub command: Spanned<Vec<String>>,
     pub timeout: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSigning {
+    pub allowed_signers: Spanned<String>,
+    pub require_touch: Option<bool>,
 }

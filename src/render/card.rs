@@ -2,7 +2,7 @@
 //! replayed outcome with ladder's word on where it comes from.
 
 use crate::clock::{relative, rfc3339};
-use crate::model::{Event, Millis, Plan, Status, short};
+use crate::model::{Check, Event, Millis, Plan, Status, short};
 use crate::text::{argv_line, printable};
 use comfy_table::{ContentArrangement, Table, presets};
 use serde_json::Value;
@@ -128,7 +128,12 @@ pub fn plan_card(p: &Plan, now: Millis, paint: Paint) -> String {
         ),
         _ => format!("{} of {}", p.approvals_counted(), p.approvals_required),
     };
-    let names: Vec<&str> = p.approvals.iter().map(|a| a.actor.as_str()).collect();
+    let approvals = if p.signatures_required {
+        format!("{approvals}, signed only")
+    } else {
+        approvals
+    };
+    let names: Vec<String> = p.approvals.iter().map(|a| approver(p, a)).collect();
     if names.is_empty() {
         row(&mut out, "approvals", approvals);
     } else {
@@ -153,7 +158,7 @@ pub fn plan_card(p: &Plan, now: Millis, paint: Paint) -> String {
         "planned",
         format!(
             "by {} {} ({})",
-            p.actor,
+            crate::names::visible(&p.actor),
             relative(p.created_at, now),
             rfc3339(p.created_at)
         ),
@@ -268,7 +273,17 @@ pub fn plan_card(p: &Plan, now: Millis, paint: Paint) -> String {
         row(
             &mut out,
             "rejected",
-            format!("by {} {}: {}", r.actor, relative(r.at, now), r.reason),
+            format!(
+                "by {}{} {}: {}",
+                crate::names::visible(&r.actor),
+                if r.signature.is_some() {
+                    " (signed)"
+                } else {
+                    ""
+                },
+                relative(r.at, now),
+                r.reason
+            ),
         );
     }
     if let Some(e) = &p.execution {
@@ -298,7 +313,17 @@ pub fn plan_card(p: &Plan, now: Millis, paint: Paint) -> String {
             row(
                 &mut out,
                 "resolved",
-                format!("{} by {}: {}", r.outcome.as_str(), r.actor, r.reason),
+                format!(
+                    "{} by {}{}: {}",
+                    r.outcome.as_str(),
+                    crate::names::visible(&r.actor),
+                    if r.signature.is_some() {
+                        " (signed)"
+                    } else {
+                        ""
+                    },
+                    r.reason
+                ),
             );
         }
     }
@@ -334,6 +359,25 @@ fn trim(text: &str, max: usize) -> String {
         let cut: String = text.chars().take(max.saturating_sub(1)).collect();
         format!("{cut}…")
     }
+}
+
+/// One approver as the card names them: the name with any non-ASCII
+/// letter made visible, and whether the approval is signed and counts.
+fn approver(p: &Plan, a: &crate::model::Approval) -> String {
+    let name = crate::names::visible(&a.actor);
+    let mark = match (&a.signature, &a.check) {
+        (_, Check::Valid(key)) => format!(" (signed, {})", short_fingerprint(key)),
+        (_, Check::Invalid(why)) => format!(" (signature does not count: {why})"),
+        (Some(_), Check::Unchecked) => " (signed, not checked)".to_string(),
+        (None, _) if p.signatures_required => " (unsigned: does not count)".to_string(),
+        (None, _) => String::new(),
+    };
+    format!("{name}{mark}")
+}
+
+/// `SHA256:` and the first 12 characters of a key's fingerprint.
+fn short_fingerprint(fp: &str) -> &str {
+    fp.get(..19).unwrap_or(fp)
 }
 
 pub fn plans_table(plans: &[Plan], now: Millis, paint: Paint) -> String {
@@ -410,7 +454,7 @@ fn event_summary(e: &Event) -> String {
         }
         "denied" => get("reason").unwrap_or_default(),
         "approved" => format!(
-            "{}/{}",
+            "{}/{}{}",
             detail
                 .get("approvals")
                 .map(|v| v.to_string())
@@ -418,7 +462,12 @@ fn event_summary(e: &Event) -> String {
             detail
                 .get("required")
                 .map(|v| v.to_string())
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            if detail.get("signature").is_some_and(|s| !s.is_null()) {
+                ", signed"
+            } else {
+                ""
+            }
         ),
         _ => String::new(),
     }

@@ -3,7 +3,7 @@
 
 use super::card::suggested_dry_run;
 use crate::clock::rfc3339;
-use crate::model::{Event, Execution, Millis, Plan, Status};
+use crate::model::{Check, Event, Execution, Millis, Plan, Status};
 use crate::text::{argv_base64, argv_line, argv_strings};
 use base64::Engine as _;
 use serde_json::{Value, json};
@@ -59,6 +59,7 @@ pub fn execution_json(e: &Execution, replayed: bool) -> Value {
             Some(r) => json!({
                 "actor": r.actor,
                 "outcome": r.outcome.as_str(),
+                "signed": r.signature.is_some(),
                 "reason": r.reason,
                 "at": rfc3339(r.at),
             }),
@@ -98,9 +99,24 @@ pub fn plan_json(p: &Plan) -> Value {
             "at": rfc3339(a.at),
             "comment": a.comment,
             "hash": a.hash,
-            "signature": a.signature,
-            "signature_kind": a.signature_kind,
+            "signed": a.signature.is_some(),
+            "signature": a.signature.as_ref().map(|s| &s.armored),
+            "signature_kind": a.signature.as_ref().map(|_| "ssh"),
+            "signature_valid": match &a.check {
+                Check::Unchecked => None,
+                Check::Valid(_) => Some(true),
+                Check::Invalid(_) => Some(false),
+            },
+            "signer_key": match &a.check {
+                Check::Valid(fingerprint) => Some(fingerprint.as_str()),
+                _ => None,
+            },
+            "signature_problem": match &a.check {
+                Check::Invalid(why) => Some(why.as_str()),
+                _ => None,
+            },
         })).collect::<Vec<_>>(),
+        "signatures_required": p.signatures_required,
         "command": argv_strings(&p.command),
         "command_base64": argv_base64(&p.command),
         "cwd": p.cwd.to_string_lossy(),
@@ -117,6 +133,7 @@ pub fn plan_json(p: &Plan) -> Value {
         "expires_at": time(p.expires_at),
         "rejection": p.rejection.as_ref().map(|r| json!({
             "actor": r.actor,
+            "signed": r.signature.is_some(),
             "reason": r.reason,
             "at": rfc3339(r.at),
         })),

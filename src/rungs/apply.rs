@@ -29,6 +29,7 @@ use crate::gate::{self, ApplyGate};
 use crate::model::{Execution, Millis, Plan, PlanRow, Status, Verdict};
 use crate::policy::{Budget, Evaluation, InForce};
 use crate::runner::{self, StdinMode};
+use crate::signing::Trust;
 use crate::store::{self, BudgetScope, EventFilter, Tx};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -79,13 +80,20 @@ pub fn apply(
     }
     let deadline = req.wait.map(|w| Instant::now() + w);
     let mut verdict = Memo::default();
+    // Read once, and only where a tier needs signatures: every counted
+    // approval is checked against it again below, from its signature.
+    let trust = match policy.signs_any() {
+        true => crate::signing::Trust::of(policy)?,
+        false => None,
+    };
+    let trust = trust.as_ref();
 
     // Rung checks, polling while approvals are short and --wait allows.
     let mut pause = Duration::from_millis(100);
     let mut told = false;
     let plan = loop {
         let waiting = deadline.is_some_and(|d| Instant::now() < d);
-        match check(rung, req, policy, &mut verdict, waiting)? {
+        match check(rung, req, policy, trust, &mut verdict, waiting)? {
             Decision::Run(p) => break *p,
             Decision::Replay(p) => return Ok(Applied::Replayed(p)),
             Decision::Wait => {
@@ -126,7 +134,7 @@ pub fn apply(
         );
         return Err(super::refused(rung, "apply", refuse(&plan, e)));
     };
-    let exec = match start(rung, &plan, req, policy, &mut verdict)? {
+    let exec = match start(rung, &plan, req, policy, trust, &mut verdict)? {
         Started::Running(exec) => *exec,
         Started::Replay(p) => return Ok(Applied::Replayed(p)),
     };
@@ -231,6 +239,7 @@ fn check(
     rung: &mut Rung,
     req: &Request,
     policy: &InForce,
+    trust: Option<&Trust>,
     verdict: &mut Memo,
     waiting: bool,
 ) -> Result<Decision> {
@@ -243,10 +252,12 @@ fn check(
     // from a read snapshot. `start` checks again under the write lock
     // before anything runs.
     let ready = store::read(rung.store, |tx| {
-        let Ok(plan) = req.target.find(tx) else {
+        let Ok(mut plan) = req.target.find(tx) else {
             return Ok(None);
         };
+        judge(&mut plan, policy, trust, verdict);
         let runnable = plan.status == Status::Approved
+            && signed_gate(&plan, policy, trust, now).is_ok()
             && matches!(
                 gate::apply(&plan, key, hash, now, false, sod),
                 Ok(ApplyGate::Run)
@@ -265,7 +276,11 @@ fn check(
             Ok(p) => p,
             Err(e) => return Err(refuse_key(Some(key), e)),
         };
-        let plan = vet(tx, &plan, key, hash, policy, verdict, now)?;
+        let mut plan = vet(tx, &plan, key, hash, policy, verdict, now)?;
+        judge(&mut plan, policy, trust, verdict);
+        if let Err(e) = signed_gate(&plan, policy, trust, now) {
+            return Err(refuse(&plan, e));
+        }
         let lock_held = plan.status == Status::Running && tx.run_is_live(&plan)?;
         match gate::apply(&plan, key, hash, now, lock_held, sod) {
             Ok(ApplyGate::Run) => match budget_check(tx, &plan, &actor, budgets, now)? {
@@ -419,7 +434,12 @@ fn vet(
 /// `resolve --outcome retry` since (an applied plan whose status was written
 /// back to `approved` would run twice). The same check `log --verify` makes
 /// of every plan ([`crate::audit`]), over this plan's events only.
-fn ledger_agrees(tx: &mut dyn Tx, plan: &Plan) -> std::result::Result<(), Stop> {
+fn ledger_agrees(
+    tx: &mut dyn Tx,
+    plan: &Plan,
+    policy: &InForce,
+    trust: Option<&Trust>,
+) -> std::result::Result<(), Stop> {
     let events = tx.events(&EventFilter {
         plan: Some(plan.id.clone()),
         ..EventFilter::default()
@@ -432,10 +452,29 @@ fn ledger_agrees(tx: &mut dyn Tx, plan: &Plan) -> std::result::Result<(), Stop> 
         approvals_required: plan.approvals_required,
         command: plan.command.clone(),
     };
-    let mut audit = Audit::default();
+    // Signed tiers of the policy in force too: a row whose tier was
+    // written down is not a way around them.
+    let signed = plan.signatures_required;
+    let mut audit = Audit::signing(|t| signed || policy.signed(t));
     let checked = events
         .iter()
-        .try_for_each(|e| audit.event(e))
+        .try_for_each(|e| {
+            // A signed decision the audit counts must verify: one copied
+            // from another event (another attempt) does not.
+            if let super::inspect::SignedEvent::Invalid(why) =
+                super::inspect::signed_event(e, trust)
+            {
+                return Err(crate::audit::Disagreement {
+                    plan: plan.id.clone(),
+                    seq: Some(e.seq),
+                    what: format!(
+                        "its signed {} by {} does not verify: {why}",
+                        e.kind, e.actor
+                    ),
+                });
+            }
+            audit.event(e)
+        })
         .and_then(|()| audit.plan(&row));
     checked.map_err(|d| {
         refuse(
@@ -496,12 +535,88 @@ fn budget_check(
     Ok(None)
 }
 
+/// [`crate::signing::judge`], also under the policy in force's own verdict
+/// on the bound command: the tier column is the state file's, which whoever
+/// can write the file can lower.
+fn judge(plan: &mut Plan, policy: &InForce, trust: Option<&Trust>, verdict: &mut Memo) {
+    crate::signing::judge(plan, policy, trust);
+    if !plan.signatures_required && policy.signs_any() {
+        plan.signatures_required = policy.signed(verdict.of(plan, policy).tier);
+    }
+}
+
+/// What a tier that needs signatures holds an approved plan to, from the
+/// signatures themselves (`approved`, `expires_at` and `retry_allowed` are
+/// columns anyone who can write the state file can set):
+///
+/// - its window ends at most `apply_ttl` after its last signed approval;
+/// - a plan that ran before runs again only on a signed
+///   `resolve --outcome retry` of its last run.
+fn signed_gate(plan: &Plan, policy: &InForce, trust: Option<&Trust>, now: Millis) -> Result<()> {
+    // Other states answer with their own codes, in the contract's order.
+    if plan.status != Status::Approved || !(plan.signatures_required || policy.signed(plan.tier)) {
+        return Ok(());
+    }
+    let last_signed = plan
+        .approvals
+        .iter()
+        .filter(|a| a.hash == plan.hash && a.check.is_valid())
+        .map(|a| a.at)
+        .max();
+    let apply_ttl = crate::clock::millis(policy.defaults().apply_ttl);
+    if let Some(at) = last_signed.filter(|at| now >= at.saturating_add(apply_ttl)) {
+        return Err(Error::new(
+            Kind::Expired,
+            format!(
+                "plan {}'s window to apply ended at {}, apply_ttl after its last signed approval ({})",
+                plan.short_id(),
+                crate::clock::rfc3339(at.saturating_add(apply_ttl)),
+                crate::clock::rfc3339(at)
+            ),
+        )
+        .with_hint("plan it again for fresh approvals"));
+    }
+    let Some(last) = plan.execution.as_ref() else {
+        return Ok(());
+    };
+    let why = match (&last.resolution, trust) {
+        (Some(r), Some(trust)) if r.outcome == crate::model::Outcome::Retry => match &r.signature {
+            None => "its retry was not signed".to_string(),
+            Some(sig) => {
+                let decision = crate::signing::Decision {
+                    kind: crate::signing::DecisionKind::Resolve(r.outcome, last.attempt),
+                    plan: &plan.id,
+                    hash: &plan.hash,
+                    principal: &r.actor,
+                    at: r.at,
+                    policy_sha256: "",
+                    note: Some(&r.reason),
+                };
+                match trust.check(&decision, sig) {
+                    crate::model::Check::Valid(_) => return Ok(()),
+                    crate::model::Check::Invalid(why) => {
+                        format!("its retry's signature does not count: {why}")
+                    }
+                    crate::model::Check::Unchecked => "its retry was not checked".to_string(),
+                }
+            }
+        },
+        _ => "no signed `resolve --outcome retry` allows another run".to_string(),
+    };
+    Err(Error::new(
+        Kind::NotAllowed,
+        format!("plan {} ran before: {why}", plan.short_id()),
+    )
+    .with_hint("a reviewer must resolve it with --outcome retry --sign KEY"))
+}
+
 /// Step 3: under the run lock, check again and mark the plan running.
 fn start(
     rung: &mut Rung,
     plan: &Plan,
     req: &Request,
     policy: &InForce,
+    trust: Option<&Trust>,
     verdict: &mut Memo,
 ) -> Result<Started> {
     let (now, actor) = (rung.now(), rung.actor.to_string());
@@ -518,7 +633,11 @@ fn start(
         // The row is read again, so it is vetted again: what runs is what
         // this transaction finds, not what step 1 found. Its content hashes
         // to the hash asked for (`vet`), so it binds what `drift` checked.
-        let fresh = vet(tx, &fresh, key, hash, policy, verdict, now)?;
+        let mut fresh = vet(tx, &fresh, key, hash, policy, verdict, now)?;
+        judge(&mut fresh, policy, trust, verdict);
+        if let Err(e) = signed_gate(&fresh, policy, trust, now) {
+            return Err(refuse(&fresh, e));
+        }
         // We hold the run lock ourselves, so a `running` plan here means its
         // previous runner died between our check and now.
         match gate::apply(&fresh, key, hash, now, false, sod) {
@@ -533,7 +652,7 @@ fn start(
             }
             Err(e) => return Err(refuse(&fresh, e)),
         }
-        ledger_agrees(tx, &fresh)?;
+        ledger_agrees(tx, &fresh, policy, trust)?;
         if let Some(e) = budget_check(tx, &fresh, &actor, policy.budgets(), now)? {
             return Err(refuse(&fresh, e));
         }

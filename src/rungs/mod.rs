@@ -177,6 +177,28 @@ fn refusal_event(now: Millis, actor: &str, command: &str, r: &Refusal) -> NewEve
     }
 }
 
+/// Checks, inside a rung's transaction, that a signature made for a
+/// decision signs this decision on the plan as it is now (not one that
+/// changed while the reviewer signed).
+pub fn signed_for(
+    trust: &crate::signing::Trust,
+    decision: &crate::signing::Decision,
+    signed: &crate::signing::Signed,
+) -> Result<()> {
+    let why = match trust.check(decision, &signed.signature) {
+        crate::model::Check::Valid(_) => return Ok(()),
+        crate::model::Check::Invalid(why) => why,
+        crate::model::Check::Unchecked => "it was not checked".to_string(),
+    };
+    Err(Error::new(
+        crate::error::Kind::NotAllowed,
+        format!(
+            "the signature by {} does not count: {why}",
+            signed.principal
+        ),
+    ))
+}
+
 /// An event about a plan.
 pub fn event(now: Millis, kind: &'static str, plan: &Plan, actor: &str, detail: Value) -> NewEvent {
     NewEvent {

@@ -220,6 +220,7 @@ pub fn plan(rung: &mut Rung, policy: &InForce, req: Request) -> Result<Planned> 
         binding: Some(binding),
         escalated_from: None,
         in_force: None,
+        signatures_required: policy.signed(eval.tier),
     };
 
     // A dry-run that exited with a code not accepted is refused, and
@@ -267,22 +268,22 @@ pub fn plan(rung: &mut Rung, policy: &InForce, req: Request) -> Result<Planned> 
         let before = previous.as_ref().map(|p| p.id.as_str()).unwrap_or("");
         stored.id = ids.new_id(&format!("plan\0{key}\0{hash}\0{now}\0{before}"));
         stored.seq = tx.insert_plan(&stored)?;
-        tx.append_event(&event(
-            now,
-            "planned",
-            &stored,
-            &actor,
-            json!({
-                "hash": stored.hash,
-                "status": stored.status.as_str(),
-                "tier": stored.tier.as_str(),
-                "rule": stored.rule,
-                "approvals_required": stored.approvals_required,
-                "command": crate::text::argv_line(&stored.command),
-                "program": stored.binding.as_ref().map(|b| b.program.path.to_string_lossy()),
-                "policy_sha256": stored.policy_sha256,
-            }),
-        ))?;
+        let mut detail = json!({
+            "hash": stored.hash,
+            "status": stored.status.as_str(),
+            "tier": stored.tier.as_str(),
+            "rule": stored.rule,
+            "approvals_required": stored.approvals_required,
+            "command": crate::text::argv_line(&stored.command),
+            "program": stored.binding.as_ref().map(|b| b.program.path.to_string_lossy()),
+            "policy_sha256": stored.policy_sha256,
+        });
+        // Fixed in the chain: its approvals and retries count only signed,
+        // whatever the row or a later event says of its tier.
+        if stored.signatures_required {
+            detail["signed"] = json!(true);
+        }
+        tx.append_event(&event(now, "planned", &stored, &actor, detail))?;
         if stored.status == Status::Denied {
             tx.append_event(&event(
                 now,

@@ -339,6 +339,7 @@ mod tests {
             outcome: Outcome::Succeeded,
             reason: "checked".into(),
             at: 3,
+            signature: None,
         });
         let resolved = event("resolved", json!({"attempt": 1, "outcome": "succeeded"}));
         assert_eq!(check_against_ledger(&e, Some(&resolved)), Ok(()));

@@ -6,11 +6,16 @@ use super::{PlanRef, Rung, event, refuse, refuse_key, settle_dead_run};
 use crate::error::{Error, Kind, Result};
 use crate::model::{Outcome, Plan, Resolution, Status};
 use crate::policy::InForce;
+use crate::signing::{Decision, DecisionKind, Signed, Trust};
 use serde_json::json;
 
 /// Records a person's resolution of an `interrupted` plan, in one
 /// transaction with its ledger event: `applied` with the outcome they
 /// vouch for, or `approved` again for one more apply (`retry`).
+///
+/// On a tier that needs signatures, a `retry` is a decision to run the
+/// command again: it must be `signed` (over the plan, its hash and the
+/// attempt it settles), or it is refused `not_allowed`.
 pub fn resolve(
     rung: &mut Rung,
     policy: &InForce,
@@ -18,8 +23,13 @@ pub fn resolve(
     hash: Option<&str>,
     outcome: Outcome,
     reason: &str,
+    signed: Option<(&Signed, &Trust)>,
 ) -> Result<Plan> {
-    let (now, actor) = (rung.now(), rung.actor.to_string());
+    let now = rung.now();
+    let (actor, at) = match signed {
+        Some((s, _)) => (s.principal.clone(), s.at),
+        None => (rung.actor.to_string(), now),
+    };
     let (apply_ttl, sod) = {
         let d = policy.defaults();
         (d.apply_ttl, d.separation_of_duties)
@@ -57,7 +67,8 @@ pub fn resolve(
         // the planner's, nor the applier's (else an agent could kill its own
         // run and retry it, running the command twice).
         let applier = plan.execution.as_ref().map(|e| e.actor.as_str());
-        if sod && (plan.actor == actor || applier == Some(actor.as_str())) {
+        let same = |name: &str| crate::names::same(name, &actor);
+        if sod && (same(&plan.actor) || applier.is_some_and(same)) {
             let e = Error::new(
                 Kind::NotAllowed,
                 format!(
@@ -68,13 +79,40 @@ pub fn resolve(
             .with_hint("ask a reviewer to check what happened and resolve it");
             return Err(refuse(&plan, e));
         }
+        let attempt = plan.execution.as_ref().map(|e| e.attempt);
+        if outcome == Outcome::Retry && signed.is_none() && policy.signed(plan.tier) {
+            let e = Error::new(
+                Kind::NotAllowed,
+                format!(
+                    "plan {} is {}: a retry runs it again, and needs a signed decision",
+                    plan.short_id(),
+                    plan.tier
+                ),
+            )
+            .with_hint("resolve with --sign KEY (a key listed in the policy's allowed_signers)");
+            return Err(refuse(&plan, e));
+        }
+        if let Some((s, trust)) = signed {
+            let decision = Decision {
+                kind: DecisionKind::Resolve(outcome, attempt.unwrap_or(0)),
+                plan: &plan.id,
+                hash: &plan.hash,
+                principal: &s.principal,
+                at: s.at,
+                policy_sha256: "",
+                note: Some(reason),
+            };
+            if let Err(e) = super::signed_for(trust, &decision, s) {
+                return Err(refuse(&plan, e));
+            }
+        }
         let resolution = Resolution {
             actor: actor.clone(),
             outcome,
             reason: reason.to_string(),
-            at: now,
+            at,
+            signature: signed.map(|(s, _)| s.signature.clone()),
         };
-        let attempt = plan.execution.as_ref().map(|e| e.attempt);
         if let Some(a) = attempt {
             let code = match outcome {
                 Outcome::Succeeded => Some(0),
@@ -91,13 +129,16 @@ pub fn resolve(
             }
             _ => tx.set_status(&plan.id, Status::Applied, None)?,
         }
-        tx.append_event(&event(
-            now,
-            "resolved",
-            &plan,
-            &actor,
-            json!({ "outcome": outcome.as_str(), "reason": reason, "attempt": attempt }),
-        ))?;
+        let mut detail = json!({
+            "outcome": outcome.as_str(),
+            "reason": reason,
+            "attempt": attempt,
+            "hash": plan.hash,
+        });
+        if let Some((s, _)) = signed {
+            detail["signature"] = super::approve::signature_detail(s);
+        }
+        tx.append_event(&event(at, "resolved", &plan, &actor, detail))?;
         Ok(tx.plan(&plan.id)?.unwrap_or(plan))
     })
 }

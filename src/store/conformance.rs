@@ -199,6 +199,7 @@ fn a_plan_round_trips_exactly(open: &mut Open) {
             actor: "bob".into(),
             reason: "no".into(),
             at: 2,
+            signature: None,
         }),
         execution: Some(execution("p-bare", 1, 3)),
         in_force: verdict,
@@ -215,6 +216,7 @@ fn a_plan_round_trips_exactly(open: &mut Open) {
         rejection: None,
         execution: None,
         in_force: None,
+        signatures_required: false,
         ..bare
     };
     assert_eq!(
@@ -663,8 +665,10 @@ fn approvals_come_back_with_their_plan_in_order(open: &mut Open) {
     insert(s, plan("p2", "k2", Status::Pending));
     let signed = Approval {
         comment: Some("looks right".into()),
-        signature: Some("-----BEGIN SSH SIGNATURE-----".into()),
-        signature_kind: Some("ssh".into()),
+        signature: Some(crate::model::Signature {
+            armored: "-----BEGIN SSH SIGNATURE-----".into(),
+            policy_sha256: "policy-digest".into(),
+        }),
         ..approval("zoe", 10, "hash-of-p1")
     };
     let alice = approval("alice", 30, "hash-of-p1");
@@ -745,6 +749,7 @@ fn plan_updates_change_what_they_name_and_nothing_else(open: &mut Open) {
         actor: "bob".into(),
         reason: "not on a Friday".into(),
         at: 6_000,
+        signature: None,
     };
     write(s, |tx| {
         tx.set_rejection("p1", &rejection)?;
@@ -838,6 +843,7 @@ fn an_execution_is_recorded_finished_and_resolved(open: &mut Open) {
         outcome: Outcome::Retry,
         reason: "it never reached the API".into(),
         at: 2_500,
+        signature: None,
     };
     write(s, |tx| tx.resolve_execution("p1", 1, &retry, None));
     assert_eq!(
@@ -1059,6 +1065,7 @@ fn plan(id: &str, key: &str, status: Status) -> Plan {
         binding: None,
         escalated_from: None,
         in_force: None,
+        signatures_required: false,
     }
 }
 
@@ -1076,7 +1083,7 @@ fn approval(actor: &str, at: Millis, hash: &str) -> Approval {
         comment: None,
         hash: hash.into(),
         signature: None,
-        signature_kind: None,
+        check: Default::default(),
     }
 }
 

@@ -110,6 +110,12 @@ pub trait Tx {
     /// Whether the database still refuses UPDATE and DELETE on events: each
     /// of the schema's triggers is there, as the schema wrote it. `Err`
     /// names the first that is missing or altered.
+    /// Every approval that carries a signature, with its plan's id, for
+    /// `log --verify` to check each against what it claims to sign.
+    fn for_each_signed_approval(
+        &mut self,
+        f: &mut dyn FnMut(&str, Approval) -> Result<()>,
+    ) -> Result<()>;
     fn ledger_is_append_only(&mut self) -> Result<std::result::Result<(), String>>;
 }
 

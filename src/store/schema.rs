@@ -139,6 +139,17 @@ ALTER TABLE plans ADD COLUMN program_id TEXT;
 ALTER TABLE plans ADD COLUMN files BLOB;          -- path NUL id NUL, per bound file
 ALTER TABLE plans ADD COLUMN escalated_from TEXT; -- JSON verdict, or NULL
 "#,
+    // 3: signed decisions. A signature's payload is rebuilt from the row
+    // (see signing::payload), so only the armoured signature and the policy
+    // digest it signed are kept. `approvals.signature` and
+    // `signature_kind` exist since migration 1.
+    r#"
+ALTER TABLE approvals ADD COLUMN signed_policy TEXT;
+ALTER TABLE plans ADD COLUMN rejected_signature TEXT;
+ALTER TABLE plans ADD COLUMN rejected_signed_policy TEXT;
+ALTER TABLE executions ADD COLUMN resolved_signature TEXT;
+ALTER TABLE executions ADD COLUMN resolved_signed_policy TEXT;
+"#,
 ];
 
 #[cfg(test)]

@@ -26,5 +26,6 @@ mod resolve;
 mod review;
 mod review_attacks;
 mod rungs;
+mod signing;
 mod snapshots;
 mod state;

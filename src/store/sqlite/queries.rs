@@ -5,8 +5,8 @@ use super::rows::*;
 use crate::error::{Error, Kind, Result};
 use crate::ledger;
 use crate::model::{
-    Approval, Event, Execution, Millis, NewEvent, Plan, PlanRow, Rejection, Resolution, Status,
-    Verdict,
+    Approval, Check, Event, Execution, Millis, NewEvent, Plan, PlanRow, Rejection, Resolution,
+    Signature, Status, Verdict,
 };
 use crate::store::schema::APPEND_ONLY_TRIGGERS;
 use crate::store::{BudgetScope, EventFilter, Tx};
@@ -60,7 +60,7 @@ impl SqliteTx<'_> {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT plan, actor, at, comment, hash, signature, signature_kind FROM approvals
+                "SELECT plan, actor, at, comment, hash, signature, signed_policy FROM approvals
                  WHERE plan IN (SELECT value FROM json_each(?1)) ORDER BY at, actor",
             )
             .map_err(db)?;
@@ -73,8 +73,14 @@ impl SqliteTx<'_> {
                         at: r.get(2)?,
                         comment: r.get(3)?,
                         hash: r.get(4)?,
-                        signature: r.get(5)?,
-                        signature_kind: r.get(6)?,
+                        signature: match r.get::<_, Option<String>>(5)? {
+                            Some(armored) => Some(Signature {
+                                armored,
+                                policy_sha256: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
+                            }),
+                            None => None,
+                        },
+                        check: Check::Unchecked,
                     },
                 ))
             })
@@ -178,7 +184,7 @@ impl Tx for SqliteTx<'_> {
             .prepare_cached(&format!(
                 "INSERT INTO plans ({}) VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
                  ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29,
-                 ?30, ?31, NULL, NULL, NULL, ?32, ?33, ?34, ?35, ?36)",
+                 ?30, ?31, NULL, NULL, NULL, ?32, ?33, ?34, ?35, ?36, NULL, NULL)",
                 PLAN_COLUMNS
             ))
             .map_err(db)?;
@@ -281,8 +287,9 @@ impl Tx for SqliteTx<'_> {
     fn insert_approval(&mut self, plan: &str, a: &Approval) -> Result<()> {
         self.conn
             .prepare_cached(
-                "INSERT INTO approvals (plan, actor, at, comment, hash, signature, signature_kind)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO approvals
+                   (plan, actor, at, comment, hash, signature, signature_kind, signed_policy)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )
             .map_err(db)?
             .execute(params![
@@ -291,8 +298,9 @@ impl Tx for SqliteTx<'_> {
                 a.at,
                 a.comment,
                 a.hash,
-                a.signature,
-                a.signature_kind
+                a.signature.as_ref().map(|s| &s.armored),
+                a.signature.as_ref().map(|_| "ssh"),
+                a.signature.as_ref().map(|s| &s.policy_sha256),
             ])
             .map_err(db)?;
         Ok(())
@@ -301,10 +309,19 @@ impl Tx for SqliteTx<'_> {
     fn set_rejection(&mut self, plan: &str, r: &Rejection) -> Result<()> {
         self.conn
             .prepare_cached(
-                "UPDATE plans SET rejected_by = ?2, rejected_reason = ?3, rejected_at = ?4 WHERE id = ?1",
+                "UPDATE plans SET rejected_by = ?2, rejected_reason = ?3, rejected_at = ?4,
+                   rejected_signature = ?5, rejected_signed_policy = ?6
+                 WHERE id = ?1",
             )
             .map_err(db)?
-            .execute(params![plan, r.actor, r.reason, r.at])
+            .execute(params![
+                plan,
+                r.actor,
+                r.reason,
+                r.at,
+                r.signature.as_ref().map(|s| &s.armored),
+                r.signature.as_ref().map(|s| &s.policy_sha256),
+            ])
             .map_err(db)?;
         Ok(())
     }
@@ -369,11 +386,22 @@ impl Tx for SqliteTx<'_> {
         self.conn
             .prepare_cached(
                 "UPDATE executions SET resolved_by = ?3, resolved_outcome = ?4, resolved_reason = ?5,
-                   resolved_at = ?6, exit_code = coalesce(exit_code, ?7)
+                   resolved_at = ?6, exit_code = coalesce(exit_code, ?7),
+                   resolved_signature = ?8, resolved_signed_policy = ?9
                  WHERE plan = ?1 AND attempt = ?2",
             )
             .map_err(db)?
-            .execute(params![plan, attempt, r.actor, r.outcome.as_str(), r.reason, r.at, exit_code])
+            .execute(params![
+                plan,
+                attempt,
+                r.actor,
+                r.outcome.as_str(),
+                r.reason,
+                r.at,
+                exit_code,
+                r.signature.as_ref().map(|s| &s.armored),
+                r.signature.as_ref().map(|s| &s.policy_sha256),
+            ])
             .map_err(db)?;
         Ok(())
     }
@@ -509,6 +537,41 @@ impl Tx for SqliteTx<'_> {
             })()
             .map_err(db)?;
             f(row)?;
+        }
+        Ok(())
+    }
+
+    fn for_each_signed_approval(
+        &mut self,
+        f: &mut dyn FnMut(&str, Approval) -> Result<()>,
+    ) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT plan, actor, at, comment, hash, signature, signed_policy FROM approvals
+                 WHERE signature IS NOT NULL ORDER BY plan, at",
+            )
+            .map_err(db)?;
+        let mut rows = stmt.query([]).map_err(db)?;
+        while let Some(r) = rows.next().map_err(db)? {
+            let (plan, approval) = (|| -> rusqlite::Result<(String, Approval)> {
+                Ok((
+                    r.get(0)?,
+                    Approval {
+                        actor: r.get(1)?,
+                        at: r.get(2)?,
+                        comment: r.get(3)?,
+                        hash: r.get(4)?,
+                        signature: Some(Signature {
+                            armored: r.get(5)?,
+                            policy_sha256: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
+                        }),
+                        check: Check::Unchecked,
+                    },
+                ))
+            })()
+            .map_err(db)?;
+            f(&plan, approval)?;
         }
         Ok(())
     }

@@ -4,7 +4,7 @@
 
 use crate::binding::{Binding, BoundFile};
 use crate::error::{Error, Kind};
-use crate::model::{DryRun, Event, Execution, Outcome, Plan, Rejection, Resolution};
+use crate::model::{DryRun, Event, Execution, Outcome, Plan, Rejection, Resolution, Signature};
 use rusqlite::Row;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -54,7 +54,8 @@ pub(super) const PLAN_COLUMNS: &str =
     dry_run_stderr_sha256, dry_run_stdout_bytes, dry_run_stderr_bytes, dry_run_truncated,
     dry_run_ok, reason, target, effect, rollback, confidence, actor, created_at, expires_at,
     policy_sha256, decision, retry_allowed, rejected_by, rejected_reason, rejected_at,
-    cwd_id, program, program_id, files, escalated_from";
+    cwd_id, program, program_id, files, escalated_from, rejected_signature,
+    rejected_signed_policy";
 
 pub(super) fn plan_from_row(r: &Row) -> rusqlite::Result<Plan> {
     let status: String = r.get("status")?;
@@ -106,6 +107,7 @@ pub(super) fn plan_from_row(r: &Row) -> rusqlite::Result<Plan> {
             actor,
             reason: r.get("rejected_reason")?,
             at: r.get("rejected_at")?,
+            signature: signature(r, "rejected_signature", "rejected_signed_policy")?,
         }),
         None => None,
     };
@@ -141,6 +143,7 @@ pub(super) fn plan_from_row(r: &Row) -> rusqlite::Result<Plan> {
         binding,
         escalated_from,
         in_force: None,
+        signatures_required: false,
     })
 }
 
@@ -170,6 +173,21 @@ pub(super) fn decode_files(bytes: &[u8]) -> std::result::Result<Vec<BoundFile>, 
     Ok(out)
 }
 
+/// A decision's signature: the armoured text and the policy digest it
+/// signed, both or neither.
+pub(super) fn signature(
+    r: &Row,
+    armored: &str,
+    policy: &str,
+) -> rusqlite::Result<Option<Signature>> {
+    let armored: Option<String> = r.get(armored)?;
+    let policy: Option<String> = r.get(policy)?;
+    Ok(armored.map(|armored| Signature {
+        armored,
+        policy_sha256: policy.unwrap_or_default(),
+    }))
+}
+
 pub(super) fn path_column(r: &Row, name: &str) -> rusqlite::Result<Option<PathBuf>> {
     Ok(r.get::<_, Option<Vec<u8>>>(name)?
         .map(|b| PathBuf::from(OsString::from_vec(b))))
@@ -191,6 +209,7 @@ pub(super) fn execution_from_row(r: &Row) -> rusqlite::Result<Execution> {
                 },
                 reason: r.get("resolved_reason")?,
                 at: r.get("resolved_at")?,
+                signature: signature(r, "resolved_signature", "resolved_signed_policy")?,
             })
         }
     };
