@@ -133,7 +133,17 @@ struct Detail<'a> {
     #[serde(borrow)]
     to: Option<Verdict<'a>>,
     /// Present on a signed decision (checked by the caller).
-    signature: Option<serde::de::IgnoredAny>,
+    #[serde(borrow)]
+    signature: Option<SignatureDetail<'a>>,
+    /// The run a `resolved` event settles.
+    attempt: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct SignatureDetail<'a> {
+    /// The signing key's fingerprint.
+    #[serde(borrow)]
+    key: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -155,6 +165,10 @@ pub struct Audit {
     /// Which tiers count only signed approvals and retries, by `Tier as u8`,
     /// besides the plans whose planned event says so.
     signed: [bool; Tier::ALL.len()],
+    /// For plans on a signed tier: who has approved the planned hash, as
+    /// fingerprints of (reviewer identity, key). The `quorum` flag of an
+    /// event is not signed, so a signed plan's quorum is counted here.
+    signed_approvers: HashMap<u32, Vec<(u64, u64)>>,
 }
 
 /// A ladder plan id's 16 bytes: the canonical lowercase hyphenated form only,
@@ -245,6 +259,14 @@ impl Audit {
             return Err(fail(format!("{} before any planned event", e.kind)));
         };
         let hash = detail.hash.as_deref().map(|h| self.fp(h));
+        let reviewer = (
+            self.fp(&crate::names::identity(&e.actor)),
+            self.fp(detail
+                .signature
+                .as_ref()
+                .and_then(|s| s.key.as_deref())
+                .unwrap_or("")),
+        );
         let trail = &mut self.trails[i];
         // On a signed tier an unsigned decision is one nobody could have
         // made through ladder: it counts for nothing.
@@ -256,14 +278,30 @@ impl Audit {
                 .unwrap_or(false);
         let counts = !signed || detail.signature.is_some();
         match e.kind.as_str() {
+            "approved" if signed => {
+                if hash == Some(trail.hash) && detail.signature.is_some() {
+                    // As apply counts: a reviewer or a key counts once.
+                    let seen = self.signed_approvers.entry(i as u32).or_default();
+                    if !seen
+                        .iter()
+                        .any(|(who, key)| *who == reviewer.0 || *key == reviewer.1)
+                    {
+                        seen.push(reviewer);
+                    }
+                    trail.approved |= seen.len() as u32 >= trail.approvals_required;
+                }
+            }
             "approved" => {
-                if hash == Some(trail.hash) && detail.quorum == Some(true) && counts {
+                if hash == Some(trail.hash) && detail.quorum == Some(true) {
                     trail.approved = true;
                 }
             }
             "resolved" => {
+                // A retry settles the last start, once: a copy of an
+                // earlier one (its signed attempt) allows nothing more.
                 if detail.outcome.as_deref() == Some("retry")
                     && trail.starts > trail.retries
+                    && detail.attempt.is_none_or(|a| a == u64::from(trail.starts))
                     && counts
                 {
                     trail.retries += 1;
@@ -311,6 +349,7 @@ impl Audit {
                             .into(),
                     ));
                 }
+
                 trail.starts = trail.starts.saturating_add(1);
             }
         }
@@ -470,7 +509,7 @@ mod tests {
     }
 
     fn started(seq: i64, hash: &str) -> Event {
-        ev(seq, "started", json!({"hash": hash, "attempt": 1}))
+        ev(seq, "started", json!({"hash": hash}))
     }
 
     fn row(status: &str) -> PlanRow {
@@ -696,6 +735,60 @@ mod tests {
                 .what
                 .contains("started again")
         );
+
+        // A copy of the signed retry of the first run, after the second.
+        let copied = [
+            plan.clone(),
+            signed_quorum.clone(),
+            started(3, H),
+            retry(true),
+            started(5, H),
+            ev(
+                6,
+                "resolved",
+                json!({"hash": H, "outcome": "retry", "attempt": 1, "signature": {}}),
+            ),
+            started(7, H),
+        ];
+        assert!(
+            audit(&copied, None)
+                .unwrap_err()
+                .what
+                .contains("started again")
+        );
+        // A signed quorum is counted, not read from the unsigned flag: one
+        // reviewer's approval twice (or one key's under two names) is one.
+        let mut two = plan.clone();
+        two.detail = two
+            .detail
+            .replace("\"approvals_required\":1", "\"approvals_required\":2");
+        let by = |seq: i64, who: &str, key: &str| {
+            let mut e = ev(
+                seq,
+                "approved",
+                json!({"hash": H, "quorum": true, "signature": {"key": key}}),
+            );
+            e.actor = who.into();
+            e
+        };
+        for second in [by(3, "alice", "K2"), by(3, "bob", "K1")] {
+            let life = [two.clone(), by(2, "alice", "K1"), second, started(4, H)];
+            assert!(
+                audit(&life, None)
+                    .unwrap_err()
+                    .what
+                    .contains("before the ledger shows an approval")
+            );
+        }
+        let life = [
+            two.clone(),
+            by(2, "alice", "K1"),
+            by(3, "bob", "K2"),
+            started(4, H),
+        ];
+        let mut applied = row("applied");
+        applied.approvals_required = 2;
+        assert_eq!(audit(&life, Some(&applied)), Ok(()));
 
         // The same events under an audit that knows the tier is signed.
         let mut a = Audit::signing(|t| t == Tier::Irreversible);

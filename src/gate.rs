@@ -255,7 +255,15 @@ pub fn approve(
     if separation_of_duties && crate::names::same(&plan.actor, actor) {
         return Err(Error::new(
             Kind::NotAllowed,
-            format!("{actor} planned {id} and may not approve it (separation of duties)"),
+            if plan.actor == actor {
+                format!("{actor} planned {id} and may not approve it (separation of duties)")
+            } else {
+                format!(
+                    "{} planned {id}, and {} reads as the same name: it may not approve it (separation of duties)",
+                    crate::names::visible(&plan.actor),
+                    crate::names::visible(actor)
+                )
+            },
         )
         .with_hint("ask another reviewer to approve it"));
     }

@@ -68,6 +68,14 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         // A signature is over one plan's id and hash: the plan as it is now.
         let shown = store::read(ctx.store()?, |tx| target.find(tx))?;
         rungs::approve::check_shown_hash(&mut ctx.rung()?, &shown, hash.as_deref())?;
+        // Never ask about a card that is not what the hash binds.
+        if let Err(e) = crate::gate::integrity(&shown) {
+            return Err(rungs::refused(
+                &mut ctx.rung()?,
+                "approve",
+                rungs::refuse(&shown, e),
+            ));
+        }
         let plan = approve_plan(
             ctx,
             &PlanRef::Id(shown.id.clone()),
@@ -194,6 +202,11 @@ fn review_queue(ctx: &mut Ctx, comment: Option<&str>, sign: Option<&str>) -> Res
     for (i, plan) in pending.iter().enumerate() {
         let paint = render::Paint { on: ctx.color };
         render::note(format_args!("\n── {} of {total} ──", i + 1));
+        if let Err(e) = crate::gate::integrity(plan) {
+            render::note(format_args!("ladder: skipping: {}", e.one_line()));
+            skipped += 1;
+            continue;
+        }
         let mut card = plan.clone();
         rungs::note_in_force(&mut card, &*ctx.policy()?);
         render::note_part(render::plan_card(&card, ctx.now(), paint));

@@ -80,6 +80,8 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
             reject_plan(ctx, &shown, &args.reason, Some(key))?
         }
     };
+    let mut plan = plan;
+    super::show::judge_for_people(ctx, &mut plan);
     if ctx.json {
         render::emit_json(render::plan_json(&plan))?;
     } else {

@@ -95,6 +95,8 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         &reason,
         signed.as_ref().map(|(s, t)| (s, t)),
     )?;
+    let mut plan = plan;
+    super::show::judge_for_people(ctx, &mut plan);
     let now = ctx.now();
     if ctx.json {
         render::emit_json(render::plan_json(&plan))?;

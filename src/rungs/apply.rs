@@ -549,7 +549,8 @@ fn judge(plan: &mut Plan, policy: &InForce, trust: Option<&Trust>, verdict: &mut
 /// signatures themselves (`approved`, `expires_at` and `retry_allowed` are
 /// columns anyone who can write the state file can set):
 ///
-/// - its window ends at most `apply_ttl` after its last signed approval;
+/// - its window ends at most `apply_ttl` after its last signed approval
+///   (or signed retry);
 /// - a plan that ran before runs again only on a signed
 ///   `resolve --outcome retry` of its last run.
 fn signed_gate(plan: &Plan, policy: &InForce, trust: Option<&Trust>, now: Millis) -> Result<()> {
@@ -557,11 +558,20 @@ fn signed_gate(plan: &Plan, policy: &InForce, trust: Option<&Trust>, now: Millis
     if plan.status != Status::Approved || !(plan.signatures_required || policy.signed(plan.tier)) {
         return Ok(());
     }
+    // A signed retry opens a fresh window too (its signature is checked
+    // below before it counts for anything).
+    let retried = plan
+        .execution
+        .as_ref()
+        .and_then(|e| e.resolution.as_ref())
+        .filter(|r| r.outcome == crate::model::Outcome::Retry && r.signature.is_some())
+        .map(|r| r.at);
     let last_signed = plan
         .approvals
         .iter()
         .filter(|a| a.hash == plan.hash && a.check.is_valid())
         .map(|a| a.at)
+        .chain(retried)
         .max();
     let apply_ttl = crate::clock::millis(policy.defaults().apply_ttl);
     if let Some(at) = last_signed.filter(|at| now >= at.saturating_add(apply_ttl)) {

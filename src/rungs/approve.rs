@@ -43,6 +43,11 @@ pub fn approve(rung: &mut Rung, policy: &InForce, target: &PlanRef, req: &Reques
         if let Err(e) = gate::approve(&plan, &actor, req.hash, sod, now) {
             return Err(refuse(&plan, e));
         }
+        // The approval binds the hash; the reviewer was shown the row. A
+        // row that no longer hashes to its hash is not what they approve.
+        if let Err(e) = gate::integrity(&plan) {
+            return Err(refuse(&plan, e));
+        }
         if policy.signs_any() {
             super::note_in_force(&mut plan, policy);
         }

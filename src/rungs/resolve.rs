@@ -63,6 +63,11 @@ pub fn resolve(
         if let Err(e) = crate::gate::check_hash(&plan, hash) {
             return Err(refuse(&plan, e));
         }
+        // A decision binds what the person was shown: a row that no longer
+        // hashes to its hash is not that.
+        if let Err(e) = crate::gate::integrity(&plan) {
+            return Err(refuse(&plan, e));
+        }
         // Settling is a person's judgement: under separation of duties, not
         // the planner's, nor the applier's (else an agent could kill its own
         // run and retry it, running the command twice).

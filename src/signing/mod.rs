@@ -140,13 +140,19 @@ impl Trust {
         let print = fingerprint(key);
         match wanted {
             Some(w) if names.iter().any(|n| n == w) || patterns => Ok(w.to_string()),
-            Some(w) => Err(Error::new(
-                Kind::NotAllowed,
-                format!(
-                    "key {print} may not sign as {w}: {} does not list it for them",
-                    self.path.display()
-                ),
-            )),
+            Some(w) => {
+                // A line that names the key for them but refuses (its
+                // window, its namespaces) says why better than "not listed".
+                let plain = allowed_signers::SignerKey::Plain(key.clone());
+                let why = match self.signers.check(w, &plain, NAMESPACE, at.div_euclid(1000)) {
+                    Err(why) => why,
+                    Ok(_) => "it is listed only for other times or namespaces".to_string(),
+                };
+                Err(Error::new(
+                    Kind::NotAllowed,
+                    format!("key {print} may not sign as {w}: {why} ({})", self.path.display()),
+                ))
+            }
             None => match names.as_slice() {
                 [one] => Ok(one.clone()),
                 [] if patterns => Err(Error::usage(format!(

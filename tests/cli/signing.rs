@@ -111,41 +111,68 @@ fn keygen(path: &Path, comment: &str, passphrase: &str) {
 /// Appends an event to the state file's ledger with a correctly chained
 /// hash: what an agent that can write the file can always do.
 fn forge(t: &TestEnv, kind: &str, plan: &Value, actor: &str, detail: Value) {
-    let db = t.db();
-    let (seq, prev, at): (i64, String, i64) = db
-        .query_row(
-            "SELECT seq, hash, at FROM events ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
+    let at: i64 = t
+        .db()
+        .query_row("SELECT max(at) FROM events", [], |r| r.get(0))
         .unwrap();
     // Keys sorted, compact: as ladder stores details.
     let detail = serde_json::to_string(&detail).unwrap();
-    let fields = ladder::ledger::EventFields {
-        seq: seq + 1,
-        at: at + 1,
+    append(
+        t,
+        at + 1,
         kind,
-        plan: Some(id(plan)),
-        key: plan["key"].as_str(),
+        id(plan),
+        plan["key"].as_str().unwrap(),
         actor,
-        detail: &detail,
+        &detail,
+    );
+}
+
+/// Appends a byte-for-byte copy of event `seq`, chained after the last.
+fn forge_copy(t: &TestEnv, seq: i64) {
+    let (at, kind, plan, key, actor, detail): (i64, String, String, String, String, String) = t
+        .db()
+        .query_row(
+            "SELECT at, kind, plan, key, actor, detail FROM events WHERE seq = ?1",
+            [seq],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            },
+        )
+        .unwrap();
+    append(t, at, &kind, &plan, &key, &actor, &detail);
+}
+
+fn append(t: &TestEnv, at: i64, kind: &str, plan: &str, key: &str, actor: &str, detail: &str) {
+    let db = t.db();
+    let (seq, prev): (i64, String) = db
+        .query_row(
+            "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let hash = ladder::ledger::event_hash(&ladder::ledger::EventFields {
+        seq: seq + 1,
+        at,
+        kind,
+        plan: Some(plan),
+        key: Some(key),
+        actor,
+        detail,
         prev_hash: &prev,
-    };
-    let hash = ladder::ledger::event_hash(&fields);
+    });
     db.execute(
         "INSERT INTO events (seq, at, kind, plan, key, actor, detail, prev_hash, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        rusqlite::params![
-            seq + 1,
-            at + 1,
-            kind,
-            id(plan),
-            fields.key,
-            actor,
-            detail,
-            prev,
-            hash
-        ],
+        rusqlite::params![seq + 1, at, kind, plan, key, actor, detail, prev, hash],
     )
     .unwrap();
 }
@@ -425,7 +452,7 @@ fn a_retry_after_an_interrupted_run_needs_a_signature() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(mark.exists());
     let r = t.json("viewer", &["log", "--verify"]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.code, 0, "{}", r.stdout_str());
 }
 
 #[test]
@@ -864,7 +891,15 @@ fn a_signed_retry_allows_one_more_run_only() {
     let (plan, mark) = marker_plan(t, "agent", "third", &[]);
     assert_eq!(s.approve("alice", &plan, "alice").code, 0);
     assert_eq!(s.approve("bob", &plan, "bob").code, 0);
+    // A run that died: its row, and its `started` event as ladder writes it.
     simulate_crash(t, &plan);
+    forge(
+        t,
+        "started",
+        &plan,
+        "agent",
+        serde_json::json!({"attempt": 1, "hash": plan["hash"]}),
+    );
     assert_refused(&t.apply_json("agent", &plan), 17, "outcome_unknown");
     let key = s.key("alice");
     let r = t.json(
@@ -907,6 +942,71 @@ fn a_signed_retry_allows_one_more_run_only() {
     assert!(r.code != 0, "{}", r.stderr);
     assert!(!mark.exists(), "a third run on one signed retry");
     assert_refused(&t.json("viewer", &["log", "--verify"]), 21, "tampered");
+
+    // A byte-for-byte copy of the signed retry (its signature verifies)
+    // allows nothing either: it settles the first run, not the second.
+    let retry_seq: i64 = t
+        .db()
+        .query_row(
+            "SELECT min(seq) FROM events WHERE kind = 'resolved' AND plan = ?1",
+            [id(&plan)],
+            |r| r.get(0),
+        )
+        .unwrap();
+    forge_copy(t, retry_seq);
+    let r = t.apply_json("agent", &plan);
+    assert!(r.code != 0, "{}", r.stderr);
+    assert!(!mark.exists(), "a copied signed retry ran the plan again");
+}
+
+/// A signed retry opens a fresh window to apply, like any retry.
+#[test]
+fn a_signed_retry_late_in_the_day_still_allows_its_run() {
+    let mut s = Signers::new();
+    s.t.at("2026-03-01T00:00:00Z");
+    let (plan, mark) = marker_plan(&s.t, "agent", "late-retry", &[]);
+    assert_eq!(s.approve("alice", &plan, "alice").code, 0);
+    assert_eq!(s.approve("bob", &plan, "bob").code, 0);
+    simulate_crash(&s.t, &plan);
+    assert_refused(&s.t.apply_json("agent", &plan), 17, "outcome_unknown");
+    s.t.at("2026-03-02T06:00:00Z");
+    let key = s.key("alice");
+    let r = s.t.json(
+        "alice",
+        &[
+            "resolve",
+            id(&plan),
+            "--outcome",
+            "retry",
+            "--reason",
+            "checked",
+            "--sign",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = s.t.apply_json("agent", &plan);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(mark.exists());
+}
+
+/// Reviewers sign the hash, but they read the row: a row edited to show
+/// them something else than its hash binds is refused before anyone signs.
+#[test]
+fn a_row_that_does_not_hash_to_its_hash_is_never_approved() {
+    let s = Signers::new();
+    let t = &s.t;
+    let (plan, _) = marker_plan(t, "agent", "swapped", &[]);
+    t.db()
+        .execute(
+            "UPDATE plans SET reason = 'routine', cwd = CAST('/srv/safe' AS BLOB) WHERE id = ?1",
+            [id(&plan)],
+        )
+        .unwrap();
+    let show = t.run("viewer", &["show", id(&plan)]);
+    assert!(show.stderr.contains("do not approve it"), "{}", show.stderr);
+    assert_refused(&s.approve("alice", &plan, "alice"), 21, "tampered");
+    assert!(approvals(t, &plan).is_empty());
 }
 
 #[test]
