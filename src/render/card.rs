@@ -305,7 +305,7 @@ pub fn plan_card(p: &Plan, now: Millis, paint: Paint) -> String {
             _ => format!(
                 "started {} by {}, no outcome recorded",
                 relative(e.started_at, now),
-                e.actor
+                crate::names::visible(&e.actor)
             ),
         };
         row(&mut out, "applied", outcome);
@@ -403,7 +403,7 @@ pub fn plans_table(plans: &[Plan], now: Millis, paint: Paint) -> String {
             format!("{}/{}", p.approvals_counted(), p.approvals_required),
             trim(&printable(&p.key), 24),
             trim(&argv_line(&p.command), 48),
-            printable(&p.actor).into_owned(),
+            printable(&crate::names::visible(&p.actor)).into_owned(),
             when,
         ]);
     }
@@ -482,7 +482,7 @@ pub fn events_table(events: &[Event], now: Millis) -> String {
             e.kind.clone(),
             e.plan.as_deref().map(short).unwrap_or("-").to_string(),
             trim(&printable(e.key.as_deref().unwrap_or("-")), 24),
-            printable(&e.actor).into_owned(),
+            printable(&crate::names::visible(&e.actor)).into_owned(),
             trim(&printable(&event_summary(e)), 60),
         ]);
     }
@@ -519,7 +519,7 @@ pub fn replayed(plan: &Plan, json: bool, now: Millis, announce: bool) -> crate::
         if let Some(r) = &exec.resolution {
             super::note(format_args!(
                 "ladder: the outcome was settled by {} as {}: {}",
-                r.actor,
+                crate::names::visible(&r.actor),
                 r.outcome.as_str(),
                 r.reason
             ));

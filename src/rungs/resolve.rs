@@ -85,7 +85,14 @@ pub fn resolve(
             return Err(refuse(&plan, e));
         }
         let attempt = plan.execution.as_ref().map(|e| e.attempt);
-        if outcome == Outcome::Retry && signed.is_none() && policy.signed(plan.tier) {
+        // The row's tier, or the policy's own verdict on the command when it
+        // is stricter: the tier column is the state file's.
+        let signed_tier = || {
+            policy.signed(plan.tier)
+                || policy.signs_any()
+                    && policy.signed(super::policy_verdict(&plan, policy, None).tier)
+        };
+        if outcome == Outcome::Retry && signed.is_none() && signed_tier() {
             let e = Error::new(
                 Kind::NotAllowed,
                 format!(

@@ -411,6 +411,18 @@ fn a_retry_after_an_interrupted_run_needs_a_signature() {
     let r = t.json("alice", &resolve);
     assert_refused(&r, 22, "not_allowed");
     assert_eq!(t.show(&plan)["status"], "interrupted");
+    // Nor with the row's tier written down: the policy's verdict holds.
+    let set_tier = |tier: &str| {
+        t.db()
+            .execute(
+                "UPDATE plans SET tier = ?2 WHERE id = ?1",
+                [id(&plan), tier],
+            )
+            .unwrap()
+    };
+    set_tier("read_only");
+    assert_refused(&t.json("alice", &resolve), 22, "not_allowed");
+    set_tier("critical");
 
     // The agent allows the retry itself in the state file.
     let db = t.db();
