@@ -65,10 +65,10 @@ impl Ctx {
             _ => Clock::System,
         };
         let actor = resolve_actor(global.actor.as_deref())?;
-        let location = Location::File(match &global.state {
-            Some(p) => p.clone(),
-            None => default_state_path()?,
-        });
+        let location = match &global.state {
+            Some(p) => Location::parse(p.as_os_str()),
+            None => Location::File(default_state_path()?),
+        };
         let policy_path = match &global.policy {
             Some(p) => Some(p.clone()),
             None => default_policy_path().filter(|p| p.exists()),
@@ -179,7 +179,7 @@ impl Ctx {
     /// Whether a state file exists yet (read-only commands on a machine
     /// that never planned anything show an empty result instead of creating one).
     pub fn state_exists(&self) -> bool {
-        self.location.path().exists()
+        self.location.exists()
     }
 
     /// The policy in force, loaded on first use. Shared, not copied: `plan`

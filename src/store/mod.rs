@@ -13,6 +13,7 @@
 
 #[cfg(test)]
 pub mod conformance;
+pub mod postgres;
 pub mod schema;
 pub mod sqlite;
 
@@ -164,18 +165,30 @@ impl RunGuard {
     }
 }
 
-/// Where the state is: a file today.
+/// Where the state is: a SQLite file, or a PostgreSQL database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
     File(std::path::PathBuf),
+    /// A `postgres://` or `postgresql://` URL.
+    Postgres(String),
 }
 
 impl Location {
-    /// The state file's path, for what only a file has (its directory,
-    /// whether it exists yet).
-    pub fn path(&self) -> &std::path::Path {
+    /// `--state` or `LADDER_STATE`: a URL names a server, anything else a file.
+    pub fn parse(text: &std::ffi::OsStr) -> Location {
+        match text.to_str() {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Location::Postgres(url.to_string())
+            }
+            _ => Location::File(std::path::PathBuf::from(text)),
+        }
+    }
+
+    /// Whether there is state yet (a server is asked when opened).
+    pub fn exists(&self) -> bool {
         match self {
-            Location::File(p) => p,
+            Location::File(p) => p.exists(),
+            Location::Postgres(_) => true,
         }
     }
 }
@@ -184,14 +197,17 @@ impl std::fmt::Display for Location {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Location::File(p) => write!(f, "{}", p.display()),
+            Location::Postgres(url) => write!(f, "{}", postgres::redact(url)),
         }
     }
 }
 
-/// Opens (and creates, when it is a new file) the store at `location`.
+/// Opens (and creates, when it is a new file or an empty database) the
+/// store at `location`. Only a URL connects to a server.
 pub fn open(location: &Location) -> Result<Box<dyn Store>> {
     match location {
         Location::File(path) => Ok(Box::new(sqlite::SqliteStore::open(path)?)),
+        Location::Postgres(url) => Ok(Box::new(postgres::PgStore::open(url)?)),
     }
 }
 

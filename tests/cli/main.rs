@@ -20,6 +20,7 @@ mod plan;
 mod plan_hash;
 mod policy;
 mod policy_commands;
+mod postgres;
 mod previews;
 mod replay;
 mod resolve;

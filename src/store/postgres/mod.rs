@@ -1,0 +1,1011 @@
+//! The PostgreSQL store: the same [`Store`] and [`Tx`] as SQLite's, for a
+//! team whose agents, CI runners and reviewers sit on several machines.
+//!
+//! - Writers are serialized by a transaction-scoped advisory lock (the one
+//!   writer SQLite has by design), so a rung's checks and its writes see
+//!   one state; the ledger's head row is locked `FOR UPDATE` in the same
+//!   transaction as each append, so `seq` has no gaps.
+//! - A plan's run lock is a session advisory lock held on a connection of
+//!   its own for as long as the command runs: the server frees it when that
+//!   connection dies, however the applier died. Nothing is sent on it while
+//!   it is held.
+//! - Reads run in a `REPEATABLE READ READ ONLY` transaction: one snapshot.
+
+pub mod schema;
+#[cfg(test)]
+mod test_server;
+
+use crate::error::{Error, Kind, Result};
+use crate::ledger;
+use crate::model::{
+    Approval, Check, DryRun, Event, Execution, Millis, NewEvent, Outcome, Plan, PlanRow, Rejection,
+    Resolution, Signature, Status, Verdict,
+};
+use crate::store::{BudgetScope, EventFilter, RunGuard, Store, Tx};
+use crate::tier::Tier;
+use postgres::{Client, NoTls, Row, Transaction};
+use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsString;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
+
+/// The advisory lock every writer takes for its transaction ("ladr").
+const WRITE_LOCK: i64 = -0x6c61_6472;
+/// Taken while a database is checked and migrated.
+const MIGRATE_LOCK: i64 = -0x6c61_6473;
+
+pub struct PgStore {
+    client: Client,
+    url: String,
+    shown: String,
+}
+
+fn db(e: postgres::Error) -> Error {
+    // postgres::Error says only "db error" for what the server answered.
+    let why = match e.as_db_error() {
+        Some(d) => format!("{} ({})", d.message(), d.code().code()),
+        None => e.to_string(),
+    };
+    Error::new(Kind::Error, format!("state database error: {why}"))
+}
+
+fn corrupt(what: &str, value: impl std::fmt::Display) -> Error {
+    Error::new(
+        Kind::Error,
+        format!("state database error: corrupt {what}: {value}"),
+    )
+}
+
+/// A URL as people may see it: without its password.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (auth, host) = match rest.rsplit_once('@') {
+        Some((auth, host)) => (Some(auth), host),
+        None => (None, rest),
+    };
+    match auth.and_then(|a| a.split_once(':')) {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
+impl PgStore {
+    /// Connects, and creates or migrates ladder's schema. A database that
+    /// holds tables but not ladder's is refused untouched.
+    pub fn open(url: &str) -> Result<PgStore> {
+        let shown = redact(url);
+        let client = Client::connect(url, NoTls)
+            .map_err(|e| Error::new(Kind::Error, format!("cannot connect to {shown}: {e}")))?;
+        let mut store = PgStore {
+            client,
+            url: url.to_string(),
+            shown,
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let shown = self.shown.clone();
+        let mut tx = self.client.transaction().map_err(db)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATE_LOCK])
+            .map_err(db)?;
+        let ours: bool = tx
+            .query_one("SELECT to_regclass('ladder_meta') IS NOT NULL", &[])
+            .map_err(db)?
+            .get(0);
+        let version: usize = if ours {
+            let v: i64 = tx
+                .query_one("SELECT version FROM ladder_meta", &[])
+                .map_err(db)?
+                .get(0);
+            v as usize
+        } else {
+            let tables: i64 = tx
+                .query_one(
+                    "SELECT count(*) FROM information_schema.tables
+                     WHERE table_schema = current_schema()",
+                    &[],
+                )
+                .map_err(db)?
+                .get(0);
+            if tables > 0 {
+                return Err(Error::new(
+                    Kind::Error,
+                    format!("{shown} is not a ladder database: it holds other tables"),
+                )
+                .with_hint("give ladder a database (or schema) of its own"));
+            }
+            tx.batch_execute("CREATE TABLE ladder_meta (version BIGINT NOT NULL); INSERT INTO ladder_meta VALUES (0)")
+                .map_err(db)?;
+            0
+        };
+        let known = schema::MIGRATIONS.len();
+        if version > known {
+            return Err(Error::new(
+                Kind::Error,
+                format!(
+                    "{shown} has schema version {version}; this ladder knows {known}: upgrade ladder"
+                ),
+            ));
+        }
+        for migration in &schema::MIGRATIONS[version..] {
+            tx.batch_execute(migration).map_err(db)?;
+        }
+        if version < known {
+            tx.execute("UPDATE ladder_meta SET version = $1", &[&(known as i64)])
+                .map_err(db)?;
+        }
+        tx.commit().map_err(db)
+    }
+}
+
+impl Store for PgStore {
+    fn location(&self) -> String {
+        self.shown.clone()
+    }
+
+    fn try_lock_run(&mut self, plan: &Plan) -> Result<Option<RunGuard>> {
+        // A connection of its own: the lock lives exactly as long as it.
+        let mut conn = Client::connect(&self.url, NoTls).map_err(db)?;
+        let got: bool = conn
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&plan.seq])
+            .map_err(db)?
+            .get(0);
+        Ok(got.then(|| RunGuard::new(conn)))
+    }
+
+    fn take_warnings(&mut self) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn was_replaced(&self) -> bool {
+        false
+    }
+
+    fn write_tx(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
+        let mut tx = self.client.transaction().map_err(db)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
+            .map_err(db)?;
+        let result = f(&mut PgTx { tx: &mut tx });
+        match result {
+            Ok(()) => tx.commit().map_err(db),
+            Err(e) => {
+                tx.rollback().map_err(db)?;
+                Err(e)
+            }
+        }
+    }
+
+    fn write_durable_tx(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
+        // A commit is durable once it returns (synchronous_commit, the
+        // server's default, is the operator's to keep on).
+        self.write_tx(f)
+    }
+
+    fn read_tx(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
+        let mut tx = self
+            .client
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .map_err(db)?;
+        let result = f(&mut PgTx { tx: &mut tx });
+        tx.rollback().map_err(db)?;
+        result
+    }
+}
+
+struct PgTx<'a, 'b> {
+    tx: &'a mut Transaction<'b>,
+}
+
+const PLAN_COLUMNS: &str =
+    "seq, id, key, hash, status, tier, rule, approvals_required, command, cwd, env,
+    dry_run_command, dry_run_exit, dry_run_stdout, dry_run_stderr, dry_run_stdout_sha256,
+    dry_run_stderr_sha256, dry_run_stdout_bytes, dry_run_stderr_bytes, dry_run_truncated,
+    dry_run_ok, reason, target, effect, rollback, confidence, actor, created_at, expires_at,
+    policy_sha256, decision, retry_allowed, rejected_by, rejected_reason, rejected_at,
+    cwd_id, program, program_id, files, escalated_from, rejected_signature,
+    rejected_signed_policy";
+
+const EVENT_COLUMNS: &str = "seq, at, kind, plan, key, actor, detail, prev_hash, hash";
+
+fn encode_argv(argv: &[OsString]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for a in argv {
+        out.extend_from_slice(a.as_bytes());
+        out.push(0);
+    }
+    out
+}
+
+fn decode_argv(bytes: &[u8]) -> Vec<OsString> {
+    let mut parts: Vec<OsString> = bytes
+        .split(|b| *b == 0)
+        .map(|p| OsString::from_vec(p.to_vec()))
+        .collect();
+    parts.pop();
+    parts
+}
+
+fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".into())
+}
+
+fn get<'r, T: postgres::types::FromSql<'r>>(r: &'r Row, name: &str) -> Result<T> {
+    r.try_get(name).map_err(db)
+}
+
+fn signature(r: &Row, armored: &str, policy: &str) -> Result<Option<Signature>> {
+    let armored: Option<String> = get(r, armored)?;
+    let policy: Option<String> = get(r, policy)?;
+    Ok(armored.map(|armored| Signature {
+        armored,
+        policy_sha256: policy.unwrap_or_default(),
+    }))
+}
+
+fn plan_from_row(r: &Row) -> Result<Plan> {
+    let status: String = get(r, "status")?;
+    let tier: String = get(r, "tier")?;
+    let env: String = get(r, "env")?;
+    let dry_run_ok: String = get(r, "dry_run_ok")?;
+    let decision: String = get(r, "decision")?;
+    let dry_run = match get::<Option<Vec<u8>>>(r, "dry_run_command")? {
+        None => None,
+        Some(cmd) => Some(DryRun {
+            command: decode_argv(&cmd),
+            exit_code: get(r, "dry_run_exit")?,
+            stdout: get::<Option<Vec<u8>>>(r, "dry_run_stdout")?.unwrap_or_default(),
+            stderr: get::<Option<Vec<u8>>>(r, "dry_run_stderr")?.unwrap_or_default(),
+            stdout_sha256: get(r, "dry_run_stdout_sha256")?,
+            stderr_sha256: get(r, "dry_run_stderr_sha256")?,
+            stdout_bytes: get::<i64>(r, "dry_run_stdout_bytes")? as u64,
+            stderr_bytes: get::<i64>(r, "dry_run_stderr_bytes")? as u64,
+            truncated: get(r, "dry_run_truncated")?,
+        }),
+    };
+    let binding = match get::<Option<String>>(r, "cwd_id")? {
+        None => None,
+        Some(cwd_id) => Some(crate::binding::Binding {
+            program: crate::binding::BoundFile {
+                path: get::<Option<Vec<u8>>>(r, "program")?
+                    .map(|b| PathBuf::from(OsString::from_vec(b)))
+                    .unwrap_or_default(),
+                id: get::<Option<String>>(r, "program_id")?.unwrap_or_default(),
+            },
+            files: decode_files(&get::<Option<Vec<u8>>>(r, "files")?.unwrap_or_default())
+                .map_err(|e| corrupt("files", e))?,
+            cwd_id,
+        }),
+    };
+    let escalated_from = match get::<Option<String>>(r, "escalated_from")? {
+        None => None,
+        Some(text) => Some(serde_json::from_str(&text).map_err(|e| corrupt("escalated_from", e))?),
+    };
+    let rejection = match get::<Option<String>>(r, "rejected_by")? {
+        Some(actor) => Some(Rejection {
+            actor,
+            reason: get(r, "rejected_reason")?,
+            at: get(r, "rejected_at")?,
+            signature: signature(r, "rejected_signature", "rejected_signed_policy")?,
+        }),
+        None => None,
+    };
+    Ok(Plan {
+        seq: get(r, "seq")?,
+        id: get(r, "id")?,
+        key: get(r, "key")?,
+        hash: get(r, "hash")?,
+        status: status.parse().map_err(|e| corrupt("status", e))?,
+        tier: tier.parse().map_err(|e| corrupt("tier", e))?,
+        rule: get(r, "rule")?,
+        approvals_required: get::<i64>(r, "approvals_required")? as u32,
+        approvals: Vec::new(),
+        command: decode_argv(&get::<Vec<u8>>(r, "command")?),
+        cwd: PathBuf::from(OsString::from_vec(get::<Vec<u8>>(r, "cwd")?)),
+        env: serde_json::from_str::<BTreeMap<String, Option<String>>>(&env)
+            .map_err(|e| corrupt("env", e))?,
+        dry_run,
+        dry_run_ok: serde_json::from_str(&dry_run_ok).map_err(|e| corrupt("dry_run_ok", e))?,
+        reason: get(r, "reason")?,
+        target: get(r, "target")?,
+        effect: get(r, "effect")?,
+        rollback: get(r, "rollback")?,
+        confidence: get(r, "confidence")?,
+        actor: get(r, "actor")?,
+        created_at: get(r, "created_at")?,
+        expires_at: get(r, "expires_at")?,
+        rejection,
+        execution: None,
+        policy_sha256: get(r, "policy_sha256")?,
+        decision: serde_json::from_str(&decision).map_err(|e| corrupt("decision", e))?,
+        retry_allowed: get(r, "retry_allowed")?,
+        binding,
+        escalated_from,
+        in_force: None,
+        signatures_required: false,
+    })
+}
+
+fn encode_files(files: &[crate::binding::BoundFile]) -> Vec<u8> {
+    let parts: Vec<OsString> = files
+        .iter()
+        .flat_map(|f| [f.path.clone().into_os_string(), OsString::from(&f.id)])
+        .collect();
+    encode_argv(&parts)
+}
+
+fn decode_files(bytes: &[u8]) -> std::result::Result<Vec<crate::binding::BoundFile>, String> {
+    let mut parts = decode_argv(bytes).into_iter();
+    let mut out = vec![];
+    while let Some(path) = parts.next() {
+        let id = parts
+            .next()
+            .and_then(|id| id.into_string().ok())
+            .ok_or("a path without its identity")?;
+        out.push(crate::binding::BoundFile {
+            path: PathBuf::from(path),
+            id,
+        });
+    }
+    Ok(out)
+}
+
+fn execution_from_row(r: &Row) -> Result<Execution> {
+    let resolution = match get::<Option<String>>(r, "resolved_by")? {
+        None => None,
+        Some(actor) => {
+            let outcome: String = get(r, "resolved_outcome")?;
+            Some(Resolution {
+                actor,
+                outcome: match outcome.as_str() {
+                    "succeeded" => Outcome::Succeeded,
+                    "failed" => Outcome::Failed,
+                    "retry" => Outcome::Retry,
+                    other => return Err(corrupt("resolution", other)),
+                },
+                reason: get(r, "resolved_reason")?,
+                at: get(r, "resolved_at")?,
+                signature: signature(r, "resolved_signature", "resolved_signed_policy")?,
+            })
+        }
+    };
+    Ok(Execution {
+        plan: get(r, "plan")?,
+        key: get(r, "key")?,
+        attempt: get::<i64>(r, "attempt")? as u32,
+        actor: get(r, "actor")?,
+        pid: get::<Option<i64>>(r, "pid")?.map(|p| p as u32),
+        started_at: get(r, "started_at")?,
+        finished_at: get(r, "finished_at")?,
+        exit_code: get(r, "exit_code")?,
+        signal: get(r, "signal")?,
+        timed_out: get(r, "timed_out")?,
+        stdout: get::<Option<Vec<u8>>>(r, "stdout")?.unwrap_or_default(),
+        stderr: get::<Option<Vec<u8>>>(r, "stderr")?.unwrap_or_default(),
+        stdout_bytes: get::<i64>(r, "stdout_bytes")? as u64,
+        stderr_bytes: get::<i64>(r, "stderr_bytes")? as u64,
+        stdout_sha256: get(r, "stdout_sha256")?,
+        stderr_sha256: get(r, "stderr_sha256")?,
+        truncated: get(r, "truncated")?,
+        resolution,
+    })
+}
+
+fn event_from_row(r: &Row) -> Result<Event> {
+    Ok(Event {
+        seq: get(r, "seq")?,
+        at: get(r, "at")?,
+        kind: get(r, "kind")?,
+        plan: get(r, "plan")?,
+        key: get(r, "key")?,
+        actor: get(r, "actor")?,
+        detail: get(r, "detail")?,
+        prev_hash: get(r, "prev_hash")?,
+        hash: get(r, "hash")?,
+    })
+}
+
+fn approval_from_row(r: &Row) -> Result<Approval> {
+    Ok(Approval {
+        actor: get(r, "actor")?,
+        at: get(r, "at")?,
+        comment: get(r, "comment")?,
+        hash: get(r, "hash")?,
+        signature: signature(r, "signature", "signed_policy")?,
+        check: Check::Unchecked,
+    })
+}
+
+impl PgTx<'_, '_> {
+    /// Fills in approvals and the latest execution: two queries per batch.
+    fn complete(&mut self, mut plans: Vec<Plan>) -> Result<Vec<Plan>> {
+        if plans.is_empty() {
+            return Ok(plans);
+        }
+        let ids: Vec<String> = plans.iter().map(|p| p.id.clone()).collect();
+        let mut approvals: HashMap<String, Vec<Approval>> = HashMap::new();
+        for r in self
+            .tx
+            .query(
+                "SELECT plan, actor, at, comment, hash, signature, signed_policy FROM approvals
+                 WHERE plan = ANY($1) ORDER BY at, actor",
+                &[&ids],
+            )
+            .map_err(db)?
+        {
+            approvals
+                .entry(get(&r, "plan")?)
+                .or_default()
+                .push(approval_from_row(&r)?);
+        }
+        let mut executions: HashMap<String, Execution> = HashMap::new();
+        for r in self
+            .tx
+            .query(
+                "SELECT DISTINCT ON (plan) * FROM executions WHERE plan = ANY($1)
+                 ORDER BY plan, attempt DESC",
+                &[&ids],
+            )
+            .map_err(db)?
+        {
+            let exec = execution_from_row(&r)?;
+            executions.insert(exec.plan.clone(), exec);
+        }
+        for plan in &mut plans {
+            plan.approvals = approvals.remove(&plan.id).unwrap_or_default();
+            plan.execution = executions.remove(&plan.id);
+        }
+        Ok(plans)
+    }
+
+    fn plans_where(
+        &mut self,
+        tail: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<Plan>> {
+        let sql = format!("SELECT {PLAN_COLUMNS} FROM plans {tail}");
+        let rows = self.tx.query(&sql, params).map_err(db)?;
+        let plans = rows.iter().map(plan_from_row).collect::<Result<Vec<_>>>()?;
+        self.complete(plans)
+    }
+
+    fn execute(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<()> {
+        self.tx.execute(sql, params).map_err(db)?;
+        Ok(())
+    }
+}
+
+impl Tx for PgTx<'_, '_> {
+    fn run_is_live(&mut self, plan: &Plan) -> Result<bool> {
+        // A one-bigint advisory lock shows in pg_locks as its high and low
+        // 32 bits, objsubid 1.
+        let held: bool = self
+            .tx
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks
+                   WHERE locktype = 'advisory' AND objsubid = 1 AND granted
+                     AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                     AND (classid::bigint << 32) | objid::bigint = $1)",
+                &[&plan.seq],
+            )
+            .map_err(db)?
+            .get(0);
+        Ok(held)
+    }
+
+    fn plan(&mut self, id: &str) -> Result<Option<Plan>> {
+        Ok(self
+            .plans_where("WHERE id = $1", &[&id])?
+            .into_iter()
+            .next())
+    }
+
+    fn plan_ids_with_prefix(&mut self, prefix: &str, limit: usize) -> Result<Vec<String>> {
+        let rows = self
+            .tx
+            .query(
+                "SELECT id FROM plans WHERE starts_with(id, $1) ORDER BY id LIMIT $2",
+                &[&prefix, &(limit as i64)],
+            )
+            .map_err(db)?;
+        rows.iter().map(|r| get(r, "id")).collect()
+    }
+
+    fn latest_plan_for_key(&mut self, key: &str) -> Result<Option<Plan>> {
+        Ok(self
+            .plans_where("WHERE key = $1 ORDER BY seq DESC LIMIT 1", &[&key])?
+            .into_iter()
+            .next())
+    }
+
+    fn plans(&mut self, statuses: &[Status], limit: Option<u64>) -> Result<Vec<Plan>> {
+        let limit = limit.map(|l| l as i64);
+        let mut out = if statuses.is_empty() {
+            self.plans_where("ORDER BY seq DESC LIMIT $1", &[&limit])?
+        } else {
+            let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
+            self.plans_where(
+                "WHERE status = ANY($1) ORDER BY seq DESC LIMIT $2",
+                &[&names, &limit],
+            )?
+        };
+        out.reverse();
+        Ok(out)
+    }
+
+    fn plans_due_to_expire(&mut self, now: Millis) -> Result<Vec<Plan>> {
+        self.plans_where(
+            "WHERE status IN ('pending', 'approved') AND expires_at <= $1 ORDER BY seq",
+            &[&now],
+        )
+    }
+
+    fn insert_plan(&mut self, p: &Plan) -> Result<i64> {
+        let d = p.dry_run.as_ref();
+        let b = p.binding.as_ref();
+        let args = p.command.iter().chain(d.iter().flat_map(|d| &d.command));
+        if args.into_iter().any(|a| a.as_bytes().contains(&0)) {
+            return Err(Error::usage(
+                "an argument holds a NUL byte; it cannot be stored",
+            ));
+        }
+        let row = self
+            .tx
+            .query_one(
+                "INSERT INTO plans (id, key, hash, status, tier, rule, approvals_required, command,
+                   cwd, env, dry_run_command, dry_run_exit, dry_run_stdout, dry_run_stderr,
+                   dry_run_stdout_sha256, dry_run_stderr_sha256, dry_run_stdout_bytes,
+                   dry_run_stderr_bytes, dry_run_truncated, dry_run_ok, reason, target, effect,
+                   rollback, confidence, actor, created_at, expires_at, policy_sha256, decision,
+                   retry_allowed, cwd_id, program, program_id, files, escalated_from)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                   $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32,
+                   $33, $34, $35, $36)
+                 RETURNING seq",
+                &[
+                    &p.id,
+                    &p.key,
+                    &p.hash,
+                    &p.status.as_str(),
+                    &p.tier.as_str(),
+                    &p.rule,
+                    &(p.approvals_required as i64),
+                    &encode_argv(&p.command),
+                    &p.cwd.as_os_str().as_bytes(),
+                    &json(&p.env),
+                    &d.map(|d| encode_argv(&d.command)),
+                    &d.map(|d| d.exit_code),
+                    &d.map(|d| d.stdout.as_slice()),
+                    &d.map(|d| d.stderr.as_slice()),
+                    &d.map(|d| d.stdout_sha256.as_str()),
+                    &d.map(|d| d.stderr_sha256.as_str()),
+                    &d.map(|d| d.stdout_bytes as i64),
+                    &d.map(|d| d.stderr_bytes as i64),
+                    &d.map(|d| d.truncated),
+                    &json(&p.dry_run_ok),
+                    &p.reason,
+                    &p.target,
+                    &p.effect,
+                    &p.rollback,
+                    &p.confidence,
+                    &p.actor,
+                    &p.created_at,
+                    &p.expires_at,
+                    &p.policy_sha256,
+                    &json(&p.decision),
+                    &p.retry_allowed,
+                    &b.map(|b| b.cwd_id.as_str()),
+                    &b.map(|b| b.program.path.as_os_str().as_bytes()),
+                    &b.map(|b| b.program.id.as_str()),
+                    &b.map(|b| encode_files(&b.files)),
+                    &p.escalated_from.as_ref().map(json),
+                ],
+            )
+            .map_err(db)?;
+        get(&row, "seq")
+    }
+
+    fn set_status(&mut self, id: &str, status: Status, expires_at: Option<Millis>) -> Result<()> {
+        self.execute(
+            "UPDATE plans SET status = $2, expires_at = $3 WHERE id = $1",
+            &[&id, &status.as_str(), &expires_at],
+        )
+    }
+
+    fn escalate(
+        &mut self,
+        id: &str,
+        to: &Verdict,
+        from: &Verdict,
+        decision: &[String],
+    ) -> Result<()> {
+        self.execute(
+            "UPDATE plans SET tier = $2, rule = $3, approvals_required = $4,
+               escalated_from = $5, decision = $6, policy_sha256 = $7 WHERE id = $1",
+            &[
+                &id,
+                &to.tier.as_str(),
+                &to.rule,
+                &(to.approvals_required as i64),
+                &json(from),
+                &json(decision),
+                &to.policy_sha256,
+            ],
+        )
+    }
+
+    fn set_retry_allowed(&mut self, id: &str, allowed: bool) -> Result<()> {
+        self.execute(
+            "UPDATE plans SET retry_allowed = $2 WHERE id = $1",
+            &[&id, &allowed],
+        )
+    }
+
+    fn insert_approval(&mut self, plan: &str, a: &Approval) -> Result<()> {
+        self.execute(
+            "INSERT INTO approvals
+               (plan, actor, at, comment, hash, signature, signature_kind, signed_policy)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[
+                &plan,
+                &a.actor,
+                &a.at,
+                &a.comment,
+                &a.hash,
+                &a.signature.as_ref().map(|s| s.armored.as_str()),
+                &a.signature.as_ref().map(|_| "ssh"),
+                &a.signature.as_ref().map(|s| s.policy_sha256.as_str()),
+            ],
+        )
+    }
+
+    fn set_rejection(&mut self, plan: &str, r: &Rejection) -> Result<()> {
+        self.execute(
+            "UPDATE plans SET rejected_by = $2, rejected_reason = $3, rejected_at = $4,
+               rejected_signature = $5, rejected_signed_policy = $6
+             WHERE id = $1",
+            &[
+                &plan,
+                &r.actor,
+                &r.reason,
+                &r.at,
+                &r.signature.as_ref().map(|s| s.armored.as_str()),
+                &r.signature.as_ref().map(|s| s.policy_sha256.as_str()),
+            ],
+        )
+    }
+
+    fn insert_execution(&mut self, e: &Execution, tier: Tier, rule: Option<&str>) -> Result<()> {
+        self.execute(
+            "INSERT INTO executions (plan, attempt, key, tier, rule, actor, pid, started_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[
+                &e.plan,
+                &i64::from(e.attempt),
+                &e.key,
+                &tier.as_str(),
+                &rule,
+                &e.actor,
+                &e.pid.map(i64::from),
+                &e.started_at,
+            ],
+        )
+    }
+
+    fn finish_execution(&mut self, e: &Execution) -> Result<()> {
+        self.execute(
+            "UPDATE executions SET pid = $3, finished_at = $4, exit_code = $5, signal = $6,
+               timed_out = $7, stdout = $8, stderr = $9, stdout_bytes = $10, stderr_bytes = $11,
+               stdout_sha256 = $12, stderr_sha256 = $13, truncated = $14
+             WHERE plan = $1 AND attempt = $2",
+            &[
+                &e.plan,
+                &i64::from(e.attempt),
+                &e.pid.map(i64::from),
+                &e.finished_at,
+                &e.exit_code,
+                &e.signal,
+                &e.timed_out,
+                &e.stdout,
+                &e.stderr,
+                &(e.stdout_bytes as i64),
+                &(e.stderr_bytes as i64),
+                &e.stdout_sha256,
+                &e.stderr_sha256,
+                &e.truncated,
+            ],
+        )
+    }
+
+    fn resolve_execution(
+        &mut self,
+        plan: &str,
+        attempt: u32,
+        r: &Resolution,
+        exit_code: Option<i32>,
+    ) -> Result<()> {
+        self.execute(
+            "UPDATE executions SET resolved_by = $3, resolved_outcome = $4, resolved_reason = $5,
+               resolved_at = $6, exit_code = coalesce(exit_code, $7),
+               resolved_signature = $8, resolved_signed_policy = $9
+             WHERE plan = $1 AND attempt = $2",
+            &[
+                &plan,
+                &i64::from(attempt),
+                &r.actor,
+                &r.outcome.as_str(),
+                &r.reason,
+                &r.at,
+                &exit_code,
+                &r.signature.as_ref().map(|s| s.armored.as_str()),
+                &r.signature.as_ref().map(|s| s.policy_sha256.as_str()),
+            ],
+        )
+    }
+
+    fn execution_count(&mut self, plan: &str) -> Result<u32> {
+        let n: i64 = self
+            .tx
+            .query_one("SELECT count(*) FROM executions WHERE plan = $1", &[&plan])
+            .map_err(db)?
+            .get(0);
+        Ok(n as u32)
+    }
+
+    fn budget_usage(&mut self, s: &BudgetScope) -> Result<(u32, Option<Millis>)> {
+        let tiers: Vec<&str> = s.tiers.iter().map(|t| t.as_str()).collect();
+        let r = self
+            .tx
+            .query_one(
+                "SELECT count(*), min(started_at) FROM executions
+                 WHERE started_at > $1 AND tier = ANY($2)
+                   AND ($3::text IS NULL OR rule = $3)
+                   AND ($4::text IS NULL OR actor = $4)",
+                &[&s.since, &tiers, &s.rule, &s.actor],
+            )
+            .map_err(db)?;
+        let n: i64 = r.get(0);
+        Ok((n as u32, r.get(1)))
+    }
+
+    fn append_event(&mut self, e: &NewEvent) -> Result<Event> {
+        // The head row, locked until this transaction ends: appends from
+        // any number of hosts take turns here, and `seq` has no gaps.
+        let head = self
+            .tx
+            .query_one("SELECT seq, hash FROM ledger_head FOR UPDATE", &[])
+            .map_err(db)?;
+        let (seq, prev_hash): (i64, String) = (head.get::<_, i64>(0) + 1, head.get(1));
+        let detail = e.detail.to_string();
+        let hash = ledger::event_hash(&ledger::EventFields {
+            seq,
+            at: e.at,
+            kind: e.kind,
+            plan: e.plan.as_deref(),
+            key: e.key.as_deref(),
+            actor: &e.actor,
+            detail: &detail,
+            prev_hash: &prev_hash,
+        });
+        self.execute(
+            "INSERT INTO events (seq, at, kind, plan, key, actor, detail, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[
+                &seq, &e.at, &e.kind, &e.plan, &e.key, &e.actor, &detail, &prev_hash, &hash,
+            ],
+        )?;
+        self.execute("UPDATE ledger_head SET seq = $1, hash = $2", &[&seq, &hash])?;
+        Ok(Event {
+            seq,
+            at: e.at,
+            kind: e.kind.to_string(),
+            plan: e.plan.clone(),
+            key: e.key.clone(),
+            actor: e.actor.clone(),
+            detail,
+            prev_hash,
+            hash,
+        })
+    }
+
+    fn events(&mut self, f: &EventFilter) -> Result<Vec<Event>> {
+        let limit = f.limit.map(|l| l as i64);
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events
+             WHERE ($1::text IS NULL OR plan = $1) AND ($2::text IS NULL OR key = $2)
+               AND ($3::bigint IS NULL OR at >= $3)
+             ORDER BY seq DESC LIMIT $4"
+        );
+        let rows = self
+            .tx
+            .query(&sql, &[&f.plan, &f.key, &f.since, &limit])
+            .map_err(db)?;
+        let mut events = rows
+            .iter()
+            .map(event_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        events.reverse();
+        Ok(events)
+    }
+
+    fn for_each_event(&mut self, f: &mut dyn FnMut(Event) -> Result<()>) -> Result<()> {
+        use postgres::fallible_iterator::FallibleIterator as _;
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY seq");
+        let none: [&str; 0] = [];
+        let mut rows = self.tx.query_raw(&sql, none).map_err(db)?;
+        while let Some(row) = rows.next().map_err(db)? {
+            f(event_from_row(&row)?)?;
+        }
+        Ok(())
+    }
+
+    fn last_event_of(&mut self, plan: &str, kind: &str) -> Result<Option<Event>> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE plan = $1 AND kind = $2 ORDER BY seq DESC LIMIT 1"
+        );
+        let rows = self.tx.query(&sql, &[&plan, &kind]).map_err(db)?;
+        rows.first().map(event_from_row).transpose()
+    }
+
+    fn for_each_plan_row(&mut self, f: &mut dyn FnMut(PlanRow) -> Result<()>) -> Result<()> {
+        use postgres::fallible_iterator::FallibleIterator as _;
+        let none: [&str; 0] = [];
+        let mut rows = self
+            .tx
+            .query_raw(
+                "SELECT id, hash, status, tier, approvals_required, command FROM plans ORDER BY seq",
+                none,
+            )
+            .map_err(db)?;
+        while let Some(r) = rows.next().map_err(db)? {
+            f(PlanRow {
+                id: get(&r, "id")?,
+                hash: get(&r, "hash")?,
+                status: get(&r, "status")?,
+                tier: get(&r, "tier")?,
+                approvals_required: get::<i64>(&r, "approvals_required")? as u32,
+                command: decode_argv(&get::<Vec<u8>>(&r, "command")?),
+            })?;
+        }
+        Ok(())
+    }
+
+    fn for_each_signed_approval(
+        &mut self,
+        f: &mut dyn FnMut(&str, Approval) -> Result<()>,
+    ) -> Result<()> {
+        let rows = self
+            .tx
+            .query(
+                "SELECT plan, actor, at, comment, hash, signature, signed_policy FROM approvals
+                 WHERE signature IS NOT NULL ORDER BY plan, at",
+                &[],
+            )
+            .map_err(db)?;
+        for r in rows {
+            let plan: String = get(&r, "plan")?;
+            f(&plan, approval_from_row(&r)?)?;
+        }
+        Ok(())
+    }
+
+    fn ledger_is_append_only(&mut self) -> Result<std::result::Result<(), String>> {
+        let rows = self
+            .tx
+            .query(
+                "SELECT t.tgname, pg_get_triggerdef(t.oid), t.tgenabled::text, p.proname, p.prosrc
+                 FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+                 WHERE t.tgrelid = 'events'::regclass AND NOT t.tgisinternal
+                 ORDER BY t.tgname",
+                &[],
+            )
+            .map_err(db)?;
+        let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        for (name, when) in schema::APPEND_ONLY_TRIGGERS {
+            let Some(r) = rows.iter().find(|r| r.get::<_, String>(0) == name) else {
+                return Ok(Err(format!(
+                    "the ledger's append-only trigger {name} was removed"
+                )));
+            };
+            let def: String = r.get(1);
+            let enabled: String = r.get(2);
+            let function: String = r.get(3);
+            let body: String = r.get(4);
+            if !def.contains(when)
+                || enabled == "D"
+                || function != "ladder_events_append_only"
+                || words(&body) != schema::APPEND_ONLY_BODY
+            {
+                return Ok(Err(format!(
+                    "the ledger's append-only trigger {name} was altered or disabled"
+                )));
+            }
+        }
+        if let Some(r) = rows.iter().find(|r| {
+            let name: String = r.get(0);
+            !schema::APPEND_ONLY_TRIGGERS.iter().any(|(n, _)| *n == name)
+        }) {
+            return Ok(Err(format!(
+                "a trigger the schema does not create was added on table events: {}",
+                r.get::<_, String>(0)
+            )));
+        }
+        Ok(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_postgres_store_passes_the_conformance_suite() {
+        let Some(server) = test_server::TestServer::shared() else {
+            return;
+        };
+        let mut databases: HashMap<String, String> = HashMap::new();
+        let mut open = |name: &str| -> Box<dyn Store> {
+            let url = databases
+                .entry(name.to_string())
+                .or_insert_with(|| server.fresh_database())
+                .clone();
+            Box::new(PgStore::open(&url).unwrap())
+        };
+        // Warnings are SQLite's (a state file on a network filesystem, a
+        // failed checkpoint): this store has none to give.
+        crate::store::conformance::run_except(&mut open, &["warnings_are_given_once"]);
+    }
+
+    #[test]
+    fn a_database_that_is_not_ladders_is_refused_untouched() {
+        let Some(server) = test_server::TestServer::shared() else {
+            return;
+        };
+        let url = server.fresh_database();
+        let mut c = Client::connect(&url, NoTls).unwrap();
+        c.batch_execute("CREATE TABLE invoices (id INT)").unwrap();
+        let e = PgStore::open(&url).err().expect("refused");
+        assert!(e.to_string().contains("not a ladder database"), "{e}");
+        let tables: i64 = c
+            .query_one(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(tables, 1, "nothing was created beside it");
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let Some(server) = test_server::TestServer::shared() else {
+            return;
+        };
+        let url = server.fresh_database();
+        drop(PgStore::open(&url).unwrap());
+        let mut c = Client::connect(&url, NoTls).unwrap();
+        c.batch_execute("UPDATE ladder_meta SET version = version + 1")
+            .unwrap();
+        let e = PgStore::open(&url).err().expect("refused");
+        assert!(e.to_string().contains("upgrade ladder"), "{e}");
+    }
+
+    #[test]
+    fn a_password_never_shows() {
+        assert_eq!(
+            redact("postgres://ladder:s3cret@db.example:5432/ladder"),
+            "postgres://ladder:***@db.example:5432/ladder"
+        );
+        assert_eq!(redact("postgres://db/ladder"), "postgres://db/ladder");
+    }
+}

@@ -1,0 +1,144 @@
+//! The whole contract on PostgreSQL, through the binary: `--state
+//! postgres://...` against a throwaway server the tests start themselves
+//! (or `LADDER_TEST_DATABASE_URL`); skipped with a loud note where no
+//! server can be had.
+
+#[path = "../../src/store/postgres/test_server.rs"]
+#[allow(dead_code)]
+mod test_server;
+
+use crate::harness::{STRICT_POLICY, TestEnv, apply_args, assert_refused};
+use std::os::unix::process::CommandExt as _;
+use std::process::Stdio;
+
+/// A strict environment whose state is a fresh PostgreSQL database.
+fn on_postgres() -> Option<TestEnv> {
+    let server = test_server::TestServer::shared()?;
+    let mut t = TestEnv::new();
+    t.with_policy(STRICT_POLICY);
+    t.env("LADDER_STATE", &server.fresh_database());
+    Some(t)
+}
+
+/// Plan, approve, apply, a retry that replays, a key conflict, verify:
+/// what each answered, and the ledger's kinds.
+fn round_trip(t: &TestEnv) -> (String, Vec<i32>, Vec<u8>, Vec<String>) {
+    let plan = t.plan("agent", "deploy", &[], &["echo", "the same everywhere"]);
+    let approve = t.approve("alice", &plan);
+    let apply = t.apply("agent", &plan);
+    let again = t.apply("agent", &plan);
+    assert_eq!(apply.stdout, again.stdout, "a retry replays byte for byte");
+    let conflict = t.json("agent", &["plan", "--key", "deploy", "--", "echo", "other"]);
+    let verify = t.json("viewer", &["log", "--verify"]);
+    let codes = vec![
+        approve.code,
+        apply.code,
+        again.code,
+        conflict.code,
+        verify.code,
+    ];
+    let hash = plan["hash"].as_str().unwrap().to_string();
+    (hash, codes, apply.stdout, t.event_kinds())
+}
+
+#[test]
+fn a_round_trip_on_postgres_hashes_and_answers_as_on_sqlite() {
+    let Some(mut t) = on_postgres() else { return };
+    let on_server = round_trip(&t);
+    // The same directory, HOME and PATH, on the test's SQLite file.
+    t.extra_env.retain(|(name, _)| name != "LADDER_STATE");
+    let on_file = round_trip(&t);
+    assert_eq!(on_server.1, vec![0, 0, 0, 15, 0]);
+    assert_eq!(on_server.2, b"the same everywhere\n");
+    // The same hash (a plan's hash never depends on where it is stored),
+    // the same exit codes, output and ledger.
+    assert_eq!(on_server, on_file);
+}
+
+#[test]
+fn many_appliers_on_one_key_run_the_command_once() {
+    let Some(t) = on_postgres() else { return };
+    let runs = t.path().join("runs");
+    let line = format!("echo ran >> {}; sleep 0.3", runs.display());
+    let plan = t.plan("agent", "once", &[], &["sh", "-c", &line]);
+    assert_eq!(t.approve("alice", &plan).code, 0);
+    let children: Vec<_> = (0..12)
+        .map(|_| {
+            t.std_cmd("agent")
+                .args(apply_args(&plan))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let codes: Vec<i32> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap().status.code().unwrap_or(-1))
+        .collect();
+    let ran = std::fs::read_to_string(&runs).unwrap();
+    assert_eq!(ran.lines().count(), 1, "ran more than once: {codes:?}");
+    // Each either ran it, replayed it, or was told it was in flight.
+    assert!(codes.iter().all(|c| [0, 16].contains(c)), "{codes:?}");
+    assert_eq!(t.json("viewer", &["log", "--verify"]).code, 0);
+}
+
+#[test]
+fn an_applier_killed_mid_run_leaves_outcome_unknown_never_a_second_run() {
+    let Some(t) = on_postgres() else { return };
+    let runs = t.path().join("runs");
+    let line = format!("echo ran >> {}; sleep 30", runs.display());
+    let plan = t.plan("agent", "killed", &[], &["sh", "-c", &line]);
+    assert_eq!(t.approve("alice", &plan).code, 0);
+    let mut applier = t
+        .std_cmd("agent")
+        .args(apply_args(&plan))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    // Wait for the command to start, then kill the applier and its command.
+    for _ in 0..500 {
+        if runs.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(runs.exists(), "the command never started");
+    unsafe { libc::kill(-(applier.id() as i32), libc::SIGKILL) };
+    applier.wait().unwrap();
+    // The server frees the dead applier's lock with its connection.
+    let mut r = t.apply_json("agent", &plan);
+    for _ in 0..100 {
+        if r.code != 16 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        r = t.apply_json("agent", &plan);
+    }
+    assert_refused(&r, 17, "outcome_unknown");
+    assert_eq!(std::fs::read_to_string(&runs).unwrap().lines().count(), 1);
+    assert_eq!(t.show(&plan)["status"], "interrupted");
+    assert_eq!(t.json("viewer", &["log", "--verify"]).code, 0);
+}
+
+#[test]
+fn an_unreachable_server_is_one_line_and_nothing_else() {
+    let mut t = TestEnv::new();
+    t.with_policy(STRICT_POLICY);
+    // Port 1 on localhost: nothing listens there.
+    t.env(
+        "LADDER_STATE",
+        "postgres://ladder:secret@127.0.0.1:1/ladder",
+    );
+    let r = t.run("viewer", &["list"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(r.stderr.contains("cannot connect"), "{}", r.stderr);
+    assert!(
+        !r.stderr.contains("secret"),
+        "the password shows: {}",
+        r.stderr
+    );
+}
