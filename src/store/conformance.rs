@@ -273,7 +273,7 @@ fn latest_plan_for_key_is_the_newest_with_that_key(open: &mut Open) {
     let s = &mut *store;
     insert(s, plan_at("p1", "k", Status::Expired, 1_000));
     insert(s, plan_at("p2", "k", Status::Rejected, 2_000));
-    insert(s, plan_at("p3", "other", Status::Pending, 3_000));
+    insert(s, plan_at("p3", "other", Status::Expired, 3_000));
     let newest = insert(s, plan_at("p4", "k", Status::Pending, 4_000));
     insert(s, plan_at("p5", "other", Status::Applied, 5_000));
     assert_eq!(
@@ -328,7 +328,12 @@ fn plans_filter_by_status_newest_last(open: &mut Open) {
         Status::Approved,
     ];
     for (i, status) in statuses.into_iter().enumerate() {
-        insert(s, plan(&format!("p{}", i + 1), "k", status));
+        // A key per plan: a store may hold only one plan per key that has
+        // not ended (PostgreSQL's enforces it).
+        insert(
+            s,
+            plan(&format!("p{}", i + 1), &format!("k{}", i + 1), status),
+        );
     }
     let mut listed = |statuses: &[Status], limit: Option<u64>| -> Vec<String> {
         let plans = read(s, |tx| tx.plans(statuses, limit));

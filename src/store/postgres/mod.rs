@@ -149,7 +149,15 @@ impl Store for PgStore {
 
     fn try_lock_run(&mut self, plan: &Plan) -> Result<Option<RunGuard>> {
         // A connection of its own: the lock lives exactly as long as it.
-        let mut conn = Client::connect(&self.url, NoTls).map_err(db)?;
+        // Nothing is sent on it while the command runs, so TCP keepalives
+        // are what notice a vanished host (and free its lock) in bounded time.
+        let mut config: postgres::Config = self.url.parse().map_err(db)?;
+        config
+            .keepalives(true)
+            .keepalives_idle(std::time::Duration::from_secs(30))
+            .keepalives_interval(std::time::Duration::from_secs(10))
+            .keepalives_retries(3);
+        let mut conn = config.connect(NoTls).map_err(db)?;
         let got: bool = conn
             .query_one("SELECT pg_try_advisory_lock($1)", &[&plan.seq])
             .map_err(db)?
@@ -984,6 +992,29 @@ mod tests {
             .unwrap()
             .get(0);
         assert_eq!(tables, 1, "nothing was created beside it");
+    }
+
+    #[test]
+    fn the_database_keeps_one_plan_per_key() {
+        let Some(server) = test_server::TestServer::shared() else {
+            return;
+        };
+        let url = server.fresh_database();
+        drop(PgStore::open(&url).unwrap());
+        let mut c = Client::connect(&url, NoTls).unwrap();
+        let insert = |c: &mut Client, id: &str, status: &str| {
+            c.execute(
+                "INSERT INTO plans (id, key, hash, status, tier, approvals_required, command, cwd,
+                   env, dry_run_ok, actor, created_at, policy_sha256, decision)
+                 VALUES ($1, 'k', 'h', $2, 'irreversible', 1, '', '', '{}', '[0]', 'a', 0, '', '[]')",
+                &[&id, &status],
+            )
+        };
+        insert(&mut c, "p1", "rejected").unwrap();
+        insert(&mut c, "p2", "pending").unwrap();
+        let e = insert(&mut c, "p3", "approved").unwrap_err();
+        assert!(e.to_string().contains("db error") || e.as_db_error().is_some());
+        insert(&mut c, "p4", "expired").unwrap();
     }
 
     #[test]

@@ -135,6 +135,12 @@ CREATE TRIGGER events_no_change BEFORE UPDATE OR DELETE ON events
 CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
     FOR EACH STATEMENT EXECUTE FUNCTION ladder_events_append_only();
 "#,
+    // 2: one plan holds a key at a time, enforced by the database: two
+    // hosts planning one key at once cannot both store a plan for it.
+    r#"
+CREATE UNIQUE INDEX plans_one_holder_per_key ON plans (key)
+    WHERE status NOT IN ('rejected', 'expired', 'denied');
+"#,
 ];
 
 /// The append-only triggers on `events`: name, and what
