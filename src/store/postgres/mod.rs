@@ -71,13 +71,106 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// Connects to `url`, with TLS when it asks for it (`sslmode=require` or
+/// `prefer`), verifying the server's certificate against `sslrootcert=PATH`
+/// when given, else the system's roots. Without `sslmode` nothing about TLS
+/// is loaded: no CA bundle is read on a connection that does not use one.
+fn connect(url: &str, keepalive: bool) -> Result<Client> {
+    let shown = redact(url);
+    let cannot = |why: String| Error::new(Kind::Error, format!("cannot connect to {shown}: {why}"));
+    let (url, rootcert) = take_param(url, "sslrootcert");
+    let mut config: postgres::Config = url.parse().map_err(|e| cannot(format!("{e}")))?;
+    if keepalive {
+        config
+            .keepalives(true)
+            .keepalives_idle(std::time::Duration::from_secs(30))
+            .keepalives_interval(std::time::Duration::from_secs(10))
+            .keepalives_retries(3);
+    }
+    let wants_tls = url.contains("sslmode=require") || url.contains("sslmode=prefer");
+    let client = if wants_tls {
+        let tls = tls_config(rootcert.as_deref()).map_err(cannot)?;
+        config.connect(tokio_postgres_rustls::MakeRustlsConnect::new(tls))
+    } else {
+        config.connect(NoTls)
+    };
+    client.map_err(|e| {
+        let mut why = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            why = format!("{why}: {s}");
+            source = s.source();
+        }
+        cannot(why)
+    })
+}
+
+/// `url` without its `name=value` query parameter, and the value.
+fn take_param(url: &str, name: &str) -> (String, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_string(), None);
+    };
+    let mut value = None;
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(
+            |p| match p.strip_prefix(name).and_then(|v| v.strip_prefix('=')) {
+                Some(v) => {
+                    value = Some(v.to_string());
+                    false
+                }
+                None => true,
+            },
+        )
+        .collect();
+    let url = if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    (url, value)
+}
+
+fn tls_config(rootcert: Option<&str>) -> std::result::Result<rustls::ClientConfig, String> {
+    use rustls::pki_types::{CertificateDer, pem::PemObject as _};
+    let mut roots = rustls::RootCertStore::empty();
+    match rootcert {
+        Some(path) => {
+            let certs = CertificateDer::pem_file_iter(path)
+                .and_then(|certs| certs.collect::<std::result::Result<Vec<_>, _>>())
+                .map_err(|e| format!("sslrootcert {path}: {e}"))?;
+            if certs.is_empty() {
+                return Err(format!("sslrootcert {path}: no certificate in it"));
+            }
+            for cert in certs {
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("sslrootcert {path}: {e}"))?;
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            roots.add_parsable_certificates(found.certs);
+        }
+    }
+    // ring, not aws-lc-rs (rustls's default): it builds without cmake and
+    // in a fraction of the time. It lacks only post-quantum key exchange,
+    // which PostgreSQL's TLS does not need yet.
+    #[allow(deprecated)]
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
 impl PgStore {
     /// Connects, and creates or migrates ladder's schema. A database that
     /// holds tables but not ladder's is refused untouched.
     pub fn open(url: &str) -> Result<PgStore> {
         let shown = redact(url);
-        let client = Client::connect(url, NoTls)
-            .map_err(|e| Error::new(Kind::Error, format!("cannot connect to {shown}: {e}")))?;
+        let client = connect(url, false)?;
         let mut store = PgStore {
             client,
             url: url.to_string(),
@@ -151,13 +244,7 @@ impl Store for PgStore {
         // A connection of its own: the lock lives exactly as long as it.
         // Nothing is sent on it while the command runs, so TCP keepalives
         // are what notice a vanished host (and free its lock) in bounded time.
-        let mut config: postgres::Config = self.url.parse().map_err(db)?;
-        config
-            .keepalives(true)
-            .keepalives_idle(std::time::Duration::from_secs(30))
-            .keepalives_interval(std::time::Duration::from_secs(10))
-            .keepalives_retries(3);
-        let mut conn = config.connect(NoTls).map_err(db)?;
+        let mut conn = connect(&self.url, true)?;
         let got: bool = conn
             .query_one("SELECT pg_try_advisory_lock($1)", &[&plan.seq])
             .map_err(db)?
@@ -1029,6 +1116,69 @@ mod tests {
             .unwrap();
         let e = PgStore::open(&url).err().expect("refused");
         assert!(e.to_string().contains("upgrade ladder"), "{e}");
+    }
+
+    #[test]
+    fn tls_when_the_url_asks_verified_against_its_root() {
+        let Some(server) = test_server::TestServer::shared() else {
+            return;
+        };
+        let Some(cert) = server.tls_cert() else {
+            eprintln!("note: TLS test skipped: the test server has no certificate (no openssl)");
+            return;
+        };
+        // A database of its own, reached over TCP.
+        let db = server.fresh_database();
+        let name = db.split_once("@/").unwrap().1.split('?').next().unwrap();
+        let tcp = server.tcp_url(name);
+        let url = format!("{tcp}?sslmode=require&sslrootcert={}", cert.display());
+        let mut store = PgStore::open(&url).unwrap();
+        let ssl: bool = store
+            .client
+            .query_one(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert!(ssl, "the connection is not encrypted");
+        // A root that did not sign the server's certificate: refused.
+        let dir = tempfile::tempdir().unwrap();
+        let other = dir.path().join("other.pem");
+        let made = std::process::Command::new("openssl")
+            .args([
+                "req",
+                "-new",
+                "-x509",
+                "-days",
+                "2",
+                "-nodes",
+                "-subj",
+                "/CN=127.0.0.1",
+            ])
+            .args(["-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
+            .arg(dir.path().join("other.key"))
+            .arg("-out")
+            .arg(&other)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let url = format!("{tcp}?sslmode=require&sslrootcert={}", other.display());
+        let e = PgStore::open(&url)
+            .err()
+            .expect("an unknown issuer is refused");
+        assert!(e.to_string().contains("cannot connect"), "{e}");
+        assert!(!e.to_string().contains(&server_password(&tcp)), "{e}");
+    }
+
+    /// The password in a test URL, to check it never shows.
+    fn server_password(url: &str) -> String {
+        url.split_once("://")
+            .and_then(|(_, rest)| rest.split_once('@'))
+            .and_then(|(auth, _)| auth.split_once(':'))
+            .map(|(_, pw)| pw.to_string())
+            .unwrap_or_else(|| "\u{0}".into())
     }
 
     #[test]

@@ -123,6 +123,9 @@ struct Cluster {
     /// The process that started the cluster. A forked child inherits the
     /// `atexit` hook, and its exit must not stop the parent's server.
     owner: libc::pid_t,
+    /// The root that signed the server's certificate, when `openssl` could
+    /// make them: TCP then also speaks TLS.
+    tls_cert: Option<PathBuf>,
 }
 
 static SHARED: OnceLock<Result<TestServer, String>> = OnceLock::new();
@@ -189,6 +192,16 @@ impl TestServer {
         match &self.kind {
             Kind::Local(_) => self.url("postgres"),
             Kind::External { url } => url.clone(),
+        }
+    }
+
+    /// The root (a CA made for the test) that signed the certificate the
+    /// server's TLS presents for 127.0.0.1, when it has TLS.
+    #[allow(dead_code)]
+    pub fn tls_cert(&self) -> Option<PathBuf> {
+        match &self.kind {
+            Kind::Local(c) => c.tls_cert.clone(),
+            Kind::External { .. } => None,
         }
     }
 
@@ -483,6 +496,7 @@ fn try_start(bindir: &Path, user: Option<(u32, u32)>) -> Result<Cluster, StartEr
         .and_then(|l| l.local_addr())
         .map_err(|e| format!("finding a free port on 127.0.0.1: {e}"))?
         .port();
+    let tls_cert = make_certificate(&dir, user);
     let log_path = dir.join("postgres.log");
     let log = File::create(&log_path).map_err(|e| format!("creating the server log: {e}"))?;
     // The log is read through our own handle: the supervisor deletes the
@@ -505,6 +519,14 @@ fn try_start(bindir: &Path, user: Option<(u32, u32)>) -> Result<Cluster, StartEr
         // to 1 GB, which in /dev/shm would all be memory.
         "max_wal_size=128MB".to_string(),
     ];
+    let tls_settings = tls_cert.iter().flat_map(|_| {
+        [
+            "ssl=on".to_string(),
+            format!("ssl_cert_file={}", dir.join("server.crt").display()),
+            format!("ssl_key_file={}", dir.join("server.key").display()),
+        ]
+    });
+    let settings: Vec<String> = settings.into_iter().chain(tls_settings).collect();
     let mut supervisor = command("/bin/sh", user, &dir);
     supervisor
         .arg("-c")
@@ -540,6 +562,7 @@ fn try_start(bindir: &Path, user: Option<(u32, u32)>) -> Result<Cluster, StartEr
         lifeline: AtomicI32::new(lifeline),
         // SAFETY: getpid has no preconditions.
         owner: unsafe { libc::getpid() },
+        tls_cert,
     };
 
     match wait_until_ready(&cluster, &mut child) {
@@ -670,6 +693,83 @@ fn summary(output: &str) -> String {
         telling.join("; ")
     };
     picked.chars().take(500).collect()
+}
+
+/// A certificate for 127.0.0.1 in `dir` (`server.crt`, and `server.key`,
+/// which the server insists only its user may read), signed by a CA made
+/// for the purpose (`ca.crt`, returned: the root a client trusts). Made by
+/// `openssl`; None when there is no `openssl` or it fails: the server then
+/// runs without TLS and TLS tests skip.
+fn make_certificate(dir: &Path, user: Option<(u32, u32)>) -> Option<PathBuf> {
+    let (ca, cert, key) = (
+        dir.join("ca.crt"),
+        dir.join("server.crt"),
+        dir.join("server.key"),
+    );
+    fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").ok()?;
+    let steps: [&[&str]; 3] = [
+        &[
+            "req",
+            "-new",
+            "-x509",
+            "-days",
+            "2",
+            "-nodes",
+            "-subj",
+            "/CN=ladder-test-ca",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+        ],
+        &[
+            "req",
+            "-new",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ],
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+            "-out",
+            "server.crt",
+        ],
+    ];
+    for args in steps {
+        let ok = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            return None;
+        }
+    }
+    fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).ok()?;
+    if let Some((uid, gid)) = user {
+        chown(&key, Some(uid), Some(gid)).ok()?;
+        chown(&cert, Some(uid), Some(gid)).ok()?;
+    }
+    Some(ca)
 }
 
 #[cfg(test)]
