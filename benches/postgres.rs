@@ -1,0 +1,127 @@
+//! Each rung on PostgreSQL, over its Unix socket and over TCP, side by side
+//! with the same rung on SQLite and with spawning `true`, as one process
+//! per call (what a script or CI job pays).
+//!
+//!     cargo bench --bench postgres
+//!     LADDER_BENCH_REPS=100 cargo bench --bench postgres
+//!
+//! The server is the tests' throwaway cluster (src/store/postgres/
+//! test_server.rs: fsync off, in /dev/shm when it has room), or
+//! `LADDER_TEST_DATABASE_URL`. Plans run `true N` under the embedded
+//! default policy, which approves them at once. No assertions beyond "it
+//! ran": a benchmark reports.
+
+#[path = "../src/store/postgres/test_server.rs"]
+#[allow(dead_code)]
+mod test_server;
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn time(cmd: &mut Command) -> (Duration, Vec<u8>) {
+    let start = Instant::now();
+    let out = cmd
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    let wall = start.elapsed();
+    assert!(out.status.success(), "a rung failed");
+    (wall, out.stdout)
+}
+
+fn main() {
+    let reps: usize = std::env::var("LADDER_BENCH_REPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40);
+    let Some(server) = test_server::TestServer::shared() else {
+        eprintln!("no PostgreSQL server: nothing to measure");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = tmp.path().join("ladder");
+    std::fs::copy(env!("CARGO_BIN_EXE_ladder"), &bin).unwrap();
+    let socket = server.fresh_database();
+    let name = socket
+        .split_once("@/")
+        .unwrap()
+        .1
+        .split('?')
+        .next()
+        .unwrap();
+    let tcp = server.tcp_url(name);
+    // TCP needs its own database: one state per store measured.
+    let tcp_db = server.fresh_database();
+    let tcp_name = tcp_db
+        .split_once("@/")
+        .unwrap()
+        .1
+        .split('?')
+        .next()
+        .unwrap();
+    let tcp = tcp.replace(&format!("/{name}"), &format!("/{tcp_name}"));
+    let states: [(&str, String); 3] = [
+        ("sqlite", tmp.path().join("state.db").display().to_string()),
+        ("pg socket", socket),
+        ("pg tcp", tcp),
+    ];
+    let ladder = |state: &str, args: &[&str]| {
+        let mut c = Command::new(&bin);
+        c.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap())
+            .env("HOME", tmp.path())
+            .env("LADDER_STATE", state)
+            .env("LADDER_ACTOR", "agent")
+            .current_dir(tmp.path())
+            .args(args);
+        c
+    };
+    // Warm: schema created, pages cached.
+    for (_, state) in &states {
+        let _ = time(&mut ladder(state, &["list"]));
+    }
+    let mut samples: BTreeMap<String, Vec<Duration>> = BTreeMap::new();
+    let mut push = |name: String, d: Duration| samples.entry(name).or_default().push(d);
+    eprintln!("measuring {reps} rounds, interleaved...");
+    for i in 0..reps {
+        push(
+            "true".into(),
+            time(Command::new("true").stdout(Stdio::null())).0,
+        );
+        for (store, state) in &states {
+            let key = format!("bench-{i}");
+            let n = i.to_string();
+            let (t, out) = time(&mut ladder(
+                state,
+                &["--json", "plan", "--key", &key, "--", "true", &n],
+            ));
+            push(format!("{store}: plan"), t);
+            let plan: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            let hash = plan["hash"].as_str().unwrap();
+            let (t, _) = time(&mut ladder(
+                state,
+                &["apply", "--key", &key, "--hash", hash],
+            ));
+            push(format!("{store}: apply"), t);
+            let (t, _) = time(&mut ladder(state, &["replay", "--key", &key]));
+            push(format!("{store}: replay"), t);
+        }
+    }
+    let floor = median(samples["true"].clone());
+    println!("each rung, one process per call, {reps} rounds, medians:");
+    for (name, v) in samples {
+        let m = median(v);
+        println!(
+            "  {name:<20} {:>8.2} ms  {:>5.2}x true",
+            m.as_secs_f64() * 1000.0,
+            m.as_secs_f64() / floor.as_secs_f64()
+        );
+    }
+}
