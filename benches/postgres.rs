@@ -12,7 +12,8 @@
 //! ran": a benchmark reports.
 
 #[path = "../src/store/postgres/test_server.rs"]
-#[allow(dead_code)]
+// Its own tests are the library's to run.
+#[allow(dead_code, unused_imports)]
 mod test_server;
 
 use std::collections::BTreeMap;
