@@ -39,6 +39,7 @@ Register-ArgumentCompleter -Native -CommandName 'ladder' -ScriptBlock {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List plans (default: the pending ones)')
             [CompletionResult]::new('resolve', 'resolve', [CompletionResultType]::ParameterValue, 'Settle an interrupted plan: succeeded, failed, or retry (one more apply)')
             [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'Show, validate or explain the policy that classifies commands')
+            [CompletionResult]::new('state', 'state', [CompletionResultType]::ParameterValue, 'Move state between stores (a local file into the team''s PostgreSQL)')
             [CompletionResult]::new('mcp', 'mcp', [CompletionResultType]::ParameterValue, 'Serve plan, apply, replay, show, list and log as MCP tools on stdin/stdout')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page, or write one page per command into a directory')
@@ -252,6 +253,43 @@ Register-ArgumentCompleter -Native -CommandName 'ladder' -ScriptBlock {
         'ladder;policy;help;help' {
             break
         }
+        'ladder;state' {
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'State file [default: state.db in the user data directory]')
+            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]')
+            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting [default: $LADDER_ACTOR, else the OS user]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object on stdout (log: JSON Lines), errors included')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('copy', 'copy', [CompletionResultType]::ParameterValue, 'Copy every plan, approval, run and ledger event into an empty store, the ledger event for event (`log --verify` passes on the target)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'ladder;state;copy' {
+            [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'The store to read: a state file or a postgres:// URL')
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'The store to fill, which must hold nothing yet: a state file or a postgres:// URL')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'State file [default: state.db in the user data directory]')
+            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]')
+            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting [default: $LADDER_ACTOR, else the OS user]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object on stdout (log: JSON Lines), errors included')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'ladder;state;help' {
+            [CompletionResult]::new('copy', 'copy', [CompletionResultType]::ParameterValue, 'Copy every plan, approval, run and ledger event into an empty store, the ledger event for event (`log --verify` passes on the target)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'ladder;state;help;copy' {
+            break
+        }
+        'ladder;state;help;help' {
+            break
+        }
         'ladder;mcp' {
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'State file [default: state.db in the user data directory]')
             [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]')
@@ -297,6 +335,7 @@ Register-ArgumentCompleter -Native -CommandName 'ladder' -ScriptBlock {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List plans (default: the pending ones)')
             [CompletionResult]::new('resolve', 'resolve', [CompletionResultType]::ParameterValue, 'Settle an interrupted plan: succeeded, failed, or retry (one more apply)')
             [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'Show, validate or explain the policy that classifies commands')
+            [CompletionResult]::new('state', 'state', [CompletionResultType]::ParameterValue, 'Move state between stores (a local file into the team''s PostgreSQL)')
             [CompletionResult]::new('mcp', 'mcp', [CompletionResultType]::ParameterValue, 'Serve plan, apply, replay, show, list and log as MCP tools on stdin/stdout')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page, or write one page per command into a directory')
@@ -343,6 +382,13 @@ Register-ArgumentCompleter -Native -CommandName 'ladder' -ScriptBlock {
             break
         }
         'ladder;help;policy;explain' {
+            break
+        }
+        'ladder;help;state' {
+            [CompletionResult]::new('copy', 'copy', [CompletionResultType]::ParameterValue, 'Copy every plan, approval, run and ledger event into an empty store, the ledger event for event (`log --verify` passes on the target)')
+            break
+        }
+        'ladder;help;state;copy' {
             break
         }
         'ladder;help;mcp' {

@@ -58,6 +58,9 @@ _ladder() {
             ladder,show)
                 cmd="ladder__subcmd__show"
                 ;;
+            ladder,state)
+                cmd="ladder__subcmd__state"
+                ;;
             ladder__subcmd__help,apply)
                 cmd="ladder__subcmd__help__subcmd__apply"
                 ;;
@@ -100,6 +103,9 @@ _ladder() {
             ladder__subcmd__help,show)
                 cmd="ladder__subcmd__help__subcmd__show"
                 ;;
+            ladder__subcmd__help,state)
+                cmd="ladder__subcmd__help__subcmd__state"
+                ;;
             ladder__subcmd__help__subcmd__policy,check)
                 cmd="ladder__subcmd__help__subcmd__policy__subcmd__check"
                 ;;
@@ -108,6 +114,9 @@ _ladder() {
                 ;;
             ladder__subcmd__help__subcmd__policy,show)
                 cmd="ladder__subcmd__help__subcmd__policy__subcmd__show"
+                ;;
+            ladder__subcmd__help__subcmd__state,copy)
+                cmd="ladder__subcmd__help__subcmd__state__subcmd__copy"
                 ;;
             ladder__subcmd__policy,check)
                 cmd="ladder__subcmd__policy__subcmd__check"
@@ -133,6 +142,18 @@ _ladder() {
             ladder__subcmd__policy__subcmd__help,show)
                 cmd="ladder__subcmd__policy__subcmd__help__subcmd__show"
                 ;;
+            ladder__subcmd__state,copy)
+                cmd="ladder__subcmd__state__subcmd__copy"
+                ;;
+            ladder__subcmd__state,help)
+                cmd="ladder__subcmd__state__subcmd__help"
+                ;;
+            ladder__subcmd__state__subcmd__help,copy)
+                cmd="ladder__subcmd__state__subcmd__help__subcmd__copy"
+                ;;
+            ladder__subcmd__state__subcmd__help,help)
+                cmd="ladder__subcmd__state__subcmd__help__subcmd__help"
+                ;;
             *)
                 ;;
         esac
@@ -140,7 +161,7 @@ _ladder() {
 
     case "${cmd}" in
         ladder)
-            opts="-h -V --state --policy --actor --json --help --version plan approve reject apply replay log show list resolve policy mcp completions man help"
+            opts="-h -V --state --policy --actor --json --help --version plan approve reject apply replay log show list resolve policy state mcp completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -276,7 +297,7 @@ _ladder() {
             return 0
             ;;
         ladder__subcmd__help)
-            opts="plan approve reject apply replay log show list resolve policy mcp completions man help"
+            opts="plan approve reject apply replay log show list resolve policy state mcp completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -516,6 +537,34 @@ _ladder() {
         ladder__subcmd__help__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ladder__subcmd__help__subcmd__state)
+            opts="copy"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ladder__subcmd__help__subcmd__state__subcmd__copy)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1052,6 +1101,108 @@ _ladder() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ladder__subcmd__state)
+            opts="-h -V --state --policy --actor --json --help --version copy help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --actor)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ladder__subcmd__state__subcmd__copy)
+            opts="-h -V --from --to --state --policy --actor --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --actor)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ladder__subcmd__state__subcmd__help)
+            opts="copy help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ladder__subcmd__state__subcmd__help__subcmd__copy)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ladder__subcmd__state__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

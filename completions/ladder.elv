@@ -36,6 +36,7 @@ set edit:completion:arg-completer[ladder] = {|@words|
             cand list 'List plans (default: the pending ones)'
             cand resolve 'Settle an interrupted plan: succeeded, failed, or retry (one more apply)'
             cand policy 'Show, validate or explain the policy that classifies commands'
+            cand state 'Move state between stores (a local file into the team''s PostgreSQL)'
             cand mcp 'Serve plan, apply, replay, show, list and log as MCP tools on stdin/stdout'
             cand completions 'Print a shell completion script'
             cand man 'Print the man page, or write one page per command into a directory'
@@ -230,6 +231,38 @@ set edit:completion:arg-completer[ladder] = {|@words|
         }
         &'ladder;policy;help;help'= {
         }
+        &'ladder;state'= {
+            cand --state 'State file [default: state.db in the user data directory]'
+            cand --policy 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]'
+            cand --actor 'Who is acting [default: $LADDER_ACTOR, else the OS user]'
+            cand --json 'Print one JSON object on stdout (log: JSON Lines), errors included'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand copy 'Copy every plan, approval, run and ledger event into an empty store, the ledger event for event (`log --verify` passes on the target)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'ladder;state;copy'= {
+            cand --from 'The store to read: a state file or a postgres:// URL'
+            cand --to 'The store to fill, which must hold nothing yet: a state file or a postgres:// URL'
+            cand --state 'State file [default: state.db in the user data directory]'
+            cand --policy 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]'
+            cand --actor 'Who is acting [default: $LADDER_ACTOR, else the OS user]'
+            cand --json 'Print one JSON object on stdout (log: JSON Lines), errors included'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'ladder;state;help'= {
+            cand copy 'Copy every plan, approval, run and ledger event into an empty store, the ledger event for event (`log --verify` passes on the target)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'ladder;state;help;copy'= {
+        }
+        &'ladder;state;help;help'= {
+        }
         &'ladder;mcp'= {
             cand --state 'State file [default: state.db in the user data directory]'
             cand --policy 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]'
@@ -272,6 +305,7 @@ set edit:completion:arg-completer[ladder] = {|@words|
             cand list 'List plans (default: the pending ones)'
             cand resolve 'Settle an interrupted plan: succeeded, failed, or retry (one more apply)'
             cand policy 'Show, validate or explain the policy that classifies commands'
+            cand state 'Move state between stores (a local file into the team''s PostgreSQL)'
             cand mcp 'Serve plan, apply, replay, show, list and log as MCP tools on stdin/stdout'
             cand completions 'Print a shell completion script'
             cand man 'Print the man page, or write one page per command into a directory'
@@ -305,6 +339,11 @@ set edit:completion:arg-completer[ladder] = {|@words|
         &'ladder;help;policy;check'= {
         }
         &'ladder;help;policy;explain'= {
+        }
+        &'ladder;help;state'= {
+            cand copy 'Copy every plan, approval, run and ledger event into an empty store, the ledger event for event (`log --verify` passes on the target)'
+        }
+        &'ladder;help;state;copy'= {
         }
         &'ladder;help;mcp'= {
         }

@@ -85,6 +85,8 @@ pub enum Command {
     Resolve(commands::resolve::Args),
     #[command(subcommand)]
     Policy(commands::policy::Command),
+    #[command(subcommand)]
+    State(commands::state::Command),
     Mcp(commands::mcp::Args),
     Completions(commands::completions::Args),
     Man(commands::man::Args),

@@ -127,6 +127,7 @@ pub fn dispatch(ctx: &mut Ctx, command: Command) -> Result<i32> {
         Command::List(args) => commands::list::run(ctx, args).map(|_| 0),
         Command::Resolve(args) => commands::resolve::run(ctx, args).map(|_| 0),
         Command::Policy(cmd) => commands::policy::run(ctx, cmd).map(|_| 0),
+        Command::State(cmd) => commands::state::run(ctx, cmd).map(|_| 0),
         Command::Completions(args) => {
             commands::completions::run(args, ctx.json, Cli::command()).map(|_| 0)
         }

@@ -16,6 +16,7 @@ pub mod replay;
 pub mod resolve;
 pub mod show;
 mod sign;
+pub mod state;
 
 use crate::error::{Error, Kind, Result};
 

@@ -13,6 +13,7 @@
 
 #[cfg(test)]
 pub mod conformance;
+pub mod copy;
 pub mod postgres;
 pub mod schema;
 pub mod sqlite;
@@ -118,6 +119,17 @@ pub trait Tx {
         f: &mut dyn FnMut(&str, Approval) -> Result<()>,
     ) -> Result<()>;
     fn ledger_is_append_only(&mut self) -> Result<std::result::Result<(), String>>;
+
+    /// Every execution (every attempt of every plan), with the tier and
+    /// rule it was started under, in order: what `state copy` carries.
+    fn for_each_execution(
+        &mut self,
+        f: &mut dyn FnMut(Execution, Tier, Option<String>) -> Result<()>,
+    ) -> Result<()>;
+    /// Appends `event` exactly as it is (its seq, time and hashes): it must
+    /// be the next link of this ledger's chain. For `state copy`, which
+    /// carries a ledger whole.
+    fn copy_event(&mut self, event: &Event) -> Result<()>;
 }
 
 /// Where state lives.

@@ -142,3 +142,66 @@ fn an_unreachable_server_is_one_line_and_nothing_else() {
         r.stderr
     );
 }
+
+#[test]
+fn a_local_history_moves_up_to_postgres_with_its_chain_intact() {
+    let Some(mut t) = on_postgres() else { return };
+    let url = t
+        .extra_env
+        .iter()
+        .find(|(name, _)| name == "LADDER_STATE")
+        .map(|(_, url)| url.clone())
+        .unwrap();
+    // The history is made on the test's SQLite file.
+    t.extra_env.retain(|(name, _)| name != "LADDER_STATE");
+    let applied = t.plan("agent", "applied", &[], &["echo", "moved"]);
+    assert_eq!(t.approve("alice", &applied).code, 0);
+    assert_eq!(t.apply("agent", &applied).code, 0);
+    let rejected = t.plan("agent", "rejected", &[], &["echo", "no"]);
+    let r = t.json(
+        "bob",
+        &["reject", rejected["id"].as_str().unwrap(), "--reason", "no"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let pending = t.plan("agent", "pending", &[], &["echo", "later"]);
+    let file_events = t.events();
+    let file_list = t.json("viewer", &["list", "--status", "all"]).json();
+
+    let state = t.state();
+    let copy = |t: &TestEnv| {
+        t.json(
+            "viewer",
+            &[
+                "state",
+                "copy",
+                "--from",
+                state.to_str().unwrap(),
+                "--to",
+                &url,
+            ],
+        )
+    };
+    let r = copy(&t);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["events"], file_events.len());
+
+    // From here on, the team database.
+    t.env("LADDER_STATE", &url);
+    let v = t.json("viewer", &["log", "--verify"]);
+    assert_eq!(v.code, 0, "{}", v.stdout_str());
+    assert_eq!(t.events(), file_events, "the ledger moved event for event");
+    assert_eq!(
+        t.json("viewer", &["list", "--status", "all"]).json(),
+        file_list
+    );
+    let replay = t.run("agent", &["replay", "--key", "applied"]);
+    assert_eq!((replay.code, replay.stdout), (0, b"moved\n".to_vec()));
+    // The pending plan goes on up the ladder there.
+    assert_eq!(t.approve("alice", &pending).code, 0);
+    assert_eq!(t.apply("agent", &pending).stdout, b"later\n");
+    assert_eq!(t.json("viewer", &["log", "--verify"]).code, 0);
+
+    // A second copy into a database that holds state is refused, untouched.
+    assert_refused(&copy(&t), 2, "usage");
+    assert_eq!(t.json("viewer", &["log", "--verify"]).code, 0);
+}

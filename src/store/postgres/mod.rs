@@ -1045,6 +1045,58 @@ impl Tx for PgTx<'_, '_> {
         }
         Ok(Ok(()))
     }
+
+    fn for_each_execution(
+        &mut self,
+        f: &mut dyn FnMut(Execution, Tier, Option<String>) -> Result<()>,
+    ) -> Result<()> {
+        let rows = self
+            .tx
+            .query(
+                "SELECT * FROM executions ORDER BY started_at, plan, attempt",
+                &[],
+            )
+            .map_err(db)?;
+        for r in rows {
+            let tier: String = get(&r, "tier")?;
+            let tier = tier.parse().map_err(|e| corrupt("tier", e))?;
+            f(execution_from_row(&r)?, tier, get(&r, "rule")?)?;
+        }
+        Ok(())
+    }
+
+    fn copy_event(&mut self, e: &Event) -> Result<()> {
+        let head = self
+            .tx
+            .query_one("SELECT seq, hash FROM ledger_head FOR UPDATE", &[])
+            .map_err(db)?;
+        let (seq, prev): (i64, String) = (head.get(0), head.get(1));
+        if e.seq != seq + 1 || e.prev_hash != prev {
+            return Err(Error::new(
+                Kind::Error,
+                format!("event {} does not follow event {seq} of this ledger", e.seq),
+            ));
+        }
+        self.execute(
+            "INSERT INTO events (seq, at, kind, plan, key, actor, detail, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[
+                &e.seq,
+                &e.at,
+                &e.kind,
+                &e.plan,
+                &e.key,
+                &e.actor,
+                &e.detail,
+                &e.prev_hash,
+                &e.hash,
+            ],
+        )?;
+        self.execute(
+            "UPDATE ledger_head SET seq = $1, hash = $2",
+            &[&e.seq, &e.hash],
+        )
+    }
 }
 
 #[cfg(test)]

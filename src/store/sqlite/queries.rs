@@ -630,6 +630,64 @@ impl Tx for SqliteTx<'_> {
         }
         Ok(Ok(()))
     }
+    fn for_each_execution(
+        &mut self,
+        f: &mut dyn FnMut(Execution, Tier, Option<String>) -> Result<()>,
+    ) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT * FROM executions ORDER BY started_at, plan, attempt")
+            .map_err(db)?;
+        let mut rows = stmt.query([]).map_err(db)?;
+        while let Some(r) = rows.next().map_err(db)? {
+            let exec = execution_from_row(r).map_err(db)?;
+            let tier: String = r.get("tier").map_err(db)?;
+            let tier = tier.parse().map_err(|e| {
+                Error::new(
+                    Kind::Error,
+                    format!("state database error: corrupt tier: {e}"),
+                )
+            })?;
+            f(exec, tier, r.get("rule").map_err(db)?)?;
+        }
+        Ok(())
+    }
+
+    fn copy_event(&mut self, e: &Event) -> Result<()> {
+        let head: Option<(i64, String)> = self
+            .conn
+            .prepare_cached("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")
+            .map_err(db)?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(db)?;
+        let (seq, prev) = head.unwrap_or((0, ledger::GENESIS.to_string()));
+        if e.seq != seq + 1 || e.prev_hash != prev {
+            return Err(Error::new(
+                Kind::Error,
+                format!("event {} does not follow event {seq} of this ledger", e.seq),
+            ));
+        }
+        self.conn
+            .prepare_cached(
+                "INSERT INTO events (seq, at, kind, plan, key, actor, detail, prev_hash, hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )
+            .map_err(db)?
+            .execute(params![
+                e.seq,
+                e.at,
+                e.kind,
+                e.plan,
+                e.key,
+                e.actor,
+                e.detail,
+                e.prev_hash,
+                e.hash
+            ])
+            .map_err(db)?;
+        Ok(())
+    }
 }
 
 /// SQL text with every run of whitespace made one space, and no `;` at the
