@@ -205,3 +205,74 @@ fn a_local_history_moves_up_to_postgres_with_its_chain_intact() {
     assert_refused(&copy(&t), 2, "usage");
     assert_eq!(t.json("viewer", &["log", "--verify"]).code, 0);
 }
+
+/// The shipped role split: an agent's role plans and applies, cannot
+/// approve, and cannot touch the ledger; a reviewer's role approves.
+#[test]
+fn the_shipped_roles_keep_an_agent_out_of_the_ledger_and_the_approvals() {
+    let Some(mut t) = on_postgres() else { return };
+    let owner_url = t
+        .extra_env
+        .iter()
+        .find(|(name, _)| name == "LADDER_STATE")
+        .map(|(_, url)| url.clone())
+        .unwrap();
+    // The owner creates ladder's schema, then the roles.
+    assert_eq!(t.run("viewer", &["list"]).code, 0);
+    let mut owner = postgres::Client::connect(&owner_url, postgres::NoTls).unwrap();
+    // Role names are cluster-wide: this test's own, so parallel runs and
+    // other tests do not collide.
+    let tag = format!("{}_{}", std::process::id(), owner_url.len());
+    let sql = include_str!("../../examples/postgres/roles.sql")
+        .replace("ladder_agent", &format!("ladder_agent_{tag}"))
+        .replace("ladder_reviewer", &format!("ladder_reviewer_{tag}"));
+    owner.batch_execute(&sql).unwrap();
+    owner
+        .batch_execute(&format!(
+            "CREATE ROLE agent_{tag} LOGIN IN ROLE ladder_agent_{tag};
+             CREATE ROLE alice_{tag} LOGIN IN ROLE ladder_reviewer_{tag};"
+        ))
+        .unwrap();
+    // The test server's socket trusts its users: a login is a user name.
+    let (scheme, rest) = owner_url.split_once("://").unwrap();
+    let (_, at) = rest.split_once('@').unwrap();
+    let as_user = |user: &str| format!("{scheme}://{user}@{at}");
+    let (agent_url, alice_url) = (
+        as_user(&format!("agent_{tag}")),
+        as_user(&format!("alice_{tag}")),
+    );
+
+    t.env("LADDER_STATE", &agent_url);
+    let plan = t.plan("agent", "split", &[], &["echo", "by role"]);
+    // The agent's role cannot approve, whatever name it gives.
+    let r = t.run("alice", &["approve", plan["id"].as_str().unwrap(), "--yes"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("permission denied"), "{}", r.stderr);
+
+    t.env("LADDER_STATE", &alice_url);
+    assert_eq!(t.approve("alice", &plan).code, 0);
+    t.env("LADDER_STATE", &agent_url);
+    let r = t.apply("agent", &plan);
+    assert_eq!(
+        (r.code, r.stdout),
+        (0, b"by role\n".to_vec()),
+        "{}",
+        r.stderr
+    );
+
+    // Straight to the database, as the agent's role.
+    let mut agent = postgres::Client::connect(&agent_url, postgres::NoTls).unwrap();
+    for sql in [
+        "UPDATE events SET actor = 'nobody'",
+        "DELETE FROM events",
+        "TRUNCATE events",
+        "INSERT INTO approvals (plan, actor, at, hash) SELECT id, 'bob', 0, hash FROM plans",
+        "DROP TRIGGER events_no_change ON events",
+    ] {
+        let e = agent.batch_execute(sql).expect_err(sql);
+        let code = e.as_db_error().map(|d| d.code().code().to_string());
+        assert_eq!(code.as_deref(), Some("42501"), "{sql}: {e:?}");
+    }
+    t.env("LADDER_STATE", &owner_url);
+    assert_eq!(t.json("viewer", &["log", "--verify"]).code, 0);
+}
