@@ -13,16 +13,24 @@ use time::macros::format_description;
 pub enum Clock {
     System,
     Fixed(Millis),
+    /// This machine's clock moved to a server's: a shared state's windows
+    /// and budgets run on one clock whichever host asks
+    /// ([`crate::store::Store::clock_offset`]).
+    Offset(Millis),
 }
 
 impl Clock {
     pub fn now(&self) -> Millis {
-        match self {
-            Clock::Fixed(ms) => *ms,
-            Clock::System => SystemTime::now()
+        let system = || {
+            SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_millis() as Millis)
-                .unwrap_or(0),
+                .unwrap_or(0)
+        };
+        match self {
+            Clock::Fixed(ms) => *ms,
+            Clock::System => system(),
+            Clock::Offset(offset) => system() + offset,
         }
     }
 }

@@ -150,6 +150,11 @@ impl Ctx {
         if self.store.is_none() {
             let mut store = crate::store::open(&self.location)?;
             show_warnings(store.as_mut());
+            // A server's clock, not this host's, for windows and budgets
+            // (a clock fixed for a test stays fixed).
+            if let (Clock::System, Some(offset)) = (self.clock, store.clock_offset()) {
+                self.clock = Clock::Offset(offset);
+            }
             self.store = Some(store);
         }
         Ok(self.store.as_deref_mut().expect("opened above"))

@@ -161,6 +161,12 @@ pub trait Store {
     fn write_durable_tx(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()>;
     /// Runs `f` against a consistent read snapshot.
     fn read_tx(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()>;
+    /// How far the store's clock is ahead of this machine's, when the
+    /// store has a clock of its own (a server): every host sharing it then
+    /// keeps time by it.
+    fn clock_offset(&self) -> Option<Millis> {
+        None
+    }
 }
 
 /// A held run lock (see [`Store::try_lock_run`]), whatever holds it for

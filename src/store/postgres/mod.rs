@@ -38,6 +38,8 @@ pub struct PgStore {
     client: Client,
     url: String,
     shown: String,
+    /// The server's clock less this machine's, measured at open.
+    offset: Millis,
 }
 
 fn db(e: postgres::Error) -> Error {
@@ -175,6 +177,7 @@ impl PgStore {
             client,
             url: url.to_string(),
             shown,
+            offset: 0,
         };
         store.migrate()?;
         Ok(store)
@@ -183,8 +186,18 @@ impl PgStore {
     fn migrate(&mut self) -> Result<()> {
         // The common case in one round trip: a database already at this
         // ladder's version needs no lock and no transaction.
+        // The server's clock rides along: hosts with skewed clocks then
+        // agree on windows and budgets.
         let known = schema::MIGRATIONS.len() as i64;
-        if let Ok(rows) = self.client.query("SELECT version FROM ladder_meta", &[]) {
+        let before = crate::clock::Clock::System.now();
+        if let Ok(rows) = self.client.query(
+            "SELECT version, (extract(epoch FROM clock_timestamp()) * 1000)::bigint FROM ladder_meta",
+            &[],
+        ) {
+            let after = crate::clock::Clock::System.now();
+            if let Some(row) = rows.first() {
+                self.offset = row.get::<_, i64>(1) - (before + after) / 2;
+            }
             if rows.len() == 1 && rows[0].get::<_, i64>(0) == known {
                 return Ok(());
             }
@@ -239,7 +252,19 @@ impl PgStore {
             tx.execute("UPDATE ladder_meta SET version = $1", &[&(known as i64)])
                 .map_err(db)?;
         }
-        tx.commit().map_err(db)
+        tx.commit().map_err(db)?;
+        let before = crate::clock::Clock::System.now();
+        let server: i64 = self
+            .client
+            .query_one(
+                "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint",
+                &[],
+            )
+            .map_err(db)?
+            .get(0);
+        let after = crate::clock::Clock::System.now();
+        self.offset = server - (before + after) / 2;
+        Ok(())
     }
 }
 
@@ -266,6 +291,10 @@ impl Store for PgStore {
 
     fn was_replaced(&self) -> bool {
         false
+    }
+
+    fn clock_offset(&self) -> Option<Millis> {
+        Some(self.offset)
     }
 
     fn write_tx(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
@@ -1239,6 +1268,24 @@ mod tests {
             .and_then(|(auth, _)| auth.split_once(':'))
             .map(|(_, pw)| pw.to_string())
             .unwrap_or_else(|| "\u{0}".into())
+    }
+
+    #[test]
+    fn the_servers_clock_is_measured_at_open() {
+        let Some(server) = test_server::TestServer::shared() else {
+            return;
+        };
+        let url = server.fresh_database();
+        // Measured on a fresh database (migrated) and on one at this version.
+        for _ in 0..2 {
+            let store = PgStore::open(&url).unwrap();
+            let offset = store.clock_offset().expect("a server has a clock");
+            // The server runs on this machine: one clock, up to a round trip.
+            assert!(offset.abs() < 1_000, "offset {offset} ms");
+        }
+        let skewed = crate::clock::Clock::Offset(3_600_000);
+        let gap = skewed.now() - crate::clock::Clock::System.now();
+        assert!((3_599_000..=3_600_000).contains(&gap), "{gap}");
     }
 
     #[test]
