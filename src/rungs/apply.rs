@@ -180,12 +180,47 @@ pub fn apply(
         stderr: outcome.stderr.head,
         ..exec
     };
+    let mut lock = lock;
+    if !rung.store.run_lock_held(&plan, &mut lock)? {
+        // Another applier may have found the plan running with nobody
+        // holding it, and called it interrupted: what happened is recorded,
+        // and a person settles it, rather than ladder guessing.
+        return Err(lost_lock(rung, &plan, &exec, finished_at));
+    }
     finish(rung, &plan, &exec, finished_at)?;
     drop(lock);
     Ok(Applied::Ran {
         plan: Box::new(plan),
         exec: Box::new(exec),
     })
+}
+
+/// The run lock was lost while the command ran (the store's connection
+/// died): the outcome is recorded on its execution, the plan is left
+/// `interrupted` (`outcome_unknown`) for a person to resolve, and nothing
+/// says `applied`.
+fn lost_lock(rung: &mut Rung, plan: &Plan, exec: &Execution, finished_at: Millis) -> Error {
+    let recorded = store::write(rung.store, |tx| {
+        tx.finish_execution(exec)?;
+        let fresh = tx.plan(&plan.id)?;
+        if let Some(fresh) = fresh.filter(|p| p.status == Status::Running) {
+            super::lifecycle::mark_interrupted(tx, finished_at, &fresh)?;
+        }
+        Ok(())
+    });
+    let mut e = Error::new(
+        Kind::OutcomeUnknown,
+        format!(
+            "plan {}'s command ran (exit {}), but its run lock was lost while it ran: it is recorded as interrupted",
+            plan.short_id(),
+            exec.exit_code.unwrap_or(-1)
+        ),
+    )
+    .with_hint("check what it did, then `ladder resolve` it");
+    if let Err(why) = recorded {
+        e = e.with_hint(format!("and recording it failed too: {}", why.one_line()));
+    }
+    e
 }
 
 /// Step 5: records the outcome, in one transaction with its `applied`

@@ -167,6 +167,12 @@ pub trait Store {
     fn clock_offset(&self) -> Option<Millis> {
         None
     }
+    /// Whether `guard` (from [`Store::try_lock_run`] for `plan`) still
+    /// holds the run lock. A lock in the operating system holds while its
+    /// holder lives; a server's is lost with the connection holding it.
+    fn run_lock_held(&mut self, _plan: &Plan, _guard: &mut RunGuard) -> Result<bool> {
+        Ok(true)
+    }
 }
 
 /// A held run lock (see [`Store::try_lock_run`]), whatever holds it for
@@ -180,6 +186,11 @@ impl RunGuard {
         RunGuard {
             _held: Box::new(held),
         }
+    }
+
+    /// What the store put in it.
+    pub fn held_mut<T: 'static>(&mut self) -> Option<&mut T> {
+        self._held.downcast_mut()
     }
 }
 

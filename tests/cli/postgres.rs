@@ -276,3 +276,58 @@ fn the_shipped_roles_keep_an_agent_out_of_the_ledger_and_the_approvals() {
     t.env("LADDER_STATE", &owner_url);
     assert_eq!(t.json("viewer", &["log", "--verify"]).code, 0);
 }
+
+/// A run lock lost while the command runs (its connection killed, as a
+/// server restart or a dropped link would): the outcome is recorded, the
+/// plan is left interrupted for a person, and nothing claims `applied`.
+#[test]
+fn a_run_lock_lost_mid_run_is_recorded_as_interrupted_not_applied() {
+    let Some(t) = on_postgres() else { return };
+    let url = t
+        .extra_env
+        .iter()
+        .find(|(name, _)| name == "LADDER_STATE")
+        .map(|(_, url)| url.clone())
+        .unwrap();
+    let mark = t.path().join("started");
+    let line = format!("touch {}; sleep 1", mark.display());
+    let plan = t.plan("agent", "lost", &[], &["sh", "-c", &line]);
+    assert_eq!(t.approve("alice", &plan).code, 0);
+    let applier = t
+        .std_cmd("agent")
+        .args(["--json"])
+        .args(apply_args(&plan))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..500 {
+        if mark.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(mark.exists(), "the command never started");
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let killed: i64 = admin
+        .query_one(
+            "SELECT count(pg_terminate_backend(l.pid)) FROM pg_locks l JOIN plans p
+               ON (l.classid::bigint << 32) | l.objid::bigint = p.seq
+             WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted AND p.id = $1",
+            &[&plan["id"].as_str().unwrap()],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(killed, 1, "the run lock's connection was not found");
+    let out = applier.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(17),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let shown = t.show(&plan);
+    assert_eq!(shown["status"], "interrupted", "{shown}");
+    assert_refused(&t.apply_json("agent", &plan), 17, "outcome_unknown");
+    assert_eq!(t.json("viewer", &["log", "--verify"]).code, 0);
+}

@@ -297,6 +297,22 @@ impl Store for PgStore {
         Some(self.offset)
     }
 
+    fn run_lock_held(&mut self, plan: &Plan, guard: &mut RunGuard) -> Result<bool> {
+        let Some(conn) = guard.held_mut::<Client>() else {
+            return Ok(false);
+        };
+        // Asked on the lock's own connection: one that is gone (a server
+        // restart, a dropped link) holds nothing.
+        let held = conn.query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks
+               WHERE locktype = 'advisory' AND objsubid = 1 AND granted
+                 AND pid = pg_backend_pid()
+                 AND (classid::bigint << 32) | objid::bigint = $1)",
+            &[&plan.seq],
+        );
+        Ok(held.is_ok_and(|r| r.get(0)))
+    }
+
     fn write_tx(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
         let mut tx = self.client.transaction().map_err(db)?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
