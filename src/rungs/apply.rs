@@ -101,8 +101,10 @@ pub fn apply(
                     on_wait();
                     told = true;
                 }
-                // No transaction is open while we sleep: reviewers can write.
-                std::thread::sleep(pause);
+                // No transaction is open while we wait: reviewers can write
+                // (and a server store wakes us when one does).
+                let left = deadline.map_or(pause, |d| d.saturating_duration_since(Instant::now()));
+                rung.store.wait_for_change(pause.min(left))?;
                 pause = (pause * 2).min(Duration::from_secs(1));
             }
         }

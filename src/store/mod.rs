@@ -173,6 +173,12 @@ pub trait Store {
     fn run_lock_held(&mut self, _plan: &Plan, _guard: &mut RunGuard) -> Result<bool> {
         Ok(true)
     }
+    /// Waits up to `timeout` for another writer's commit (a poll's pause
+    /// where the store cannot say; sooner where it can).
+    fn wait_for_change(&mut self, timeout: std::time::Duration) -> Result<()> {
+        std::thread::sleep(timeout);
+        Ok(())
+    }
 }
 
 /// A held run lock (see [`Store::try_lock_run`]), whatever holds it for

@@ -331,3 +331,27 @@ fn a_run_lock_lost_mid_run_is_recorded_as_interrupted_not_applied() {
     assert_refused(&t.apply_json("agent", &plan), 17, "outcome_unknown");
     assert_eq!(t.json("viewer", &["log", "--verify"]).code, 0);
 }
+
+/// `apply --wait` on a shared database runs once a reviewer on another
+/// connection approves (woken by the server's notification).
+#[test]
+fn apply_wait_runs_once_approved_from_elsewhere() {
+    let Some(t) = on_postgres() else { return };
+    let plan = t.plan("agent", "waiting", &[], &["echo", "after approval"]);
+    let mut args = vec!["--json"];
+    args.extend(apply_args(&plan));
+    args.extend(["--wait", "60s"]);
+    let applier = t
+        .std_cmd("agent")
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(t.approve("alice", &plan).code, 0);
+    let out = applier.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["stdout"], "after approval\n", "{result}");
+}

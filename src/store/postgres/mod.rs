@@ -38,6 +38,8 @@ pub struct PgStore {
     client: Client,
     url: String,
     shown: String,
+    /// `LISTEN ladder` was sent on `client` (the first wait sends it).
+    listening: bool,
     /// The server's clock less this machine's, measured at open.
     offset: Millis,
 }
@@ -178,6 +180,7 @@ impl PgStore {
             url: url.to_string(),
             shown,
             offset: 0,
+            listening: false,
         };
         store.migrate()?;
         Ok(store)
@@ -297,6 +300,22 @@ impl Store for PgStore {
         Some(self.offset)
     }
 
+    fn wait_for_change(&mut self, timeout: std::time::Duration) -> Result<()> {
+        use postgres::fallible_iterator::FallibleIterator as _;
+        if !self.listening {
+            self.client.batch_execute("LISTEN ladder").map_err(db)?;
+            self.listening = true;
+        }
+        let mut notes = self.client.notifications();
+        // The first notification ends the wait; the rest, drained, say
+        // nothing more (the caller reads the state again either way).
+        let first = notes.timeout_iter(timeout).next().map_err(db)?;
+        if first.is_some() {
+            while notes.iter().next().map_err(db)?.is_some() {}
+        }
+        Ok(())
+    }
+
     fn run_lock_held(&mut self, plan: &Plan, guard: &mut RunGuard) -> Result<bool> {
         let Some(conn) = guard.held_mut::<Client>() else {
             return Ok(false);
@@ -319,7 +338,11 @@ impl Store for PgStore {
             .map_err(db)?;
         let result = f(&mut PgTx { tx: &mut tx });
         match result {
-            Ok(()) => tx.commit().map_err(db),
+            Ok(()) => {
+                // Delivered at commit, to whoever waits (`apply --wait`).
+                tx.batch_execute("NOTIFY ladder").map_err(db)?;
+                tx.commit().map_err(db)
+            }
             Err(e) => {
                 tx.rollback().map_err(db)?;
                 Err(e)
