@@ -355,3 +355,50 @@ fn apply_wait_runs_once_approved_from_elsewhere() {
     let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(result["stdout"], "after approval\n", "{result}");
 }
+
+/// A URL without its password takes it from the pgpass file, as psql
+/// would, and only from one nobody else can read.
+#[test]
+fn a_password_comes_from_pgpass_when_only_its_owner_can_read_it() {
+    let Some(server) = test_server::TestServer::shared() else {
+        return;
+    };
+    let db = server.fresh_database();
+    let name = db
+        .split_once("@/")
+        .unwrap()
+        .1
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    let tcp = server.tcp_url(&name);
+    // postgres://ladder:PASSWORD@127.0.0.1:PORT/NAME
+    let (auth, rest) = tcp
+        .trim_start_matches("postgres://")
+        .split_once('@')
+        .unwrap();
+    let (user, password) = auth.split_once(':').unwrap();
+    let port = rest.split_once(':').unwrap().1.split('/').next().unwrap();
+    let mut t = TestEnv::new();
+    t.with_policy(STRICT_POLICY);
+    let pgpass = t.path().join("pgpass");
+    std::fs::write(
+        &pgpass,
+        format!("127.0.0.1:{port}:{name}:{user}:{password}\n"),
+    )
+    .unwrap();
+    t.env(
+        "LADDER_STATE",
+        &format!("postgres://{user}@127.0.0.1:{port}/{name}"),
+    )
+    .env("PGPASSFILE", pgpass.to_str().unwrap());
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let r = t.run("viewer", &["list"]);
+    assert_eq!(r.code, 1, "a pgpass others can read was used: {}", r.stderr);
+    assert!(!r.stderr.contains(password), "{}", r.stderr);
+    std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let r = t.run("viewer", &["list"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}

@@ -84,6 +84,7 @@ fn connect(url: &str, keepalive: bool) -> Result<Client> {
     let cannot = |why: String| Error::new(Kind::Error, format!("cannot connect to {shown}: {why}"));
     let (url, rootcert) = take_param(url, "sslrootcert");
     let mut config: postgres::Config = url.parse().map_err(|e| cannot(format!("{e}")))?;
+    fill_from_environment(&mut config, &|name| std::env::var(name).ok());
     if keepalive {
         config
             .keepalives(true)
@@ -107,6 +108,106 @@ fn connect(url: &str, keepalive: bool) -> Result<Client> {
         }
         cannot(why)
     })
+}
+
+/// What the URL leaves out, as libpq takes it: `PGHOST`, `PGPORT`,
+/// `PGUSER`, `PGDATABASE`, `PGPASSWORD`, then the password from
+/// `PGPASSFILE` or `~/.pgpass` (only when no one else can read it, as
+/// libpq insists).
+fn fill_from_environment(config: &mut postgres::Config, var: &dyn Fn(&str) -> Option<String>) {
+    if config.get_hosts().is_empty() {
+        match var("PGHOST") {
+            Some(host) if host.starts_with('/') => {
+                config.host_path(host);
+            }
+            Some(host) => {
+                config.host(&host);
+            }
+            None => {
+                config.host_path("/var/run/postgresql");
+            }
+        }
+    }
+    if config.get_ports().is_empty() {
+        if let Some(port) = var("PGPORT").and_then(|p| p.parse().ok()) {
+            config.port(port);
+        }
+    }
+    if config.get_user().is_none() {
+        if let Some(user) = var("PGUSER").or_else(|| var("USER")) {
+            config.user(&user);
+        }
+    }
+    if config.get_dbname().is_none() {
+        if let Some(db) = var("PGDATABASE") {
+            config.dbname(&db);
+        }
+    }
+    if config.get_password().is_some() {
+        return;
+    }
+    if let Some(password) = var("PGPASSWORD") {
+        config.password(password);
+        return;
+    }
+    let file = var("PGPASSFILE")
+        .map(PathBuf::from)
+        .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".pgpass")));
+    let Some(file) = file else { return };
+    use std::os::unix::fs::MetadataExt as _;
+    let private = std::fs::metadata(&file).is_ok_and(|m| m.mode() & 0o077 == 0);
+    let Some(text) = private
+        .then(|| std::fs::read_to_string(&file).ok())
+        .flatten()
+    else {
+        return;
+    };
+    let host = match config.get_hosts().first() {
+        Some(postgres::config::Host::Tcp(h)) => h.clone(),
+        _ => "localhost".to_string(),
+    };
+    let port = config
+        .get_ports()
+        .first()
+        .copied()
+        .unwrap_or(5432)
+        .to_string();
+    let db = config
+        .get_dbname()
+        .or(config.get_user())
+        .unwrap_or_default()
+        .to_string();
+    let user = config.get_user().unwrap_or_default().to_string();
+    if let Some(password) = pgpass_lookup(&text, [&host, &port, &db, &user]) {
+        config.password(password);
+    }
+}
+
+/// The password of the first `.pgpass` line (`host:port:db:user:password`,
+/// `*` matching anything, `\:` and `\\` escaped) that matches.
+fn pgpass_lookup(text: &str, want: [&str; 4]) -> Option<String> {
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let mut fields = vec![String::new()];
+        let mut chars = line.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => fields.last_mut()?.extend(chars.next()),
+                ':' if fields.len() < 5 => fields.push(String::new()),
+                c => fields.last_mut()?.push(c),
+            }
+        }
+        if fields.len() != 5 {
+            continue;
+        }
+        if fields[..4]
+            .iter()
+            .zip(want)
+            .all(|(field, want)| field == "*" || field == want)
+        {
+            return fields.pop();
+        }
+    }
+    None
 }
 
 /// `url` without its `name=value` query parameter, and the value.
@@ -1325,6 +1426,48 @@ mod tests {
         let skewed = crate::clock::Clock::Offset(3_600_000);
         let gap = skewed.now() - crate::clock::Clock::System.now();
         assert!((3_599_000..=3_600_000).contains(&gap), "{gap}");
+    }
+
+    #[test]
+    fn pgpass_lines_match_as_libpq_reads_them() {
+        let text = "# comment\ndb.internal:5432:ladder:ci:first\n*:*:*:ci:any\nh\\:x:1:d:u:p\\:w\n";
+        assert_eq!(
+            pgpass_lookup(text, ["db.internal", "5432", "ladder", "ci"]).as_deref(),
+            Some("first")
+        );
+        assert_eq!(
+            pgpass_lookup(text, ["other", "5433", "x", "ci"]).as_deref(),
+            Some("any")
+        );
+        assert_eq!(
+            pgpass_lookup(text, ["h:x", "1", "d", "u"]).as_deref(),
+            Some("p:w")
+        );
+        assert_eq!(pgpass_lookup(text, ["other", "5433", "x", "bob"]), None);
+    }
+
+    #[test]
+    fn what_the_url_leaves_out_comes_from_pg_variables() {
+        let vars = |name: &str| match name {
+            "PGHOST" => Some("db.internal".to_string()),
+            "PGPORT" => Some("6543".to_string()),
+            "PGUSER" => Some("ci".to_string()),
+            "PGDATABASE" => Some("ladder".to_string()),
+            "PGPASSWORD" => Some("from-env".to_string()),
+            _ => None,
+        };
+        let mut bare: postgres::Config = "postgres://".parse().unwrap();
+        fill_from_environment(&mut bare, &vars);
+        assert_eq!(bare.get_user(), Some("ci"));
+        assert_eq!(bare.get_dbname(), Some("ladder"));
+        assert_eq!(bare.get_ports(), [6543]);
+        assert_eq!(bare.get_password(), Some(&b"from-env"[..]));
+        // What the URL says wins.
+        let mut named: postgres::Config = "postgres://alice:pw@h:1/db".parse().unwrap();
+        fill_from_environment(&mut named, &vars);
+        assert_eq!(named.get_user(), Some("alice"));
+        assert_eq!(named.get_password(), Some(&b"pw"[..]));
+        assert_eq!(named.get_ports(), [1]);
     }
 
     #[test]
