@@ -115,6 +115,53 @@ fn main() {
             push(format!("{store}: replay"), t);
         }
     }
+    // Applies per second as appliers grow: each applier a thread running
+    // `plan` then `apply` (one process each) on keys of its own, for a
+    // fixed count of applies per level; SQLite beside PostgreSQL.
+    let per_level: usize = std::env::var("LADDER_BENCH_APPLIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64);
+    let mut throughput: Vec<(usize, Vec<f64>)> = Vec::new();
+    for appliers in [1, 2, 4, 8, 16, 32] {
+        let mut rates = Vec::new();
+        for (store, state) in &states[..2] {
+            let start = Instant::now();
+            std::thread::scope(|scope| {
+                for a in 0..appliers {
+                    let ladder = &ladder;
+                    scope.spawn(move || {
+                        for n in (a..per_level).step_by(appliers) {
+                            let key = format!("tp-{appliers}-{n}");
+                            let (_, out) = time(&mut ladder(
+                                state,
+                                &[
+                                    "--json",
+                                    "plan",
+                                    "--key",
+                                    &key,
+                                    "--",
+                                    "true",
+                                    &n.to_string(),
+                                ],
+                            ));
+                            let plan: serde_json::Value = serde_json::from_slice(&out).unwrap();
+                            let hash = plan["hash"].as_str().unwrap();
+                            time(&mut ladder(
+                                state,
+                                &["apply", "--key", &key, "--hash", hash],
+                            ));
+                        }
+                    });
+                }
+            });
+            let rate = per_level as f64 / start.elapsed().as_secs_f64();
+            eprintln!("  {appliers:>2} appliers, {store}: {rate:.0} plan+apply/s");
+            rates.push(rate);
+        }
+        throughput.push((appliers, rates));
+    }
+
     let floor = median(samples["true"].clone());
     println!("each rung, one process per call, {reps} rounds, medians:");
     for (name, v) in samples {
@@ -124,5 +171,10 @@ fn main() {
             m.as_secs_f64() * 1000.0,
             m.as_secs_f64() / floor.as_secs_f64()
         );
+    }
+    println!("plan + apply per second ({per_level} each level), as appliers grow:");
+    println!("  appliers      sqlite   pg socket");
+    for (appliers, rates) in throughput {
+        println!("  {appliers:>8}  {:>10.0}  {:>10.0}", rates[0], rates[1]);
     }
 }
