@@ -72,6 +72,8 @@ const CHECKS: &[(&str, Check)] = checks![
     budget_usage_counts_started_applies_in_scope,
     a_held_run_lock_is_seen_by_another_handle,
     warnings_are_given_once,
+    every_execution_comes_back_with_its_tier_and_rule,
+    a_copied_event_must_be_the_next_link,
 ];
 
 /// Runs every check, each against its own store from `open` (see the
@@ -1093,6 +1095,94 @@ fn approval(actor: &str, at: Millis, hash: &str) -> Approval {
 }
 
 /// An attempt as `insert_execution` records it: started, nothing more.
+// ---- What `state copy` reads and writes ----
+
+fn every_execution_comes_back_with_its_tier_and_rule(open: &mut Open) {
+    let mut store = open();
+    let s = &mut *store;
+    insert(s, plan("p1", "k1", Status::Approved));
+    insert(s, plan("p2", "k2", Status::Approved));
+    let runs = [
+        (execution("p1", 1, 1_000), Tier::Critical, Some("prod")),
+        (execution("p2", 1, 2_000), Tier::Reversible, None),
+        (execution("p1", 2, 3_000), Tier::Critical, Some("prod")),
+    ];
+    for (e, tier, rule) in &runs {
+        write(s, |tx| tx.insert_execution(e, *tier, *rule));
+    }
+    let mut seen = Vec::new();
+    write(s, |tx| {
+        tx.for_each_execution(&mut |e, tier, rule| {
+            seen.push((e, tier, rule));
+            Ok(())
+        })
+    });
+    let want: Vec<_> = runs
+        .iter()
+        .map(|(e, tier, rule)| (e.clone(), *tier, rule.map(String::from)))
+        .collect();
+    assert_eq!(seen, want, "every attempt, in the order they started");
+}
+
+fn a_copied_event_must_be_the_next_link(open: &mut Open) {
+    let mut store = open();
+    let s = &mut *store;
+    let first = write(s, |tx| {
+        tx.append_event(&event(1_000, "planned", Some("p"), Some("k")))
+    });
+    // The next link of this chain, made elsewhere: copied as it is.
+    let mut next = Event {
+        seq: 2,
+        at: 2_000,
+        kind: "approved".into(),
+        plan: Some("p".into()),
+        key: Some("k".into()),
+        actor: "alice".into(),
+        detail: "{}".into(),
+        prev_hash: first.hash.clone(),
+        hash: String::new(),
+    };
+    next.hash = ledger::event_hash(&ledger::EventFields {
+        seq: next.seq,
+        at: next.at,
+        kind: &next.kind,
+        plan: next.plan.as_deref(),
+        key: next.key.as_deref(),
+        actor: &next.actor,
+        detail: &next.detail,
+        prev_hash: &next.prev_hash,
+    });
+    // Not the next link: refused, nothing written.
+    let gap = Event {
+        seq: 3,
+        ..next.clone()
+    };
+    let wrong_prev = Event {
+        prev_hash: GENESIS.into(),
+        ..next.clone()
+    };
+    for bad in [gap, wrong_prev] {
+        assert!(
+            super::write(s, |tx| tx.copy_event(&bad)).is_err(),
+            "copy_event took event {} that does not follow the head",
+            bad.seq
+        );
+    }
+    write(s, |tx| tx.copy_event(&next));
+    // The chain goes on from the copy.
+    let third = write(s, |tx| {
+        tx.append_event(&event(3_000, "started", Some("p"), Some("k")))
+    });
+    assert_eq!(
+        (third.seq, third.prev_hash.as_str()),
+        (3, next.hash.as_str())
+    );
+    let all = read(s, |tx| tx.events(&EventFilter::default()));
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[1], next);
+    assert!(ledger::verify(&all).is_ok(), "the chain breaks at the copy");
+}
+
 fn execution(plan: &str, attempt: u32, started_at: Millis) -> Execution {
     Execution {
         plan: plan.into(),
