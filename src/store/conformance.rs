@@ -1094,7 +1094,6 @@ fn approval(actor: &str, at: Millis, hash: &str) -> Approval {
     }
 }
 
-/// An attempt as `insert_execution` records it: started, nothing more.
 // ---- What `state copy` reads and writes ----
 
 fn every_execution_comes_back_with_its_tier_and_rule(open: &mut Open) {
@@ -1183,6 +1182,7 @@ fn a_copied_event_must_be_the_next_link(open: &mut Open) {
     assert!(ledger::verify(&all).is_ok(), "the chain breaks at the copy");
 }
 
+/// An attempt as `insert_execution` records it: started, nothing more.
 fn execution(plan: &str, attempt: u32, started_at: Millis) -> Execution {
     Execution {
         plan: plan.into(),
