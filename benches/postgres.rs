@@ -37,6 +37,47 @@ fn time(cmd: &mut Command) -> (Duration, Vec<u8>) {
     (wall, out.stdout)
 }
 
+/// Round trips per rung, counted on the wire by a proxy in front of the
+/// server's socket, beside the fewest the protocol allows for what the
+/// rung must learn before it acts (trust auth: one round trip to connect).
+fn round_trips(server: &test_server::TestServer, ladder: &dyn Fn(&str, &[&str]) -> Command) {
+    let url = server.fresh_database();
+    let db = url.split_once("@/").unwrap().1.split('?').next().unwrap();
+    let Some(wire) = test_server::WireCounter::new(server, db) else {
+        eprintln!("round trips: an external server's socket cannot be proxied");
+        return;
+    };
+    let _ = time(&mut ladder(&wire.url, &["list"]));
+    wire.take();
+    let (_, out) = time(&mut ladder(
+        &wire.url,
+        &["--json", "plan", "--key", "rt", "--", "true"],
+    ));
+    let plan = wire.take();
+    let plan_json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let hash = plan_json["hash"].as_str().unwrap().to_string();
+    let mut rows = vec![("plan", plan, 3)];
+    let steps: [(&str, Vec<&str>, u64); 5] = [
+        ("apply", vec!["apply", "--key", "rt", "--hash", &hash], 7),
+        (
+            "apply (replayed)",
+            vec!["apply", "--key", "rt", "--hash", &hash],
+            3,
+        ),
+        ("replay", vec!["replay", "--key", "rt"], 3),
+        ("show", vec!["show", "--key", "rt"], 2),
+        ("list", vec!["list"], 2),
+    ];
+    for (name, args, minimum) in steps {
+        let _ = time(&mut ladder(&wire.url, &args));
+        rows.push((name, wire.take(), minimum));
+    }
+    println!("round trips per rung (connections, round trips; the minimum):");
+    for (name, (conns, trips), minimum) in rows {
+        println!("  {name:<18} {conns} conn  {trips:>3} round trips  (minimum {minimum})");
+    }
+}
+
 fn main() {
     let reps: usize = std::env::var("LADDER_BENCH_REPS")
         .ok()
@@ -88,6 +129,7 @@ fn main() {
     for (_, state) in &states {
         let _ = time(&mut ladder(state, &["list"]));
     }
+    round_trips(server, &ladder);
     let mut samples: BTreeMap<String, Vec<Duration>> = BTreeMap::new();
     let mut push = |name: String, d: Duration| samples.entry(name).or_default().push(d);
     eprintln!("measuring {reps} rounds, interleaved...");

@@ -1,8 +1,8 @@
 //! The reads: a plan, the plans, the ledger, and the ledger's verification.
 //! Each brings the plans up to date first where it shows their status
-//! (expired windows, dead runs: see [`super::refresh`]).
+//! (expired windows, dead runs: see [`super::read_settled`]).
 
-use super::{PlanRef, Rung, find_plan, refresh};
+use super::{PlanRef, Rung, find_plan, read_settled};
 use crate::audit::{Audit, Disagreement};
 use crate::error::{Error, Kind, Result};
 use crate::ledger::Verifier;
@@ -13,15 +13,13 @@ use serde_json::json;
 
 /// One plan, as it stands now.
 pub fn show(rung: &mut Rung, target: &PlanRef) -> Result<Plan> {
-    refresh(rung)?;
-    store::read(rung.store, |tx| target.find(tx))
+    read_settled(rung, |tx| target.find(tx))
 }
 
 /// Plans with these statuses (all when empty), newest last, at most
 /// `limit`.
 pub fn list(rung: &mut Rung, statuses: &[Status], limit: Option<u64>) -> Result<Vec<Plan>> {
-    refresh(rung)?;
-    store::read(rung.store, |tx| tx.plans(statuses, limit))
+    read_settled(rung, |tx| tx.plans(statuses, limit))
 }
 
 /// Which events to read.

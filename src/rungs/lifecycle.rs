@@ -30,34 +30,41 @@ pub fn expire_due(tx: &mut dyn Tx, now: Millis) -> Result<()> {
     Ok(())
 }
 
-/// Brings plans up to date before a read-only command shows them: expired
-/// windows, and `running` plans whose ladder died (their run lock is free)
-/// become `interrupted`. Writes only when something actually changed.
-pub fn refresh(rung: &mut Rung) -> Result<()> {
+/// Reads through `f` what a read-only command shows, with the plans
+/// brought up to date first: expired windows, and `running` plans whose
+/// ladder died (their run lock is free) become `interrupted`. In the common
+/// case nothing needs settling, and the check and the read share one
+/// transaction; otherwise the changes are written, then `f` reads.
+pub fn read_settled<T>(rung: &mut Rung, mut f: impl FnMut(&mut dyn Tx) -> Result<T>) -> Result<T> {
     let now = rung.now();
-    let (due, dead) = crate::store::read(rung.store, |tx| {
+    let mut dead = vec![];
+    let settled = crate::store::read(rung.store, |tx| {
         let due = !tx.plans_due_to_expire(now)?.is_empty();
-        let mut dead = vec![];
+        dead.clear();
         for p in tx.plans(&[Status::Running], None)? {
             if !tx.run_is_live(&p)? {
                 dead.push(p.id);
             }
         }
-        Ok((due, dead))
+        if due || !dead.is_empty() {
+            return Ok(None);
+        }
+        f(tx).map(Some)
     })?;
-    if due || !dead.is_empty() {
-        crate::store::write(rung.store, |tx| {
-            expire_due(tx, now)?;
-            for id in &dead {
-                // Check again under the write lock: it may have finished.
-                if let Some(p) = tx.plan(id)? {
-                    settle_dead_run(tx, now, p)?;
-                }
-            }
-            Ok(())
-        })?;
+    if let Some(value) = settled {
+        return Ok(value);
     }
-    Ok(())
+    crate::store::write(rung.store, |tx| {
+        expire_due(tx, now)?;
+        for id in &dead {
+            // Check again under the write lock: it may have finished.
+            if let Some(p) = tx.plan(id)? {
+                settle_dead_run(tx, now, p)?;
+            }
+        }
+        Ok(())
+    })?;
+    crate::store::read(rung.store, f)
 }
 
 /// A `running` plan whose ladder died (nobody holds its run lock) is

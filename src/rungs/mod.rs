@@ -28,7 +28,7 @@ pub mod resolve;
 mod verdict;
 
 pub use find::{PlanRef, check_key, find_by_key, find_plan, normalize_hash};
-pub use lifecycle::{expire_due, mark_interrupted, refresh, settle_dead_run};
+pub use lifecycle::{expire_due, mark_interrupted, read_settled, settle_dead_run};
 pub use verdict::{note_in_force, policy_verdict};
 
 use crate::clock::{Clock, IdSource};

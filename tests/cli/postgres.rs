@@ -402,3 +402,63 @@ fn a_password_comes_from_pgpass_when_only_its_owner_can_read_it() {
     let r = t.run("viewer", &["list"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+/// Round trips per rung, counted on the wire by a proxy (not by ladder's
+/// own account), against ceilings: what each rung takes today. A rung that
+/// goes back to preparing each statement before running it, or to a
+/// transaction's begin and end in flights of their own, fails here.
+/// BENCHMARKS.md sets these beside the protocol's minimum.
+#[test]
+fn each_rung_stays_within_its_round_trips() {
+    let Some(server) = test_server::TestServer::shared() else {
+        return;
+    };
+    let url = server.fresh_database();
+    let db = url.split_once("@/").unwrap().1.split('?').next().unwrap();
+    let Some(wire) = test_server::WireCounter::new(server, db) else {
+        return;
+    };
+    let mut t = TestEnv::new();
+    t.with_policy(STRICT_POLICY);
+    t.env("LADDER_STATE", &wire.url);
+    // The first use creates the schema: not a rung's cost.
+    assert_eq!(t.json("viewer", &["list"]).code, 0);
+    wire.take();
+    let mut counts = vec![];
+    let mut count = |rung: &str, code: i32| {
+        assert_eq!(code, 0, "{rung} failed");
+        counts.push((rung.to_string(), wire.take()));
+    };
+    let plan = t.plan("agent", "deploy", &[], &["echo", "hi"]);
+    count("plan", 0);
+    count("approve", t.approve("alice", &plan).code);
+    count("apply", t.apply("agent", &plan).code);
+    count("apply (replayed)", t.apply("agent", &plan).code);
+    count(
+        "replay",
+        t.json("agent", &["replay", "--key", "deploy"]).code,
+    );
+    count("show", t.json("viewer", &["show", "--key", "deploy"]).code);
+    count("list", t.json("viewer", &["list"]).code);
+    count("log --verify", t.json("viewer", &["log", "--verify"]).code);
+    // (connections, round trips) at most.
+    let ceilings = [
+        ("plan", (1, 8)),
+        ("approve", (1, 10)),
+        ("apply", (2, 21)),
+        ("apply (replayed)", (1, 10)),
+        ("replay", (1, 7)),
+        ("show", (1, 6)),
+        ("list", (1, 6)),
+        ("log --verify", (1, 7)),
+    ];
+    for ((rung, got), (name, (conns, trips))) in counts.iter().zip(ceilings) {
+        assert_eq!(rung, name);
+        assert!(
+            got.0 <= conns && got.1 <= trips,
+            "{rung}: {} connections and {} round trips, ceiling {conns} and {trips}",
+            got.0,
+            got.1
+        );
+    }
+}

@@ -1,15 +1,26 @@
 //! The PostgreSQL store: the same [`Store`] and [`Tx`] as SQLite's, for a
 //! team whose agents, CI runners and reviewers sit on several machines.
 //!
-//! - Writers are serialized by a transaction-scoped advisory lock (the one
-//!   writer SQLite has by design), so a rung's checks and its writes see
-//!   one state; the ledger's head row is locked `FOR UPDATE` in the same
-//!   transaction as each append, so `seq` has no gaps.
+//! - Writers take turns on the ledger's head row, locked `FOR UPDATE` as
+//!   their transaction begins (the one writer SQLite has by design): a
+//!   rung's checks and its writes see one state, and each append takes its
+//!   `seq` from the head it holds, so `seq` has no gaps.
 //! - A plan's run lock is a session advisory lock held on a connection of
 //!   its own for as long as the command runs: the server frees it when that
 //!   connection dies, however the applier died. Nothing is sent on it while
 //!   it is held.
 //! - Reads run in a `REPEATABLE READ READ ONLY` transaction: one snapshot.
+//!   It is ended by the next flight on the connection (or by closing it),
+//!   not by a round trip of its own. So that a pause (a prompt, an MCP
+//!   server between calls) cannot hold a snapshot for long, each session
+//!   sets `idle_in_transaction_session_timeout` (`IDLE_READ`): the server
+//!   ends such a session, and the next flight reconnects, which loses
+//!   nothing because only a finished read was open.
+//! - Round trips are what a team database's latency multiplies, so each
+//!   statement is sent in one flight (`query_typed`: parse, bind and
+//!   execute together, where `query` would prepare first and wait), and a
+//!   transaction's begin and end ride with the statements next to them.
+//!   BENCHMARKS.md counts them per rung against the protocol's minimum.
 
 pub mod schema;
 #[cfg(test)]
@@ -23,14 +34,17 @@ use crate::model::{
 };
 use crate::store::{BudgetScope, EventFilter, RunGuard, Store, Tx};
 use crate::tier::Tier;
-use postgres::{Client, NoTls, Row, Transaction};
-use std::collections::{BTreeMap, HashMap};
+use postgres::error::SqlState;
+use postgres::types::{ToSql, Type};
+use postgres::{Client, NoTls, Row, SimpleQueryMessage};
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 
-/// The advisory lock every writer takes for its transaction ("ladr").
-const WRITE_LOCK: i64 = -0x6c61_6472;
+/// How long the server keeps a session idle inside a transaction: the
+/// longest a finished read's snapshot stays open across a pause.
+const IDLE_READ: std::time::Duration = std::time::Duration::from_secs(10);
 /// Taken while a database is checked and migrated.
 const MIGRATE_LOCK: i64 = -0x6c61_6473;
 
@@ -40,6 +54,9 @@ pub struct PgStore {
     shown: String,
     /// `LISTEN ladder` was sent on `client` (the first wait sends it).
     listening: bool,
+    /// A read transaction ended but not yet rolled back: the next flight
+    /// rolls it back first.
+    read_open: bool,
     /// The server's clock less this machine's, measured at open.
     offset: Millis,
 }
@@ -85,6 +102,13 @@ fn connect(url: &str, keepalive: bool) -> Result<Client> {
     let (url, rootcert) = take_param(url, "sslrootcert");
     let mut config: postgres::Config = url.parse().map_err(|e| cannot(format!("{e}")))?;
     fill_from_environment(&mut config, &|name| std::env::var(name).ok());
+    // See the module docs: a read left open is ended within this.
+    let options = format!(
+        "{} -c idle_in_transaction_session_timeout={}",
+        config.get_options().unwrap_or(""),
+        IDLE_READ.as_millis()
+    );
+    config.options(options.trim_start());
     if keepalive {
         config
             .keepalives(true)
@@ -282,6 +306,7 @@ impl PgStore {
             shown,
             offset: 0,
             listening: false,
+            read_open: false,
         };
         store.migrate()?;
         Ok(store)
@@ -294,7 +319,7 @@ impl PgStore {
         // agree on windows and budgets.
         let known = schema::MIGRATIONS.len() as i64;
         let before = crate::clock::Clock::System.now();
-        if let Ok(rows) = self.client.query(
+        if let Ok(rows) = self.client.query_typed(
             "SELECT version, (extract(epoch FROM clock_timestamp()) * 1000)::bigint FROM ladder_meta",
             &[],
         ) {
@@ -372,6 +397,28 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// Sends `sql` as one simple-protocol flight, ending a read left open
+    /// first. If the server ended that read's session meanwhile (the idle
+    /// timeout: see the module docs), connects again and sends `sql` there.
+    fn flight(&mut self, sql: &str) -> Result<Vec<SimpleQueryMessage>> {
+        if !std::mem::take(&mut self.read_open) {
+            return self.client.simple_query(sql).map_err(db);
+        }
+        match self.client.simple_query(&format!("ROLLBACK; {sql}")) {
+            Err(e)
+                if e.is_closed()
+                    || e.code() == Some(&SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT) =>
+            {
+                self.client = connect(&self.url, false)?;
+                self.listening = false;
+                self.client.simple_query(sql).map_err(db)
+            }
+            result => result.map_err(db),
+        }
+    }
+}
+
 impl Store for PgStore {
     fn location(&self) -> String {
         self.shown.clone()
@@ -383,7 +430,10 @@ impl Store for PgStore {
         // are what notice a vanished host (and free its lock) in bounded time.
         let mut conn = connect(&self.url, true)?;
         let got: bool = conn
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&plan.seq])
+            .query_typed_one(
+                "SELECT pg_try_advisory_lock($1)",
+                &[(&plan.seq, Type::INT8)],
+            )
             .map_err(db)?
             .get(0);
         Ok(got.then(|| RunGuard::new(conn)))
@@ -403,9 +453,12 @@ impl Store for PgStore {
 
     fn wait_for_change(&mut self, timeout: std::time::Duration) -> Result<()> {
         use postgres::fallible_iterator::FallibleIterator as _;
+        // Outside a transaction, where notifications are delivered.
         if !self.listening {
-            self.client.batch_execute("LISTEN ladder").map_err(db)?;
+            self.flight("LISTEN ladder")?;
             self.listening = true;
+        } else if self.read_open {
+            self.flight("")?;
         }
         let mut notes = self.client.notifications();
         // The first notification ends the wait; the rest, drained, say
@@ -423,29 +476,42 @@ impl Store for PgStore {
         };
         // Asked on the lock's own connection: one that is gone (a server
         // restart, a dropped link) holds nothing.
-        let held = conn.query_one(
+        let held = conn.query_typed_one(
             "SELECT EXISTS (SELECT 1 FROM pg_locks
                WHERE locktype = 'advisory' AND objsubid = 1 AND granted
                  AND pid = pg_backend_pid()
                  AND (classid::bigint << 32) | objid::bigint = $1)",
-            &[&plan.seq],
+            &[(&plan.seq, Type::INT8)],
         );
         Ok(held.is_ok_and(|r| r.get(0)))
     }
 
     fn write_tx(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
-        let mut tx = self.client.transaction().map_err(db)?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
-            .map_err(db)?;
-        let result = f(&mut PgTx { tx: &mut tx });
-        match result {
-            Ok(()) => {
-                // Delivered at commit, to whoever waits (`apply --wait`).
-                tx.batch_execute("NOTIFY ladder").map_err(db)?;
-                tx.commit().map_err(db)
-            }
+        // One flight: begin, and lock the head row. Writers from every host
+        // queue here, and each then sees what the one before it committed.
+        let begun = self.flight("BEGIN; SELECT seq, hash FROM ledger_head FOR UPDATE")?;
+        let head = begun
+            .iter()
+            .find_map(|m| match m {
+                SimpleQueryMessage::Row(r) => Some((r.get(0), r.get(1))),
+                _ => None,
+            })
+            .and_then(|(seq, hash)| Some((seq?.parse().ok()?, hash?.to_string())))
+            .ok_or_else(|| corrupt("ledger head", "missing"))?;
+        let mut tx = PgTx {
+            client: &mut self.client,
+            head: Some(head),
+        };
+        match f(&mut tx) {
+            // Delivered at commit, to whoever waits (`apply --wait`).
+            Ok(()) => self
+                .client
+                .batch_execute("NOTIFY ladder; COMMIT")
+                .map_err(db),
             Err(e) => {
-                tx.rollback().map_err(db)?;
+                // Failing to roll back says nothing the first error does not:
+                // the server rolls back when the connection ends.
+                let _ = self.client.batch_execute("ROLLBACK");
                 Err(e)
             }
         }
@@ -458,22 +524,28 @@ impl Store for PgStore {
     }
 
     fn read_tx(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
-        let mut tx = self
-            .client
-            .build_transaction()
-            .isolation_level(postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .map_err(db)?;
-        let result = f(&mut PgTx { tx: &mut tx });
-        tx.rollback().map_err(db)?;
+        self.flight("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+        let result = f(&mut PgTx {
+            client: &mut self.client,
+            head: None,
+        });
+        // Ended by the next flight, or by closing the connection.
+        self.read_open = true;
         result
     }
 }
 
-struct PgTx<'a, 'b> {
-    tx: &'a mut Transaction<'b>,
+/// A transaction on the store's connection, begun and ended by the store.
+struct PgTx<'a> {
+    client: &'a mut Client,
+    /// The ledger's head, locked by a write transaction as it began, and
+    /// moved on by each append it makes; `None` in a read transaction.
+    head: Option<(i64, String)>,
 }
+
+/// A statement's parameter with its type, so that the statement goes to
+/// the server in one flight instead of being prepared first.
+type Param<'a> = (&'a (dyn ToSql + Sync), Type);
 
 const PLAN_COLUMNS: &str =
     "seq, id, key, hash, status, tier, rule, approvals_required, command, cwd, env,
@@ -628,11 +700,13 @@ fn decode_files(bytes: &[u8]) -> std::result::Result<Vec<crate::binding::BoundFi
     Ok(out)
 }
 
-fn execution_from_row(r: &Row) -> Result<Execution> {
-    let resolution = match get::<Option<String>>(r, "resolved_by")? {
+/// The execution in `r`'s columns named `prefix` + the executions table's.
+fn execution_from_row(r: &Row, prefix: &str) -> Result<Execution> {
+    let col = |name: &str| format!("{prefix}{name}");
+    let resolution = match get::<Option<String>>(r, &col("resolved_by"))? {
         None => None,
         Some(actor) => {
-            let outcome: String = get(r, "resolved_outcome")?;
+            let outcome: String = get(r, &col("resolved_outcome"))?;
             Some(Resolution {
                 actor,
                 outcome: match outcome.as_str() {
@@ -641,30 +715,34 @@ fn execution_from_row(r: &Row) -> Result<Execution> {
                     "retry" => Outcome::Retry,
                     other => return Err(corrupt("resolution", other)),
                 },
-                reason: get(r, "resolved_reason")?,
-                at: get(r, "resolved_at")?,
-                signature: signature(r, "resolved_signature", "resolved_signed_policy")?,
+                reason: get(r, &col("resolved_reason"))?,
+                at: get(r, &col("resolved_at"))?,
+                signature: signature(
+                    r,
+                    &col("resolved_signature"),
+                    &col("resolved_signed_policy"),
+                )?,
             })
         }
     };
     Ok(Execution {
-        plan: get(r, "plan")?,
-        key: get(r, "key")?,
-        attempt: get::<i64>(r, "attempt")? as u32,
-        actor: get(r, "actor")?,
-        pid: get::<Option<i64>>(r, "pid")?.map(|p| p as u32),
-        started_at: get(r, "started_at")?,
-        finished_at: get(r, "finished_at")?,
-        exit_code: get(r, "exit_code")?,
-        signal: get(r, "signal")?,
-        timed_out: get(r, "timed_out")?,
-        stdout: get::<Option<Vec<u8>>>(r, "stdout")?.unwrap_or_default(),
-        stderr: get::<Option<Vec<u8>>>(r, "stderr")?.unwrap_or_default(),
-        stdout_bytes: get::<i64>(r, "stdout_bytes")? as u64,
-        stderr_bytes: get::<i64>(r, "stderr_bytes")? as u64,
-        stdout_sha256: get(r, "stdout_sha256")?,
-        stderr_sha256: get(r, "stderr_sha256")?,
-        truncated: get(r, "truncated")?,
+        plan: get(r, &col("plan"))?,
+        key: get(r, &col("key"))?,
+        attempt: get::<i64>(r, &col("attempt"))? as u32,
+        actor: get(r, &col("actor"))?,
+        pid: get::<Option<i64>>(r, &col("pid"))?.map(|p| p as u32),
+        started_at: get(r, &col("started_at"))?,
+        finished_at: get(r, &col("finished_at"))?,
+        exit_code: get(r, &col("exit_code"))?,
+        signal: get(r, &col("signal"))?,
+        timed_out: get(r, &col("timed_out"))?,
+        stdout: get::<Option<Vec<u8>>>(r, &col("stdout"))?.unwrap_or_default(),
+        stderr: get::<Option<Vec<u8>>>(r, &col("stderr"))?.unwrap_or_default(),
+        stdout_bytes: get::<i64>(r, &col("stdout_bytes"))? as u64,
+        stderr_bytes: get::<i64>(r, &col("stderr_bytes"))? as u64,
+        stdout_sha256: get(r, &col("stdout_sha256"))?,
+        stderr_sha256: get(r, &col("stderr_sha256"))?,
+        truncated: get(r, &col("truncated"))?,
         resolution,
     })
 }
@@ -683,6 +761,66 @@ fn event_from_row(r: &Row) -> Result<Event> {
     })
 }
 
+/// The executions table's columns, for selecting them under other names.
+const EXECUTION_FIELDS: [&str; 25] = [
+    "plan",
+    "attempt",
+    "key",
+    "tier",
+    "rule",
+    "actor",
+    "pid",
+    "started_at",
+    "finished_at",
+    "exit_code",
+    "signal",
+    "timed_out",
+    "stdout",
+    "stderr",
+    "stdout_bytes",
+    "stderr_bytes",
+    "stdout_sha256",
+    "stderr_sha256",
+    "truncated",
+    "resolved_by",
+    "resolved_outcome",
+    "resolved_reason",
+    "resolved_at",
+    "resolved_signature",
+    "resolved_signed_policy",
+];
+
+/// A plan's approvals as `plans_where` aggregates them (`null`: none).
+fn approvals_from_json(text: Option<String>) -> Result<Vec<Approval>> {
+    #[derive(serde::Deserialize)]
+    struct Row {
+        actor: String,
+        at: Millis,
+        comment: Option<String>,
+        hash: String,
+        signature: Option<String>,
+        signed_policy: Option<String>,
+    }
+    let Some(text) = text else {
+        return Ok(Vec::new());
+    };
+    let rows: Vec<Row> = serde_json::from_str(&text).map_err(|e| corrupt("approvals", e))?;
+    Ok(rows
+        .into_iter()
+        .map(|a| Approval {
+            actor: a.actor,
+            at: a.at,
+            comment: a.comment,
+            hash: a.hash,
+            signature: a.signature.map(|armored| Signature {
+                armored,
+                policy_sha256: a.signed_policy.unwrap_or_default(),
+            }),
+            check: Check::Unchecked,
+        })
+        .collect())
+}
+
 fn approval_from_row(r: &Row) -> Result<Approval> {
     Ok(Approval {
         actor: get(r, "actor")?,
@@ -694,131 +832,121 @@ fn approval_from_row(r: &Row) -> Result<Approval> {
     })
 }
 
-impl PgTx<'_, '_> {
-    /// Fills in approvals and the latest execution: two queries per batch.
-    fn complete(&mut self, mut plans: Vec<Plan>) -> Result<Vec<Plan>> {
-        if plans.is_empty() {
-            return Ok(plans);
-        }
-        let ids: Vec<String> = plans.iter().map(|p| p.id.clone()).collect();
-        let mut approvals: HashMap<String, Vec<Approval>> = HashMap::new();
-        for r in self
-            .tx
-            .query(
-                "SELECT plan, actor, at, comment, hash, signature, signed_policy FROM approvals
-                 WHERE plan = ANY($1) ORDER BY at, actor",
-                &[&ids],
-            )
-            .map_err(db)?
-        {
-            approvals
-                .entry(get(&r, "plan")?)
-                .or_default()
-                .push(approval_from_row(&r)?);
-        }
-        let mut executions: HashMap<String, Execution> = HashMap::new();
-        for r in self
-            .tx
-            .query(
-                "SELECT DISTINCT ON (plan) * FROM executions WHERE plan = ANY($1)
-                 ORDER BY plan, attempt DESC",
-                &[&ids],
-            )
-            .map_err(db)?
-        {
-            let exec = execution_from_row(&r)?;
-            executions.insert(exec.plan.clone(), exec);
-        }
-        for plan in &mut plans {
-            plan.approvals = approvals.remove(&plan.id).unwrap_or_default();
-            plan.execution = executions.remove(&plan.id);
-        }
-        Ok(plans)
+impl PgTx<'_> {
+    fn rows(&mut self, sql: &str, params: &[Param]) -> Result<Vec<Row>> {
+        self.client.query_typed(sql, params).map_err(db)
     }
 
-    fn plans_where(
-        &mut self,
-        tail: &str,
-        params: &[&(dyn postgres::types::ToSql + Sync)],
-    ) -> Result<Vec<Plan>> {
-        let sql = format!("SELECT {PLAN_COLUMNS} FROM plans {tail}");
-        let rows = self.tx.query(&sql, params).map_err(db)?;
-        let plans = rows.iter().map(plan_from_row).collect::<Result<Vec<_>>>()?;
-        self.complete(plans)
+    fn row(&mut self, sql: &str, params: &[Param]) -> Result<Row> {
+        self.client.query_typed_one(sql, params).map_err(db)
     }
 
-    fn execute(
-        &mut self,
-        sql: &str,
-        params: &[&(dyn postgres::types::ToSql + Sync)],
-    ) -> Result<()> {
-        self.tx.execute(sql, params).map_err(db)?;
+    fn execute(&mut self, sql: &str, params: &[Param]) -> Result<()> {
+        self.rows(sql, params).map(drop)
+    }
+
+    /// Each row of `sql`, one at a time, for what may not fit in memory.
+    fn for_each_row(&mut self, sql: &str, f: &mut dyn FnMut(Row) -> Result<()>) -> Result<()> {
+        use postgres::fallible_iterator::FallibleIterator as _;
+        let none: [(&str, Type); 0] = [];
+        let mut rows = self.client.query_typed_raw(sql, none).map_err(db)?;
+        while let Some(row) = rows.next().map_err(db)? {
+            f(row)?;
+        }
         Ok(())
+    }
+
+    /// The plans `tail` (a `WHERE`, `ORDER BY` and `LIMIT` on `plans`)
+    /// selects, oldest first, each with its approvals and its latest
+    /// execution: one statement, so one round trip.
+    fn plans_where(&mut self, tail: &str, params: &[Param]) -> Result<Vec<Plan>> {
+        let execution: Vec<String> = EXECUTION_FIELDS
+            .iter()
+            .map(|c| format!("x.{c} AS x_{c}"))
+            .collect();
+        let sql = format!(
+            "WITH p AS (SELECT {PLAN_COLUMNS} FROM plans {tail})
+             SELECT p.*, {execution},
+               (SELECT json_agg(json_build_object('actor', a.actor, 'at', a.at,
+                  'comment', a.comment, 'hash', a.hash, 'signature', a.signature,
+                  'signed_policy', a.signed_policy) ORDER BY a.at, a.actor)::text
+                FROM approvals a WHERE a.plan = p.id) AS approvals
+             FROM p LEFT JOIN LATERAL (SELECT * FROM executions e WHERE e.plan = p.id
+               ORDER BY e.attempt DESC LIMIT 1) x ON true
+             ORDER BY p.seq",
+            execution = execution.join(", "),
+        );
+        let rows = self.rows(&sql, params)?;
+        rows.iter()
+            .map(|r| {
+                let mut plan = plan_from_row(r)?;
+                plan.approvals = approvals_from_json(get(r, "approvals")?)?;
+                if get::<Option<String>>(r, "x_plan")?.is_some() {
+                    plan.execution = Some(execution_from_row(r, "x_")?);
+                }
+                Ok(plan)
+            })
+            .collect()
     }
 }
 
-impl Tx for PgTx<'_, '_> {
+impl Tx for PgTx<'_> {
     fn run_is_live(&mut self, plan: &Plan) -> Result<bool> {
         // A one-bigint advisory lock shows in pg_locks as its high and low
         // 32 bits, objsubid 1.
-        let held: bool = self
-            .tx
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM pg_locks
-                   WHERE locktype = 'advisory' AND objsubid = 1 AND granted
-                     AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                     AND (classid::bigint << 32) | objid::bigint = $1)",
-                &[&plan.seq],
-            )
-            .map_err(db)?
-            .get(0);
-        Ok(held)
+        let held = self.row(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks
+               WHERE locktype = 'advisory' AND objsubid = 1 AND granted
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                 AND (classid::bigint << 32) | objid::bigint = $1)",
+            &[(&plan.seq, Type::INT8)],
+        )?;
+        get(&held, "exists")
     }
 
     fn plan(&mut self, id: &str) -> Result<Option<Plan>> {
         Ok(self
-            .plans_where("WHERE id = $1", &[&id])?
+            .plans_where("WHERE id = $1", &[(&id, Type::TEXT)])?
             .into_iter()
             .next())
     }
 
     fn plan_ids_with_prefix(&mut self, prefix: &str, limit: usize) -> Result<Vec<String>> {
-        let rows = self
-            .tx
-            .query(
-                "SELECT id FROM plans WHERE starts_with(id, $1) ORDER BY id LIMIT $2",
-                &[&prefix, &(limit as i64)],
-            )
-            .map_err(db)?;
+        let rows = self.rows(
+            "SELECT id FROM plans WHERE starts_with(id, $1) ORDER BY id LIMIT $2",
+            &[(&prefix, Type::TEXT), (&(limit as i64), Type::INT8)],
+        )?;
         rows.iter().map(|r| get(r, "id")).collect()
     }
 
     fn latest_plan_for_key(&mut self, key: &str) -> Result<Option<Plan>> {
         Ok(self
-            .plans_where("WHERE key = $1 ORDER BY seq DESC LIMIT 1", &[&key])?
+            .plans_where(
+                "WHERE key = $1 ORDER BY seq DESC LIMIT 1",
+                &[(&key, Type::TEXT)],
+            )?
             .into_iter()
             .next())
     }
 
     fn plans(&mut self, statuses: &[Status], limit: Option<u64>) -> Result<Vec<Plan>> {
         let limit = limit.map(|l| l as i64);
-        let mut out = if statuses.is_empty() {
-            self.plans_where("ORDER BY seq DESC LIMIT $1", &[&limit])?
+        // The newest `limit`, given oldest first.
+        if statuses.is_empty() {
+            self.plans_where("ORDER BY seq DESC LIMIT $1", &[(&limit, Type::INT8)])
         } else {
             let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
             self.plans_where(
                 "WHERE status = ANY($1) ORDER BY seq DESC LIMIT $2",
-                &[&names, &limit],
-            )?
-        };
-        out.reverse();
-        Ok(out)
+                &[(&names, Type::TEXT_ARRAY), (&limit, Type::INT8)],
+            )
+        }
     }
 
     fn plans_due_to_expire(&mut self, now: Millis) -> Result<Vec<Plan>> {
         self.plans_where(
             "WHERE status IN ('pending', 'approved') AND expires_at <= $1 ORDER BY seq",
-            &[&now],
+            &[(&now, Type::INT8)],
         )
     }
 
@@ -831,10 +959,8 @@ impl Tx for PgTx<'_, '_> {
                 "an argument holds a NUL byte; it cannot be stored",
             ));
         }
-        let row = self
-            .tx
-            .query_one(
-                "INSERT INTO plans (id, key, hash, status, tier, rule, approvals_required, command,
+        let row = self.row(
+            "INSERT INTO plans (id, key, hash, status, tier, rule, approvals_required, command,
                    cwd, env, dry_run_command, dry_run_exit, dry_run_stdout, dry_run_stderr,
                    dry_run_stdout_sha256, dry_run_stderr_sha256, dry_run_stdout_bytes,
                    dry_run_stderr_bytes, dry_run_truncated, dry_run_ok, reason, target, effect,
@@ -844,53 +970,59 @@ impl Tx for PgTx<'_, '_> {
                    $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32,
                    $33, $34, $35, $36)
                  RETURNING seq",
-                &[
-                    &p.id,
-                    &p.key,
-                    &p.hash,
-                    &p.status.as_str(),
-                    &p.tier.as_str(),
-                    &p.rule,
-                    &(p.approvals_required as i64),
-                    &encode_argv(&p.command),
-                    &p.cwd.as_os_str().as_bytes(),
-                    &json(&p.env),
-                    &d.map(|d| encode_argv(&d.command)),
-                    &d.map(|d| d.exit_code),
-                    &d.map(|d| d.stdout.as_slice()),
-                    &d.map(|d| d.stderr.as_slice()),
-                    &d.map(|d| d.stdout_sha256.as_str()),
-                    &d.map(|d| d.stderr_sha256.as_str()),
-                    &d.map(|d| d.stdout_bytes as i64),
-                    &d.map(|d| d.stderr_bytes as i64),
-                    &d.map(|d| d.truncated),
-                    &json(&p.dry_run_ok),
-                    &p.reason,
-                    &p.target,
-                    &p.effect,
-                    &p.rollback,
-                    &p.confidence,
-                    &p.actor,
-                    &p.created_at,
-                    &p.expires_at,
-                    &p.policy_sha256,
-                    &json(&p.decision),
-                    &p.retry_allowed,
-                    &b.map(|b| b.cwd_id.as_str()),
+            &[
+                (&p.id, Type::TEXT),
+                (&p.key, Type::TEXT),
+                (&p.hash, Type::TEXT),
+                (&p.status.as_str(), Type::TEXT),
+                (&p.tier.as_str(), Type::TEXT),
+                (&p.rule, Type::TEXT),
+                (&(p.approvals_required as i64), Type::INT8),
+                (&encode_argv(&p.command), Type::BYTEA),
+                (&p.cwd.as_os_str().as_bytes(), Type::BYTEA),
+                (&json(&p.env), Type::TEXT),
+                (&d.map(|d| encode_argv(&d.command)), Type::BYTEA),
+                (&d.map(|d| d.exit_code), Type::INT4),
+                (&d.map(|d| d.stdout.as_slice()), Type::BYTEA),
+                (&d.map(|d| d.stderr.as_slice()), Type::BYTEA),
+                (&d.map(|d| d.stdout_sha256.as_str()), Type::TEXT),
+                (&d.map(|d| d.stderr_sha256.as_str()), Type::TEXT),
+                (&d.map(|d| d.stdout_bytes as i64), Type::INT8),
+                (&d.map(|d| d.stderr_bytes as i64), Type::INT8),
+                (&d.map(|d| d.truncated), Type::BOOL),
+                (&json(&p.dry_run_ok), Type::TEXT),
+                (&p.reason, Type::TEXT),
+                (&p.target, Type::TEXT),
+                (&p.effect, Type::TEXT),
+                (&p.rollback, Type::TEXT),
+                (&p.confidence, Type::FLOAT8),
+                (&p.actor, Type::TEXT),
+                (&p.created_at, Type::INT8),
+                (&p.expires_at, Type::INT8),
+                (&p.policy_sha256, Type::TEXT),
+                (&json(&p.decision), Type::TEXT),
+                (&p.retry_allowed, Type::BOOL),
+                (&b.map(|b| b.cwd_id.as_str()), Type::TEXT),
+                (
                     &b.map(|b| b.program.path.as_os_str().as_bytes()),
-                    &b.map(|b| b.program.id.as_str()),
-                    &b.map(|b| encode_files(&b.files)),
-                    &p.escalated_from.as_ref().map(json),
-                ],
-            )
-            .map_err(db)?;
+                    Type::BYTEA,
+                ),
+                (&b.map(|b| b.program.id.as_str()), Type::TEXT),
+                (&b.map(|b| encode_files(&b.files)), Type::BYTEA),
+                (&p.escalated_from.as_ref().map(json), Type::TEXT),
+            ],
+        )?;
         get(&row, "seq")
     }
 
     fn set_status(&mut self, id: &str, status: Status, expires_at: Option<Millis>) -> Result<()> {
         self.execute(
             "UPDATE plans SET status = $2, expires_at = $3 WHERE id = $1",
-            &[&id, &status.as_str(), &expires_at],
+            &[
+                (&id, Type::TEXT),
+                (&status.as_str(), Type::TEXT),
+                (&expires_at, Type::INT8),
+            ],
         )
     }
 
@@ -905,13 +1037,13 @@ impl Tx for PgTx<'_, '_> {
             "UPDATE plans SET tier = $2, rule = $3, approvals_required = $4,
                escalated_from = $5, decision = $6, policy_sha256 = $7 WHERE id = $1",
             &[
-                &id,
-                &to.tier.as_str(),
-                &to.rule,
-                &(to.approvals_required as i64),
-                &json(from),
-                &json(decision),
-                &to.policy_sha256,
+                (&id, Type::TEXT),
+                (&to.tier.as_str(), Type::TEXT),
+                (&to.rule, Type::TEXT),
+                (&(to.approvals_required as i64), Type::INT8),
+                (&json(from), Type::TEXT),
+                (&json(decision), Type::TEXT),
+                (&to.policy_sha256, Type::TEXT),
             ],
         )
     }
@@ -919,7 +1051,7 @@ impl Tx for PgTx<'_, '_> {
     fn set_retry_allowed(&mut self, id: &str, allowed: bool) -> Result<()> {
         self.execute(
             "UPDATE plans SET retry_allowed = $2 WHERE id = $1",
-            &[&id, &allowed],
+            &[(&id, Type::TEXT), (&allowed, Type::BOOL)],
         )
     }
 
@@ -929,14 +1061,20 @@ impl Tx for PgTx<'_, '_> {
                (plan, actor, at, comment, hash, signature, signature_kind, signed_policy)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             &[
-                &plan,
-                &a.actor,
-                &a.at,
-                &a.comment,
-                &a.hash,
-                &a.signature.as_ref().map(|s| s.armored.as_str()),
-                &a.signature.as_ref().map(|_| "ssh"),
-                &a.signature.as_ref().map(|s| s.policy_sha256.as_str()),
+                (&plan, Type::TEXT),
+                (&a.actor, Type::TEXT),
+                (&a.at, Type::INT8),
+                (&a.comment, Type::TEXT),
+                (&a.hash, Type::TEXT),
+                (
+                    &a.signature.as_ref().map(|s| s.armored.as_str()),
+                    Type::TEXT,
+                ),
+                (&a.signature.as_ref().map(|_| "ssh"), Type::TEXT),
+                (
+                    &a.signature.as_ref().map(|s| s.policy_sha256.as_str()),
+                    Type::TEXT,
+                ),
             ],
         )
     }
@@ -947,12 +1085,18 @@ impl Tx for PgTx<'_, '_> {
                rejected_signature = $5, rejected_signed_policy = $6
              WHERE id = $1",
             &[
-                &plan,
-                &r.actor,
-                &r.reason,
-                &r.at,
-                &r.signature.as_ref().map(|s| s.armored.as_str()),
-                &r.signature.as_ref().map(|s| s.policy_sha256.as_str()),
+                (&plan, Type::TEXT),
+                (&r.actor, Type::TEXT),
+                (&r.reason, Type::TEXT),
+                (&r.at, Type::INT8),
+                (
+                    &r.signature.as_ref().map(|s| s.armored.as_str()),
+                    Type::TEXT,
+                ),
+                (
+                    &r.signature.as_ref().map(|s| s.policy_sha256.as_str()),
+                    Type::TEXT,
+                ),
             ],
         )
     }
@@ -962,14 +1106,14 @@ impl Tx for PgTx<'_, '_> {
             "INSERT INTO executions (plan, attempt, key, tier, rule, actor, pid, started_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             &[
-                &e.plan,
-                &i64::from(e.attempt),
-                &e.key,
-                &tier.as_str(),
-                &rule,
-                &e.actor,
-                &e.pid.map(i64::from),
-                &e.started_at,
+                (&e.plan, Type::TEXT),
+                (&i64::from(e.attempt), Type::INT8),
+                (&e.key, Type::TEXT),
+                (&tier.as_str(), Type::TEXT),
+                (&rule, Type::TEXT),
+                (&e.actor, Type::TEXT),
+                (&e.pid.map(i64::from), Type::INT8),
+                (&e.started_at, Type::INT8),
             ],
         )
     }
@@ -981,20 +1125,20 @@ impl Tx for PgTx<'_, '_> {
                stdout_sha256 = $12, stderr_sha256 = $13, truncated = $14
              WHERE plan = $1 AND attempt = $2",
             &[
-                &e.plan,
-                &i64::from(e.attempt),
-                &e.pid.map(i64::from),
-                &e.finished_at,
-                &e.exit_code,
-                &e.signal,
-                &e.timed_out,
-                &e.stdout,
-                &e.stderr,
-                &(e.stdout_bytes as i64),
-                &(e.stderr_bytes as i64),
-                &e.stdout_sha256,
-                &e.stderr_sha256,
-                &e.truncated,
+                (&e.plan, Type::TEXT),
+                (&i64::from(e.attempt), Type::INT8),
+                (&e.pid.map(i64::from), Type::INT8),
+                (&e.finished_at, Type::INT8),
+                (&e.exit_code, Type::INT4),
+                (&e.signal, Type::INT4),
+                (&e.timed_out, Type::BOOL),
+                (&e.stdout, Type::BYTEA),
+                (&e.stderr, Type::BYTEA),
+                (&(e.stdout_bytes as i64), Type::INT8),
+                (&(e.stderr_bytes as i64), Type::INT8),
+                (&e.stdout_sha256, Type::TEXT),
+                (&e.stderr_sha256, Type::TEXT),
+                (&e.truncated, Type::BOOL),
             ],
         )
     }
@@ -1012,52 +1156,60 @@ impl Tx for PgTx<'_, '_> {
                resolved_signature = $8, resolved_signed_policy = $9
              WHERE plan = $1 AND attempt = $2",
             &[
-                &plan,
-                &i64::from(attempt),
-                &r.actor,
-                &r.outcome.as_str(),
-                &r.reason,
-                &r.at,
-                &exit_code,
-                &r.signature.as_ref().map(|s| s.armored.as_str()),
-                &r.signature.as_ref().map(|s| s.policy_sha256.as_str()),
+                (&plan, Type::TEXT),
+                (&i64::from(attempt), Type::INT8),
+                (&r.actor, Type::TEXT),
+                (&r.outcome.as_str(), Type::TEXT),
+                (&r.reason, Type::TEXT),
+                (&r.at, Type::INT8),
+                (&exit_code, Type::INT4),
+                (
+                    &r.signature.as_ref().map(|s| s.armored.as_str()),
+                    Type::TEXT,
+                ),
+                (
+                    &r.signature.as_ref().map(|s| s.policy_sha256.as_str()),
+                    Type::TEXT,
+                ),
             ],
         )
     }
 
     fn execution_count(&mut self, plan: &str) -> Result<u32> {
-        let n: i64 = self
-            .tx
-            .query_one("SELECT count(*) FROM executions WHERE plan = $1", &[&plan])
-            .map_err(db)?
-            .get(0);
-        Ok(n as u32)
+        let r = self.row(
+            "SELECT count(*) FROM executions WHERE plan = $1",
+            &[(&plan, Type::TEXT)],
+        )?;
+        Ok(get::<i64>(&r, "count")? as u32)
     }
 
     fn budget_usage(&mut self, s: &BudgetScope) -> Result<(u32, Option<Millis>)> {
         let tiers: Vec<&str> = s.tiers.iter().map(|t| t.as_str()).collect();
-        let r = self
-            .tx
-            .query_one(
-                "SELECT count(*), min(started_at) FROM executions
-                 WHERE started_at > $1 AND tier = ANY($2)
-                   AND ($3::text IS NULL OR rule = $3)
-                   AND ($4::text IS NULL OR actor = $4)",
-                &[&s.since, &tiers, &s.rule, &s.actor],
-            )
-            .map_err(db)?;
-        let n: i64 = r.get(0);
-        Ok((n as u32, r.get(1)))
+        let r = self.row(
+            "SELECT count(*), min(started_at) FROM executions
+             WHERE started_at > $1 AND tier = ANY($2)
+               AND ($3::text IS NULL OR rule = $3)
+               AND ($4::text IS NULL OR actor = $4)",
+            &[
+                (&s.since, Type::INT8),
+                (&tiers, Type::TEXT_ARRAY),
+                (&s.rule, Type::TEXT),
+                (&s.actor, Type::TEXT),
+            ],
+        )?;
+        Ok((get::<i64>(&r, "count")? as u32, get(&r, "min")?))
     }
 
     fn append_event(&mut self, e: &NewEvent) -> Result<Event> {
-        // The head row, locked until this transaction ends: appends from
-        // any number of hosts take turns here, and `seq` has no gaps.
-        let head = self
-            .tx
-            .query_one("SELECT seq, hash FROM ledger_head FOR UPDATE", &[])
-            .map_err(db)?;
-        let (seq, prev_hash): (i64, String) = (head.get::<_, i64>(0) + 1, head.get(1));
+        // The head this transaction locked as it began: appends from any
+        // number of hosts take turns there, and `seq` has no gaps.
+        let Some((head_seq, prev_hash)) = self.head.clone() else {
+            return Err(Error::new(
+                Kind::Error,
+                "state database error: an event appended outside a write transaction",
+            ));
+        };
+        let seq = head_seq + 1;
         let detail = e.detail.to_string();
         let hash = ledger::event_hash(&ledger::EventFields {
             seq,
@@ -1069,15 +1221,7 @@ impl Tx for PgTx<'_, '_> {
             detail: &detail,
             prev_hash: &prev_hash,
         });
-        self.execute(
-            "INSERT INTO events (seq, at, kind, plan, key, actor, detail, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            &[
-                &seq, &e.at, &e.kind, &e.plan, &e.key, &e.actor, &detail, &prev_hash, &hash,
-            ],
-        )?;
-        self.execute("UPDATE ledger_head SET seq = $1, hash = $2", &[&seq, &hash])?;
-        Ok(Event {
+        let event = Event {
             seq,
             at: e.at,
             kind: e.kind.to_string(),
@@ -1087,7 +1231,9 @@ impl Tx for PgTx<'_, '_> {
             detail,
             prev_hash,
             hash,
-        })
+        };
+        self.insert_event(&event)?;
+        Ok(event)
     }
 
     fn events(&mut self, f: &EventFilter) -> Result<Vec<Event>> {
@@ -1098,10 +1244,15 @@ impl Tx for PgTx<'_, '_> {
                AND ($3::bigint IS NULL OR at >= $3)
              ORDER BY seq DESC LIMIT $4"
         );
-        let rows = self
-            .tx
-            .query(&sql, &[&f.plan, &f.key, &f.since, &limit])
-            .map_err(db)?;
+        let rows = self.rows(
+            &sql,
+            &[
+                (&f.plan, Type::TEXT),
+                (&f.key, Type::TEXT),
+                (&f.since, Type::INT8),
+                (&limit, Type::INT8),
+            ],
+        )?;
         let mut events = rows
             .iter()
             .map(event_from_row)
@@ -1111,77 +1262,56 @@ impl Tx for PgTx<'_, '_> {
     }
 
     fn for_each_event(&mut self, f: &mut dyn FnMut(Event) -> Result<()>) -> Result<()> {
-        use postgres::fallible_iterator::FallibleIterator as _;
         let sql = format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY seq");
-        let none: [&str; 0] = [];
-        let mut rows = self.tx.query_raw(&sql, none).map_err(db)?;
-        while let Some(row) = rows.next().map_err(db)? {
-            f(event_from_row(&row)?)?;
-        }
-        Ok(())
+        self.for_each_row(&sql, &mut |row| f(event_from_row(&row)?))
     }
 
     fn last_event_of(&mut self, plan: &str, kind: &str) -> Result<Option<Event>> {
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE plan = $1 AND kind = $2 ORDER BY seq DESC LIMIT 1"
         );
-        let rows = self.tx.query(&sql, &[&plan, &kind]).map_err(db)?;
+        let rows = self.rows(&sql, &[(&plan, Type::TEXT), (&kind, Type::TEXT)])?;
         rows.first().map(event_from_row).transpose()
     }
 
     fn for_each_plan_row(&mut self, f: &mut dyn FnMut(PlanRow) -> Result<()>) -> Result<()> {
-        use postgres::fallible_iterator::FallibleIterator as _;
-        let none: [&str; 0] = [];
-        let mut rows = self
-            .tx
-            .query_raw(
-                "SELECT id, hash, status, tier, approvals_required, command FROM plans ORDER BY seq",
-                none,
-            )
-            .map_err(db)?;
-        while let Some(r) = rows.next().map_err(db)? {
-            f(PlanRow {
-                id: get(&r, "id")?,
-                hash: get(&r, "hash")?,
-                status: get(&r, "status")?,
-                tier: get(&r, "tier")?,
-                approvals_required: get::<i64>(&r, "approvals_required")? as u32,
-                command: decode_argv(&get::<Vec<u8>>(&r, "command")?),
-            })?;
-        }
-        Ok(())
+        self.for_each_row(
+            "SELECT id, hash, status, tier, approvals_required, command FROM plans ORDER BY seq",
+            &mut |r| {
+                f(PlanRow {
+                    id: get(&r, "id")?,
+                    hash: get(&r, "hash")?,
+                    status: get(&r, "status")?,
+                    tier: get(&r, "tier")?,
+                    approvals_required: get::<i64>(&r, "approvals_required")? as u32,
+                    command: decode_argv(&get::<Vec<u8>>(&r, "command")?),
+                })
+            },
+        )
     }
 
     fn for_each_signed_approval(
         &mut self,
         f: &mut dyn FnMut(&str, Approval) -> Result<()>,
     ) -> Result<()> {
-        let rows = self
-            .tx
-            .query(
-                "SELECT plan, actor, at, comment, hash, signature, signed_policy FROM approvals
-                 WHERE signature IS NOT NULL ORDER BY plan, at",
-                &[],
-            )
-            .map_err(db)?;
-        for r in rows {
-            let plan: String = get(&r, "plan")?;
-            f(&plan, approval_from_row(&r)?)?;
-        }
-        Ok(())
+        self.for_each_row(
+            "SELECT plan, actor, at, comment, hash, signature, signed_policy FROM approvals
+             WHERE signature IS NOT NULL ORDER BY plan, at",
+            &mut |r| {
+                let plan: String = get(&r, "plan")?;
+                f(&plan, approval_from_row(&r)?)
+            },
+        )
     }
 
     fn ledger_is_append_only(&mut self) -> Result<std::result::Result<(), String>> {
-        let rows = self
-            .tx
-            .query(
-                "SELECT t.tgname, pg_get_triggerdef(t.oid), t.tgenabled::text, p.proname, p.prosrc
-                 FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
-                 WHERE t.tgrelid = 'events'::regclass AND NOT t.tgisinternal
-                 ORDER BY t.tgname",
-                &[],
-            )
-            .map_err(db)?;
+        let rows = self.rows(
+            "SELECT t.tgname, pg_get_triggerdef(t.oid), t.tgenabled::text, p.proname, p.prosrc
+             FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+             WHERE t.tgrelid = 'events'::regclass AND NOT t.tgisinternal
+             ORDER BY t.tgname",
+            &[],
+        )?;
         let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
         for (name, when) in schema::APPEND_ONLY_TRIGGERS {
             let Some(r) = rows.iter().find(|r| r.get::<_, String>(0) == name) else {
@@ -1219,52 +1349,52 @@ impl Tx for PgTx<'_, '_> {
         &mut self,
         f: &mut dyn FnMut(Execution, Tier, Option<String>) -> Result<()>,
     ) -> Result<()> {
-        let rows = self
-            .tx
-            .query(
-                "SELECT * FROM executions ORDER BY started_at, plan, attempt",
-                &[],
-            )
-            .map_err(db)?;
-        for r in rows {
-            let tier: String = get(&r, "tier")?;
-            let tier = tier.parse().map_err(|e| corrupt("tier", e))?;
-            f(execution_from_row(&r)?, tier, get(&r, "rule")?)?;
-        }
-        Ok(())
+        self.for_each_row(
+            "SELECT * FROM executions ORDER BY started_at, plan, attempt",
+            &mut |r| {
+                let tier: String = get(&r, "tier")?;
+                let tier = tier.parse().map_err(|e| corrupt("tier", e))?;
+                f(execution_from_row(&r, "")?, tier, get(&r, "rule")?)
+            },
+        )
     }
 
     fn copy_event(&mut self, e: &Event) -> Result<()> {
-        let head = self
-            .tx
-            .query_one("SELECT seq, hash FROM ledger_head FOR UPDATE", &[])
-            .map_err(db)?;
-        let (seq, prev): (i64, String) = (head.get(0), head.get(1));
+        let (seq, prev) = self.head.clone().unwrap_or_default();
         if e.seq != seq + 1 || e.prev_hash != prev {
             return Err(Error::new(
                 Kind::Error,
                 format!("event {} does not follow event {seq} of this ledger", e.seq),
             ));
         }
+        self.insert_event(e)
+    }
+}
+
+impl PgTx<'_> {
+    /// Appends `e`, which follows the locked head, and moves the head to
+    /// it: one statement, one round trip.
+    fn insert_event(&mut self, e: &Event) -> Result<()> {
         self.execute(
-            "INSERT INTO events (seq, at, kind, plan, key, actor, detail, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "WITH appended AS (
+               INSERT INTO events (seq, at, kind, plan, key, actor, detail, prev_hash, hash)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             )
+             UPDATE ledger_head SET seq = $1, hash = $9",
             &[
-                &e.seq,
-                &e.at,
-                &e.kind,
-                &e.plan,
-                &e.key,
-                &e.actor,
-                &e.detail,
-                &e.prev_hash,
-                &e.hash,
+                (&e.seq, Type::INT8),
+                (&e.at, Type::INT8),
+                (&e.kind, Type::TEXT),
+                (&e.plan, Type::TEXT),
+                (&e.key, Type::TEXT),
+                (&e.actor, Type::TEXT),
+                (&e.detail, Type::TEXT),
+                (&e.prev_hash, Type::TEXT),
+                (&e.hash, Type::TEXT),
             ],
         )?;
-        self.execute(
-            "UPDATE ledger_head SET seq = $1, hash = $2",
-            &[&e.seq, &e.hash],
-        )
+        self.head = Some((e.seq, e.hash.clone()));
+        Ok(())
     }
 }
 
@@ -1277,7 +1407,7 @@ mod tests {
         let Some(server) = test_server::TestServer::shared() else {
             return;
         };
-        let mut databases: HashMap<String, String> = HashMap::new();
+        let mut databases: std::collections::HashMap<String, String> = Default::default();
         let mut open = |name: &str| -> Box<dyn Store> {
             let url = databases
                 .entry(name.to_string())
@@ -1288,6 +1418,74 @@ mod tests {
         // Warnings are SQLite's (a state file on a network filesystem, a
         // failed checkpoint): this store has none to give.
         crate::store::conformance::run_except(&mut open, &["warnings_are_given_once"]);
+    }
+
+    fn backend_pid(store: &mut PgStore) -> i32 {
+        let mut pid = 0;
+        let rows = store.flight("SELECT pg_backend_pid()").unwrap();
+        for m in rows {
+            if let SimpleQueryMessage::Row(r) = m {
+                pid = r.get(0).unwrap().parse().unwrap();
+            }
+        }
+        pid
+    }
+
+    #[test]
+    fn a_read_left_open_is_ended_by_the_next_flight_or_by_the_server_after_a_pause() {
+        let Some(server) = test_server::TestServer::shared() else {
+            return;
+        };
+        let mut store = PgStore::open(&server.fresh_database()).unwrap();
+        let first = backend_pid(&mut store);
+        // A read ends without a round trip of its own: still in its
+        // transaction until the next flight.
+        store
+            .read_tx(&mut |tx| tx.plans(&[], None).map(drop))
+            .unwrap();
+        assert!(store.read_open);
+        assert_eq!(
+            backend_pid(&mut store),
+            first,
+            "a next flight ends it in place"
+        );
+        store
+            .read_tx(&mut |tx| tx.plans(&[], None).map(drop))
+            .unwrap();
+        // A pause longer than the idle timeout (shortened here; it is
+        // IDLE_READ for real): the server ends the session.
+        store
+            .client
+            .batch_execute("SET idle_in_transaction_session_timeout = 100")
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(600));
+        // The next write connects again and works; nothing was lost.
+        write_event(&mut store);
+        assert_ne!(backend_pid(&mut store), first, "the session was ended");
+        let kinds = crate::store::read(&mut store, |tx| {
+            Ok(tx
+                .events(&EventFilter::default())?
+                .into_iter()
+                .map(|e| e.kind)
+                .collect::<Vec<_>>())
+        })
+        .unwrap();
+        assert_eq!(kinds, ["probe"]);
+    }
+
+    fn write_event(store: &mut PgStore) {
+        crate::store::write(store, |tx| {
+            tx.append_event(&NewEvent {
+                at: 1,
+                kind: "probe",
+                plan: None,
+                key: None,
+                actor: "test".into(),
+                detail: serde_json::json!({}),
+            })
+            .map(drop)
+        })
+        .unwrap();
     }
 
     #[test]

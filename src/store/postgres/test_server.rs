@@ -772,6 +772,101 @@ fn make_certificate(dir: &Path, user: Option<(u32, u32)>) -> Option<PathBuf> {
     Some(ca)
 }
 
+/// A Unix-socket proxy in front of the test cluster that counts what the
+/// wire carries: connections, and round trips. A round trip is a flight of
+/// bytes from the client answered by the server: the first server bytes
+/// after client bytes count one, however many packets either side splits
+/// its messages into. This is what a network's latency multiplies, measured
+/// from outside ladder rather than by ladder's own account of its queries.
+#[allow(dead_code)]
+pub struct WireCounter {
+    /// The URL to give ladder: the database through the proxy.
+    pub url: String,
+    connections: std::sync::Arc<AtomicU64>,
+    round_trips: std::sync::Arc<AtomicU64>,
+    _dir: tempfile::TempDir,
+}
+
+#[allow(dead_code)]
+impl WireCounter {
+    /// A proxy for database `db` of our own cluster, or `None` for an
+    /// external server (whose socket this process may not reach).
+    pub fn new(server: &TestServer, db: &str) -> Option<WireCounter> {
+        use std::os::unix::net::{UnixListener, UnixStream};
+        use std::sync::Arc;
+        let Kind::Local(c) = &server.kind else {
+            return None;
+        };
+        let dir = tempfile::tempdir().ok()?;
+        let name = format!(".s.PGSQL.{}", c.port);
+        let listener = UnixListener::bind(dir.path().join(&name)).ok()?;
+        let upstream = c.dir.join(&name);
+        let connections = Arc::new(AtomicU64::new(0));
+        let round_trips = Arc::new(AtomicU64::new(0));
+        {
+            let (connections, round_trips) = (connections.clone(), round_trips.clone());
+            std::thread::spawn(move || {
+                for client in listener.incoming() {
+                    let Ok(client) = client else { return };
+                    let Ok(server) = UnixStream::connect(&upstream) else {
+                        continue;
+                    };
+                    connections.fetch_add(1, Ordering::Relaxed);
+                    // Set by client bytes, taken by the server's answer.
+                    let asked = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                    let pipe = |mut from: UnixStream, mut to: UnixStream, answer: bool| {
+                        let (asked, round_trips) = (asked.clone(), round_trips.clone());
+                        std::thread::spawn(move || {
+                            let mut buf = [0u8; 16 * 1024];
+                            loop {
+                                let n = match from.read(&mut buf) {
+                                    Ok(0) | Err(_) => break,
+                                    Ok(n) => n,
+                                };
+                                if answer {
+                                    if asked.swap(false, Ordering::SeqCst) {
+                                        round_trips.fetch_add(1, Ordering::Relaxed);
+                                    }
+                                } else {
+                                    asked.store(true, Ordering::SeqCst);
+                                }
+                                if to.write_all(&buf[..n]).is_err() {
+                                    break;
+                                }
+                            }
+                            let _ = to.shutdown(std::net::Shutdown::Write);
+                        });
+                    };
+                    let (Ok(c2), Ok(s2)) = (client.try_clone(), server.try_clone()) else {
+                        continue;
+                    };
+                    pipe(client, server, false);
+                    pipe(s2, c2, true);
+                }
+            });
+        }
+        let url = format!(
+            "postgres://{SUPERUSER}@/{db}?host={}&port={}",
+            percent_encode(dir.path().as_os_str()),
+            c.port
+        );
+        Some(WireCounter {
+            url,
+            connections,
+            round_trips,
+            _dir: dir,
+        })
+    }
+
+    /// (connections, round trips) so far, and zeroes both.
+    pub fn take(&self) -> (u64, u64) {
+        (
+            self.connections.swap(0, Ordering::SeqCst),
+            self.round_trips.swap(0, Ordering::SeqCst),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::TestServer;
