@@ -125,8 +125,23 @@ impl Drop for Session {
 
 #[test]
 fn an_agent_plans_applies_and_retries_over_mcp_and_the_command_runs_once() {
-    let t = strict();
-    let mut s = Session::start(&t, "agent");
+    agent_session(&strict());
+}
+
+/// The same session with a team database as the state: one connection for
+/// the server's whole life, people deciding through the CLI on their own.
+#[test]
+fn an_agent_session_over_mcp_on_postgres() {
+    let Some(t) = crate::postgres::on_postgres() else {
+        return;
+    };
+    agent_session(&t);
+}
+
+/// An agent plans, is refused, a person approves, the agent applies and
+/// retries: the command runs once and the ledger says who did each rung.
+fn agent_session(t: &crate::harness::TestEnv) {
+    let mut s = Session::start(t, "agent");
     s.initialize();
 
     let tools = s.request("tools/list", json!({}));

@@ -12,7 +12,7 @@ use std::os::unix::process::CommandExt as _;
 use std::process::Stdio;
 
 /// A strict environment whose state is a fresh PostgreSQL database.
-fn on_postgres() -> Option<TestEnv> {
+pub(crate) fn on_postgres() -> Option<TestEnv> {
     let server = test_server::TestServer::shared()?;
     let mut t = TestEnv::new();
     t.with_policy(STRICT_POLICY);
@@ -329,6 +329,68 @@ fn a_run_lock_lost_mid_run_is_recorded_as_interrupted_not_applied() {
     let shown = t.show(&plan);
     assert_eq!(shown["status"], "interrupted", "{shown}");
     assert_refused(&t.apply_json("agent", &plan), 17, "outcome_unknown");
+    assert_eq!(t.json("viewer", &["log", "--verify"]).code, 0);
+}
+
+/// What a server restart does to an applier mid-run: every session of the
+/// database ends (the run lock's and the applier's own) and connections are
+/// refused for a while, then accepted again. The command is not run again,
+/// its outcome is recorded once the server is back, and the plan is left
+/// interrupted for a person: nobody can say the run was not cut off.
+/// (The shared test server cannot itself restart under the other tests.)
+#[test]
+fn a_server_gone_and_back_mid_run_leaves_the_outcome_recorded_and_the_plan_interrupted() {
+    let Some(t) = on_postgres() else { return };
+    let url = t
+        .extra_env
+        .iter()
+        .find(|(name, _)| name == "LADDER_STATE")
+        .map(|(_, url)| url.clone())
+        .unwrap();
+    let db = url.split_once("@/").unwrap().1.split('?').next().unwrap();
+    let server = test_server::TestServer::shared().unwrap();
+    let runs = t.path().join("runs");
+    let line = format!("echo ran >> {}; sleep 1; echo finished", runs.display());
+    let plan = t.plan("agent", "restart", &[], &["sh", "-c", &line]);
+    assert_eq!(t.approve("alice", &plan).code, 0);
+    let applier = t
+        .std_cmd("agent")
+        .args(["--json"])
+        .args(apply_args(&plan))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for _ in 0..500 {
+        if runs.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(runs.exists(), "the command never started");
+    let mut admin = postgres::Client::connect(&server.admin_url(), postgres::NoTls).unwrap();
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{db}\" ALLOW_CONNECTIONS false;
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}';"
+        ))
+        .unwrap();
+    // Down past the command's end, so the applier finds it gone.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    admin
+        .batch_execute(&format!("ALTER DATABASE \"{db}\" ALLOW_CONNECTIONS true"))
+        .unwrap();
+    let out = applier.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(17), "{stderr}");
+    let shown = t.show(&plan);
+    assert_eq!(shown["status"], "interrupted", "{shown}");
+    assert_eq!(
+        shown["execution"]["stdout"], "finished\n",
+        "the outcome is kept on the run: {shown}"
+    );
+    assert_refused(&t.apply_json("agent", &plan), 17, "outcome_unknown");
+    assert_eq!(std::fs::read_to_string(&runs).unwrap(), "ran\n");
     assert_eq!(t.json("viewer", &["log", "--verify"]).code, 0);
 }
 

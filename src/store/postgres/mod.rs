@@ -45,6 +45,9 @@ use std::path::PathBuf;
 /// How long the server keeps a session idle inside a transaction: the
 /// longest a finished read's snapshot stays open across a pause.
 const IDLE_READ: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a lost session is retried before a rung gives up: about what
+/// a server takes to restart.
+const RECONNECT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Taken while a database is checked and migrated.
 const MIGRATE_LOCK: i64 = -0x6c61_6473;
 
@@ -399,24 +402,56 @@ impl PgStore {
 
 impl PgStore {
     /// Sends `sql` as one simple-protocol flight, ending a read left open
-    /// first. If the server ended that read's session meanwhile (the idle
-    /// timeout: see the module docs), connects again and sends `sql` there.
+    /// first. Only transactions' first flights and `LISTEN` come here, so
+    /// when the session turns out to be gone (the server ended an idle read,
+    /// restarted, or the link dropped) nothing of ours was in flight, and
+    /// the flight is sent again on a new connection.
     fn flight(&mut self, sql: &str) -> Result<Vec<SimpleQueryMessage>> {
-        if !std::mem::take(&mut self.read_open) {
-            return self.client.simple_query(sql).map_err(db);
-        }
-        match self.client.simple_query(&format!("ROLLBACK; {sql}")) {
-            Err(e)
-                if e.is_closed()
-                    || e.code() == Some(&SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT) =>
-            {
-                self.client = connect(&self.url, false)?;
-                self.listening = false;
+        let text = if std::mem::take(&mut self.read_open) {
+            format!("ROLLBACK; {sql}")
+        } else {
+            sql.to_string()
+        };
+        match self.client.simple_query(&text) {
+            Err(e) if session_gone(&e) => {
+                self.reconnect()?;
                 self.client.simple_query(sql).map_err(db)
             }
             result => result.map_err(db),
         }
     }
+
+    /// Connects again, for [`flight`](Self::flight). A server that is
+    /// restarting refuses connections for a moment, so this tries for up
+    /// to `RECONNECT`: an applier whose command ran while the server was
+    /// away still gets to record its outcome.
+    fn reconnect(&mut self) -> Result<()> {
+        let deadline = std::time::Instant::now() + RECONNECT;
+        let mut pause = std::time::Duration::from_millis(50);
+        loop {
+            match connect(&self.url, false) {
+                Ok(client) => {
+                    self.client = client;
+                    self.listening = false;
+                    return Ok(());
+                }
+                Err(e) if std::time::Instant::now() + pause > deadline => return Err(e),
+                Err(_) => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(std::time::Duration::from_secs(1));
+                }
+            }
+        }
+    }
+}
+
+/// The session `e` came from has ended: closed, or ended by the server
+/// (idle timeout, shutdown, a terminated backend).
+fn session_gone(e: &postgres::Error) -> bool {
+    e.is_closed()
+        || e.code().is_some_and(|c| {
+            *c == SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT || c.code().starts_with("57P")
+        })
 }
 
 impl Store for PgStore {
