@@ -16,6 +16,9 @@
 #[allow(dead_code, unused_imports)]
 mod test_server;
 
+#[path = "ledger_fill.rs"]
+mod ledger_fill;
+
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -109,11 +112,37 @@ fn main() {
         .next()
         .unwrap();
     let tcp = tcp.replace(&format!("/{name}"), &format!("/{tcp_name}"));
-    let states: [(&str, String); 3] = [
-        ("sqlite", tmp.path().join("state.db").display().to_string()),
-        ("pg socket", socket),
-        ("pg tcp", tcp),
+    // A database holding a large ledger (LADDER_BENCH_EVENTS, default 1M;
+    // 0 skips it), to show a rung's cost does not grow with the history.
+    let events: usize = std::env::var("LADDER_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let full = (events > 0).then(|| {
+        let url = server.fresh_database();
+        eprintln!("building a {events}-event ledger on PostgreSQL through the library...");
+        let mut store = ladder::store::postgres::PgStore::open(&url).expect("open");
+        let took = ledger_fill::build_ledger(&mut store, events);
+        eprintln!("  built in {:.0} s", took.as_secs_f64());
+        // What autovacuum does within a minute of a bulk load: without
+        // statistics the planner guesses, and the guess is not the point.
+        let mut admin = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+        admin.batch_execute("VACUUM ANALYZE").expect("analyze");
+        url
+    });
+    let label = match events {
+        n if n % 1_000_000 == 0 => format!("{}M", n / 1_000_000),
+        n if n % 1_000 == 0 => format!("{}k", n / 1_000),
+        n => n.to_string(),
+    };
+    let mut states: Vec<(String, String)> = vec![
+        ("sqlite".into(), tmp.path().join("state.db").display().to_string()),
+        ("pg socket".into(), socket),
+        ("pg tcp".into(), tcp),
     ];
+    if let Some(url) = full {
+        states.push((format!("pg socket @{label}"), url));
+    }
     let ladder = |state: &str, args: &[&str]| {
         let mut c = Command::new(&bin);
         c.env_clear()
