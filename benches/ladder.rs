@@ -301,7 +301,6 @@ impl Drop for McpClient {
     }
 }
 
-
 struct Row {
     what: String,
     median: Duration,
@@ -326,10 +325,8 @@ fn main() {
     let full = Bench::new(tmp.path(), "full.db");
 
     eprintln!("building a {events}-event ledger through the library...");
-    let build = ledger_fill::build_ledger(
-        &mut SqliteStore::open(&full.state).expect("open"),
-        events,
-    );
+    let build =
+        ledger_fill::build_ledger(&mut SqliteStore::open(&full.state).expect("open"), events);
     let size = std::fs::metadata(&full.state).unwrap().len()
         + std::fs::metadata(full.state.with_extension("db-wal"))
             .map(|m| m.len())

@@ -136,7 +136,10 @@ fn main() {
         n => n.to_string(),
     };
     let mut states: Vec<(String, String)> = vec![
-        ("sqlite".into(), tmp.path().join("state.db").display().to_string()),
+        (
+            "sqlite".into(),
+            tmp.path().join("state.db").display().to_string(),
+        ),
         ("pg socket".into(), socket),
         ("pg tcp".into(), tcp),
     ];
