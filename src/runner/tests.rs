@@ -338,6 +338,17 @@ fn helper(scenario: &str) -> Command {
     .stdin(Stdio::null())
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
+    // A shell starts background jobs with SIGINT and SIGQUIT ignored, and
+    // ladder rightly leaves ignored signals alone: the helper starts with
+    // the defaults whatever ran `cargo test`, as a terminal's process does.
+    // SAFETY: signal(2) is async-signal-safe, as pre_exec requires.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
     cmd
 }
 
