@@ -20,6 +20,40 @@ pub(crate) fn on_postgres() -> Option<TestEnv> {
     Some(t)
 }
 
+/// The URL of `t`'s state database.
+fn state_url(t: &TestEnv) -> String {
+    t.extra_env
+        .iter()
+        .find(|(name, _)| name == "LADDER_STATE")
+        .map(|(_, url)| url.clone())
+        .unwrap()
+}
+
+/// Starts `apply --json` of `plan` in the background, and returns once its
+/// command has made `mark` (it is running).
+fn apply_until(
+    t: &TestEnv,
+    plan: &serde_json::Value,
+    mark: &std::path::Path,
+) -> std::process::Child {
+    let applier = t
+        .std_cmd("agent")
+        .args(["--json"])
+        .args(apply_args(plan))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for _ in 0..500 {
+        if mark.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(mark.exists(), "the command never started");
+    applier
+}
+
 /// Plan, approve, apply, a retry that replays, a key conflict, verify:
 /// what each answered, and the ledger's kinds.
 fn round_trip(t: &TestEnv) -> (String, Vec<i32>, Vec<u8>, Vec<String>) {
@@ -146,12 +180,7 @@ fn an_unreachable_server_is_one_line_and_nothing_else() {
 #[test]
 fn a_local_history_moves_up_to_postgres_with_its_chain_intact() {
     let Some(mut t) = on_postgres() else { return };
-    let url = t
-        .extra_env
-        .iter()
-        .find(|(name, _)| name == "LADDER_STATE")
-        .map(|(_, url)| url.clone())
-        .unwrap();
+    let url = state_url(&t);
     // The history is made on the test's SQLite file.
     t.extra_env.retain(|(name, _)| name != "LADDER_STATE");
     let applied = t.plan("agent", "applied", &[], &["echo", "moved"]);
@@ -211,12 +240,7 @@ fn a_local_history_moves_up_to_postgres_with_its_chain_intact() {
 #[test]
 fn the_shipped_roles_keep_an_agent_out_of_the_ledger_and_the_approvals() {
     let Some(mut t) = on_postgres() else { return };
-    let owner_url = t
-        .extra_env
-        .iter()
-        .find(|(name, _)| name == "LADDER_STATE")
-        .map(|(_, url)| url.clone())
-        .unwrap();
+    let owner_url = state_url(&t);
     // The owner creates ladder's schema, then the roles.
     assert_eq!(t.run("viewer", &["list"]).code, 0);
     let mut owner = postgres::Client::connect(&owner_url, postgres::NoTls).unwrap();
@@ -283,31 +307,12 @@ fn the_shipped_roles_keep_an_agent_out_of_the_ledger_and_the_approvals() {
 #[test]
 fn a_run_lock_lost_mid_run_is_recorded_as_interrupted_not_applied() {
     let Some(t) = on_postgres() else { return };
-    let url = t
-        .extra_env
-        .iter()
-        .find(|(name, _)| name == "LADDER_STATE")
-        .map(|(_, url)| url.clone())
-        .unwrap();
+    let url = state_url(&t);
     let mark = t.path().join("started");
     let line = format!("touch {}; sleep 1", mark.display());
     let plan = t.plan("agent", "lost", &[], &["sh", "-c", &line]);
     assert_eq!(t.approve("alice", &plan).code, 0);
-    let applier = t
-        .std_cmd("agent")
-        .args(["--json"])
-        .args(apply_args(&plan))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    for _ in 0..500 {
-        if mark.exists() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    assert!(mark.exists(), "the command never started");
+    let applier = apply_until(&t, &plan, &mark);
     let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     let killed: i64 = admin
         .query_one(
@@ -341,33 +346,14 @@ fn a_run_lock_lost_mid_run_is_recorded_as_interrupted_not_applied() {
 #[test]
 fn a_server_gone_and_back_mid_run_leaves_the_outcome_recorded_and_the_plan_interrupted() {
     let Some(t) = on_postgres() else { return };
-    let url = t
-        .extra_env
-        .iter()
-        .find(|(name, _)| name == "LADDER_STATE")
-        .map(|(_, url)| url.clone())
-        .unwrap();
+    let url = state_url(&t);
     let db = url.split_once("@/").unwrap().1.split('?').next().unwrap();
     let server = test_server::TestServer::shared().unwrap();
     let runs = t.path().join("runs");
     let line = format!("echo ran >> {}; sleep 1; echo finished", runs.display());
     let plan = t.plan("agent", "restart", &[], &["sh", "-c", &line]);
     assert_eq!(t.approve("alice", &plan).code, 0);
-    let applier = t
-        .std_cmd("agent")
-        .args(["--json"])
-        .args(apply_args(&plan))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    for _ in 0..500 {
-        if runs.exists() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    assert!(runs.exists(), "the command never started");
+    let applier = apply_until(&t, &plan, &runs);
     let mut admin = postgres::Client::connect(&server.admin_url(), postgres::NoTls).unwrap();
     admin
         .batch_execute(&format!(

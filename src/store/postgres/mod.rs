@@ -13,9 +13,11 @@
 //!   It is ended by the next flight on the connection (or by closing it),
 //!   not by a round trip of its own. So that a pause (a prompt, an MCP
 //!   server between calls) cannot hold a snapshot for long, each session
-//!   sets `idle_in_transaction_session_timeout` (`IDLE_READ`): the server
-//!   ends such a session, and the next flight reconnects, which loses
-//!   nothing because only a finished read was open.
+//!   sets `idle_in_transaction_session_timeout` (`IDLE_READ`) in its first
+//!   flight (a `SET`, not a startup option, which PgBouncer refuses; not at
+//!   all when the URL's `options` set it): the server ends such a session,
+//!   and the next flight reconnects, which loses nothing because only a
+//!   finished read was open.
 //! - Round trips are what a team database's latency multiplies, so each
 //!   statement is sent in one flight (`query_typed`: parse, bind and
 //!   execute together, where `query` would prepare first and wait), and a
@@ -60,6 +62,10 @@ pub struct PgStore {
     /// A read transaction ended but not yet rolled back: the next flight
     /// rolls it back first.
     read_open: bool,
+    /// What a new session's first flight sets (see the module docs).
+    setup: String,
+    /// This session's backend, whose own notifications wake nobody.
+    backend_pid: i32,
     /// The server's clock less this machine's, measured at open.
     offset: Millis,
 }
@@ -105,13 +111,6 @@ fn connect(url: &str, keepalive: bool) -> Result<Client> {
     let (url, rootcert) = take_param(url, "sslrootcert");
     let mut config: postgres::Config = url.parse().map_err(|e| cannot(format!("{e}")))?;
     fill_from_environment(&mut config, &|name| std::env::var(name).ok());
-    // See the module docs: a read left open is ended within this.
-    let options = format!(
-        "{} -c idle_in_transaction_session_timeout={}",
-        config.get_options().unwrap_or(""),
-        IDLE_READ.as_millis()
-    );
-    config.options(options.trim_start());
     if keepalive {
         config
             .keepalives(true)
@@ -310,6 +309,8 @@ impl PgStore {
             offset: 0,
             listening: false,
             read_open: false,
+            setup: session_setup(url),
+            backend_pid: 0,
         };
         store.migrate()?;
         Ok(store)
@@ -322,16 +323,18 @@ impl PgStore {
         // agree on windows and budgets.
         let known = schema::MIGRATIONS.len() as i64;
         let before = crate::clock::Clock::System.now();
-        if let Ok(rows) = self.client.query_typed(
-            "SELECT version, (extract(epoch FROM clock_timestamp()) * 1000)::bigint FROM ladder_meta",
-            &[],
-        ) {
+        let check = format!(
+            "{}SELECT version, (extract(epoch FROM clock_timestamp()) * 1000)::bigint FROM ladder_meta",
+            self.setup
+        );
+        if let Ok(messages) = self.client.simple_query(&check) {
             let after = crate::clock::Clock::System.now();
-            if let Some(row) = rows.first() {
-                self.offset = row.get::<_, i64>(1) - (before + after) / 2;
-            }
-            if rows.len() == 1 && rows[0].get::<_, i64>(0) == known {
-                return Ok(());
+            let rows = first_row(&messages, 2);
+            if let Some([version, server]) = rows.as_deref() {
+                self.offset = server - (before + after) / 2;
+                if *version == known {
+                    return Ok(());
+                }
             }
         }
         let shown = self.shown.clone();
@@ -385,6 +388,8 @@ impl PgStore {
                 .map_err(db)?;
         }
         tx.commit().map_err(db)?;
+        // The check's SET went with its failed statement.
+        self.client.batch_execute(&self.setup).map_err(db)?;
         let before = crate::clock::Clock::System.now();
         let server: i64 = self
             .client
@@ -412,13 +417,24 @@ impl PgStore {
         } else {
             sql.to_string()
         };
-        match self.client.simple_query(&text) {
+        let result = match self.client.simple_query(&text) {
             Err(e) if session_gone(&e) => {
                 self.reconnect()?;
-                self.client.simple_query(sql).map_err(db)
+                let text = format!("{}{sql}", self.setup);
+                self.client.simple_query(&text)
             }
-            result => result.map_err(db),
-        }
+            result => result,
+        };
+        result.map_err(|e| self.abandon(e))
+    }
+
+    /// After a statement of ours failed (a lock timeout, a cancel, a
+    /// serialization failure): a transaction it began or meant to end is
+    /// rolled back, so the session is fit for the next, and the error is
+    /// the caller's.
+    fn abandon(&mut self, e: postgres::Error) -> Error {
+        let _ = self.client.batch_execute("ROLLBACK");
+        db(e)
     }
 
     /// Connects again, for [`flight`](Self::flight). A server that is
@@ -445,13 +461,40 @@ impl PgStore {
     }
 }
 
-/// The session `e` came from has ended: closed, or ended by the server
-/// (idle timeout, shutdown, a terminated backend).
+/// The session `e` came from has ended: closed, reset on the way (an I/O
+/// error), or ended by the server (idle timeout, shutdown, a terminated
+/// backend).
 fn session_gone(e: &postgres::Error) -> bool {
+    let io = std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>());
     e.is_closed()
+        || io
         || e.code().is_some_and(|c| {
             *c == SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT || c.code().starts_with("57P")
         })
+}
+
+/// What a new session sets first: the idle timeout that bounds a read
+/// left open, unless the URL's `options` already choose one.
+fn session_setup(url: &str) -> String {
+    if url.contains("idle_in_transaction_session_timeout") {
+        String::new()
+    } else {
+        format!(
+            "SET idle_in_transaction_session_timeout = {}; ",
+            IDLE_READ.as_millis()
+        )
+    }
+}
+
+/// The first data row of a simple-protocol answer, its `n` columns as
+/// integers; `None` when there is no such row.
+fn first_row(messages: &[SimpleQueryMessage], n: usize) -> Option<Vec<i64>> {
+    messages.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(r) => (0..n)
+            .map(|i| r.get(i).and_then(|v| v.parse().ok()))
+            .collect(),
+        _ => None,
+    })
 }
 
 impl Store for PgStore {
@@ -488,20 +531,32 @@ impl Store for PgStore {
 
     fn wait_for_change(&mut self, timeout: std::time::Duration) -> Result<()> {
         use postgres::fallible_iterator::FallibleIterator as _;
-        // Outside a transaction, where notifications are delivered.
-        if !self.listening {
-            self.flight("LISTEN ladder")?;
-            self.listening = true;
-        } else if self.read_open {
+        // Outside a transaction, where notifications are delivered. Ending
+        // a read may reconnect, and a new session listens to nothing yet.
+        if self.read_open {
             self.flight("")?;
         }
-        let mut notes = self.client.notifications();
-        // The first notification ends the wait; the rest, drained, say
-        // nothing more (the caller reads the state again either way).
-        let first = notes.timeout_iter(timeout).next().map_err(db)?;
-        if first.is_some() {
-            while notes.iter().next().map_err(db)?.is_some() {}
+        if !self.listening {
+            let answer = self.flight("LISTEN ladder; SELECT pg_backend_pid()")?;
+            self.backend_pid = first_row(&answer, 1)
+                .and_then(|r| i32::try_from(r[0]).ok())
+                .unwrap_or(0);
+            self.listening = true;
         }
+        let deadline = std::time::Instant::now() + timeout;
+        let mut notes = self.client.notifications();
+        // Another session's notification ends the wait; our own writes
+        // notify too, and must not wake us. The rest, drained, say nothing
+        // more (the caller reads the state again either way).
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match notes.timeout_iter(left).next().map_err(db)? {
+                None => return Ok(()),
+                Some(n) if n.process_id() == self.backend_pid => continue,
+                Some(_) => break,
+            }
+        }
+        while notes.iter().next().map_err(db)?.is_some() {}
         Ok(())
     }
 
@@ -531,8 +586,11 @@ impl Store for PgStore {
                 SimpleQueryMessage::Row(r) => Some((r.get(0), r.get(1))),
                 _ => None,
             })
-            .and_then(|(seq, hash)| Some((seq?.parse().ok()?, hash?.to_string())))
-            .ok_or_else(|| corrupt("ledger head", "missing"))?;
+            .and_then(|(seq, hash)| Some((seq?.parse().ok()?, hash?.to_string())));
+        let Some(head) = head else {
+            let _ = self.client.batch_execute("ROLLBACK");
+            return Err(corrupt("ledger head", "missing"));
+        };
         let mut tx = PgTx {
             client: &mut self.client,
             head: Some(head),
@@ -542,7 +600,7 @@ impl Store for PgStore {
             Ok(()) => self
                 .client
                 .batch_execute("NOTIFY ladder; COMMIT")
-                .map_err(db),
+                .map_err(|e| self.abandon(e)),
             Err(e) => {
                 // Failing to roll back says nothing the first error does not:
                 // the server rolls back when the connection ends.
@@ -904,7 +962,7 @@ impl PgTx<'_> {
              SELECT p.*, {execution},
                (SELECT json_agg(json_build_object('actor', a.actor, 'at', a.at,
                   'comment', a.comment, 'hash', a.hash, 'signature', a.signature,
-                  'signed_policy', a.signed_policy) ORDER BY a.at, a.actor)::text
+                  'signed_policy', a.signed_policy) ORDER BY a.at, a.actor, a.hash)::text
                 FROM approvals a WHERE a.plan = p.id) AS approvals
              FROM p LEFT JOIN LATERAL (SELECT * FROM executions e WHERE e.plan = p.id
                ORDER BY e.attempt DESC LIMIT 1) x ON true
@@ -1506,6 +1564,78 @@ mod tests {
         })
         .unwrap();
         assert_eq!(kinds, ["probe"]);
+    }
+
+    #[test]
+    fn a_write_that_fails_at_its_first_statement_leaves_the_session_fit_for_the_next() {
+        let Some(server) = test_server::TestServer::shared() else {
+            return;
+        };
+        let url = server.fresh_database();
+        let mut store = PgStore::open(&url).unwrap();
+        store
+            .client
+            .batch_execute("SET lock_timeout = 100")
+            .unwrap();
+        // Another writer holds the head row: this one times out waiting.
+        let mut other = Client::connect(&url, NoTls).unwrap();
+        other
+            .batch_execute("BEGIN; SELECT * FROM ledger_head FOR UPDATE")
+            .unwrap();
+        let err = crate::store::write(&mut store, |_| Ok(())).unwrap_err();
+        assert!(err.to_string().contains("55P03"), "{err}");
+        other.batch_execute("ROLLBACK").unwrap();
+        // Not "current transaction is aborted": the next write and read work.
+        write_event(&mut store);
+        let n = crate::store::read(&mut store, |tx| {
+            Ok(tx.events(&EventFilter::default())?.len())
+        })
+        .unwrap();
+        assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn a_wait_is_woken_by_another_session_not_by_its_own_writes() {
+        let Some(server) = test_server::TestServer::shared() else {
+            return;
+        };
+        let url = server.fresh_database();
+        let mut store = PgStore::open(&url).unwrap();
+        store
+            .wait_for_change(std::time::Duration::from_millis(1))
+            .unwrap();
+        // Our own write notifies at commit; the wait must sit it out.
+        write_event(&mut store);
+        let start = std::time::Instant::now();
+        store
+            .wait_for_change(std::time::Duration::from_millis(400))
+            .unwrap();
+        assert!(
+            start.elapsed() >= std::time::Duration::from_millis(350),
+            "woken by its own write after {:?}",
+            start.elapsed()
+        );
+        // Another session's write wakes it.
+        let mut other = PgStore::open(&url).unwrap();
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            write_event(&mut other);
+        });
+        let start = std::time::Instant::now();
+        store
+            .wait_for_change(std::time::Duration::from_secs(20))
+            .unwrap();
+        assert!(start.elapsed() < std::time::Duration::from_secs(10));
+        writer.join().unwrap();
+    }
+
+    #[test]
+    fn a_url_that_sets_the_idle_timeout_keeps_its_own() {
+        assert_eq!(
+            session_setup("postgres://u@h/db?options=-c%20idle_in_transaction_session_timeout%3D0"),
+            ""
+        );
+        assert!(session_setup("postgres://u@h/db").contains("= 10000"));
     }
 
     fn write_event(store: &mut PgStore) {

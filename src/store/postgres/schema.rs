@@ -141,6 +141,13 @@ CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
 CREATE UNIQUE INDEX plans_one_holder_per_key ON plans (key)
     WHERE status NOT IN ('rejected', 'expired', 'denied');
 "#,
+    // 3: writers take turns on the head row, locked as their transaction
+    // begins, where a ladder before this one took an advisory lock instead.
+    // The two would not exclude each other, so this version makes the older
+    // ladder refuse the database rather than write beside the newer one.
+    r#"
+COMMENT ON TABLE ledger_head IS 'locked FOR UPDATE by every writer as its transaction begins';
+"#,
 ];
 
 /// The append-only triggers on `events`: name, and what

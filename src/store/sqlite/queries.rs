@@ -61,7 +61,7 @@ impl SqliteTx<'_> {
             .conn
             .prepare_cached(
                 "SELECT plan, actor, at, comment, hash, signature, signed_policy FROM approvals
-                 WHERE plan IN (SELECT value FROM json_each(?1)) ORDER BY at, actor",
+                 WHERE plan IN (SELECT value FROM json_each(?1)) ORDER BY at, actor, hash",
             )
             .map_err(db)?;
         let rows = stmt
