@@ -55,7 +55,11 @@ pub fn build_ledger(store: &mut dyn Store, events: usize) -> Duration {
                     // 2100-01-01: open for as long as the bench runs.
                     expires_at: (i % 20 == 0).then_some(4_102_444_800_000),
                     rejection: None,
+                    cancellation: None,
                     execution: None,
+                    meta: Default::default(),
+                    rollback_of: None,
+                    rollback_plan: None,
                     policy_sha256: "0".repeat(64),
                     decision: vec![],
                     retry_allowed: false,

@@ -32,12 +32,14 @@ Register-ArgumentCompleter -Native -CommandName 'ladder' -ScriptBlock {
             [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Describe a command, classify it by policy, and store it as a plan')
             [CompletionResult]::new('approve', 'approve', [CompletionResultType]::ParameterValue, 'Approve a pending plan''s current hash')
             [CompletionResult]::new('reject', 'reject', [CompletionResultType]::ParameterValue, 'Reject a plan; the reason is returned to the agent by `show` and `apply`')
+            [CompletionResult]::new('cancel', 'cancel', [CompletionResultType]::ParameterValue, 'Withdraw a plan that has not run: it ends cancelled')
             [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Run an approved plan''s command once and record its outcome')
             [CompletionResult]::new('replay', 'replay', [CompletionResultType]::ParameterValue, 'Write a plan''s recorded stdout and stderr and exit with its recorded code')
             [CompletionResult]::new('log', 'log', [CompletionResultType]::ParameterValue, 'Show the audit ledger, newest last; --verify checks the hash chain')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one plan: command, decision, approvals, window, outcome')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List plans (default: the pending ones)')
             [CompletionResult]::new('resolve', 'resolve', [CompletionResultType]::ParameterValue, 'Settle an interrupted plan: succeeded, failed, or retry (one more apply)')
+            [CompletionResult]::new('rollback', 'rollback', [CompletionResultType]::ParameterValue, 'Plan the rollback a plan recorded (--rollback CMD) as a new plan')
             [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'Show, validate or explain the policy that classifies commands')
             [CompletionResult]::new('state', 'state', [CompletionResultType]::ParameterValue, 'Move state between stores (a local file into the team''s PostgreSQL)')
             [CompletionResult]::new('mcp', 'mcp', [CompletionResultType]::ParameterValue, 'Serve plan, apply, replay, show, list and log as MCP tools on stdin/stdout')
@@ -56,6 +58,7 @@ Register-ArgumentCompleter -Native -CommandName 'ladder' -ScriptBlock {
             [CompletionResult]::new('--effect', '--effect', [CompletionResultType]::ParameterName, 'The change expected')
             [CompletionResult]::new('--rollback', '--rollback', [CompletionResultType]::ParameterName, 'How to undo it')
             [CompletionResult]::new('--confidence', '--confidence', [CompletionResultType]::ParameterName, 'The agent''s confidence, from 0 to 1')
+            [CompletionResult]::new('--meta', '--meta', [CompletionResultType]::ParameterName, 'Metadata for the audit trail, outside the hash: model, run, trace... (repeatable; TRACEPARENT is recorded too)')
             [CompletionResult]::new('--cwd', '--cwd', [CompletionResultType]::ParameterName, 'Working directory of the command [default: the current directory]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'State file [default: state.db in the user data directory]')
             [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]')
@@ -99,6 +102,19 @@ Register-ArgumentCompleter -Native -CommandName 'ladder' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'ladder;cancel' {
+            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'Cancel the live plan of this key instead of naming the plan')
+            [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why it is withdrawn (kept with the plan and in the ledger)')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'State file [default: state.db in the user data directory]')
+            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]')
+            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting [default: $LADDER_ACTOR, else the OS user]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object on stdout (log: JSON Lines), errors included')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'ladder;apply' {
             [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'The plan''s idempotency key')
             [CompletionResult]::new('--hash', '--hash', [CompletionResultType]::ParameterName, 'The plan''s hash: what was reviewed is what runs')
@@ -130,6 +146,7 @@ Register-ArgumentCompleter -Native -CommandName 'ladder' -ScriptBlock {
             [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'Only this key''s events')
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'Show the last N events (0: all)')
             [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only events since this: a duration back (2h) or an RFC 3339 time')
+            [CompletionResult]::new('--meta', '--meta', [CompletionResultType]::ParameterName, 'Only events of plans whose metadata has KEY=VALUE (repeatable: all must match)')
             [CompletionResult]::new('--expect', '--expect', [CompletionResultType]::ParameterName, 'With --verify: event SEQ must still have HASH (repeatable)')
             [CompletionResult]::new('--checkpoint', '--checkpoint', [CompletionResultType]::ParameterName, 'With --verify, FILE: check a signed checkpoint and that its head is still in the chain. Without --verify (and with --sign): verify the ledger and print its head as a signed checkpoint')
             [CompletionResult]::new('--sign', '--sign', [CompletionResultType]::ParameterName, 'With --checkpoint: the SSH key that signs it (a private key file, a .pub whose key is in ssh-agent, or `agent`)')
@@ -175,6 +192,21 @@ Register-ArgumentCompleter -Native -CommandName 'ladder' -ScriptBlock {
             [CompletionResult]::new('--outcome', '--outcome', [CompletionResultType]::ParameterName, 'What happened')
             [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'How you know')
             [CompletionResult]::new('--sign', '--sign', [CompletionResultType]::ParameterName, 'Sign the decision with this SSH key: a private key file, a .pub file whose key is in ssh-agent, or `agent` (the agent''s key that allowed_signers lists)')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'State file [default: state.db in the user data directory]')
+            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]')
+            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting [default: $LADDER_ACTOR, else the OS user]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object on stdout (log: JSON Lines), errors included')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'ladder;rollback' {
+            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'Key of the rollback plan [default: rollback:<plan id>]')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Command to run first to preview the undo (split like a POSIX shell, run without one)')
+            [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why it is rolled back [default: roll back plan <id>]')
+            [CompletionResult]::new('--meta', '--meta', [CompletionResultType]::ParameterName, 'Metadata for the audit trail, outside the hash (repeatable; TRACEPARENT is recorded too)')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'State file [default: state.db in the user data directory]')
             [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is acting [default: $LADDER_ACTOR, else the OS user]')
@@ -328,12 +360,14 @@ Register-ArgumentCompleter -Native -CommandName 'ladder' -ScriptBlock {
             [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Describe a command, classify it by policy, and store it as a plan')
             [CompletionResult]::new('approve', 'approve', [CompletionResultType]::ParameterValue, 'Approve a pending plan''s current hash')
             [CompletionResult]::new('reject', 'reject', [CompletionResultType]::ParameterValue, 'Reject a plan; the reason is returned to the agent by `show` and `apply`')
+            [CompletionResult]::new('cancel', 'cancel', [CompletionResultType]::ParameterValue, 'Withdraw a plan that has not run: it ends cancelled')
             [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Run an approved plan''s command once and record its outcome')
             [CompletionResult]::new('replay', 'replay', [CompletionResultType]::ParameterValue, 'Write a plan''s recorded stdout and stderr and exit with its recorded code')
             [CompletionResult]::new('log', 'log', [CompletionResultType]::ParameterValue, 'Show the audit ledger, newest last; --verify checks the hash chain')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one plan: command, decision, approvals, window, outcome')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List plans (default: the pending ones)')
             [CompletionResult]::new('resolve', 'resolve', [CompletionResultType]::ParameterValue, 'Settle an interrupted plan: succeeded, failed, or retry (one more apply)')
+            [CompletionResult]::new('rollback', 'rollback', [CompletionResultType]::ParameterValue, 'Plan the rollback a plan recorded (--rollback CMD) as a new plan')
             [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'Show, validate or explain the policy that classifies commands')
             [CompletionResult]::new('state', 'state', [CompletionResultType]::ParameterValue, 'Move state between stores (a local file into the team''s PostgreSQL)')
             [CompletionResult]::new('mcp', 'mcp', [CompletionResultType]::ParameterValue, 'Serve plan, apply, replay, show, list and log as MCP tools on stdin/stdout')
@@ -349,6 +383,9 @@ Register-ArgumentCompleter -Native -CommandName 'ladder' -ScriptBlock {
             break
         }
         'ladder;help;reject' {
+            break
+        }
+        'ladder;help;cancel' {
             break
         }
         'ladder;help;apply' {
@@ -367,6 +404,9 @@ Register-ArgumentCompleter -Native -CommandName 'ladder' -ScriptBlock {
             break
         }
         'ladder;help;resolve' {
+            break
+        }
+        'ladder;help;rollback' {
             break
         }
         'ladder;help;policy' {

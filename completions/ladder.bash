@@ -22,6 +22,9 @@ _ladder() {
             ladder,approve)
                 cmd="ladder__subcmd__approve"
                 ;;
+            ladder,cancel)
+                cmd="ladder__subcmd__cancel"
+                ;;
             ladder,completions)
                 cmd="ladder__subcmd__completions"
                 ;;
@@ -55,6 +58,9 @@ _ladder() {
             ladder,resolve)
                 cmd="ladder__subcmd__resolve"
                 ;;
+            ladder,rollback)
+                cmd="ladder__subcmd__rollback"
+                ;;
             ladder,show)
                 cmd="ladder__subcmd__show"
                 ;;
@@ -66,6 +72,9 @@ _ladder() {
                 ;;
             ladder__subcmd__help,approve)
                 cmd="ladder__subcmd__help__subcmd__approve"
+                ;;
+            ladder__subcmd__help,cancel)
+                cmd="ladder__subcmd__help__subcmd__cancel"
                 ;;
             ladder__subcmd__help,completions)
                 cmd="ladder__subcmd__help__subcmd__completions"
@@ -99,6 +108,9 @@ _ladder() {
                 ;;
             ladder__subcmd__help,resolve)
                 cmd="ladder__subcmd__help__subcmd__resolve"
+                ;;
+            ladder__subcmd__help,rollback)
+                cmd="ladder__subcmd__help__subcmd__rollback"
                 ;;
             ladder__subcmd__help,show)
                 cmd="ladder__subcmd__help__subcmd__show"
@@ -161,7 +173,7 @@ _ladder() {
 
     case "${cmd}" in
         ladder)
-            opts="-h -V --state --policy --actor --json --help --version plan approve reject apply replay log show list resolve policy state mcp completions man help"
+            opts="-h -V --state --policy --actor --json --help --version plan approve reject cancel apply replay log show list resolve rollback policy state mcp completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -270,6 +282,40 @@ _ladder() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ladder__subcmd__cancel)
+            opts="-h -V --key --reason --state --policy --actor --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --actor)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ladder__subcmd__completions)
             opts="-h -V --state --policy --actor --json --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -297,7 +343,7 @@ _ladder() {
             return 0
             ;;
         ladder__subcmd__help)
-            opts="plan approve reject apply replay log show list resolve policy state mcp completions man help"
+            opts="plan approve reject cancel apply replay log show list resolve rollback policy state mcp completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -325,6 +371,20 @@ _ladder() {
             return 0
             ;;
         ladder__subcmd__help__subcmd__approve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ladder__subcmd__help__subcmd__cancel)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -534,6 +594,20 @@ _ladder() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ladder__subcmd__help__subcmd__rollback)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ladder__subcmd__help__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -611,7 +685,7 @@ _ladder() {
             return 0
             ;;
         ladder__subcmd__log)
-            opts="-h -V --key --limit --since --verify --expect --checkpoint --sign --state --policy --actor --json --help --version"
+            opts="-h -V --key --limit --since --meta --verify --expect --checkpoint --sign --state --policy --actor --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -626,6 +700,10 @@ _ladder() {
                     return 0
                     ;;
                 --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --meta)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -717,7 +795,7 @@ _ladder() {
             return 0
             ;;
         ladder__subcmd__plan)
-            opts="-h -V --key --dry-run --dry-run-ok --env --reason --target --effect --rollback --confidence --cwd --state --policy --actor --json --help --version"
+            opts="-h -V --key --dry-run --dry-run-ok --env --reason --target --effect --rollback --confidence --meta --cwd --state --policy --actor --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -756,6 +834,10 @@ _ladder() {
                     return 0
                     ;;
                 --confidence)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --meta)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1056,6 +1138,48 @@ _ladder() {
                     return 0
                     ;;
                 --sign)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --actor)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ladder__subcmd__rollback)
+            opts="-h -V --key --dry-run --reason --meta --state --policy --actor --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dry-run)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --meta)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -29,12 +29,14 @@ set edit:completion:arg-completer[ladder] = {|@words|
             cand plan 'Describe a command, classify it by policy, and store it as a plan'
             cand approve 'Approve a pending plan''s current hash'
             cand reject 'Reject a plan; the reason is returned to the agent by `show` and `apply`'
+            cand cancel 'Withdraw a plan that has not run: it ends cancelled'
             cand apply 'Run an approved plan''s command once and record its outcome'
             cand replay 'Write a plan''s recorded stdout and stderr and exit with its recorded code'
             cand log 'Show the audit ledger, newest last; --verify checks the hash chain'
             cand show 'Show one plan: command, decision, approvals, window, outcome'
             cand list 'List plans (default: the pending ones)'
             cand resolve 'Settle an interrupted plan: succeeded, failed, or retry (one more apply)'
+            cand rollback 'Plan the rollback a plan recorded (--rollback CMD) as a new plan'
             cand policy 'Show, validate or explain the policy that classifies commands'
             cand state 'Move state between stores (a local file into the team''s PostgreSQL)'
             cand mcp 'Serve plan, apply, replay, show, list and log as MCP tools on stdin/stdout'
@@ -52,6 +54,7 @@ set edit:completion:arg-completer[ladder] = {|@words|
             cand --effect 'The change expected'
             cand --rollback 'How to undo it'
             cand --confidence 'The agent''s confidence, from 0 to 1'
+            cand --meta 'Metadata for the audit trail, outside the hash: model, run, trace... (repeatable; TRACEPARENT is recorded too)'
             cand --cwd 'Working directory of the command [default: the current directory]'
             cand --state 'State file [default: state.db in the user data directory]'
             cand --policy 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]'
@@ -92,6 +95,18 @@ set edit:completion:arg-completer[ladder] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'ladder;cancel'= {
+            cand --key 'Cancel the live plan of this key instead of naming the plan'
+            cand --reason 'Why it is withdrawn (kept with the plan and in the ledger)'
+            cand --state 'State file [default: state.db in the user data directory]'
+            cand --policy 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]'
+            cand --actor 'Who is acting [default: $LADDER_ACTOR, else the OS user]'
+            cand --json 'Print one JSON object on stdout (log: JSON Lines), errors included'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'ladder;apply'= {
             cand --key 'The plan''s idempotency key'
             cand --hash 'The plan''s hash: what was reviewed is what runs'
@@ -121,6 +136,7 @@ set edit:completion:arg-completer[ladder] = {|@words|
             cand --key 'Only this key''s events'
             cand --limit 'Show the last N events (0: all)'
             cand --since 'Only events since this: a duration back (2h) or an RFC 3339 time'
+            cand --meta 'Only events of plans whose metadata has KEY=VALUE (repeatable: all must match)'
             cand --expect 'With --verify: event SEQ must still have HASH (repeatable)'
             cand --checkpoint 'With --verify, FILE: check a signed checkpoint and that its head is still in the chain. Without --verify (and with --sign): verify the ledger and print its head as a signed checkpoint'
             cand --sign 'With --checkpoint: the SSH key that signs it (a private key file, a .pub whose key is in ssh-agent, or `agent`)'
@@ -163,6 +179,20 @@ set edit:completion:arg-completer[ladder] = {|@words|
             cand --outcome 'What happened'
             cand --reason 'How you know'
             cand --sign 'Sign the decision with this SSH key: a private key file, a .pub file whose key is in ssh-agent, or `agent` (the agent''s key that allowed_signers lists)'
+            cand --state 'State file [default: state.db in the user data directory]'
+            cand --policy 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]'
+            cand --actor 'Who is acting [default: $LADDER_ACTOR, else the OS user]'
+            cand --json 'Print one JSON object on stdout (log: JSON Lines), errors included'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'ladder;rollback'= {
+            cand --key 'Key of the rollback plan [default: rollback:<plan id>]'
+            cand --dry-run 'Command to run first to preview the undo (split like a POSIX shell, run without one)'
+            cand --reason 'Why it is rolled back [default: roll back plan <id>]'
+            cand --meta 'Metadata for the audit trail, outside the hash (repeatable; TRACEPARENT is recorded too)'
             cand --state 'State file [default: state.db in the user data directory]'
             cand --policy 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]'
             cand --actor 'Who is acting [default: $LADDER_ACTOR, else the OS user]'
@@ -298,12 +328,14 @@ set edit:completion:arg-completer[ladder] = {|@words|
             cand plan 'Describe a command, classify it by policy, and store it as a plan'
             cand approve 'Approve a pending plan''s current hash'
             cand reject 'Reject a plan; the reason is returned to the agent by `show` and `apply`'
+            cand cancel 'Withdraw a plan that has not run: it ends cancelled'
             cand apply 'Run an approved plan''s command once and record its outcome'
             cand replay 'Write a plan''s recorded stdout and stderr and exit with its recorded code'
             cand log 'Show the audit ledger, newest last; --verify checks the hash chain'
             cand show 'Show one plan: command, decision, approvals, window, outcome'
             cand list 'List plans (default: the pending ones)'
             cand resolve 'Settle an interrupted plan: succeeded, failed, or retry (one more apply)'
+            cand rollback 'Plan the rollback a plan recorded (--rollback CMD) as a new plan'
             cand policy 'Show, validate or explain the policy that classifies commands'
             cand state 'Move state between stores (a local file into the team''s PostgreSQL)'
             cand mcp 'Serve plan, apply, replay, show, list and log as MCP tools on stdin/stdout'
@@ -317,6 +349,8 @@ set edit:completion:arg-completer[ladder] = {|@words|
         }
         &'ladder;help;reject'= {
         }
+        &'ladder;help;cancel'= {
+        }
         &'ladder;help;apply'= {
         }
         &'ladder;help;replay'= {
@@ -328,6 +362,8 @@ set edit:completion:arg-completer[ladder] = {|@words|
         &'ladder;help;list'= {
         }
         &'ladder;help;resolve'= {
+        }
+        &'ladder;help;rollback'= {
         }
         &'ladder;help;policy'= {
             cand show 'Print the effective policy as TOML (the embedded default too)'

@@ -33,12 +33,14 @@ complete -c ladder -n "__fish_ladder_needs_command" -s V -l version -d 'Print ve
 complete -c ladder -n "__fish_ladder_needs_command" -f -a "plan" -d 'Describe a command, classify it by policy, and store it as a plan'
 complete -c ladder -n "__fish_ladder_needs_command" -f -a "approve" -d 'Approve a pending plan\'s current hash'
 complete -c ladder -n "__fish_ladder_needs_command" -f -a "reject" -d 'Reject a plan; the reason is returned to the agent by `show` and `apply`'
+complete -c ladder -n "__fish_ladder_needs_command" -f -a "cancel" -d 'Withdraw a plan that has not run: it ends cancelled'
 complete -c ladder -n "__fish_ladder_needs_command" -f -a "apply" -d 'Run an approved plan\'s command once and record its outcome'
 complete -c ladder -n "__fish_ladder_needs_command" -f -a "replay" -d 'Write a plan\'s recorded stdout and stderr and exit with its recorded code'
 complete -c ladder -n "__fish_ladder_needs_command" -f -a "log" -d 'Show the audit ledger, newest last; --verify checks the hash chain'
 complete -c ladder -n "__fish_ladder_needs_command" -f -a "show" -d 'Show one plan: command, decision, approvals, window, outcome'
 complete -c ladder -n "__fish_ladder_needs_command" -f -a "list" -d 'List plans (default: the pending ones)'
 complete -c ladder -n "__fish_ladder_needs_command" -f -a "resolve" -d 'Settle an interrupted plan: succeeded, failed, or retry (one more apply)'
+complete -c ladder -n "__fish_ladder_needs_command" -f -a "rollback" -d 'Plan the rollback a plan recorded (--rollback CMD) as a new plan'
 complete -c ladder -n "__fish_ladder_needs_command" -f -a "policy" -d 'Show, validate or explain the policy that classifies commands'
 complete -c ladder -n "__fish_ladder_needs_command" -f -a "state" -d 'Move state between stores (a local file into the team\'s PostgreSQL)'
 complete -c ladder -n "__fish_ladder_needs_command" -f -a "mcp" -d 'Serve plan, apply, replay, show, list and log as MCP tools on stdin/stdout'
@@ -54,6 +56,7 @@ complete -c ladder -n "__fish_ladder_using_subcommand plan" -l target -d 'What i
 complete -c ladder -n "__fish_ladder_using_subcommand plan" -l effect -d 'The change expected' -r
 complete -c ladder -n "__fish_ladder_using_subcommand plan" -l rollback -d 'How to undo it' -r
 complete -c ladder -n "__fish_ladder_using_subcommand plan" -l confidence -d 'The agent\'s confidence, from 0 to 1' -r
+complete -c ladder -n "__fish_ladder_using_subcommand plan" -l meta -d 'Metadata for the audit trail, outside the hash: model, run, trace... (repeatable; TRACEPARENT is recorded too)' -r
 complete -c ladder -n "__fish_ladder_using_subcommand plan" -l cwd -d 'Working directory of the command [default: the current directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand plan" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand plan" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
@@ -82,6 +85,14 @@ complete -c ladder -n "__fish_ladder_using_subcommand reject" -l actor -d 'Who i
 complete -c ladder -n "__fish_ladder_using_subcommand reject" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand reject" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand reject" -s V -l version -d 'Print version'
+complete -c ladder -n "__fish_ladder_using_subcommand cancel" -l key -d 'Cancel the live plan of this key instead of naming the plan' -r
+complete -c ladder -n "__fish_ladder_using_subcommand cancel" -l reason -d 'Why it is withdrawn (kept with the plan and in the ledger)' -r
+complete -c ladder -n "__fish_ladder_using_subcommand cancel" -l state -d 'State file [default: state.db in the user data directory]' -r -F
+complete -c ladder -n "__fish_ladder_using_subcommand cancel" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
+complete -c ladder -n "__fish_ladder_using_subcommand cancel" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
+complete -c ladder -n "__fish_ladder_using_subcommand cancel" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
+complete -c ladder -n "__fish_ladder_using_subcommand cancel" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c ladder -n "__fish_ladder_using_subcommand cancel" -s V -l version -d 'Print version'
 complete -c ladder -n "__fish_ladder_using_subcommand apply" -l key -d 'The plan\'s idempotency key' -r
 complete -c ladder -n "__fish_ladder_using_subcommand apply" -l hash -d 'The plan\'s hash: what was reviewed is what runs' -r
 complete -c ladder -n "__fish_ladder_using_subcommand apply" -l wait -d 'Wait up to this long for approvals (e.g. 10m) instead of refusing' -r
@@ -102,6 +113,7 @@ complete -c ladder -n "__fish_ladder_using_subcommand replay" -s V -l version -d
 complete -c ladder -n "__fish_ladder_using_subcommand log" -l key -d 'Only this key\'s events' -r
 complete -c ladder -n "__fish_ladder_using_subcommand log" -l limit -d 'Show the last N events (0: all)' -r
 complete -c ladder -n "__fish_ladder_using_subcommand log" -l since -d 'Only events since this: a duration back (2h) or an RFC 3339 time' -r
+complete -c ladder -n "__fish_ladder_using_subcommand log" -l meta -d 'Only events of plans whose metadata has KEY=VALUE (repeatable: all must match)' -r
 complete -c ladder -n "__fish_ladder_using_subcommand log" -l expect -d 'With --verify: event SEQ must still have HASH (repeatable)' -r
 complete -c ladder -n "__fish_ladder_using_subcommand log" -l checkpoint -d 'With --verify, FILE: check a signed checkpoint and that its head is still in the chain. Without --verify (and with --sign): verify the ledger and print its head as a signed checkpoint' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand log" -l sign -d 'With --checkpoint: the SSH key that signs it (a private key file, a .pub whose key is in ssh-agent, or `agent`)' -r
@@ -140,6 +152,16 @@ complete -c ladder -n "__fish_ladder_using_subcommand resolve" -l actor -d 'Who 
 complete -c ladder -n "__fish_ladder_using_subcommand resolve" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand resolve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand resolve" -s V -l version -d 'Print version'
+complete -c ladder -n "__fish_ladder_using_subcommand rollback" -l key -d 'Key of the rollback plan [default: rollback:<plan id>]' -r
+complete -c ladder -n "__fish_ladder_using_subcommand rollback" -l dry-run -d 'Command to run first to preview the undo (split like a POSIX shell, run without one)' -r
+complete -c ladder -n "__fish_ladder_using_subcommand rollback" -l reason -d 'Why it is rolled back [default: roll back plan <id>]' -r
+complete -c ladder -n "__fish_ladder_using_subcommand rollback" -l meta -d 'Metadata for the audit trail, outside the hash (repeatable; TRACEPARENT is recorded too)' -r
+complete -c ladder -n "__fish_ladder_using_subcommand rollback" -l state -d 'State file [default: state.db in the user data directory]' -r -F
+complete -c ladder -n "__fish_ladder_using_subcommand rollback" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
+complete -c ladder -n "__fish_ladder_using_subcommand rollback" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
+complete -c ladder -n "__fish_ladder_using_subcommand rollback" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
+complete -c ladder -n "__fish_ladder_using_subcommand rollback" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c ladder -n "__fish_ladder_using_subcommand rollback" -s V -l version -d 'Print version'
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and not __fish_seen_subcommand_from show check explain help" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and not __fish_seen_subcommand_from show check explain help" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and not __fish_seen_subcommand_from show check explain help" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
@@ -210,21 +232,23 @@ complete -c ladder -n "__fish_ladder_using_subcommand man" -l actor -d 'Who is a
 complete -c ladder -n "__fish_ladder_using_subcommand man" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand man" -s V -l version -d 'Print version'
-complete -c ladder -n "__fish_ladder_using_subcommand help; and not __fish_seen_subcommand_from plan approve reject apply replay log show list resolve policy state mcp completions man help" -f -a "plan" -d 'Describe a command, classify it by policy, and store it as a plan'
-complete -c ladder -n "__fish_ladder_using_subcommand help; and not __fish_seen_subcommand_from plan approve reject apply replay log show list resolve policy state mcp completions man help" -f -a "approve" -d 'Approve a pending plan\'s current hash'
-complete -c ladder -n "__fish_ladder_using_subcommand help; and not __fish_seen_subcommand_from plan approve reject apply replay log show list resolve policy state mcp completions man help" -f -a "reject" -d 'Reject a plan; the reason is returned to the agent by `show` and `apply`'
-complete -c ladder -n "__fish_ladder_using_subcommand help; and not __fish_seen_subcommand_from plan approve reject apply replay log show list resolve policy state mcp completions man help" -f -a "apply" -d 'Run an approved plan\'s command once and record its outcome'
-complete -c ladder -n "__fish_ladder_using_subcommand help; and not __fish_seen_subcommand_from plan approve reject apply replay log show list resolve policy state mcp completions man help" -f -a "replay" -d 'Write a plan\'s recorded stdout and stderr and exit with its recorded code'
-complete -c ladder -n "__fish_ladder_using_subcommand help; and not __fish_seen_subcommand_from plan approve reject apply replay log show list resolve policy state mcp completions man help" -f -a "log" -d 'Show the audit ledger, newest last; --verify checks the hash chain'
-complete -c ladder -n "__fish_ladder_using_subcommand help; and not __fish_seen_subcommand_from plan approve reject apply replay log show list resolve policy state mcp completions man help" -f -a "show" -d 'Show one plan: command, decision, approvals, window, outcome'
-complete -c ladder -n "__fish_ladder_using_subcommand help; and not __fish_seen_subcommand_from plan approve reject apply replay log show list resolve policy state mcp completions man help" -f -a "list" -d 'List plans (default: the pending ones)'
-complete -c ladder -n "__fish_ladder_using_subcommand help; and not __fish_seen_subcommand_from plan approve reject apply replay log show list resolve policy state mcp completions man help" -f -a "resolve" -d 'Settle an interrupted plan: succeeded, failed, or retry (one more apply)'
-complete -c ladder -n "__fish_ladder_using_subcommand help; and not __fish_seen_subcommand_from plan approve reject apply replay log show list resolve policy state mcp completions man help" -f -a "policy" -d 'Show, validate or explain the policy that classifies commands'
-complete -c ladder -n "__fish_ladder_using_subcommand help; and not __fish_seen_subcommand_from plan approve reject apply replay log show list resolve policy state mcp completions man help" -f -a "state" -d 'Move state between stores (a local file into the team\'s PostgreSQL)'
-complete -c ladder -n "__fish_ladder_using_subcommand help; and not __fish_seen_subcommand_from plan approve reject apply replay log show list resolve policy state mcp completions man help" -f -a "mcp" -d 'Serve plan, apply, replay, show, list and log as MCP tools on stdin/stdout'
-complete -c ladder -n "__fish_ladder_using_subcommand help; and not __fish_seen_subcommand_from plan approve reject apply replay log show list resolve policy state mcp completions man help" -f -a "completions" -d 'Print a shell completion script'
-complete -c ladder -n "__fish_ladder_using_subcommand help; and not __fish_seen_subcommand_from plan approve reject apply replay log show list resolve policy state mcp completions man help" -f -a "man" -d 'Print the man page, or write one page per command into a directory'
-complete -c ladder -n "__fish_ladder_using_subcommand help; and not __fish_seen_subcommand_from plan approve reject apply replay log show list resolve policy state mcp completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ladder -n "__fish_ladder_using_subcommand help; and not __fish_seen_subcommand_from plan approve reject cancel apply replay log show list resolve rollback policy state mcp completions man help" -f -a "plan" -d 'Describe a command, classify it by policy, and store it as a plan'
+complete -c ladder -n "__fish_ladder_using_subcommand help; and not __fish_seen_subcommand_from plan approve reject cancel apply replay log show list resolve rollback policy state mcp completions man help" -f -a "approve" -d 'Approve a pending plan\'s current hash'
+complete -c ladder -n "__fish_ladder_using_subcommand help; and not __fish_seen_subcommand_from plan approve reject cancel apply replay log show list resolve rollback policy state mcp completions man help" -f -a "reject" -d 'Reject a plan; the reason is returned to the agent by `show` and `apply`'
+complete -c ladder -n "__fish_ladder_using_subcommand help; and not __fish_seen_subcommand_from plan approve reject cancel apply replay log show list resolve rollback policy state mcp completions man help" -f -a "cancel" -d 'Withdraw a plan that has not run: it ends cancelled'
+complete -c ladder -n "__fish_ladder_using_subcommand help; and not __fish_seen_subcommand_from plan approve reject cancel apply replay log show list resolve rollback policy state mcp completions man help" -f -a "apply" -d 'Run an approved plan\'s command once and record its outcome'
+complete -c ladder -n "__fish_ladder_using_subcommand help; and not __fish_seen_subcommand_from plan approve reject cancel apply replay log show list resolve rollback policy state mcp completions man help" -f -a "replay" -d 'Write a plan\'s recorded stdout and stderr and exit with its recorded code'
+complete -c ladder -n "__fish_ladder_using_subcommand help; and not __fish_seen_subcommand_from plan approve reject cancel apply replay log show list resolve rollback policy state mcp completions man help" -f -a "log" -d 'Show the audit ledger, newest last; --verify checks the hash chain'
+complete -c ladder -n "__fish_ladder_using_subcommand help; and not __fish_seen_subcommand_from plan approve reject cancel apply replay log show list resolve rollback policy state mcp completions man help" -f -a "show" -d 'Show one plan: command, decision, approvals, window, outcome'
+complete -c ladder -n "__fish_ladder_using_subcommand help; and not __fish_seen_subcommand_from plan approve reject cancel apply replay log show list resolve rollback policy state mcp completions man help" -f -a "list" -d 'List plans (default: the pending ones)'
+complete -c ladder -n "__fish_ladder_using_subcommand help; and not __fish_seen_subcommand_from plan approve reject cancel apply replay log show list resolve rollback policy state mcp completions man help" -f -a "resolve" -d 'Settle an interrupted plan: succeeded, failed, or retry (one more apply)'
+complete -c ladder -n "__fish_ladder_using_subcommand help; and not __fish_seen_subcommand_from plan approve reject cancel apply replay log show list resolve rollback policy state mcp completions man help" -f -a "rollback" -d 'Plan the rollback a plan recorded (--rollback CMD) as a new plan'
+complete -c ladder -n "__fish_ladder_using_subcommand help; and not __fish_seen_subcommand_from plan approve reject cancel apply replay log show list resolve rollback policy state mcp completions man help" -f -a "policy" -d 'Show, validate or explain the policy that classifies commands'
+complete -c ladder -n "__fish_ladder_using_subcommand help; and not __fish_seen_subcommand_from plan approve reject cancel apply replay log show list resolve rollback policy state mcp completions man help" -f -a "state" -d 'Move state between stores (a local file into the team\'s PostgreSQL)'
+complete -c ladder -n "__fish_ladder_using_subcommand help; and not __fish_seen_subcommand_from plan approve reject cancel apply replay log show list resolve rollback policy state mcp completions man help" -f -a "mcp" -d 'Serve plan, apply, replay, show, list and log as MCP tools on stdin/stdout'
+complete -c ladder -n "__fish_ladder_using_subcommand help; and not __fish_seen_subcommand_from plan approve reject cancel apply replay log show list resolve rollback policy state mcp completions man help" -f -a "completions" -d 'Print a shell completion script'
+complete -c ladder -n "__fish_ladder_using_subcommand help; and not __fish_seen_subcommand_from plan approve reject cancel apply replay log show list resolve rollback policy state mcp completions man help" -f -a "man" -d 'Print the man page, or write one page per command into a directory'
+complete -c ladder -n "__fish_ladder_using_subcommand help; and not __fish_seen_subcommand_from plan approve reject cancel apply replay log show list resolve rollback policy state mcp completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ladder -n "__fish_ladder_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "show" -d 'Print the effective policy as TOML (the embedded default too)'
 complete -c ladder -n "__fish_ladder_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "check" -d 'Validate a policy file without touching state [default: the effective policy]'
 complete -c ladder -n "__fish_ladder_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "explain" -d 'Say which rule and tier a command gets, and why'

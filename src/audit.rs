@@ -80,7 +80,8 @@ struct Trail {
     approved: bool,
     /// A plan row was checked against this trail.
     row_seen: bool,
-    /// The status a `rejected` or `expired` event ended it in, for good.
+    /// The status a `rejected`, `expired` or `cancelled` event ended it in,
+    /// for good.
     ended: Option<Ended>,
     /// Planned on a tier that counts only signed approvals and retries.
     signed: bool,
@@ -90,6 +91,7 @@ struct Trail {
 enum Ended {
     Rejected,
     Expired,
+    Cancelled,
 }
 
 impl Ended {
@@ -97,6 +99,7 @@ impl Ended {
         match self {
             Ended::Rejected => "rejected",
             Ended::Expired => "expired",
+            Ended::Cancelled => "cancelled",
         }
     }
 }
@@ -207,7 +210,14 @@ impl Audit {
         let Some(plan) = &e.plan else { return Ok(()) };
         if !matches!(
             e.kind.as_str(),
-            "planned" | "approved" | "started" | "resolved" | "escalated" | "rejected" | "expired"
+            "planned"
+                | "approved"
+                | "started"
+                | "resolved"
+                | "escalated"
+                | "rejected"
+                | "expired"
+                | "cancelled"
         ) {
             return Ok(());
         }
@@ -309,6 +319,7 @@ impl Audit {
             }
             "rejected" => trail.ended = Some(Ended::Rejected),
             "expired" => trail.ended = Some(Ended::Expired),
+            "cancelled" => trail.ended = Some(Ended::Cancelled),
             "escalated" => {
                 // A stricter verdict: the row takes its tier and approvals,
                 // and an approval given before counts only if the plan
@@ -824,7 +835,7 @@ mod tests {
             "{e}"
         );
 
-        for ending in ["rejected", "expired"] {
+        for ending in ["rejected", "expired", "cancelled"] {
             let life = [
                 planned("pending"),
                 approved(2, H, true),

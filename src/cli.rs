@@ -77,12 +77,14 @@ pub enum Command {
     Plan(commands::plan::Args),
     Approve(commands::approve::Args),
     Reject(commands::reject::Args),
+    Cancel(commands::cancel::Args),
     Apply(commands::apply::Args),
     Replay(commands::replay::Args),
     Log(commands::log::Args),
     Show(commands::show::Args),
     List(commands::list::Args),
     Resolve(commands::resolve::Args),
+    Rollback(commands::rollback::Args),
     #[command(subcommand)]
     Policy(commands::policy::Command),
     #[command(subcommand)]

@@ -27,6 +27,7 @@ pub enum Kind {
     DryRunFailed,
     Tampered,
     NotAllowed,
+    Cancelled,
 }
 
 impl Kind {
@@ -48,6 +49,7 @@ impl Kind {
             Kind::DryRunFailed => 20,
             Kind::Tampered => 21,
             Kind::NotAllowed => 22,
+            Kind::Cancelled => 23,
         }
     }
 
@@ -70,6 +72,7 @@ impl Kind {
             Kind::DryRunFailed => "dry_run_failed",
             Kind::Tampered => "tampered",
             Kind::NotAllowed => "not_allowed",
+            Kind::Cancelled => "cancelled",
         }
     }
 }
@@ -195,6 +198,7 @@ mod tests {
             (Kind::DryRunFailed, 20, "dry_run_failed"),
             (Kind::Tampered, 21, "tampered"),
             (Kind::NotAllowed, 22, "not_allowed"),
+            (Kind::Cancelled, 23, "cancelled"),
         ];
         for (kind, code, name) in table {
             assert_eq!(kind.exit_code(), code);

@@ -45,6 +45,20 @@ fn refusal_for_ended(plan: &Plan) -> Option<Error> {
             Error::new(Kind::Denied, format!("plan {id} is denied by policy"))
                 .with_hint("see `ladder show` for the rule that denied it"),
         ),
+        Status::Cancelled => {
+            let why = plan
+                .cancellation
+                .as_ref()
+                .map(|c| {
+                    let reason = c.reason.as_deref().map(|r| format!(": {r}"));
+                    format!(" by {}{}", c.actor, reason.unwrap_or_default())
+                })
+                .unwrap_or_default();
+            Some(
+                Error::new(Kind::Cancelled, format!("plan {id} was cancelled{why}"))
+                    .with_hint("plan it again (same key) if it is still wanted"),
+            )
+        }
         _ => None,
     }
 }
@@ -306,6 +320,81 @@ pub fn reject(plan: &Plan, hash: Option<&str>, now: Millis) -> Result<()> {
     check_hash(plan, hash)
 }
 
+/// Cancel's checks: only a plan nobody has decided to end and that has not
+/// started can be withdrawn. An ended plan answers with its state's code
+/// (a second cancel: `cancelled`), a running one `in_flight`, an
+/// interrupted one `outcome_unknown`, and one that ran `not_allowed` (undo
+/// it with `ladder rollback`).
+pub fn cancel(plan: &Plan, now: Millis) -> Result<()> {
+    let id = plan.short_id();
+    if let Some(e) = refusal_for_ended(plan) {
+        return Err(e);
+    }
+    match plan.status {
+        Status::Pending | Status::Approved => {}
+        Status::Running => {
+            return Err(Error::new(
+                Kind::InFlight,
+                format!("plan {id} is running: it is too late to cancel it"),
+            )
+            .with_hint("wait for its outcome; `ladder rollback` plans its undo"));
+        }
+        Status::Interrupted => return Err(outcome_unknown(plan)),
+        _ => {
+            return Err(Error::new(
+                Kind::NotAllowed,
+                format!(
+                    "plan {id} is {}: only a plan that has not run can be cancelled",
+                    plan.status
+                ),
+            )
+            .with_hint(format!(
+                "to undo what it did, `ladder rollback {id}` plans its recorded rollback"
+            )));
+        }
+    }
+    if is_due(plan, now) {
+        return Err(expired(plan));
+    }
+    Ok(())
+}
+
+/// Rollback's checks on the plan to undo: it recorded a rollback command
+/// (else `not_found`) and it ran, or started to (`applied`, or
+/// `interrupted`: whatever it did may need undoing). One running answers
+/// `in_flight`; one that ended without running, its state's code; one
+/// waiting to run, `not_allowed` (cancel it instead).
+pub fn rollback(plan: &Plan) -> Result<&str> {
+    let id = plan.short_id();
+    let Some(command) = plan.rollback.as_deref().filter(|c| !c.trim().is_empty()) else {
+        return Err(Error::new(
+            Kind::NotFound,
+            format!("plan {id} recorded no rollback command"),
+        )
+        .with_hint(
+            "plan the undo yourself with `ladder plan`; next time, plan with --rollback CMD",
+        ));
+    };
+    if let Some(e) = refusal_for_ended(plan) {
+        return Err(e);
+    }
+    match plan.status {
+        Status::Applied | Status::Interrupted => Ok(command),
+        Status::Running => Err(Error::new(
+            Kind::InFlight,
+            format!("plan {id} is running: roll it back once it has finished"),
+        )),
+        _ => Err(Error::new(
+            Kind::NotAllowed,
+            format!(
+                "plan {id} is {} and never ran: there is nothing to roll back",
+                plan.status
+            ),
+        )
+        .with_hint(format!("to withdraw it, `ladder cancel {id}`"))),
+    }
+}
+
 /// A reviewer's or an applier's hash (when given, already normalised) must
 /// be the plan's: it is what they looked at, and a plan they did not look
 /// at is not theirs to decide on.
@@ -383,7 +472,11 @@ mod tests {
             created_at: 0,
             expires_at: Some(1000),
             rejection: None,
+            cancellation: None,
             execution: None,
+            meta: Default::default(),
+            rollback_of: None,
+            rollback_plan: None,
             policy_sha256: String::new(),
             decision: vec![],
             retry_allowed: false,
@@ -440,6 +533,10 @@ mod tests {
         assert_eq!(
             code(apply(&plan(Status::Denied), "k", &h, 0, false, true)),
             "denied"
+        );
+        assert_eq!(
+            code(apply(&plan(Status::Cancelled), "k", &h, 0, false, true)),
+            "cancelled"
         );
         assert_eq!(
             code(apply(&plan(Status::Pending), "k", &h, 0, false, true)),
@@ -561,6 +658,7 @@ mod tests {
             (Status::Rejected, Kind::Rejected),
             (Status::Expired, Kind::Expired),
             (Status::Denied, Kind::Denied),
+            (Status::Cancelled, Kind::Cancelled),
             (Status::Applied, Kind::NotAllowed),
             (Status::Approved, Kind::NotAllowed),
             (Status::Running, Kind::InFlight),
@@ -623,5 +721,52 @@ mod tests {
                 .kind,
             Kind::Rejected
         );
+    }
+
+    #[test]
+    fn cancel_only_what_has_not_run_and_each_ending_keeps_its_code() {
+        assert!(cancel(&plan(Status::Pending), 0).is_ok());
+        assert!(cancel(&plan(Status::Approved), 0).is_ok());
+        for (status, kind) in [
+            (Status::Cancelled, Kind::Cancelled),
+            (Status::Rejected, Kind::Rejected),
+            (Status::Expired, Kind::Expired),
+            (Status::Denied, Kind::Denied),
+            (Status::Running, Kind::InFlight),
+            (Status::Interrupted, Kind::OutcomeUnknown),
+            (Status::Applied, Kind::NotAllowed),
+        ] {
+            assert_eq!(cancel(&plan(status), 0).unwrap_err().kind, kind, "{status}");
+        }
+        // A window that passed is the plan's end, not a cancellation.
+        assert_eq!(
+            cancel(&plan(Status::Pending), 1000).unwrap_err().kind,
+            Kind::Expired
+        );
+        assert_eq!(
+            reject(&plan(Status::Cancelled), None, 0).unwrap_err().kind,
+            Kind::Cancelled
+        );
+    }
+
+    #[test]
+    fn rollback_needs_a_recorded_command_and_a_run() {
+        let mut p = plan(Status::Applied);
+        assert_eq!(rollback(&p).unwrap_err().kind, Kind::NotFound);
+        p.rollback = Some("kubectl rollout undo deploy/web".into());
+        assert_eq!(rollback(&p).unwrap(), "kubectl rollout undo deploy/web");
+        p.status = Status::Interrupted;
+        assert!(rollback(&p).is_ok());
+        for (status, kind) in [
+            (Status::Pending, Kind::NotAllowed),
+            (Status::Approved, Kind::NotAllowed),
+            (Status::Running, Kind::InFlight),
+            (Status::Rejected, Kind::Rejected),
+            (Status::Cancelled, Kind::Cancelled),
+            (Status::Expired, Kind::Expired),
+        ] {
+            p.status = status;
+            assert_eq!(rollback(&p).unwrap_err().kind, kind, "{status}");
+        }
     }
 }

@@ -24,6 +24,7 @@ pub mod error;
 pub mod gate;
 pub mod ledger;
 pub mod mcp;
+pub mod meta;
 pub mod model;
 pub mod names;
 pub mod notify;
@@ -120,12 +121,14 @@ pub fn dispatch(ctx: &mut Ctx, command: Command) -> Result<i32> {
         Command::Plan(args) => commands::plan::run(ctx, args).map(|_| 0),
         Command::Approve(args) => commands::approve::run(ctx, args).map(|_| 0),
         Command::Reject(args) => commands::reject::run(ctx, args).map(|_| 0),
+        Command::Cancel(args) => commands::cancel::run(ctx, args).map(|_| 0),
         Command::Apply(args) => commands::apply::run(ctx, args),
         Command::Replay(args) => commands::replay::run(ctx, args),
         Command::Log(args) => commands::log::run(ctx, args).map(|_| 0),
         Command::Show(args) => commands::show::run(ctx, args).map(|_| 0),
         Command::List(args) => commands::list::run(ctx, args).map(|_| 0),
         Command::Resolve(args) => commands::resolve::run(ctx, args).map(|_| 0),
+        Command::Rollback(args) => commands::rollback::run(ctx, args).map(|_| 0),
         Command::Policy(cmd) => commands::policy::run(ctx, cmd).map(|_| 0),
         Command::State(cmd) => commands::state::run(ctx, cmd).map(|_| 0),
         Command::Completions(args) => {

@@ -25,11 +25,12 @@ pub enum Status {
     Rejected,
     Expired,
     Denied,
+    Cancelled,
     Interrupted,
 }
 
 impl Status {
-    pub const ALL: [Status; 8] = [
+    pub const ALL: [Status; 9] = [
         Status::Pending,
         Status::Approved,
         Status::Running,
@@ -37,6 +38,7 @@ impl Status {
         Status::Rejected,
         Status::Expired,
         Status::Denied,
+        Status::Cancelled,
         Status::Interrupted,
     ];
 
@@ -49,6 +51,7 @@ impl Status {
             Status::Rejected => "rejected",
             Status::Expired => "expired",
             Status::Denied => "denied",
+            Status::Cancelled => "cancelled",
             Status::Interrupted => "interrupted",
         }
     }
@@ -57,7 +60,10 @@ impl Status {
     /// key with different content is a `key_conflict`. The others ended
     /// without running, so the key may be planned afresh.
     pub fn holds_key(self) -> bool {
-        !matches!(self, Status::Rejected | Status::Expired | Status::Denied)
+        !matches!(
+            self,
+            Status::Rejected | Status::Expired | Status::Denied | Status::Cancelled
+        )
     }
 
     /// States that expire when their window passes.
@@ -168,6 +174,14 @@ pub struct Rejection {
     pub signature: Option<Signature>,
 }
 
+/// A plan withdrawn before it ran, by its planner or a reviewer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cancellation {
+    pub actor: String,
+    pub reason: Option<String>,
+    pub at: Millis,
+}
+
 /// How a person settled an interrupted plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -250,8 +264,16 @@ pub struct Plan {
     pub created_at: Millis,
     pub expires_at: Option<Millis>,
     pub rejection: Option<Rejection>,
+    pub cancellation: Option<Cancellation>,
     pub execution: Option<Execution>,
     pub policy_sha256: String,
+    /// What the caller said about itself (model, run, trace): kept with the
+    /// plan and its `planned` event, outside the hash.
+    pub meta: BTreeMap<String, String>,
+    /// The plan whose recorded `--rollback` this plan runs.
+    pub rollback_of: Option<String>,
+    /// Not stored: the newest plan that rolls this one back, read with it.
+    pub rollback_plan: Option<String>,
     /// How policy decided tier and approvals, in sentences.
     pub decision: Vec<String>,
     /// Applies still permitted after a `resolve --outcome retry`.

@@ -42,8 +42,12 @@ pub struct Args {
     #[arg(long, value_name = "T")]
     pub since: Option<String>,
 
+    /// Only events of plans whose metadata has KEY=VALUE (repeatable: all must match)
+    #[arg(long = "meta", value_name = "KEY=VALUE")]
+    pub meta: Vec<String>,
+
     /// Check the whole chain, the append-only guarantee, and every plan against its events
-    #[arg(long, conflicts_with_all = ["plan", "key", "since"])]
+    #[arg(long, conflicts_with_all = ["plan", "key", "since", "meta"])]
     pub verify: bool,
 
     /// With --verify: event SEQ must still have HASH (repeatable)
@@ -74,6 +78,11 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         .as_deref()
         .map(|s| crate::clock::parse_since(s, now).map_err(Error::usage))
         .transpose()?;
+    let meta = args
+        .meta
+        .iter()
+        .map(|m| crate::meta::parse_pair(m))
+        .collect::<Result<Vec<_>>>()?;
     if args.sign.is_some() && !matches!(args.checkpoint, Some(None)) {
         return Err(Error::usage(
             "--sign signs a checkpoint: use it with --checkpoint",
@@ -119,6 +128,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         return Ok(());
     }
     let query = EventQuery {
+        meta: &meta,
         plan: args.plan.as_deref(),
         key: args.key.as_deref(),
         since,

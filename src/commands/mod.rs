@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod approve;
+pub mod cancel;
 pub mod completions;
 pub mod list;
 pub mod log;
@@ -14,6 +15,7 @@ pub mod policy;
 pub mod reject;
 pub mod replay;
 pub mod resolve;
+pub mod rollback;
 pub mod show;
 mod sign;
 pub mod state;

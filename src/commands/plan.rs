@@ -5,7 +5,11 @@ use crate::context::Ctx;
 use crate::error::{Error, Kind, Result};
 use crate::model::Status;
 use crate::render;
-use crate::rungs::{self, dry_run::split_dry_run, plan::Request};
+use crate::rungs::{
+    self,
+    dry_run::split_dry_run,
+    plan::{Planned, Request},
+};
 use serde_json::json;
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -58,6 +62,10 @@ pub struct Args {
     #[arg(long, value_name = "F", allow_negative_numbers = true)]
     pub confidence: Option<f64>,
 
+    /// Metadata for the audit trail, outside the hash: model, run, trace... (repeatable; TRACEPARENT is recorded too)
+    #[arg(long = "meta", value_name = "KEY=VALUE")]
+    pub meta: Vec<String>,
+
     /// Working directory of the command [default: the current directory]
     #[arg(long, value_name = "DIR")]
     pub cwd: Option<PathBuf>,
@@ -67,6 +75,11 @@ pub struct Args {
     pub command: Vec<OsString>,
 }
 
+/// The caller's W3C trace context, when it passed one down.
+pub fn traceparent() -> Option<String> {
+    std::env::var("TRACEPARENT").ok()
+}
+
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     let generated_key = args.key.is_none();
     let key = match args.key {
@@ -74,6 +87,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         None => ctx.new_id(&format!("key\0{:?}", args.command)),
     };
     let dry_run = args.dry_run.as_deref().map(split_dry_run).transpose()?;
+    let meta = crate::meta::collect(&args.meta, traceparent().as_deref())?;
     let request = Request {
         key,
         command: args.command,
@@ -86,9 +100,19 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         effect: args.effect,
         rollback: args.rollback,
         confidence: args.confidence,
+        meta,
+        rollback_of: None,
     };
     let policy = ctx.policy()?;
     let planned = rungs::plan::plan(&mut ctx.rung()?, &policy, request)?;
+    let note = generated_key.then_some("no --key given; generated key");
+    show_planned(ctx, planned, note)
+}
+
+/// Shows a plan that `plan` or `rollback` made or found: a denied plan is
+/// the error; otherwise its card (JSON: the plan object) and what to do
+/// next. `new_key` says how a key ladder chose was chosen.
+pub fn show_planned(ctx: &mut Ctx, planned: Planned, new_key: Option<&str>) -> Result<()> {
     for warning in &planned.warnings {
         render::note(format_args!("ladder: warning: {warning}"));
     }
@@ -113,11 +137,8 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
             "ladder: key `{}` already has this plan; nothing new stored",
             plan.key
         ));
-    } else if generated_key {
-        render::note(format_args!(
-            "ladder: no --key given; generated key {}",
-            plan.key
-        ));
+    } else if let Some(how) = new_key {
+        render::note(format_args!("ladder: {how} {}", plan.key));
     }
     render::emit(&render::plan_card(
         &plan,

@@ -9,7 +9,9 @@
 //! opening SQLite, preparing statements), not any check.
 //!
 //! The people's rungs (`approve`, `reject`, `resolve`) are not tools: an
-//! agent asks; a person decides, in a terminal.
+//! agent asks; a person decides, in a terminal. An agent may withdraw what
+//! it asked for (`cancel`) and ask for a plan's recorded undo (`rollback`,
+//! a new plan that people decide on like any other).
 //!
 //! [`Server::handle`] answers one message and does no I/O of its own beyond
 //! the commands it runs; `commands/mcp.rs` reads and writes the lines.
@@ -141,6 +143,8 @@ fn run_tool(ctx: &mut Ctx, name: &str, matches: &clap::ArgMatches) -> Result<i32
     match name {
         "plan" => commands::plan::run(ctx, args(flags)?).map(|()| 0),
         "apply" => commands::apply::run(ctx, args(flags)?),
+        "cancel" => commands::cancel::run(ctx, args(flags)?).map(|()| 0),
+        "rollback" => commands::rollback::run(ctx, args(flags)?).map(|()| 0),
         "replay" => commands::replay::run(ctx, args(flags)?),
         "show" => commands::show::run(ctx, args(flags)?).map(|()| 0),
         "list" => commands::list::run(ctx, args(flags)?).map(|()| 0),

@@ -36,6 +36,20 @@ pub const TOOLS: &[Tool] = &[
         idempotent: true,
     },
     Tool {
+        name: "cancel",
+        read_only: false,
+        destructive: false,
+        // A second cancel changes nothing (it answers `cancelled`).
+        idempotent: true,
+    },
+    Tool {
+        name: "rollback",
+        read_only: false,
+        destructive: false,
+        // The derived key answers a retry with the plan already made.
+        idempotent: true,
+    },
+    Tool {
         name: "replay",
         read_only: false,
         destructive: false,
@@ -86,8 +100,8 @@ pub(super) fn tool_list(cli: &clap::Command) -> Vec<Value> {
                     "readOnlyHint": tool.read_only,
                     "destructiveHint": tool.destructive,
                     "idempotentHint": tool.idempotent,
-                    // `plan` runs a dry-run; `apply`, the command.
-                    "openWorldHint": matches!(tool.name, "plan" | "apply"),
+                    // `plan` and `rollback` run a dry-run; `apply`, the command.
+                    "openWorldHint": matches!(tool.name, "plan" | "rollback" | "apply"),
                 },
             })
         })

@@ -34,7 +34,7 @@ impl Paint {
             Status::Approved | Status::Applied => "32",
             Status::Running => "36",
             Status::Rejected | Status::Denied | Status::Interrupted => "31",
-            Status::Expired => "2",
+            Status::Expired | Status::Cancelled => "2",
         };
         self.wrap(code, s.as_str())
     }
@@ -176,6 +176,27 @@ pub fn plan_card(p: &Plan, now: Millis, paint: Paint) -> String {
     if let Some(c) = p.confidence {
         row(&mut out, "confidence", format!("{c}"));
     }
+    if let Some(of) = &p.rollback_of {
+        row(
+            &mut out,
+            "undoes",
+            format!("plan {of} (its recorded rollback)"),
+        );
+    }
+    if let Some(by) = &p.rollback_plan {
+        row(
+            &mut out,
+            "undone by",
+            format!("plan {by} (see `ladder show {}`)", short(by)),
+        );
+    }
+    for (i, (k, v)) in p.meta.iter().enumerate() {
+        row(
+            &mut out,
+            if i == 0 { "meta" } else { "" },
+            format!("{k}={v}"),
+        );
+    }
     let (loader, named): (Vec<_>, Vec<_>) = p
         .env
         .iter()
@@ -283,6 +304,21 @@ pub fn plan_card(p: &Plan, now: Millis, paint: Paint) -> String {
                 },
                 relative(r.at, now),
                 r.reason
+            ),
+        );
+    }
+    if let Some(c) = &p.cancellation {
+        row(
+            &mut out,
+            "cancelled",
+            format!(
+                "by {} {}{}",
+                crate::names::visible(&c.actor),
+                relative(c.at, now),
+                c.reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
             ),
         );
     }
@@ -434,6 +470,11 @@ fn event_summary(e: &Event) -> String {
                 .unwrap_or_default()
         ),
         "rejected" | "resolved" => get("reason").unwrap_or_default(),
+        "cancelled" => format!(
+            "by the {}{}",
+            get("by").unwrap_or_default(),
+            get("reason").map(|r| format!(": {r}")).unwrap_or_default()
+        ),
         "notify_failed" => get("error").unwrap_or_default(),
         "escalated" => {
             let verdict = |side: &str| {

@@ -30,6 +30,8 @@ pub struct EventQuery<'a> {
     pub since: Option<Millis>,
     /// The newest this many; `None`: all.
     pub limit: Option<u64>,
+    /// Only events of plans whose metadata holds each pair.
+    pub meta: &'a [(String, String)],
 }
 
 /// The ledger's events that match, oldest first. A key no event names is
@@ -58,6 +60,7 @@ pub fn events(rung: &mut Rung, q: &EventQuery) -> Result<Vec<Event>> {
             key: q.key.map(str::to_string),
             since: q.since,
             limit: q.limit,
+            meta: q.meta.to_vec(),
         })
     })
 }

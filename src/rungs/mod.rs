@@ -10,13 +10,15 @@
 //! stops with [`refuse`], and the caller gets the refusal as its error.
 //!
 //! Where each lives: `plan.rs` makes a plan, `dry_run.rs` runs a plan's
-//! dry-run and apply's drift check, `approve.rs`, `reject.rs`, `apply.rs`
-//! (check, start, run, finish), `replay.rs`, `resolve.rs`; `lifecycle.rs`
+//! dry-run and apply's drift check, `approve.rs`, `reject.rs`, `cancel.rs`,
+//! `apply.rs` (check, start, run, finish), `replay.rs`, `resolve.rs`,
+//! `rollback.rs` (a recorded undo planned as a new plan); `lifecycle.rs`
 //! is what every rung settles first (expiry, dead runs), `verdict.rs` the
 //! policy's verdict on a stored plan, `find.rs` how a plan is named.
 
 pub mod apply;
 pub mod approve;
+pub mod cancel;
 pub mod dry_run;
 mod find;
 pub mod inspect;
@@ -25,6 +27,7 @@ pub mod plan;
 pub mod reject;
 pub mod replay;
 pub mod resolve;
+pub mod rollback;
 mod verdict;
 
 pub use find::{PlanRef, check_key, find_by_key, find_plan, normalize_hash};

@@ -34,6 +34,10 @@ pub struct Request {
     pub effect: Option<String>,
     pub rollback: Option<String>,
     pub confidence: Option<f64>,
+    /// What the caller says about itself; outside the hash.
+    pub meta: crate::meta::Meta,
+    /// The plan this one rolls back (see [`super::rollback`]).
+    pub rollback_of: Option<String>,
 }
 
 /// A plan as stored, and whether this request stored it (a retry of the same
@@ -65,6 +69,7 @@ pub fn plan(rung: &mut Rung, policy: &InForce, req: Request) -> Result<Planned> 
             )));
         }
     }
+    crate::meta::check(&req.meta)?;
     let cwd = resolve_cwd(req.cwd)?;
     let path_var = std::env::var_os("PATH");
     let binding = Binding::of(&req.command, &cwd, path_var.as_deref())
@@ -213,7 +218,11 @@ pub fn plan(rung: &mut Rung, policy: &InForce, req: Request) -> Result<Planned> 
         created_at: now,
         expires_at,
         rejection: None,
+        cancellation: None,
         execution: None,
+        meta: req.meta,
+        rollback_of: req.rollback_of,
+        rollback_plan: None,
         policy_sha256: policy.sha256(),
         decision,
         retry_allowed: false,
@@ -247,13 +256,22 @@ pub fn plan(rung: &mut Rung, policy: &InForce, req: Request) -> Result<Planned> 
         };
         if let Some(existing) = previous.clone() {
             if existing.status.holds_key() {
-                if existing.hash == hash {
+                // A rollback's key names the plan it undoes: another plan
+                // under that key, even of the same command, is not it.
+                let undoes_another =
+                    plan.rollback_of.is_some() && existing.rollback_of != plan.rollback_of;
+                if existing.hash == hash && !undoes_another {
                     return Ok((existing, false));
                 }
+                let what = if existing.hash == hash {
+                    "which is not a rollback of the same plan"
+                } else {
+                    "which has different content"
+                };
                 let e = Error::new(
                     Kind::KeyConflict,
                     format!(
-                        "key `{key}` belongs to plan {} ({}), which has different content",
+                        "key `{key}` belongs to plan {} ({}), {what}",
                         existing.short_id(),
                         existing.status
                     ),
@@ -282,6 +300,15 @@ pub fn plan(rung: &mut Rung, policy: &InForce, req: Request) -> Result<Planned> 
         // whatever the row or a later event says of its tier.
         if stored.signatures_required {
             detail["signed"] = json!(true);
+        }
+        // The undo a reviewer reads on the card, fixed in the chain: the
+        // row is not in the hash, and `ladder rollback` plans what it says.
+        detail["rollback"] = json!(stored.rollback);
+        if !stored.meta.is_empty() {
+            detail["meta"] = json!(stored.meta);
+        }
+        if let Some(of) = &stored.rollback_of {
+            detail["rollback_of"] = json!(of);
         }
         tx.append_event(&event(now, "planned", &stored, &actor, detail))?;
         if stored.status == Status::Denied {

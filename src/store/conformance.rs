@@ -27,8 +27,8 @@ use crate::binding::{Binding, BoundFile, MISSING};
 use crate::error::{Error, Kind, Result};
 use crate::ledger::{self, GENESIS};
 use crate::model::{
-    Approval, DryRun, Event, Execution, Millis, NewEvent, Outcome, Plan, PlanRow, Rejection,
-    Resolution, Status, Verdict,
+    Approval, Cancellation, DryRun, Event, Execution, Millis, NewEvent, Outcome, Plan, PlanRow,
+    Rejection, Resolution, Status, Verdict,
 };
 use crate::tier::Tier;
 use serde_json::json;
@@ -74,6 +74,9 @@ const CHECKS: &[(&str, Check)] = checks![
     warnings_are_given_once,
     every_execution_comes_back_with_its_tier_and_rule,
     a_copied_event_must_be_the_next_link,
+    a_plan_names_the_newest_plan_that_rolls_it_back,
+    events_filter_by_the_metadata_of_their_plan,
+    a_plan_that_ended_frees_its_key,
 ];
 
 /// Runs every check, each against its own store from `open` (see the
@@ -183,6 +186,11 @@ fn a_plan_round_trips_exactly(open: &mut Open) {
             approvals_required: 1,
             policy_sha256: "older-policy".into(),
         }),
+        meta: BTreeMap::from([
+            ("model".into(), "claude".into()),
+            ("note".into(), "quotes \" and 'é'".into()),
+        ]),
+        rollback_of: Some("p-original".into()),
         ..plan("p-full", "deploy-prod", Status::Pending)
     };
     let full = insert(s, full);
@@ -205,6 +213,12 @@ fn a_plan_round_trips_exactly(open: &mut Open) {
         }),
         execution: Some(execution("p-bare", 1, 3)),
         in_force: verdict,
+        cancellation: Some(Cancellation {
+            actor: "agent".into(),
+            reason: None,
+            at: 2,
+        }),
+        rollback_plan: Some("p-full".into()),
         ..plan("p-bare", "bare", Status::Denied)
     };
     let seq = write(s, |tx| tx.insert_plan(&bare));
@@ -219,12 +233,14 @@ fn a_plan_round_trips_exactly(open: &mut Open) {
         execution: None,
         in_force: None,
         signatures_required: false,
+        cancellation: None,
+        rollback_plan: None,
         ..bare
     };
     assert_eq!(
         get(s, "p-bare"),
         expected,
-        "a plan with nothing optional set came back different (or insert_plan stored approvals, a rejection, an execution or in_force)"
+        "a plan with nothing optional set came back different (or insert_plan stored approvals, a rejection, a cancellation, an execution, in_force or rollback_plan)"
     );
     assert_eq!(
         read(s, |tx| tx.plan("p-none")),
@@ -532,6 +548,7 @@ fn events_honour_plan_key_since_and_limit(open: &mut Open) {
         key: key.map(Into::into),
         since,
         limit,
+        meta: vec![],
     };
     let cases: [(EventFilter, &[i64], &str); 9] = [
         (
@@ -770,6 +787,22 @@ fn plan_updates_change_what_they_name_and_nothing_else(open: &mut Open) {
         want,
         "after set_rejection and set_status(rejected, None)"
     );
+    let cancellation = Cancellation {
+        actor: "agent".into(),
+        reason: Some("withdrawn".into()),
+        at: 7_000,
+    };
+    write(s, |tx| {
+        tx.set_cancellation("p1", &cancellation)?;
+        tx.set_status("p1", Status::Cancelled, None)
+    });
+    want.cancellation = Some(cancellation);
+    want.status = Status::Cancelled;
+    assert_eq!(
+        get(s, "p1"),
+        want,
+        "after set_cancellation and set_status(cancelled, None)"
+    );
 
     assert_eq!(get(s, "p0"), bystander, "changing p1 changed another plan");
 }
@@ -790,6 +823,7 @@ fn plans_due_to_expire_are_the_live_ones_past_their_window(open: &mut Open) {
         ("expired-past", Expired, Some(1), false),
         ("rejected-past", Rejected, Some(1), false),
         ("denied-past", Denied, Some(1), false),
+        ("cancelled-past", Cancelled, Some(1), false),
         ("interrupted-past", Interrupted, Some(1), false),
         ("approved-long-past", Approved, Some(1), true),
     ];
@@ -1027,6 +1061,106 @@ fn a_held_run_lock_is_seen_by_another_handle(open: &mut Open) {
     drop((again, other));
 }
 
+fn a_plan_names_the_newest_plan_that_rolls_it_back(open: &mut Open) {
+    let mut store = open();
+    let s = &mut *store;
+    insert(s, plan("p-orig", "deploy", Status::Applied));
+    assert_eq!(get(s, "p-orig").rollback_plan, None, "before any rollback");
+    for (id, status) in [
+        ("p-undo-1", Status::Cancelled),
+        ("p-undo-2", Status::Pending),
+    ] {
+        insert(
+            s,
+            Plan {
+                rollback_of: Some("p-orig".into()),
+                ..plan(id, "rollback:p-orig", status)
+            },
+        );
+    }
+    insert(s, plan("p-other", "other", Status::Pending));
+    assert_eq!(
+        get(s, "p-orig").rollback_plan.as_deref(),
+        Some("p-undo-2"),
+        "plan() must name the newest plan whose rollback_of is this plan"
+    );
+    let listed = read(s, |tx| tx.plans(&[], None));
+    let orig = listed.iter().find(|p| p.id == "p-orig").unwrap();
+    assert_eq!(
+        orig.rollback_plan.as_deref(),
+        Some("p-undo-2"),
+        "plans() too"
+    );
+    assert_eq!(get(s, "p-other").rollback_plan, None);
+}
+
+fn events_filter_by_the_metadata_of_their_plan(open: &mut Open) {
+    let mut store = open();
+    let s = &mut *store;
+    let with = |id: &str, pairs: &[(&str, &str)]| Plan {
+        meta: pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..plan(id, id, Status::Pending)
+    };
+    insert(s, with("p1", &[("run", "1"), ("model", "a")]));
+    insert(s, with("p2", &[("run", "2"), ("model", "a")]));
+    insert(s, with("p3", &[]));
+    write(s, |tx| {
+        for (at, p) in [(1, "p1"), (2, "p2"), (3, "p3"), (4, "p1")] {
+            tx.append_event(&event(at, "planned", Some(p), Some(p)))?;
+        }
+        tx.append_event(&event(5, "denied", None, None))?;
+        Ok(())
+    });
+    let mut by = |pairs: &[(&str, &str)]| -> Vec<i64> {
+        let f = EventFilter {
+            meta: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..EventFilter::default()
+        };
+        read(s, |tx| tx.events(&f)).iter().map(|e| e.seq).collect()
+    };
+    assert_eq!(by(&[("run", "1")]), [1, 4], "one pair");
+    assert_eq!(by(&[("model", "a")]), [1, 2, 4], "a pair two plans share");
+    assert_eq!(
+        by(&[("model", "a"), ("run", "2")]),
+        [2],
+        "every pair must match"
+    );
+    assert_eq!(
+        by(&[("model", "b")]),
+        Vec::<i64>::new(),
+        "a value no plan has"
+    );
+    assert_eq!(by(&[]), [1, 2, 3, 4, 5], "no pairs: no filter");
+}
+
+fn a_plan_that_ended_frees_its_key(open: &mut Open) {
+    let mut store = open();
+    let s = &mut *store;
+    for (n, ended) in [
+        Status::Rejected,
+        Status::Expired,
+        Status::Denied,
+        Status::Cancelled,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        insert(s, plan(&format!("p{n}"), "shared", ended));
+    }
+    insert(s, plan("p-live", "shared", Status::Pending));
+    assert_eq!(
+        read(s, |tx| tx.latest_plan_for_key("shared")).map(|p| p.id),
+        Some("p-live".to_string()),
+        "a new plan for a key whose plans all ended must be stored"
+    );
+}
+
 fn warnings_are_given_once(open: &mut Open) {
     let mut store = open();
     let _first = store.take_warnings();
@@ -1065,7 +1199,11 @@ fn plan(id: &str, key: &str, status: Status) -> Plan {
         created_at: 1_000,
         expires_at: None,
         rejection: None,
+        cancellation: None,
         execution: None,
+        meta: BTreeMap::new(),
+        rollback_of: None,
+        rollback_plan: None,
         policy_sha256: "policy".into(),
         decision: Vec::new(),
         retry_allowed: false,

@@ -20,8 +20,8 @@ pub mod sqlite;
 
 use crate::error::Result;
 use crate::model::{
-    Approval, Event, Execution, Millis, NewEvent, Plan, PlanRow, Rejection, Resolution, Status,
-    Verdict,
+    Approval, Cancellation, Event, Execution, Millis, NewEvent, Plan, PlanRow, Rejection,
+    Resolution, Status, Verdict,
 };
 use crate::tier::Tier;
 
@@ -34,6 +34,8 @@ pub struct EventFilter {
     pub since: Option<Millis>,
     /// The newest `limit` events (still returned oldest first); `None`: all.
     pub limit: Option<u64>,
+    /// Only events of plans whose metadata holds each of these pairs.
+    pub meta: Vec<(String, String)>,
 }
 
 /// What a budget counts: applies started in a window, scoped.
@@ -82,6 +84,7 @@ pub trait Tx {
     fn set_retry_allowed(&mut self, id: &str, allowed: bool) -> Result<()>;
     fn insert_approval(&mut self, plan: &str, approval: &Approval) -> Result<()>;
     fn set_rejection(&mut self, plan: &str, rejection: &Rejection) -> Result<()>;
+    fn set_cancellation(&mut self, plan: &str, cancellation: &Cancellation) -> Result<()>;
 
     /// Records that an attempt started (finished_at and outcome empty).
     fn insert_execution(&mut self, exec: &Execution, tier: Tier, rule: Option<&str>) -> Result<()>;

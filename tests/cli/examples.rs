@@ -340,7 +340,7 @@ fn mcp_client_example_waits_for_a_person_then_applies_once_over_one_server() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(
-        stdout.contains("tools: plan, apply, replay, show, list, log"),
+        stdout.contains("tools: plan, apply, cancel, rollback, replay, show, list, log"),
         "{stdout}"
     );
     assert!(

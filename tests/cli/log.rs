@@ -403,7 +403,8 @@ fn log_verify_detects_a_plan_row_with_no_planned_event() {
                     dry_run_truncated, dry_run_ok, reason, target, effect, rollback, confidence,
                     actor, created_at, expires_at, policy_sha256, decision, retry_allowed,
                     rejected_by, rejected_reason, rejected_at, cwd_id, program, program_id,
-                    files, escalated_from, rejected_signature, rejected_signed_policy
+                    files, escalated_from, rejected_signature, rejected_signed_policy, meta,
+                    rollback_of, cancelled_by, cancelled_reason, cancelled_at
              FROM plans WHERE id = ?1",
             [id(&plan)],
         )

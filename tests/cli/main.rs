@@ -30,3 +30,4 @@ mod rungs;
 mod signing;
 mod snapshots;
 mod state;
+mod withdraw_undo;

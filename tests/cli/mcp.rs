@@ -152,7 +152,12 @@ fn agent_session(t: &crate::harness::TestEnv) {
         .map(|tool| tool["name"].as_str().unwrap())
         .collect();
     // People's rungs are not tools.
-    assert_eq!(names, ["plan", "apply", "replay", "show", "list", "log"]);
+    assert_eq!(
+        names,
+        [
+            "plan", "apply", "cancel", "rollback", "replay", "show", "list", "log"
+        ]
+    );
 
     let work = t.work();
     let plan = s.call(

@@ -31,8 +31,8 @@ mod test_server;
 use crate::error::{Error, Kind, Result};
 use crate::ledger;
 use crate::model::{
-    Approval, Check, DryRun, Event, Execution, Millis, NewEvent, Outcome, Plan, PlanRow, Rejection,
-    Resolution, Signature, Status, Verdict,
+    Approval, Cancellation, Check, DryRun, Event, Execution, Millis, NewEvent, Outcome, Plan,
+    PlanRow, Rejection, Resolution, Signature, Status, Verdict,
 };
 use crate::store::{BudgetScope, EventFilter, RunGuard, Store, Tx};
 use crate::tier::Tier;
@@ -647,7 +647,7 @@ const PLAN_COLUMNS: &str =
     dry_run_ok, reason, target, effect, rollback, confidence, actor, created_at, expires_at,
     policy_sha256, decision, retry_allowed, rejected_by, rejected_reason, rejected_at,
     cwd_id, program, program_id, files, escalated_from, rejected_signature,
-    rejected_signed_policy";
+    rejected_signed_policy, meta, rollback_of, cancelled_by, cancelled_reason, cancelled_at";
 
 const EVENT_COLUMNS: &str = "seq, at, kind, plan, key, actor, detail, prev_hash, hash";
 
@@ -733,6 +733,16 @@ fn plan_from_row(r: &Row) -> Result<Plan> {
         }),
         None => None,
     };
+    let cancellation = match get::<Option<String>>(r, "cancelled_by")? {
+        Some(actor) => Some(Cancellation {
+            actor,
+            reason: get(r, "cancelled_reason")?,
+            at: get(r, "cancelled_at")?,
+        }),
+        None => None,
+    };
+    let meta = crate::meta::from_column(get::<Option<String>>(r, "meta")?.as_deref())
+        .map_err(|e| corrupt("meta", e))?;
     Ok(Plan {
         seq: get(r, "seq")?,
         id: get(r, "id")?,
@@ -758,6 +768,10 @@ fn plan_from_row(r: &Row) -> Result<Plan> {
         created_at: get(r, "created_at")?,
         expires_at: get(r, "expires_at")?,
         rejection,
+        cancellation,
+        meta,
+        rollback_of: get(r, "rollback_of")?,
+        rollback_plan: get(r, "rollback_plan")?,
         execution: None,
         policy_sha256: get(r, "policy_sha256")?,
         decision: serde_json::from_str(&decision).map_err(|e| corrupt("decision", e))?,
@@ -960,6 +974,8 @@ impl PgTx<'_> {
         let sql = format!(
             "WITH p AS (SELECT {PLAN_COLUMNS} FROM plans {tail})
              SELECT p.*, {execution},
+               (SELECT r.id FROM plans r WHERE r.rollback_of = p.id
+                ORDER BY r.seq DESC LIMIT 1) AS rollback_plan,
                (SELECT json_agg(json_build_object('actor', a.actor, 'at', a.at,
                   'comment', a.comment, 'hash', a.hash, 'signature', a.signature,
                   'signed_policy', a.signed_policy) ORDER BY a.at, a.actor, a.hash)::text
@@ -1058,10 +1074,11 @@ impl Tx for PgTx<'_> {
                    dry_run_stdout_sha256, dry_run_stderr_sha256, dry_run_stdout_bytes,
                    dry_run_stderr_bytes, dry_run_truncated, dry_run_ok, reason, target, effect,
                    rollback, confidence, actor, created_at, expires_at, policy_sha256, decision,
-                   retry_allowed, cwd_id, program, program_id, files, escalated_from)
+                   retry_allowed, cwd_id, program, program_id, files, escalated_from, meta,
+                   rollback_of)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
                    $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32,
-                   $33, $34, $35, $36)
+                   $33, $34, $35, $36, $37, $38)
                  RETURNING seq",
             &[
                 (&p.id, Type::TEXT),
@@ -1103,6 +1120,8 @@ impl Tx for PgTx<'_> {
                 (&b.map(|b| b.program.id.as_str()), Type::TEXT),
                 (&b.map(|b| encode_files(&b.files)), Type::BYTEA),
                 (&p.escalated_from.as_ref().map(json), Type::TEXT),
+                (&crate::meta::to_column(&p.meta), Type::TEXT),
+                (&p.rollback_of, Type::TEXT),
             ],
         )?;
         get(&row, "seq")
@@ -1190,6 +1209,19 @@ impl Tx for PgTx<'_> {
                     &r.signature.as_ref().map(|s| s.policy_sha256.as_str()),
                     Type::TEXT,
                 ),
+            ],
+        )
+    }
+
+    fn set_cancellation(&mut self, plan: &str, c: &Cancellation) -> Result<()> {
+        self.execute(
+            "UPDATE plans SET cancelled_by = $2, cancelled_reason = $3, cancelled_at = $4
+             WHERE id = $1",
+            &[
+                (&plan, Type::TEXT),
+                (&c.actor, Type::TEXT),
+                (&c.reason, Type::TEXT),
+                (&c.at, Type::INT8),
             ],
         )
     }
@@ -1335,8 +1367,11 @@ impl Tx for PgTx<'_> {
             "SELECT {EVENT_COLUMNS} FROM events
              WHERE ($1::text IS NULL OR plan = $1) AND ($2::text IS NULL OR key = $2)
                AND ($3::bigint IS NULL OR at >= $3)
+               AND ($5::text IS NULL
+                 OR plan IN (SELECT p.id FROM plans p WHERE p.meta::jsonb @> $5::jsonb))
              ORDER BY seq DESC LIMIT $4"
         );
+        let meta = crate::meta::filter_json(&f.meta);
         let rows = self.rows(
             &sql,
             &[
@@ -1344,6 +1379,7 @@ impl Tx for PgTx<'_> {
                 (&f.key, Type::TEXT),
                 (&f.since, Type::INT8),
                 (&limit, Type::INT8),
+                (&meta, Type::TEXT),
             ],
         )?;
         let mut events = rows

@@ -148,6 +148,20 @@ CREATE UNIQUE INDEX plans_one_holder_per_key ON plans (key)
     r#"
 COMMENT ON TABLE ledger_head IS 'locked FOR UPDATE by every writer as its transaction begins';
 "#,
+    // 4: metadata (outside the hash), the plan a rollback plan undoes, and
+    // a plan withdrawn before it ran, which no longer holds its key.
+    r#"
+ALTER TABLE plans
+    ADD COLUMN meta TEXT,                -- JSON {key: value}, or NULL
+    ADD COLUMN rollback_of TEXT,         -- the id of the plan this one undoes
+    ADD COLUMN cancelled_by TEXT,
+    ADD COLUMN cancelled_reason TEXT,
+    ADD COLUMN cancelled_at BIGINT;
+CREATE INDEX plans_by_rollback_of ON plans (rollback_of, seq) WHERE rollback_of IS NOT NULL;
+DROP INDEX plans_one_holder_per_key;
+CREATE UNIQUE INDEX plans_one_holder_per_key ON plans (key)
+    WHERE status NOT IN ('rejected', 'expired', 'denied', 'cancelled');
+"#,
 ];
 
 /// The append-only triggers on `events`: name, and what

@@ -756,7 +756,10 @@ mod tests {
                     queries::events_sql(filter)
                 ))
                 .unwrap()
-                .query_map(["p", "k", "0", "-1"], |r| r.get::<_, String>(3))
+                .query_map(
+                    rusqlite::params!["p", "k", "0", "-1", rusqlite::types::Null],
+                    |r| r.get::<_, String>(3),
+                )
                 .unwrap()
                 .map(Result::unwrap)
                 .collect::<Vec<_>>()

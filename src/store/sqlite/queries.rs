@@ -5,8 +5,8 @@ use super::rows::*;
 use crate::error::{Error, Kind, Result};
 use crate::ledger;
 use crate::model::{
-    Approval, Check, Event, Execution, Millis, NewEvent, Plan, PlanRow, Rejection, Resolution,
-    Signature, Status, Verdict,
+    Approval, Cancellation, Check, Event, Execution, Millis, NewEvent, Plan, PlanRow, Rejection,
+    Resolution, Signature, Status, Verdict,
 };
 use crate::store::schema::APPEND_ONLY_TRIGGERS;
 use crate::store::{BudgetScope, EventFilter, Tx};
@@ -37,6 +37,9 @@ pub(super) fn events_sql(f: &EventFilter) -> String {
     format!(
         "SELECT {EVENT_COLUMNS} FROM events
          WHERE {by} AND (?3 IS NULL OR at >= ?3)
+           AND (?5 IS NULL OR plan IN (SELECT p.id FROM plans p WHERE NOT EXISTS (
+             SELECT 1 FROM json_each(?5) m
+             WHERE json_extract(p.meta, '$.\"' || m.key || '\"') IS NOT m.value)))
          ORDER BY seq DESC LIMIT ?4"
     )
 }
@@ -111,7 +114,7 @@ impl SqliteTx<'_> {
     }
 
     fn plans_where(&self, sql_tail: &str, params: impl rusqlite::Params) -> Result<Vec<Plan>> {
-        let sql = format!("SELECT {PLAN_COLUMNS} FROM plans {sql_tail}");
+        let sql = format!("SELECT {PLAN_COLUMNS}, {ROLLBACK_PLAN} FROM plans {sql_tail}");
         let mut stmt = self.conn.prepare_cached(&sql).map_err(db)?;
         let rows: Vec<Plan> = stmt
             .query_map(params, plan_from_row)
@@ -184,7 +187,8 @@ impl Tx for SqliteTx<'_> {
             .prepare_cached(&format!(
                 "INSERT INTO plans ({}) VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
                  ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29,
-                 ?30, ?31, NULL, NULL, NULL, ?32, ?33, ?34, ?35, ?36, NULL, NULL)",
+                 ?30, ?31, NULL, NULL, NULL, ?32, ?33, ?34, ?35, ?36, NULL, NULL, ?37, ?38, NULL,
+                 NULL, NULL)",
                 PLAN_COLUMNS
             ))
             .map_err(db)?;
@@ -235,6 +239,8 @@ impl Tx for SqliteTx<'_> {
             b.map(|b| b.program.id.as_str()),
             b.map(|b| encode_files(&b.files)),
             p.escalated_from.as_ref().map(json),
+            crate::meta::to_column(&p.meta),
+            p.rollback_of,
         ])
         .map_err(db)?;
         Ok(self.conn.last_insert_rowid())
@@ -322,6 +328,18 @@ impl Tx for SqliteTx<'_> {
                 r.signature.as_ref().map(|s| &s.armored),
                 r.signature.as_ref().map(|s| &s.policy_sha256),
             ])
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn set_cancellation(&mut self, plan: &str, c: &Cancellation) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE plans SET cancelled_by = ?2, cancelled_reason = ?3, cancelled_at = ?4
+                 WHERE id = ?1",
+            )
+            .map_err(db)?
+            .execute(params![plan, c.actor, c.reason, c.at])
             .map_err(db)?;
         Ok(())
     }
@@ -486,7 +504,16 @@ impl Tx for SqliteTx<'_> {
         let sql = events_sql(f);
         let mut stmt = self.conn.prepare_cached(&sql).map_err(db)?;
         let mut events: Vec<Event> = stmt
-            .query_map(params![f.plan, f.key, f.since, limit], event_from_row)
+            .query_map(
+                params![
+                    f.plan,
+                    f.key,
+                    f.since,
+                    limit,
+                    crate::meta::filter_json(&f.meta)
+                ],
+                event_from_row,
+            )
             .map_err(db)?
             .collect::<rusqlite::Result<_>>()
             .map_err(db)?;

@@ -4,7 +4,9 @@
 
 use crate::binding::{Binding, BoundFile};
 use crate::error::{Error, Kind};
-use crate::model::{DryRun, Event, Execution, Outcome, Plan, Rejection, Resolution, Signature};
+use crate::model::{
+    Cancellation, DryRun, Event, Execution, Outcome, Plan, Rejection, Resolution, Signature,
+};
 use rusqlite::Row;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -55,7 +57,11 @@ pub(super) const PLAN_COLUMNS: &str =
     dry_run_ok, reason, target, effect, rollback, confidence, actor, created_at, expires_at,
     policy_sha256, decision, retry_allowed, rejected_by, rejected_reason, rejected_at,
     cwd_id, program, program_id, files, escalated_from, rejected_signature,
-    rejected_signed_policy";
+    rejected_signed_policy, meta, rollback_of, cancelled_by, cancelled_reason, cancelled_at";
+
+/// The newest plan that rolls back each plan selected, read with it.
+pub(super) const ROLLBACK_PLAN: &str = "(SELECT r.id FROM plans r WHERE r.rollback_of = plans.id
+    ORDER BY r.seq DESC LIMIT 1) AS rollback_plan";
 
 pub(super) fn plan_from_row(r: &Row) -> rusqlite::Result<Plan> {
     let status: String = r.get("status")?;
@@ -111,6 +117,16 @@ pub(super) fn plan_from_row(r: &Row) -> rusqlite::Result<Plan> {
         }),
         None => None,
     };
+    let cancellation = match r.get::<_, Option<String>>("cancelled_by")? {
+        Some(actor) => Some(Cancellation {
+            actor,
+            reason: r.get("cancelled_reason")?,
+            at: r.get("cancelled_at")?,
+        }),
+        None => None,
+    };
+    let meta = crate::meta::from_column(r.get::<_, Option<String>>("meta")?.as_deref())
+        .map_err(|e| corrupt("meta", e))?;
     Ok(Plan {
         seq: r.get("seq")?,
         id: r.get("id")?,
@@ -136,6 +152,10 @@ pub(super) fn plan_from_row(r: &Row) -> rusqlite::Result<Plan> {
         created_at: r.get("created_at")?,
         expires_at: r.get("expires_at")?,
         rejection,
+        cancellation,
+        meta,
+        rollback_of: r.get("rollback_of")?,
+        rollback_plan: r.get("rollback_plan")?,
         execution: None,
         policy_sha256: r.get("policy_sha256")?,
         decision: serde_json::from_str(&decision).map_err(|e| corrupt("decision", e))?,

