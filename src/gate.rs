@@ -353,6 +353,18 @@ pub fn cancel(plan: &Plan, now: Millis) -> Result<()> {
             )));
         }
     }
+    if let Some(e) = &plan.execution {
+        // Approved again by `resolve --outcome retry`: it started once, so
+        // freeing its key could run the action a second time.
+        return Err(Error::new(
+            Kind::NotAllowed,
+            format!(
+                "plan {id} already started once (attempt {}): cancelling it would free a key whose action may have run",
+                e.attempt
+            ),
+        )
+        .with_hint("left alone, it expires when its window passes and its key stays spent"));
+    }
     if is_due(plan, now) {
         return Err(expired(plan));
     }
@@ -768,5 +780,33 @@ mod tests {
             p.status = status;
             assert_eq!(rollback(&p).unwrap_err().kind, kind, "{status}");
         }
+    }
+
+    #[test]
+    fn a_plan_approved_again_for_a_retry_cannot_be_cancelled() {
+        let mut p = plan(Status::Approved);
+        p.execution = Some(crate::model::Execution {
+            plan: p.id.clone(),
+            key: p.key.clone(),
+            attempt: 1,
+            actor: "agent".into(),
+            pid: None,
+            started_at: 0,
+            finished_at: None,
+            exit_code: None,
+            signal: None,
+            timed_out: false,
+            stdout: vec![],
+            stderr: vec![],
+            stdout_bytes: 0,
+            stderr_bytes: 0,
+            stdout_sha256: None,
+            stderr_sha256: None,
+            truncated: false,
+            resolution: None,
+        });
+        let e = cancel(&p, 0).unwrap_err();
+        assert_eq!(e.kind, Kind::NotAllowed);
+        assert!(e.message.contains("already started once"), "{e}");
     }
 }

@@ -1097,20 +1097,26 @@ fn a_plan_names_the_newest_plan_that_rolls_it_back(open: &mut Open) {
 fn events_filter_by_the_metadata_of_their_plan(open: &mut Open) {
     let mut store = open();
     let s = &mut *store;
-    let with = |id: &str, pairs: &[(&str, &str)]| Plan {
-        meta: pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        ..plan(id, id, Status::Pending)
-    };
-    insert(s, with("p1", &[("run", "1"), ("model", "a")]));
-    insert(s, with("p2", &[("run", "2"), ("model", "a")]));
-    insert(s, with("p3", &[]));
+    // The rows say otherwise: the filter reads what the ledger recorded.
+    for id in ["p1", "p2", "p3"] {
+        let forged = BTreeMap::from([("run".to_string(), "forged".to_string())]);
+        insert(
+            s,
+            Plan {
+                meta: forged,
+                ..plan(id, id, Status::Pending)
+            },
+        );
+    }
     write(s, |tx| {
-        for (at, p) in [(1, "p1"), (2, "p2"), (3, "p3"), (4, "p1")] {
-            tx.append_event(&event(at, "planned", Some(p), Some(p)))?;
-        }
+        let planned = |at: Millis, p: &str, meta: serde_json::Value| NewEvent {
+            detail: json!({ "hash": "h", "meta": meta }),
+            ..event(at, "planned", Some(p), Some(p))
+        };
+        tx.append_event(&planned(1, "p1", json!({"run": "1", "model": "a"})))?;
+        tx.append_event(&planned(2, "p2", json!({"run": "2", "model": "a"})))?;
+        tx.append_event(&event(3, "planned", Some("p3"), Some("p3")))?;
+        tx.append_event(&event(4, "approved", Some("p1"), Some("p1")))?;
         tx.append_event(&event(5, "denied", None, None))?;
         Ok(())
     });

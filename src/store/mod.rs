@@ -34,7 +34,9 @@ pub struct EventFilter {
     pub since: Option<Millis>,
     /// The newest `limit` events (still returned oldest first); `None`: all.
     pub limit: Option<u64>,
-    /// Only events of plans whose metadata holds each of these pairs.
+    /// Only events of plans whose metadata holds each of these pairs, as
+    /// their `planned` event recorded it (the ledger, not the row, which
+    /// whoever can write the state file can edit).
     pub meta: Vec<(String, String)>,
 }
 

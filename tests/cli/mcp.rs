@@ -166,6 +166,7 @@ fn agent_session(t: &crate::harness::TestEnv) {
             "key": "count",
             "command": ["sh", "-c", "echo ran >> runs; echo done"],
             "reason": "count the runs",
+            "rollback": "rm -f runs",
             "cwd": work.to_str().unwrap(),
         }),
     );
@@ -226,6 +227,35 @@ fn agent_session(t: &crate::harness::TestEnv) {
             ("replayed", "agent"),
         ]
     );
+
+    // The recorded undo, asked for as a new plan; asked again, the same one.
+    let undo = s.call("rollback", json!({"plan": plan["id"]}));
+    assert_eq!(undo["isError"], false, "{undo}");
+    let undo = undo["structuredContent"].clone();
+    assert_eq!(undo["rollback_of"], plan["id"]);
+    assert_eq!(undo["status"], "pending");
+    let again = s.call("rollback", json!({"plan": plan["id"]}));
+    assert_eq!(again["structuredContent"]["id"], undo["id"]);
+
+    // An agent that changed its mind withdraws what it asked for, and may
+    // ask again under the same key.
+    let asked = s.call(
+        "plan",
+        json!({"key": "withdraw", "command": ["true"], "meta": ["model=m-1"]}),
+    )["structuredContent"]
+        .clone();
+    assert_eq!(asked["meta"]["model"], "m-1");
+    let cancelled = s.call("cancel", json!({"key": "withdraw", "reason": "not needed"}));
+    assert_eq!(cancelled["isError"], false, "{cancelled}");
+    assert_eq!(cancelled["structuredContent"]["status"], "cancelled");
+    let twice = s.call("cancel", json!({"plan": asked["id"]}));
+    assert_eq!(twice["isError"], true);
+    assert_eq!(twice["structuredContent"]["error"]["exit_code"], 23);
+    let fresh = s.call("plan", json!({"key": "withdraw", "command": ["true"]}));
+    assert_eq!(fresh["isError"], false, "{fresh}");
+    assert_ne!(fresh["structuredContent"]["id"], asked["id"]);
+    assert_eq!(fresh["structuredContent"]["status"], "pending");
+
     let verify = s.call("log", json!({"verify": true}));
     assert_eq!(verify["structuredContent"]["verified"], true);
     assert_eq!(s.finish(), 0);

@@ -277,3 +277,57 @@ fn the_review_queue_asks_again_on_an_unknown_answer_and_stops_on_quit() {
     assert_eq!(t.show(&first)["status"], "pending");
     assert_eq!(t.show(&second)["status"], "pending");
 }
+
+/// A plan with metadata and its rollback, and the original naming it: what
+/// a reviewer reads before approving an undo.
+#[test]
+fn rollback_cards_with_metadata() {
+    let mut t = strict_at("2026-11-21T09:00:00Z");
+    t.env("NO_COLOR", "1");
+    // Programs of the test's own, so the card names the same paths on
+    // every machine.
+    let bin = t.work().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for name in ["web-deploy", "web-undo"] {
+        let path = bin.join(name);
+        std::fs::write(&path, "#!/bin/sh\nexit 0\n").unwrap();
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+    t.env("PATH", &path);
+    let plan = t.plan(
+        "agent",
+        "deploy-42",
+        &[
+            "--meta",
+            "model=claude-opus-4",
+            "--meta",
+            "run=r-17",
+            "--rollback",
+            "web-undo --to v41",
+        ],
+        &["web-deploy", "v42"],
+    );
+    assert_eq!(t.approve("alice", &plan).code, 0);
+    assert_eq!(t.apply_json("agent", &plan).code, 0);
+    t.at("2026-11-21T09:05:00Z");
+    let undo = t.run(
+        "agent",
+        &[
+            "rollback",
+            id(&plan),
+            "--reason",
+            "error rate doubled",
+            "--meta",
+            "alert=web-5xx",
+        ],
+    );
+    assert_eq!(undo.code, 0, "{}", undo.stderr);
+    let original = t.run("alice", &["show", id(&plan)]);
+    settings(&t).bind(|| {
+        insta::assert_snapshot!("rollback_card", undo.stdout_str());
+        insta::assert_snapshot!("rollback_notes", undo.stderr);
+        insta::assert_snapshot!("undone_card", original.stdout_str());
+    });
+}

@@ -66,6 +66,23 @@ fn cancel_withdraws_a_pending_plan_and_frees_its_key() {
 }
 
 #[test]
+fn an_apply_waiting_for_approval_stops_when_the_plan_is_cancelled() {
+    let t = strict();
+    let (plan, mark) = marker_plan(&t, "agent", "wait-cancel", &[]);
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            let mut args = crate::harness::apply_args(&plan);
+            args.extend(["--wait", "10s"]);
+            t.json("agent", &args)
+        });
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        assert_eq!(cancel(&t, "agent", &plan, "withdrawn").code, 0);
+        assert_refused(&waiter.join().unwrap(), 23, "cancelled");
+    });
+    assert!(!mark.exists());
+}
+
+#[test]
 fn a_cancelled_approved_plan_leaves_no_approval_behind() {
     let t = strict();
     let (plan, mark) = marker_plan(&t, "agent", "approved-then-withdrawn", &[]);

@@ -1368,7 +1368,8 @@ impl Tx for PgTx<'_> {
              WHERE ($1::text IS NULL OR plan = $1) AND ($2::text IS NULL OR key = $2)
                AND ($3::bigint IS NULL OR at >= $3)
                AND ($5::text IS NULL
-                 OR plan IN (SELECT p.id FROM plans p WHERE p.meta::jsonb @> $5::jsonb))
+                 OR plan IN (SELECT p.plan FROM events p
+                   WHERE p.kind = 'planned' AND p.detail::jsonb -> 'meta' @> $5::jsonb))
              ORDER BY seq DESC LIMIT $4"
         );
         let meta = crate::meta::filter_json(&f.meta);
@@ -1730,6 +1731,50 @@ mod tests {
         let e = insert(&mut c, "p3", "approved").unwrap_err();
         assert!(e.to_string().contains("db error") || e.as_db_error().is_some());
         insert(&mut c, "p4", "expired").unwrap();
+        // A cancelled plan no longer holds its key.
+        c.execute("UPDATE plans SET status = 'cancelled' WHERE id = 'p2'", &[])
+            .unwrap();
+        insert(&mut c, "p5", "pending").unwrap();
+    }
+
+    #[test]
+    fn a_database_of_the_previous_version_is_migrated_with_its_plans() {
+        let Some(server) = test_server::TestServer::shared() else {
+            return;
+        };
+        let url = server.fresh_database();
+        let mut c = Client::connect(&url, NoTls).unwrap();
+        c.batch_execute("CREATE TABLE ladder_meta (version BIGINT NOT NULL); INSERT INTO ladder_meta VALUES (3)")
+            .unwrap();
+        for m in &schema::MIGRATIONS[..3] {
+            c.batch_execute(m).unwrap();
+        }
+        c.batch_execute(
+            "INSERT INTO plans (id, key, hash, status, tier, approvals_required, command, cwd,
+               env, dry_run_ok, actor, created_at, policy_sha256, decision)
+             VALUES ('p1', 'k', 'h', 'pending', 'irreversible', 1, '', '', '{}', '[0]', 'a', 0, '', '[]')",
+        )
+        .unwrap();
+        let mut store = PgStore::open(&url).unwrap();
+        let plan = crate::store::read(&mut store, |tx| tx.plan("p1"))
+            .unwrap()
+            .unwrap();
+        assert!(plan.meta.is_empty() && plan.cancellation.is_none() && plan.rollback_of.is_none());
+        let version: i64 = c
+            .query_one("SELECT version FROM ladder_meta", &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(version, schema::MIGRATIONS.len() as i64);
+        crate::store::write(&mut store, |tx| {
+            tx.set_status("p1", Status::Cancelled, None)
+        })
+        .unwrap();
+        let again = Plan {
+            id: "p2".into(),
+            status: Status::Pending,
+            ..plan
+        };
+        crate::store::write(&mut store, |tx| tx.insert_plan(&again)).unwrap();
     }
 
     #[test]

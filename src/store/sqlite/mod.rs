@@ -855,6 +855,38 @@ mod tests {
     }
 
     #[test]
+    fn a_file_of_the_previous_version_is_migrated_with_its_plans() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        {
+            let c = Connection::open(&path).unwrap();
+            for m in &MIGRATIONS[..3] {
+                c.execute_batch(m).unwrap();
+            }
+            c.pragma_update(None, "application_id", APPLICATION_ID)
+                .unwrap();
+            c.pragma_update(None, "user_version", 3).unwrap();
+            c.execute_batch(
+                "INSERT INTO plans (id, key, hash, status, tier, approvals_required, command, cwd,
+                   env, dry_run_ok, actor, created_at, policy_sha256, decision)
+                 VALUES ('p1', 'k', 'h', 'pending', 'irreversible', 1, x'', x'', '{}', '[0]',
+                   'a', 0, '', '[]')",
+            )
+            .unwrap();
+        }
+        let mut store = SqliteStore::open(&path).unwrap();
+        let plan = super::super::read(&mut store, |tx| tx.plan("p1"))
+            .unwrap()
+            .unwrap();
+        assert!(plan.meta.is_empty() && plan.cancellation.is_none() && plan.rollback_of.is_none());
+        let version: i64 = store
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
     fn migrating_twice_is_a_no_op() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.db");

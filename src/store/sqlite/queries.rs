@@ -37,9 +37,10 @@ pub(super) fn events_sql(f: &EventFilter) -> String {
     format!(
         "SELECT {EVENT_COLUMNS} FROM events
          WHERE {by} AND (?3 IS NULL OR at >= ?3)
-           AND (?5 IS NULL OR plan IN (SELECT p.id FROM plans p WHERE NOT EXISTS (
-             SELECT 1 FROM json_each(?5) m
-             WHERE json_extract(p.meta, '$.\"' || m.key || '\"') IS NOT m.value)))
+           AND (?5 IS NULL OR plan IN (SELECT p.plan FROM events p
+             WHERE p.kind = 'planned' AND NOT EXISTS (
+               SELECT 1 FROM json_each(?5) m
+               WHERE json_extract(p.detail, '$.meta.\"' || m.key || '\"') IS NOT m.value)))
          ORDER BY seq DESC LIMIT ?4"
     )
 }
