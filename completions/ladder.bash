@@ -173,7 +173,7 @@ _ladder() {
 
     case "${cmd}" in
         ladder)
-            opts="-h -V --state --policy --actor --json --help --version plan approve reject cancel apply replay log show list resolve rollback policy state mcp completions man help"
+            opts="-h -V --state --policy --actor --json --color --help --version plan approve reject cancel apply replay log show list resolve rollback policy state mcp completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -191,6 +191,10 @@ _ladder() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -199,7 +203,7 @@ _ladder() {
             return 0
             ;;
         ladder__subcmd__apply)
-            opts="-h -V --key --hash --wait --timeout --state --policy --actor --json --help --version"
+            opts="-h -V --key --hash --wait --timeout --state --policy --actor --json --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -233,6 +237,10 @@ _ladder() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -241,7 +249,7 @@ _ladder() {
             return 0
             ;;
         ladder__subcmd__approve)
-            opts="-y -h -V --key --hash --yes --comment --sign --state --policy --actor --json --help --version"
+            opts="-y -h -V --key --hash --yes --comment --sign --state --policy --actor --json --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -275,6 +283,10 @@ _ladder() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -283,7 +295,7 @@ _ladder() {
             return 0
             ;;
         ladder__subcmd__cancel)
-            opts="-h -V --key --reason --state --policy --actor --json --help --version"
+            opts="-h -V --key --reason --state --policy --actor --json --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -309,6 +321,10 @@ _ladder() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -317,7 +333,7 @@ _ladder() {
             return 0
             ;;
         ladder__subcmd__completions)
-            opts="-h -V --state --policy --actor --json --help --version bash elvish fish powershell zsh"
+            opts="-h -V --state --policy --actor --json --color --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -333,6 +349,10 @@ _ladder() {
                     ;;
                 --actor)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -651,7 +671,7 @@ _ladder() {
             return 0
             ;;
         ladder__subcmd__list)
-            opts="-h -V --status --limit --state --policy --actor --json --help --version"
+            opts="-h -V --status --limit --wide --state --policy --actor --json --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -677,6 +697,10 @@ _ladder() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -685,7 +709,7 @@ _ladder() {
             return 0
             ;;
         ladder__subcmd__log)
-            opts="-h -V --key --limit --since --meta --verify --expect --checkpoint --sign --state --policy --actor --json --help --version"
+            opts="-h -V --key --limit --since --wide --meta --verify --expect --checkpoint --sign --state --policy --actor --json --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -731,6 +755,10 @@ _ladder() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -739,7 +767,7 @@ _ladder() {
             return 0
             ;;
         ladder__subcmd__man)
-            opts="-h -V --dir --state --policy --actor --json --help --version"
+            opts="-h -V --dir --state --policy --actor --json --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -761,6 +789,10 @@ _ladder() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -769,7 +801,7 @@ _ladder() {
             return 0
             ;;
         ladder__subcmd__mcp)
-            opts="-h -V --state --policy --actor --json --help --version"
+            opts="-h -V --state --policy --actor --json --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -787,6 +819,10 @@ _ladder() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -795,7 +831,7 @@ _ladder() {
             return 0
             ;;
         ladder__subcmd__plan)
-            opts="-h -V --key --dry-run --dry-run-ok --env --reason --target --effect --rollback --confidence --meta --cwd --state --policy --actor --json --help --version"
+            opts="-h -V --key --dry-run --dry-run-ok --env --reason --target --effect --rollback --confidence --meta --cwd --state --policy --actor --json --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -857,6 +893,10 @@ _ladder() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -865,7 +905,7 @@ _ladder() {
             return 0
             ;;
         ladder__subcmd__policy)
-            opts="-h -V --state --policy --actor --json --help --version show check explain help"
+            opts="-h -V --state --policy --actor --json --color --help --version show check explain help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -883,6 +923,10 @@ _ladder() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -891,7 +935,7 @@ _ladder() {
             return 0
             ;;
         ladder__subcmd__policy__subcmd__check)
-            opts="-h -V --state --policy --actor --json --help --version"
+            opts="-h -V --state --policy --actor --json --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -909,6 +953,10 @@ _ladder() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -917,7 +965,7 @@ _ladder() {
             return 0
             ;;
         ladder__subcmd__policy__subcmd__explain)
-            opts="-h -V --confidence --state --policy --actor --json --help --version"
+            opts="-h -V --confidence --state --policy --actor --json --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -937,6 +985,10 @@ _ladder() {
                     ;;
                 --actor)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1017,7 +1069,7 @@ _ladder() {
             return 0
             ;;
         ladder__subcmd__policy__subcmd__show)
-            opts="-h -V --state --policy --actor --json --help --version"
+            opts="-h -V --state --policy --actor --json --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1035,6 +1087,10 @@ _ladder() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1043,7 +1099,7 @@ _ladder() {
             return 0
             ;;
         ladder__subcmd__reject)
-            opts="-h -V --key --hash --reason --sign --state --policy --actor --json --help --version"
+            opts="-h -V --key --hash --reason --sign --state --policy --actor --json --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1077,6 +1133,10 @@ _ladder() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1085,7 +1145,7 @@ _ladder() {
             return 0
             ;;
         ladder__subcmd__replay)
-            opts="-h -V --key --state --policy --actor --json --help --version"
+            opts="-h -V --key --state --policy --actor --json --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1107,6 +1167,10 @@ _ladder() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1115,7 +1179,7 @@ _ladder() {
             return 0
             ;;
         ladder__subcmd__resolve)
-            opts="-h -V --key --hash --outcome --reason --sign --state --policy --actor --json --help --version"
+            opts="-h -V --key --hash --outcome --reason --sign --state --policy --actor --json --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1153,6 +1217,10 @@ _ladder() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1161,7 +1229,7 @@ _ladder() {
             return 0
             ;;
         ladder__subcmd__rollback)
-            opts="-h -V --key --dry-run --reason --meta --state --policy --actor --json --help --version"
+            opts="-h -V --key --dry-run --reason --meta --state --policy --actor --json --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1195,6 +1263,10 @@ _ladder() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1203,7 +1275,7 @@ _ladder() {
             return 0
             ;;
         ladder__subcmd__show)
-            opts="-h -V --key --state --policy --actor --json --help --version"
+            opts="-h -V --key --state --policy --actor --json --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1225,6 +1297,10 @@ _ladder() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1233,7 +1309,7 @@ _ladder() {
             return 0
             ;;
         ladder__subcmd__state)
-            opts="-h -V --state --policy --actor --json --help --version copy help"
+            opts="-h -V --state --policy --actor --json --color --help --version copy help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1251,6 +1327,10 @@ _ladder() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1259,7 +1339,7 @@ _ladder() {
             return 0
             ;;
         ladder__subcmd__state__subcmd__copy)
-            opts="-h -V --from --to --state --policy --actor --json --help --version"
+            opts="-h -V --from --to --state --policy --actor --json --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1283,6 +1363,10 @@ _ladder() {
                     ;;
                 --actor)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)

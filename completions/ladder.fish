@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_ladder_global_optspecs
-    string join \n state= policy= actor= json h/help V/version
+    string join \n state= policy= actor= json color= h/help V/version
 end
 
 function __fish_ladder_needs_command
@@ -27,6 +27,9 @@ end
 complete -c ladder -n "__fish_ladder_needs_command" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_needs_command" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_needs_command" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
+complete -c ladder -n "__fish_ladder_needs_command" -l color -d 'Colours: auto (a terminal, unless NO_COLOR is set or CLICOLOR_FORCE asks), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c ladder -n "__fish_ladder_needs_command" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_needs_command" -s V -l version -d 'Print version'
@@ -61,6 +64,9 @@ complete -c ladder -n "__fish_ladder_using_subcommand plan" -l cwd -d 'Working d
 complete -c ladder -n "__fish_ladder_using_subcommand plan" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand plan" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand plan" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
+complete -c ladder -n "__fish_ladder_using_subcommand plan" -l color -d 'Colours: auto (a terminal, unless NO_COLOR is set or CLICOLOR_FORCE asks), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c ladder -n "__fish_ladder_using_subcommand plan" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand plan" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand plan" -s V -l version -d 'Print version'
@@ -71,6 +77,9 @@ complete -c ladder -n "__fish_ladder_using_subcommand approve" -l sign -d 'Sign 
 complete -c ladder -n "__fish_ladder_using_subcommand approve" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand approve" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand approve" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
+complete -c ladder -n "__fish_ladder_using_subcommand approve" -l color -d 'Colours: auto (a terminal, unless NO_COLOR is set or CLICOLOR_FORCE asks), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c ladder -n "__fish_ladder_using_subcommand approve" -s y -l yes -d 'Do not ask for confirmation'
 complete -c ladder -n "__fish_ladder_using_subcommand approve" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand approve" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -82,6 +91,9 @@ complete -c ladder -n "__fish_ladder_using_subcommand reject" -l sign -d 'Sign t
 complete -c ladder -n "__fish_ladder_using_subcommand reject" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand reject" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand reject" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
+complete -c ladder -n "__fish_ladder_using_subcommand reject" -l color -d 'Colours: auto (a terminal, unless NO_COLOR is set or CLICOLOR_FORCE asks), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c ladder -n "__fish_ladder_using_subcommand reject" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand reject" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand reject" -s V -l version -d 'Print version'
@@ -90,6 +102,9 @@ complete -c ladder -n "__fish_ladder_using_subcommand cancel" -l reason -d 'Why 
 complete -c ladder -n "__fish_ladder_using_subcommand cancel" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand cancel" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand cancel" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
+complete -c ladder -n "__fish_ladder_using_subcommand cancel" -l color -d 'Colours: auto (a terminal, unless NO_COLOR is set or CLICOLOR_FORCE asks), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c ladder -n "__fish_ladder_using_subcommand cancel" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand cancel" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand cancel" -s V -l version -d 'Print version'
@@ -100,6 +115,9 @@ complete -c ladder -n "__fish_ladder_using_subcommand apply" -l timeout -d 'Kill
 complete -c ladder -n "__fish_ladder_using_subcommand apply" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand apply" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand apply" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
+complete -c ladder -n "__fish_ladder_using_subcommand apply" -l color -d 'Colours: auto (a terminal, unless NO_COLOR is set or CLICOLOR_FORCE asks), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c ladder -n "__fish_ladder_using_subcommand apply" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand apply" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand apply" -s V -l version -d 'Print version'
@@ -107,6 +125,9 @@ complete -c ladder -n "__fish_ladder_using_subcommand replay" -l key -d 'Replay 
 complete -c ladder -n "__fish_ladder_using_subcommand replay" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand replay" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand replay" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
+complete -c ladder -n "__fish_ladder_using_subcommand replay" -l color -d 'Colours: auto (a terminal, unless NO_COLOR is set or CLICOLOR_FORCE asks), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c ladder -n "__fish_ladder_using_subcommand replay" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand replay" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand replay" -s V -l version -d 'Print version'
@@ -120,6 +141,10 @@ complete -c ladder -n "__fish_ladder_using_subcommand log" -l sign -d 'With --ch
 complete -c ladder -n "__fish_ladder_using_subcommand log" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand log" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand log" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
+complete -c ladder -n "__fish_ladder_using_subcommand log" -l color -d 'Colours: auto (a terminal, unless NO_COLOR is set or CLICOLOR_FORCE asks), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c ladder -n "__fish_ladder_using_subcommand log" -l wide -d 'Show every value whole; a table otherwise fits the terminal, cutting long keys and details with …'
 complete -c ladder -n "__fish_ladder_using_subcommand log" -l verify -d 'Check the whole chain, the append-only guarantee, and every plan against its events'
 complete -c ladder -n "__fish_ladder_using_subcommand log" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand log" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -128,14 +153,21 @@ complete -c ladder -n "__fish_ladder_using_subcommand show" -l key -d 'Show the 
 complete -c ladder -n "__fish_ladder_using_subcommand show" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand show" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand show" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
+complete -c ladder -n "__fish_ladder_using_subcommand show" -l color -d 'Colours: auto (a terminal, unless NO_COLOR is set or CLICOLOR_FORCE asks), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c ladder -n "__fish_ladder_using_subcommand show" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand show" -s V -l version -d 'Print version'
-complete -c ladder -n "__fish_ladder_using_subcommand list" -l status -d 'Which plans: a status (pending, approved, running, applied, rejected, expired, denied, interrupted) or `all`; repeatable' -r
+complete -c ladder -n "__fish_ladder_using_subcommand list" -l status -d 'Which plans: a status (pending, approved, running, applied, rejected, expired, denied, cancelled, interrupted) or `all`; repeatable' -r
 complete -c ladder -n "__fish_ladder_using_subcommand list" -l limit -d 'Show at most this many (the newest)' -r
 complete -c ladder -n "__fish_ladder_using_subcommand list" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand list" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand list" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
+complete -c ladder -n "__fish_ladder_using_subcommand list" -l color -d 'Colours: auto (a terminal, unless NO_COLOR is set or CLICOLOR_FORCE asks), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c ladder -n "__fish_ladder_using_subcommand list" -l wide -d 'Show every value whole; a table otherwise fits the terminal, cutting long keys and commands with …'
 complete -c ladder -n "__fish_ladder_using_subcommand list" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand list" -s V -l version -d 'Print version'
@@ -149,6 +181,9 @@ complete -c ladder -n "__fish_ladder_using_subcommand resolve" -l sign -d 'Sign 
 complete -c ladder -n "__fish_ladder_using_subcommand resolve" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand resolve" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand resolve" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
+complete -c ladder -n "__fish_ladder_using_subcommand resolve" -l color -d 'Colours: auto (a terminal, unless NO_COLOR is set or CLICOLOR_FORCE asks), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c ladder -n "__fish_ladder_using_subcommand resolve" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand resolve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand resolve" -s V -l version -d 'Print version'
@@ -159,12 +194,18 @@ complete -c ladder -n "__fish_ladder_using_subcommand rollback" -l meta -d 'Meta
 complete -c ladder -n "__fish_ladder_using_subcommand rollback" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand rollback" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand rollback" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
+complete -c ladder -n "__fish_ladder_using_subcommand rollback" -l color -d 'Colours: auto (a terminal, unless NO_COLOR is set or CLICOLOR_FORCE asks), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c ladder -n "__fish_ladder_using_subcommand rollback" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand rollback" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand rollback" -s V -l version -d 'Print version'
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and not __fish_seen_subcommand_from show check explain help" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and not __fish_seen_subcommand_from show check explain help" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and not __fish_seen_subcommand_from show check explain help" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
+complete -c ladder -n "__fish_ladder_using_subcommand policy; and not __fish_seen_subcommand_from show check explain help" -l color -d 'Colours: auto (a terminal, unless NO_COLOR is set or CLICOLOR_FORCE asks), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and not __fish_seen_subcommand_from show check explain help" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and not __fish_seen_subcommand_from show check explain help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and not __fish_seen_subcommand_from show check explain help" -s V -l version -d 'Print version'
@@ -175,12 +216,18 @@ complete -c ladder -n "__fish_ladder_using_subcommand policy; and not __fish_see
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from show" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from show" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from show" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
+complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from show" -l color -d 'Colours: auto (a terminal, unless NO_COLOR is set or CLICOLOR_FORCE asks), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from show" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from check" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from check" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from check" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
+complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from check" -l color -d 'Colours: auto (a terminal, unless NO_COLOR is set or CLICOLOR_FORCE asks), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from check" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
@@ -188,6 +235,9 @@ complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_su
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from explain" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from explain" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from explain" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
+complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from explain" -l color -d 'Colours: auto (a terminal, unless NO_COLOR is set or CLICOLOR_FORCE asks), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from explain" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from explain" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_subcommand_from explain" -s V -l version -d 'Print version'
@@ -198,6 +248,9 @@ complete -c ladder -n "__fish_ladder_using_subcommand policy; and __fish_seen_su
 complete -c ladder -n "__fish_ladder_using_subcommand state; and not __fish_seen_subcommand_from copy help" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand state; and not __fish_seen_subcommand_from copy help" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand state; and not __fish_seen_subcommand_from copy help" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
+complete -c ladder -n "__fish_ladder_using_subcommand state; and not __fish_seen_subcommand_from copy help" -l color -d 'Colours: auto (a terminal, unless NO_COLOR is set or CLICOLOR_FORCE asks), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c ladder -n "__fish_ladder_using_subcommand state; and not __fish_seen_subcommand_from copy help" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand state; and not __fish_seen_subcommand_from copy help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand state; and not __fish_seen_subcommand_from copy help" -s V -l version -d 'Print version'
@@ -208,6 +261,9 @@ complete -c ladder -n "__fish_ladder_using_subcommand state; and __fish_seen_sub
 complete -c ladder -n "__fish_ladder_using_subcommand state; and __fish_seen_subcommand_from copy" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand state; and __fish_seen_subcommand_from copy" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand state; and __fish_seen_subcommand_from copy" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
+complete -c ladder -n "__fish_ladder_using_subcommand state; and __fish_seen_subcommand_from copy" -l color -d 'Colours: auto (a terminal, unless NO_COLOR is set or CLICOLOR_FORCE asks), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c ladder -n "__fish_ladder_using_subcommand state; and __fish_seen_subcommand_from copy" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand state; and __fish_seen_subcommand_from copy" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand state; and __fish_seen_subcommand_from copy" -s V -l version -d 'Print version'
@@ -216,12 +272,18 @@ complete -c ladder -n "__fish_ladder_using_subcommand state; and __fish_seen_sub
 complete -c ladder -n "__fish_ladder_using_subcommand mcp" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand mcp" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand mcp" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
+complete -c ladder -n "__fish_ladder_using_subcommand mcp" -l color -d 'Colours: auto (a terminal, unless NO_COLOR is set or CLICOLOR_FORCE asks), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c ladder -n "__fish_ladder_using_subcommand mcp" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand mcp" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand mcp" -s V -l version -d 'Print version'
 complete -c ladder -n "__fish_ladder_using_subcommand completions" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand completions" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand completions" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
+complete -c ladder -n "__fish_ladder_using_subcommand completions" -l color -d 'Colours: auto (a terminal, unless NO_COLOR is set or CLICOLOR_FORCE asks), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c ladder -n "__fish_ladder_using_subcommand completions" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand completions" -s V -l version -d 'Print version'
@@ -229,6 +291,9 @@ complete -c ladder -n "__fish_ladder_using_subcommand man" -l dir -d 'Write ladd
 complete -c ladder -n "__fish_ladder_using_subcommand man" -l state -d 'State file [default: state.db in the user data directory]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand man" -l policy -d 'Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]' -r -F
 complete -c ladder -n "__fish_ladder_using_subcommand man" -l actor -d 'Who is acting [default: $LADDER_ACTOR, else the OS user]' -r
+complete -c ladder -n "__fish_ladder_using_subcommand man" -l color -d 'Colours: auto (a terminal, unless NO_COLOR is set or CLICOLOR_FORCE asks), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c ladder -n "__fish_ladder_using_subcommand man" -l json -d 'Print one JSON object on stdout (log: JSON Lines), errors included'
 complete -c ladder -n "__fish_ladder_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ladder -n "__fish_ladder_using_subcommand man" -s V -l version -d 'Print version'

@@ -50,6 +50,10 @@ pub struct Global {
     /// Print one JSON object on stdout (log: JSON Lines), errors included
     #[arg(long, global = true)]
     pub json: bool,
+
+    /// Colours: auto (a terminal, unless NO_COLOR is set or CLICOLOR_FORCE asks), always, never
+    #[arg(long, global = true, value_name = "WHEN", value_enum, default_value_t = crate::context::ColorChoice::Auto)]
+    pub color: crate::context::ColorChoice,
 }
 
 impl Global {
@@ -60,6 +64,7 @@ impl Global {
             policy: self.policy.clone(),
             actor: self.actor.clone(),
             json: self.json,
+            color: self.color,
         }
     }
 }

@@ -26,6 +26,35 @@ pub struct Settings {
     pub policy: Option<PathBuf>,
     pub actor: Option<String>,
     pub json: bool,
+    pub color: ColorChoice,
+}
+
+/// `--color`: when output for people is coloured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour, given the environment (`var`) and whether stdout
+    /// is a terminal. `auto` follows the conventions: `NO_COLOR` (set and
+    /// not empty) turns colours off, `CLICOLOR_FORCE` (set, not empty, not
+    /// `0`) on even in a pipe, `CLICOLOR=0` off; otherwise a terminal is
+    /// coloured. The flag beats them all.
+    pub fn resolve(self, var: impl Fn(&str) -> Option<String>, terminal: bool) -> bool {
+        let set = |name: &str| var(name).filter(|v| !v.is_empty());
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto if set("NO_COLOR").is_some() => false,
+            ColorChoice::Auto if set("CLICOLOR_FORCE").is_some_and(|v| v != "0") => true,
+            ColorChoice::Auto if set("CLICOLOR").as_deref() == Some("0") => false,
+            ColorChoice::Auto => terminal,
+        }
+    }
 }
 
 pub struct Ctx {
@@ -35,7 +64,7 @@ pub struct Ctx {
     /// OS user: a signer's principal is then the one named.
     pub actor_named: bool,
     pub clock: Clock,
-    /// Colours on stdout: a terminal and no `NO_COLOR`.
+    /// Colours on stdout (see [`ColorChoice::resolve`]).
     pub color: bool,
     /// Whether a person can be asked (stdin and stderr are terminals).
     pub interactive: bool,
@@ -73,7 +102,6 @@ impl Ctx {
             Some(p) => Some(p.clone()),
             None => default_policy_path().filter(|p| p.exists()),
         };
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let actor_named = global.actor.is_some()
             || std::env::var_os("LADDER_ACTOR").is_some_and(|a| !a.is_empty());
         Ok(Ctx {
@@ -81,7 +109,10 @@ impl Ctx {
             actor,
             actor_named,
             clock,
-            color: !no_color && std::io::stdout().is_terminal(),
+            color: global.color.resolve(
+                |name| std::env::var(name).ok(),
+                std::io::stdout().is_terminal(),
+            ),
             interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
             server: false,
             location,
@@ -137,6 +168,22 @@ impl Ctx {
 
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// How wide a table on stdout may be: the terminal's width, or (piped)
+    /// long values capped; `wide` shows every value whole.
+    pub fn fit(&self, wide: bool) -> crate::render::Fit {
+        use crate::render::Fit;
+        if wide {
+            return Fit::Wide;
+        }
+        match std::io::stdout().is_terminal() {
+            true => match comfy_table::Table::new().width() {
+                Some(w) => Fit::Terminal(w),
+                None => Fit::Capped,
+            },
+            false => Fit::Capped,
+        }
     }
 
     /// Where the state is.

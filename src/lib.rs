@@ -153,6 +153,7 @@ pub fn complete_ids() -> i32 {
         policy: None,
         actor: Some("completion".into()),
         json: false,
+        color: context::ColorChoice::Never,
     };
     match Ctx::new(&global).and_then(|mut ctx| commands::completions::plan_ids(&mut ctx)) {
         Ok(()) => 0,

@@ -9,13 +9,17 @@ use serde_json::json;
 /// List plans (default: the pending ones)
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Which plans: a status (pending, approved, running, applied, rejected, expired, denied, interrupted) or `all`; repeatable
+    /// Which plans: a status (pending, approved, running, applied, rejected, expired, denied, cancelled, interrupted) or `all`; repeatable
     #[arg(long, value_name = "S", default_value = "pending")]
     pub status: Vec<String>,
 
     /// Show at most this many (the newest)
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub limit: u64,
+
+    /// Show every value whole; a table otherwise fits the terminal, cutting long keys and commands with …
+    #[arg(long)]
+    pub wide: bool,
 }
 
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
@@ -60,6 +64,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
             &plans,
             now,
             render::Paint { on: ctx.color },
+            ctx.fit(args.wide),
         ))?;
     }
     Ok(())

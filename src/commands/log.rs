@@ -42,6 +42,10 @@ pub struct Args {
     #[arg(long, value_name = "T")]
     pub since: Option<String>,
 
+    /// Show every value whole; a table otherwise fits the terminal, cutting long keys and details with …
+    #[arg(long, conflicts_with = "verify")]
+    pub wide: bool,
+
     /// Only events of plans whose metadata has KEY=VALUE (repeatable: all must match)
     #[arg(long = "meta", value_name = "KEY=VALUE")]
     pub meta: Vec<String>,
@@ -144,7 +148,13 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     } else if events.is_empty() {
         render::note("ladder: no events match");
     } else {
-        render::emit(&render::events_table(&events, now))?;
+        let paint = render::Paint { on: ctx.color };
+        render::emit(&render::events_table(
+            &events,
+            now,
+            paint,
+            ctx.fit(args.wide),
+        ))?;
     }
     Ok(())
 }

@@ -2,10 +2,10 @@
 //! replayed outcome with ladder's word on where it comes from.
 
 use crate::clock::{relative, rfc3339};
-use crate::model::{Check, Event, Millis, Plan, Status, short};
+use crate::model::{Check, Millis, Plan, Status, short};
 use crate::text::{argv_line, printable};
-use comfy_table::{ContentArrangement, Table, presets};
-use serde_json::Value;
+use crate::tier::Tier;
+use comfy_table::{Attribute, Cell, Color};
 use std::ffi::OsString;
 
 /// ANSI styling, applied only when colours are on.
@@ -29,14 +29,56 @@ impl Paint {
         self.wrap("2", t)
     }
     pub fn status(self, s: Status) -> String {
-        let code = match s {
-            Status::Pending => "33",
-            Status::Approved | Status::Applied => "32",
-            Status::Running => "36",
-            Status::Rejected | Status::Denied | Status::Interrupted => "31",
-            Status::Expired | Status::Cancelled => "2",
+        self.wrap(status_style(s).0, s.as_str())
+    }
+    pub fn tier(self, t: Tier) -> String {
+        self.wrap(tier_style(t).0, t.as_str())
+    }
+    /// A table cell, styled by comfy-table (which counts only the text
+    /// towards the column's width).
+    pub(super) fn cell(self, text: &str, style: Option<Style>) -> Cell {
+        let Some(style) = style else {
+            return Cell::new(text);
         };
-        self.wrap(code, s.as_str())
+        let cell = Cell::new(text);
+        if !self.on {
+            return cell;
+        }
+        match style {
+            Style::Fg(c) => cell.fg(c),
+            Style::Bold(c) => cell.fg(c).add_attribute(Attribute::Bold),
+            Style::Dim => cell.add_attribute(Attribute::Dim),
+        }
+    }
+}
+
+/// How a value is coloured, in a table cell.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Style {
+    Fg(Color),
+    Bold(Color),
+    Dim,
+}
+
+/// A status's colour: the escape code (cards) and the style (tables).
+pub(super) fn status_style(s: Status) -> (&'static str, Style) {
+    match s {
+        Status::Pending => ("33", Style::Fg(Color::Yellow)),
+        Status::Approved | Status::Applied => ("32", Style::Fg(Color::Green)),
+        Status::Running => ("36", Style::Fg(Color::Cyan)),
+        Status::Rejected | Status::Denied | Status::Interrupted => ("31", Style::Fg(Color::Red)),
+        Status::Expired | Status::Cancelled => ("2", Style::Dim),
+    }
+}
+
+/// A tier's colour: the wider the blast radius, the louder.
+pub(super) fn tier_style(t: Tier) -> (&'static str, Style) {
+    match t {
+        Tier::ReadOnly => ("32", Style::Fg(Color::Green)),
+        Tier::Reversible => ("36", Style::Fg(Color::Cyan)),
+        Tier::Irreversible => ("33", Style::Fg(Color::Yellow)),
+        Tier::Critical => ("1;31", Style::Bold(Color::Red)),
+        Tier::Deny => ("1;35", Style::Bold(Color::Magenta)),
     }
 }
 
@@ -80,7 +122,7 @@ pub fn plan_card(p: &Plan, now: Millis, paint: Paint) -> String {
         paint.bold("plan"),
         paint.bold(&p.id),
         paint.status(p.status),
-        p.tier,
+        paint.tier(p.tier),
         printable(rule)
     ));
     // Every value is made printable here, once: much of a card is written
@@ -366,37 +408,6 @@ pub fn plan_card(p: &Plan, now: Millis, paint: Paint) -> String {
     out
 }
 
-fn table(header: Vec<&str>) -> Table {
-    let mut t = Table::new();
-    t.load_preset(presets::NOTHING);
-    t.set_header(header);
-    if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
-        t.set_content_arrangement(ContentArrangement::Dynamic);
-    } else {
-        t.set_content_arrangement(ContentArrangement::Disabled);
-    }
-    t
-}
-
-/// A table as text, without the padding comfy-table leaves at line ends.
-fn table_text(t: &Table) -> String {
-    let mut out = String::new();
-    for line in t.to_string().lines() {
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
-
-fn trim(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_string()
-    } else {
-        let cut: String = text.chars().take(max.saturating_sub(1)).collect();
-        format!("{cut}…")
-    }
-}
-
 /// One approver as the card names them: the name with any non-ASCII
 /// letter made visible, and whether the approval is signed and counts.
 fn approver(p: &Plan, a: &crate::model::Approval) -> String {
@@ -414,120 +425,6 @@ fn approver(p: &Plan, a: &crate::model::Approval) -> String {
 /// `SHA256:` and the first 12 characters of a key's fingerprint.
 fn short_fingerprint(fp: &str) -> &str {
     fp.get(..19).unwrap_or(fp)
-}
-
-pub fn plans_table(plans: &[Plan], now: Millis, paint: Paint) -> String {
-    let mut t = table(vec![
-        "ID",
-        "STATUS",
-        "TIER",
-        "APPROVALS",
-        "KEY",
-        "COMMAND",
-        "ACTOR",
-        "WHEN",
-    ]);
-    for p in plans {
-        let when = match (p.status.can_expire(), p.expires_at) {
-            (true, Some(exp)) if exp > now => format!("expires {}", relative(exp, now)),
-            _ => format!("planned {}", relative(p.created_at, now)),
-        };
-        t.add_row(vec![
-            p.short_id().to_string(),
-            paint.status(p.status),
-            p.tier.to_string(),
-            format!("{}/{}", p.approvals_counted(), p.approvals_required),
-            trim(&printable(&p.key), 24),
-            trim(&argv_line(&p.command), 48),
-            printable(&crate::names::visible(&p.actor)).into_owned(),
-            when,
-        ]);
-    }
-    table_text(&t)
-}
-
-/// A short phrase from an event's detail for the log table.
-fn event_summary(e: &Event) -> String {
-    let detail: Value = serde_json::from_str(&e.detail).unwrap_or(Value::Null);
-    let get = |k: &str| detail.get(k).and_then(|v| v.as_str()).map(str::to_string);
-    match e.kind.as_str() {
-        "planned" => format!(
-            "{} {} {}",
-            get("status").unwrap_or_default(),
-            get("tier").unwrap_or_default(),
-            get("command").unwrap_or_default()
-        ),
-        "refused" => format!(
-            "{}: {}",
-            get("code").unwrap_or_default(),
-            get("message").unwrap_or_default()
-        ),
-        "applied" | "replayed" => format!(
-            "exit {}",
-            detail
-                .get("exit_code")
-                .map(|v| v.to_string())
-                .unwrap_or_default()
-        ),
-        "rejected" | "resolved" => get("reason").unwrap_or_default(),
-        "cancelled" => format!(
-            "by the {}{}",
-            get("by").unwrap_or_default(),
-            get("reason").map(|r| format!(": {r}")).unwrap_or_default()
-        ),
-        "notify_failed" => get("error").unwrap_or_default(),
-        "escalated" => {
-            let verdict = |side: &str| {
-                let v = &detail[side];
-                format!(
-                    "{} ({})",
-                    v["tier"].as_str().unwrap_or("?"),
-                    v["approvals_required"]
-                )
-            };
-            format!(
-                "{} -> {}: {}, now {}",
-                verdict("from"),
-                verdict("to"),
-                get("policy").unwrap_or_default(),
-                get("status").unwrap_or_default()
-            )
-        }
-        "denied" => get("reason").unwrap_or_default(),
-        "approved" => format!(
-            "{}/{}{}",
-            detail
-                .get("approvals")
-                .map(|v| v.to_string())
-                .unwrap_or_default(),
-            detail
-                .get("required")
-                .map(|v| v.to_string())
-                .unwrap_or_default(),
-            if detail.get("signature").is_some_and(|s| !s.is_null()) {
-                ", signed"
-            } else {
-                ""
-            }
-        ),
-        _ => String::new(),
-    }
-}
-
-pub fn events_table(events: &[Event], now: Millis) -> String {
-    let mut t = table(vec!["SEQ", "AT", "KIND", "PLAN", "KEY", "ACTOR", "DETAIL"]);
-    for e in events {
-        t.add_row(vec![
-            e.seq.to_string(),
-            relative(e.at, now),
-            e.kind.clone(),
-            e.plan.as_deref().map(short).unwrap_or("-").to_string(),
-            trim(&printable(e.key.as_deref().unwrap_or("-")), 24),
-            printable(&crate::names::visible(&e.actor)).into_owned(),
-            trim(&printable(&event_summary(e)), 60),
-        ]);
-    }
-    table_text(&t)
 }
 
 /// Writes the recorded outcome and returns the exit code to pass through.

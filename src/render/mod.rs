@@ -5,10 +5,12 @@
 mod card;
 mod json;
 mod out;
+mod table;
 
-pub use card::{Paint, events_table, excerpt, plan_card, plans_table, replayed};
+pub use card::{Paint, excerpt, plan_card, replayed};
 pub use json::{event_json, execution_json, plan_json};
 pub use out::{
     capture_stdout, emit, emit_json, emit_json_lines, emit_json_passing, emit_passing, note,
     note_part, stdout_failed, write_json_lines_stdout, write_json_stdout, write_stdout,
 };
+pub use table::{Fit, events_table, plans_table};

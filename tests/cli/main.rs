@@ -30,4 +30,5 @@ mod rungs;
 mod signing;
 mod snapshots;
 mod state;
+mod terminal;
 mod withdraw_undo;
