@@ -146,6 +146,12 @@ pub trait Store {
     /// while the guard lives, and released by the system when the holder
     /// dies however it dies: no timers, no heartbeats.
     fn try_lock_run(&mut self, plan: &Plan) -> Result<Option<RunGuard>>;
+    /// Whether this store is open for reading only (a state file this user
+    /// may not write): rungs that read then show what is stored, without
+    /// settling windows that passed, and every write is refused.
+    fn read_only(&self) -> bool {
+        false
+    }
     /// What the store has to tell people (a state file on a network
     /// filesystem, a checkpoint that failed), once: the caller shows it.
     fn take_warnings(&mut self) -> Vec<String>;

@@ -206,3 +206,121 @@ fn a_state_path_that_is_a_device_or_a_fifo_is_refused_up_front() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.json()["key"], "real");
 }
+
+/// `ladder ARGS` as a user who cannot write `state`: as `nobody` when the
+/// tests run as root (root may write anything), else as this user. `None`
+/// when running as root without `setpriv`.
+fn as_reader(t: &TestEnv, state: &std::path::Path, args: &[&str]) -> Option<crate::harness::Run> {
+    let ladder = assert_cmd::cargo::cargo_bin("ladder");
+    // SAFETY: getuid has no preconditions.
+    let root = unsafe { libc::getuid() } == 0;
+    let mut cmd = if root {
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&ladder);
+        c
+    } else {
+        std::process::Command::new(&ladder)
+    };
+    cmd.env_clear()
+        .current_dir("/")
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", t.path().join("home"))
+        .env("LADDER_STATE", state)
+        .env("LADDER_ACTOR", "auditor")
+        .env("LADDER_POLICY", t.path().join("policy.toml"))
+        .args(args);
+    match cmd.output() {
+        Ok(out) => Some(out.into()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("note: setpriv is missing; read-only test skipped");
+            None
+        }
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// An auditor copies `state.db` and its WAL into a directory they cannot
+/// write: reading works, writing is refused saying why, and the copy is
+/// left as it was.
+#[test]
+fn an_auditor_reads_a_read_only_copy_of_the_state() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let t = strict();
+    let plan = t.plan("agent", "audited", &[], &["true"]);
+    t.approve("alice", &plan);
+    assert_eq!(t.apply_json("agent", &plan).code, 0);
+    t.plan("agent", "pending-one", &[], &["true"]);
+    let copy = t.path().join("audit");
+    std::fs::create_dir(&copy).unwrap();
+    for name in ["state.db", "state.db-wal"] {
+        std::fs::copy(t.path().join(name), copy.join(name)).unwrap();
+    }
+    assert!(
+        std::fs::metadata(copy.join("state.db-wal")).unwrap().len() > 0,
+        "the test needs state that is still in the WAL"
+    );
+    let mode = |p: &std::path::Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+    };
+    mode(t.path(), 0o755);
+    mode(&t.path().join("policy.toml"), 0o644);
+    for name in ["state.db", "state.db-wal"] {
+        mode(&copy.join(name), 0o444);
+    }
+    mode(&copy, 0o555);
+    let state = copy.join("state.db");
+    let before = std::fs::read_dir(&copy).unwrap().count();
+
+    let Some(list) = as_reader(&t, &state, &["--json", "list", "--status", "all"]) else {
+        return;
+    };
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    let plans = list.json()["plans"].as_array().unwrap().len();
+    assert_eq!(plans, 2, "the WAL's commits are read too");
+    let show = as_reader(&t, &state, &["--json", "show", "--key", "audited"]).unwrap();
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    assert_eq!(show.json()["execution"]["exit_code"], 0);
+    let verify = as_reader(&t, &state, &["log", "--verify"]).unwrap();
+    assert_eq!(verify.code, 0, "{}", verify.stderr);
+    assert!(
+        verify.stdout_str().starts_with("ledger verified"),
+        "{}",
+        verify.stdout_str()
+    );
+
+    // Writing is refused as a permission problem, not as a broken ledger.
+    let approve = as_reader(&t, &state, &["approve", "--key", "pending-one", "--yes"]).unwrap();
+    assert_human_error(&approve, 1);
+    assert!(
+        approve.stderr.contains("read-only for this user"),
+        "{}",
+        approve.stderr
+    );
+    assert!(
+        !approve.stderr.contains("move this one aside"),
+        "{}",
+        approve.stderr
+    );
+    assert_eq!(
+        std::fs::read_dir(&copy).unwrap().count(),
+        before,
+        "files appeared beside the copy"
+    );
+
+    // A file this user cannot read at all says so.
+    mode(&copy, 0o755);
+    mode(&state, 0o600);
+    let unreadable = as_reader(&t, &state, &["list"]).unwrap();
+    assert_human_error(&unreadable, 1);
+    assert!(
+        unreadable.stderr.contains("cannot be read"),
+        "{}",
+        unreadable.stderr
+    );
+    assert!(
+        !unreadable.stderr.contains("move this one aside"),
+        "{}",
+        unreadable.stderr
+    );
+}

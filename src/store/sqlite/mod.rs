@@ -38,6 +38,7 @@ use rusqlite::wal::CheckpointMode;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::cell::Cell;
 use std::ffi::c_int;
+use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -84,6 +85,23 @@ fn busy_wait(attempt: i32) -> bool {
     true
 }
 
+/// Whether this process may write `path` (a file, or a directory to create
+/// files in), as the kernel would decide: `access(2)` with the real ids.
+fn may_write(path: &Path) -> bool {
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: a NUL-terminated path; access only reads it.
+    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+}
+
+/// `path` with `suffix` appended: SQLite's `-wal` and `-shm` beside it.
+fn sidecar(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
 pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
@@ -98,6 +116,12 @@ pub struct SqliteStore {
     /// Which file was opened (device and inode), to tell when the path
     /// names another one.
     file: Option<(u64, u64)>,
+    /// This user may not write the state: opened for reading only (see
+    /// [`SqliteStore::open`]). Every write is refused, saying so.
+    read_only: bool,
+    /// A private copy read in place of a state file whose WAL cannot be
+    /// indexed where it lies; removed with the store.
+    _copy: Option<tempfile::TempDir>,
 }
 
 impl SqliteStore {
@@ -142,6 +166,9 @@ impl SqliteStore {
             ));
         }
         let exists = path.exists();
+        if exists && !may_write(path) {
+            return SqliteStore::open_read_only(path);
+        }
         if !exists {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).with_context(|| {
@@ -158,14 +185,7 @@ impl SqliteStore {
         };
         let conn = Connection::open_with_flags(path, flags)
             .with_context(|| format!("failed to open state file {}", path.display()))?;
-        let mut store = SqliteStore {
-            conn,
-            path: path.to_path_buf(),
-            wal_frames: Arc::new(AtomicI32::new(0)),
-            queue: None,
-            warnings: Vec::new(),
-            file: None,
-        };
+        let mut store = SqliteStore::over(conn, path);
         let version = store.configure()?;
         store.migrate(version)?;
         store.file = file_id(path);
@@ -176,6 +196,96 @@ impl SqliteStore {
             ));
         }
         Ok(store)
+    }
+
+    fn over(conn: Connection, path: &Path) -> SqliteStore {
+        SqliteStore {
+            conn,
+            path: path.to_path_buf(),
+            wal_frames: Arc::new(AtomicI32::new(0)),
+            queue: None,
+            warnings: Vec::new(),
+            file: None,
+            read_only: false,
+            _copy: None,
+        }
+    }
+
+    /// Opens a state file this user may read but not write: an auditor's
+    /// copy in a directory of their own that they cannot write, a backup on
+    /// read-only media, another user's state. `list`, `show`, `log`,
+    /// `log --verify` and `replay` work; anything that writes is refused.
+    ///
+    /// SQLite reads a WAL-mode file through the WAL's index (`-shm`), which
+    /// it must create beside the file when it is missing. When it is
+    /// missing and cannot be created, the file and its WAL are read from a
+    /// private copy (a plain read-only open would fail, and SQLite's
+    /// `immutable` open would skip the WAL and show older state).
+    fn open_read_only(path: &Path) -> Result<SqliteStore> {
+        let readable = std::fs::File::open(path).map_err(|e| {
+            Error::new(
+                Kind::Error,
+                format!("state file {} cannot be read: {e}", path.display()),
+            )
+            .with_hint(
+                "run ladder as a user who may read it, or point --state at a copy you can read",
+            )
+        })?;
+        drop(readable);
+        let shm = sidecar(path, "-shm");
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+        let indexable = shm.exists() || dir.is_none_or(may_write);
+        let (open_at, copy) = if indexable {
+            (path.to_path_buf(), None)
+        } else {
+            let dir = tempfile::Builder::new()
+                .prefix("ladder-read-")
+                .tempdir()
+                .context("failed to make a private copy of a read-only state file")?;
+            let copied = dir.path().join("state.db");
+            std::fs::copy(path, &copied)
+                .with_context(|| format!("failed to copy {}", path.display()))?;
+            let wal = sidecar(path, "-wal");
+            if wal.exists() {
+                std::fs::copy(&wal, sidecar(&copied, "-wal"))
+                    .with_context(|| format!("failed to copy {}", wal.display()))?;
+            }
+            (copied, Some(dir))
+        };
+        let conn = Connection::open_with_flags(
+            &open_at,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .with_context(|| format!("failed to open state file {}", path.display()))?;
+        let mut store = SqliteStore::over(conn, path);
+        store.read_only = true;
+        store._copy = copy;
+        let version = store.configure()?;
+        if version < MIGRATIONS.len() as i64 {
+            return Err(Error::new(
+                Kind::Error,
+                format!(
+                    "state file {} is read-only for this user and has an older schema (version {version}) that this ladder would have to upgrade",
+                    path.display()
+                ),
+            )
+            .with_hint("read it with the ladder that wrote it, or upgrade a writable copy"));
+        }
+        store.file = file_id(path);
+        Ok(store)
+    }
+
+    fn read_only_refusal(&self) -> Error {
+        Error::new(
+            Kind::Error,
+            format!(
+                "state file {} is read-only for this user: permission denied",
+                self.path.display()
+            ),
+        )
+        .with_hint(
+            "reading works here (list, show, log, log --verify); to plan, decide or apply, run ladder as a user who may write it",
+        )
     }
 
     fn bad_state(&self, why: impl std::fmt::Display) -> Error {
@@ -232,8 +342,11 @@ impl SqliteStore {
             )
             .with_hint("upgrade ladder, or use the ladder that wrote it"));
         }
-        if fresh {
+        if fresh && !self.read_only {
             self.enable_wal()?;
+        }
+        if self.read_only {
+            return Ok(version);
         }
         // NORMAL in WAL mode: commits are atomic and survive a crash of
         // ladder; a power cut may lose the latest ones. The commit that must
@@ -532,6 +645,10 @@ impl Store for SqliteStore {
         Ok(runlock::try_acquire(&self.path, plan.seq)?.map(RunGuard::new))
     }
 
+    fn read_only(&self) -> bool {
+        self.read_only
+    }
+
     fn take_warnings(&mut self) -> Vec<String> {
         std::mem::take(&mut self.warnings)
     }
@@ -557,6 +674,9 @@ impl Store for SqliteStore {
     /// INTO`, a journal mode changed by hand) has no WAL to sync: there the
     /// commit itself is made with `synchronous = FULL`.
     fn write_durable_tx(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
+        if self.read_only {
+            return Err(self.read_only_refusal());
+        }
         if wal_file(&self.conn).is_none() {
             self.set_synchronous("FULL")?;
             let result = self.write_tx(f);
@@ -568,6 +688,9 @@ impl Store for SqliteStore {
     }
 
     fn write_tx(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
+        if self.read_only {
+            return Err(self.read_only_refusal());
+        }
         let deadline = Instant::now() + BUSY_TIMEOUT;
         // Held until after the commit and any checkpoint: starting the WAL
         // over needs a moment with no other writer.
