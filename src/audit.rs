@@ -319,6 +319,14 @@ impl Audit {
             }
             "rejected" => trail.ended = Some(Ended::Rejected),
             "expired" => trail.ended = Some(Ended::Expired),
+            "cancelled" if trail.starts > 0 => {
+                // A plan that started is never withdrawn: its key's action
+                // may have run, and freeing the key would let it run again.
+                return Err(fail(
+                    "cancelled after it started: only a plan that never ran can be withdrawn"
+                        .into(),
+                ));
+            }
             "cancelled" => trail.ended = Some(Ended::Cancelled),
             "escalated" => {
                 // A stricter verdict: the row takes its tier and approvals,
@@ -848,5 +856,17 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    #[test]
+    fn a_plan_that_started_is_never_cancelled() {
+        let life = [
+            planned("pending"),
+            approved(2, H, true),
+            started(3, H),
+            ev(4, "cancelled", json!({})),
+        ];
+        let e = audit(&life, Some(&row("cancelled"))).unwrap_err();
+        assert!(e.what.contains("cancelled after it started"), "{e}");
     }
 }

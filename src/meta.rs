@@ -71,9 +71,14 @@ pub fn parse_pair(text: &str) -> Result<(String, String)> {
     Ok((key.to_string(), value.to_string()))
 }
 
-/// Checks metadata however it was made (a flag, a tool call, a copy).
+/// Checks metadata however it was made (a flag, a tool call, a copy): at
+/// most [`MAX_PAIRS`] pairs, the trace's two besides.
 pub fn check(meta: &Meta) -> Result<()> {
-    if meta.len() > MAX_PAIRS {
+    let trace = ["traceparent", "trace_id"]
+        .iter()
+        .filter(|k| meta.contains_key(**k))
+        .count();
+    if meta.len() > MAX_PAIRS + trace.min(2) {
         return Err(Error::usage(format!(
             "{} metadata pairs; a plan may carry at most {MAX_PAIRS}",
             meta.len()
@@ -96,14 +101,22 @@ pub fn collect(pairs: &[String], traceparent: Option<&str>) -> Result<Meta> {
             return Err(Error::usage(format!("--meta {key} is given twice")));
         }
     }
-    if let Some(tp) = traceparent.filter(|t| trace_id(t).is_some()) {
-        if !meta.contains_key("traceparent") {
-            let id = trace_id(tp).unwrap_or_default();
+    if meta.len() > MAX_PAIRS {
+        check(&meta)?;
+    }
+    // The trace the caller passed down, unless a pair names one itself
+    // (then the two would disagree); it fits beside a full set of pairs.
+    let named = meta.contains_key("traceparent") || meta.contains_key("trace_id");
+    if let Some(tp) = traceparent.filter(|_| !named) {
+        if let Some(id) = trace_id(tp) {
             meta.insert("traceparent".into(), tp.to_string());
-            meta.entry("trace_id".into()).or_insert(id);
+            meta.insert("trace_id".into(), id);
         }
     }
-    check(&meta)?;
+    for (key, value) in &meta {
+        check_key(key)?;
+        check_value(key, value)?;
+    }
     Ok(meta)
 }
 
@@ -202,6 +215,14 @@ mod tests {
         let given = collect(&["traceparent=mine".into()], Some(TP)).unwrap();
         assert_eq!(given["traceparent"], "mine");
         assert!(!given.contains_key("trace_id"));
+        let id_only = collect(&["trace_id=other".into()], Some(TP)).unwrap();
+        assert_eq!(
+            id_only.len(),
+            1,
+            "a trace id and a traceparent that disagree"
+        );
+        let full: Vec<String> = (0..MAX_PAIRS).map(|i| format!("k{i}=v")).collect();
+        assert_eq!(collect(&full, Some(TP)).unwrap().len(), MAX_PAIRS + 2);
         assert!(collect(&[], Some("garbage")).unwrap().is_empty());
     }
 

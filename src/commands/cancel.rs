@@ -33,7 +33,9 @@ pub struct Args {
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     let target = PlanRef::from_args(args.plan.as_ref(), args.key.as_ref())
         .ok_or_else(|| Error::usage("name the plan to cancel (PLAN or --key)"))?;
-    let mut plan = rungs::cancel::cancel(&mut ctx.rung()?, &target, args.reason.as_deref())?;
+    let own_only = ctx.server;
+    let mut plan =
+        rungs::cancel::cancel(&mut ctx.rung()?, &target, args.reason.as_deref(), own_only)?;
     super::show::judge_for_people(ctx, &mut plan);
     if ctx.json {
         render::emit_json(render::plan_json(&plan))?;

@@ -87,6 +87,15 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         .iter()
         .map(|m| crate::meta::parse_pair(m))
         .collect::<Result<Vec<_>>>()?;
+    if let Some((k, _)) = meta
+        .iter()
+        .enumerate()
+        .find_map(|(i, (k, _))| meta[..i].iter().find(|(seen, _)| seen == k))
+    {
+        return Err(Error::usage(format!(
+            "--meta {k} is given twice; a plan's key has one value"
+        )));
+    }
     if args.sign.is_some() && !matches!(args.checkpoint, Some(None)) {
         return Err(Error::usage(
             "--sign signs a checkpoint: use it with --checkpoint",

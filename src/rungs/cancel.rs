@@ -1,7 +1,7 @@
 //! Cancel: the requester (or a reviewer) withdraws a plan nobody has run.
 
 use super::{PlanRef, Rung, event, expire_due, refuse, refuse_key, settle_dead_run};
-use crate::error::Result;
+use crate::error::{Error, Kind, Result};
 use crate::gate;
 use crate::model::{Cancellation, Plan, Status};
 use serde_json::json;
@@ -13,7 +13,16 @@ use serde_json::json;
 /// Anyone who may reject a plan may cancel it; the event says whether the
 /// planner withdrew it or a reviewer did. Cancelling only ever stops a
 /// plan, so, like a rejection, it needs no signature on any tier.
-pub fn cancel(rung: &mut Rung, target: &PlanRef, reason: Option<&str>) -> Result<Plan> {
+///
+/// With `own_only` (a tool call of `ladder mcp`, where the actor is the
+/// agent's), only the planner may cancel: deciding on someone else's plan
+/// is a person's rung.
+pub fn cancel(
+    rung: &mut Rung,
+    target: &PlanRef,
+    reason: Option<&str>,
+    own_only: bool,
+) -> Result<Plan> {
     let reason = reason.map(str::trim).filter(|r| !r.is_empty());
     let now = rung.now();
     let actor = rung.actor.to_string();
@@ -24,6 +33,30 @@ pub fn cancel(rung: &mut Rung, target: &PlanRef, reason: Option<&str>) -> Result
             Err(e) => return Err(refuse_key(target.key(), e)),
         };
         if let Err(e) = gate::cancel(&plan, now) {
+            return Err(refuse(&plan, e));
+        }
+        // The run records are rows of the state file; the ledger is what
+        // says whether the plan ever started.
+        if tx.last_event_of(&plan.id, "started")?.is_some() {
+            let e = Error::new(
+                Kind::NotAllowed,
+                format!(
+                    "plan {} started once (the ledger says so): cancelling it would free a key whose action may have run",
+                    plan.short_id()
+                ),
+            );
+            return Err(refuse(&plan, e));
+        }
+        if own_only && !crate::names::same(&plan.actor, &actor) {
+            let e = Error::new(
+                Kind::NotAllowed,
+                format!(
+                    "{} planned {}: an agent may cancel only its own plans over MCP",
+                    crate::names::visible(&plan.actor),
+                    plan.short_id()
+                ),
+            )
+            .with_hint("a person cancels or rejects it in a terminal");
             return Err(refuse(&plan, e));
         }
         let cancellation = Cancellation {

@@ -35,7 +35,8 @@ pub fn key_for(original_id: &str) -> String {
 pub fn rollback(rung: &mut Rung, policy: &InForce, req: Request) -> Result<Planned> {
     let original = read_settled(rung, |tx| req.original.find(tx))?;
     let key = req.key.unwrap_or_else(|| key_for(&original.id));
-    let checked = crate::gate::rollback(&original)
+    let checked = crate::gate::integrity(&original)
+        .and_then(|()| crate::gate::rollback(&original))
         .map(str::to_string)
         .and_then(|command| recorded(rung, &original, command));
     let command = match checked {
@@ -87,13 +88,25 @@ pub fn rollback(rung: &mut Rung, policy: &InForce, req: Request) -> Result<Plann
 /// The rollback command as the ledger recorded it when the original was
 /// planned. The row is not in the hash, so one edited in the state file
 /// would otherwise be planned under "its recorded rollback" (`tampered`).
-/// A plan made before the ledger recorded rollbacks has only its row.
+/// A plan made before the ledger recorded rollbacks has only its row (its
+/// planned event must still be there, and the row must hash to its hash:
+/// the directory the undo runs in is the original's).
 fn recorded(rung: &mut Rung, original: &crate::model::Plan, command: String) -> Result<String> {
     let planned = crate::store::read(rung.store, |tx| tx.last_event_of(&original.id, "planned"))?;
     let detail: serde_json::Value = planned
         .as_ref()
         .and_then(|e| serde_json::from_str(&e.detail).ok())
         .unwrap_or_default();
+    if planned.is_none() {
+        return Err(Error::new(
+            Kind::Tampered,
+            format!(
+                "plan {} has no planned event in the ledger: its row was not made by ladder",
+                original.short_id()
+            ),
+        )
+        .with_hint("nothing was planned; check who can write the state file"));
+    }
     match detail.get("rollback") {
         Some(v) if v.as_str() != Some(command.as_str()) => Err(Error::new(
             Kind::Tampered,

@@ -76,6 +76,9 @@ fn copy_plan(tx: &mut dyn super::Tx, plan: &Plan) -> Result<()> {
     if let Some(r) = &plan.rejection {
         tx.set_rejection(&plan.id, r)?;
     }
+    if let Some(c) = &plan.cancellation {
+        tx.set_cancellation(&plan.id, c)?;
+    }
     for a in &plan.approvals {
         tx.insert_approval(&plan.id, a)?;
     }

@@ -256,6 +256,13 @@ fn agent_session(t: &crate::harness::TestEnv) {
     assert_ne!(fresh["structuredContent"]["id"], asked["id"]);
     assert_eq!(fresh["structuredContent"]["status"], "pending");
 
+    // Someone else's plan is a person's to withdraw, not the agent's.
+    let alices = t.plan("alice", "alices", &[], &["true"]);
+    let theirs = s.call("cancel", json!({"plan": alices["id"]}));
+    assert_eq!(theirs["isError"], true);
+    assert_eq!(theirs["structuredContent"]["error"]["code"], "not_allowed");
+    assert_eq!(t.show(&alices)["status"], "pending");
+
     let verify = s.call("log", json!({"verify": true}));
     assert_eq!(verify["structuredContent"]["verified"], true);
     assert_eq!(s.finish(), 0);

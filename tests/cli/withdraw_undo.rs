@@ -468,3 +468,124 @@ fn an_edited_rollback_or_a_squatted_key_is_not_planned_as_the_undo() {
     assert_ne!(own.json()["id"], squatter["id"]);
     assert_eq!(hash(&own.json()).len(), 64);
 }
+
+/// The attack: a plan that ran, its run records deleted and its row written
+/// back to approved. The ledger shows it started, so it cannot be
+/// cancelled (which would free its key to run again).
+#[test]
+fn a_plan_that_ran_cannot_be_cancelled_after_its_run_records_are_deleted() {
+    let t = strict();
+    let (plan, _) = marker_plan(&t, "agent", "ran-once", &[]);
+    t.approve("alice", &plan);
+    assert_eq!(t.apply_json("agent", &plan).code, 0);
+    let db = t.db();
+    db.execute("DELETE FROM executions WHERE plan = ?1", [id(&plan)])
+        .unwrap();
+    db.execute(
+        "UPDATE plans SET status = 'approved' WHERE id = ?1",
+        [id(&plan)],
+    )
+    .unwrap();
+    let r = cancel(&t, "agent", &plan, "free the key");
+    assert_refused(&r, 22, "not_allowed");
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the ledger says so"),
+        "{}",
+        r.stdout_str()
+    );
+    assert_refused(
+        &t.json("agent", &["plan", "--key", "ran-once", "--", "true"]),
+        15,
+        "key_conflict",
+    );
+}
+
+#[test]
+fn rollback_refuses_an_edited_directory_or_a_row_the_ledger_never_saw() {
+    let t = strict();
+    let (original, _) = applied_with_rollback(&t, "moved");
+    let elsewhere = t.path().join("home");
+    t.db()
+        .execute(
+            "UPDATE plans SET cwd = CAST(?2 AS BLOB) WHERE id = ?1",
+            [id(&original), elsewhere.to_str().unwrap()],
+        )
+        .unwrap();
+    assert_refused(
+        &t.json("agent", &["rollback", id(&original)]),
+        21,
+        "tampered",
+    );
+
+    // A row copied under a new id, with no planned event behind it.
+    let (second, _) = applied_with_rollback(&t, "copied");
+    t.db()
+        .execute(
+            "INSERT INTO plans SELECT NULL, 'dddddddd-0000-4000-8000-000000000000', key || '-x',
+                    hash, status, tier, rule, approvals_required, command, cwd, env,
+                    dry_run_command, dry_run_exit, dry_run_stdout, dry_run_stderr,
+                    dry_run_stdout_sha256, dry_run_stderr_sha256, dry_run_stdout_bytes,
+                    dry_run_stderr_bytes, dry_run_truncated, dry_run_ok, reason, target, effect,
+                    'echo pwned', confidence, actor, created_at, expires_at, policy_sha256,
+                    decision, retry_allowed, rejected_by, rejected_reason, rejected_at, cwd_id,
+                    program, program_id, files, escalated_from, rejected_signature,
+                    rejected_signed_policy, meta, rollback_of, cancelled_by, cancelled_reason,
+                    cancelled_at
+             FROM plans WHERE id = ?1",
+            [id(&second)],
+        )
+        .unwrap();
+    let r = t.json("agent", &["rollback", "dddddddd"]);
+    assert_refused(&r, 21, "tampered");
+    assert_eq!(count(&t.event_kinds(), "planned"), 2);
+}
+
+#[test]
+fn a_cancellation_survives_a_state_copy() {
+    let t = strict();
+    let (plan, _) = marker_plan(&t, "agent", "copied", &[]);
+    cancel(&t, "agent", &plan, "not needed");
+    let to = t.path().join("copy.db");
+    let r = t.json(
+        "agent",
+        &[
+            "state",
+            "copy",
+            "--from",
+            t.state().to_str().unwrap(),
+            "--to",
+            to.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let shown = t
+        .json(
+            "viewer",
+            &["--state", to.to_str().unwrap(), "show", id(&plan)],
+        )
+        .json();
+    assert_eq!(shown["cancellation"]["reason"], "not needed");
+}
+
+#[test]
+fn a_rollback_that_cannot_be_split_is_refused_when_planned() {
+    let t = strict();
+    let r = t.json(
+        "agent",
+        &[
+            "plan",
+            "--key",
+            "q",
+            "--rollback",
+            "echo 'unterminated",
+            "--",
+            "true",
+        ],
+    );
+    assert_refused(&r, 2, "usage");
+    let r = t.json("viewer", &["log", "--meta", "run=1", "--meta", "run=2"]);
+    assert_refused(&r, 2, "usage");
+}
