@@ -42,8 +42,18 @@ for attempt in 1 2 3 4 5; do
   err=$(jq -r '.error.code // empty' <<<"$out" 2>/dev/null)
   if [ -z "$err" ]; then
     # An execution object: the command ran now, or earlier (replayed).
-    jq -j .stdout <<<"$out"
-    jq -j .stderr <<<"$out" >&2
+    # The exact bytes: `stdout_base64` is there when they are not UTF-8
+    # (`stdout` then has replacement characters).
+    if [ "$(jq -r 'has("stdout_base64")' <<<"$out")" = true ]; then
+      jq -r .stdout_base64 <<<"$out" | base64 -d
+    else
+      jq -j .stdout <<<"$out"
+    fi
+    if [ "$(jq -r 'has("stderr_base64")' <<<"$out")" = true ]; then
+      jq -r .stderr_base64 <<<"$out" | base64 -d >&2
+    else
+      jq -j .stderr <<<"$out" >&2
+    fi
     [ "$(jq -r .replayed <<<"$out")" = true ] && say "already applied earlier: replayed the recorded outcome"
     exit "$(jq -r .exit_code <<<"$out")"
   fi

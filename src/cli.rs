@@ -139,6 +139,34 @@ enum Entry {
     Refuse { error: Error, json: bool },
 }
 
+/// `ladder`, and the subcommand (and its own subcommand) a command line
+/// names, for the help an argument error points to.
+fn command_named(args: &[OsString]) -> String {
+    use clap::CommandFactory as _;
+    let cli = Cli::command();
+    let mut named = vec!["ladder".to_string()];
+    let mut at = &cli;
+    let mut words = args.iter().skip(1).take_while(|a| *a != "--");
+    while let Some(word) = words.next() {
+        let Some(word) = word.to_str() else { break };
+        if matches!(word, "--state" | "--policy" | "--actor" | "--color") {
+            words.next();
+            continue;
+        }
+        if word.starts_with('-') {
+            continue;
+        }
+        match at.find_subcommand(word) {
+            Some(sub) => {
+                named.push(word.to_string());
+                at = sub;
+            }
+            None => break,
+        }
+    }
+    named.join(" ")
+}
+
 fn parse(args: &[OsString]) -> Entry {
     if args.get(1).is_some_and(|a| a == "__complete-ids") {
         return Entry::CompleteIds;
@@ -154,9 +182,9 @@ fn parse(args: &[OsString]) -> Entry {
         && args.iter().any(|a| a == "plan" || a == "explain")
         && !args.iter().any(|a| a == "--");
     let hint = if forgot_dashes {
-        "put the command after `--`, e.g. `ladder plan --key K -- ls -la`"
+        "put the command after `--`, e.g. `ladder plan --key K -- ls -la`".to_string()
     } else {
-        "see `ladder --help`"
+        format!("see `{} --help`", command_named(args))
     };
     Entry::Refuse {
         error: Error::new(Kind::Usage, one_line(&e)).with_hint(hint),
@@ -210,9 +238,21 @@ mod tests {
         }
         // With the `--` there, or in a command that takes no command, the
         // slip is another one.
-        for args in [&["plan", "--bogus", "--", "ls"][..], &["list", "-la"]] {
+        for (args, help) in [
+            (&["plan", "--bogus", "--", "ls"][..], "ladder plan"),
+            (&["--actor", "list", "list", "-la"], "ladder list"),
+            (
+                &["policy", "explain", "--bogus", "--", "ls"],
+                "ladder policy explain",
+            ),
+            (&["--bogus"], "ladder"),
+        ] {
             let (e, _) = refusal(args);
-            assert_eq!(e.hint.as_deref(), Some("see `ladder --help`"), "{args:?}");
+            assert_eq!(
+                e.hint.as_deref(),
+                Some(format!("see `{help} --help`").as_str()),
+                "{args:?}"
+            );
         }
     }
 

@@ -429,8 +429,8 @@ fn short_fingerprint(fp: &str) -> &str {
 
 /// Writes the recorded outcome and returns the exit code to pass through.
 /// With `announce`, ladder's own lines on stderr say that this is a replay
-/// (and of a settled or truncated record); without, stderr carries the
-/// recorded bytes only.
+/// (and of a settled record); without, stderr carries the recorded bytes,
+/// and, after them, a line when the record is partial (always said).
 pub fn replayed(plan: &Plan, json: bool, now: Millis, announce: bool) -> crate::error::Result<i32> {
     let Some(exec) = &plan.execution else {
         return Err(crate::error::Error::new(
@@ -467,10 +467,15 @@ pub fn replayed(plan: &Plan, json: bool, now: Millis, announce: bool) -> crate::
     // stdout is gone: they are what a reader of stderr needs most.
     let code = super::emit_passing(&exec.stdout, code);
     let _ = std::io::Write::write_all(&mut std::io::stderr(), &exec.stderr);
-    if exec.truncated && announce {
+    // Said in a pipe too, after the recorded bytes: a reader (an agent)
+    // must not act on half an output believing it whole.
+    if exec.truncated {
         super::note(format_args!(
-            "ladder: the record is truncated: {} stdout and {} stderr bytes were written in all",
-            exec.stdout_bytes, exec.stderr_bytes
+            "ladder: the replayed output is partial: the record kept {} of {} stdout bytes and {} of {} stderr bytes",
+            exec.stdout.len(),
+            exec.stdout_bytes,
+            exec.stderr.len(),
+            exec.stderr_bytes
         ));
     }
     Ok(code)

@@ -38,7 +38,11 @@ impl PlanRef {
     }
 }
 
+/// How many plans an ambiguous prefix names, at most, in its error.
+const CANDIDATES: usize = 10;
+
 /// Finds a plan by id or unique id prefix (4 characters or more, like git).
+/// An ambiguous prefix names the plans it could mean, as git does.
 pub fn find_plan(tx: &mut dyn Tx, wanted: &str) -> Result<Plan> {
     let wanted = wanted.trim().to_ascii_lowercase();
     if wanted.len() < 4 {
@@ -46,7 +50,7 @@ pub fn find_plan(tx: &mut dyn Tx, wanted: &str) -> Result<Plan> {
             "plan id `{wanted}` is too short: give at least 4 characters"
         )));
     }
-    let ids = tx.plan_ids_with_prefix(&wanted, 2)?;
+    let ids = tx.plan_ids_with_prefix(&wanted, CANDIDATES + 1)?;
     match ids.as_slice() {
         [] => Err(
             Error::new(Kind::NotFound, format!("no plan with id `{wanted}`"))
@@ -55,10 +59,18 @@ pub fn find_plan(tx: &mut dyn Tx, wanted: &str) -> Result<Plan> {
         [id] => tx
             .plan(id)?
             .ok_or_else(|| Error::new(Kind::NotFound, format!("no plan with id `{wanted}`"))),
-        _ => Err(Error::usage(format!(
-            "plan id `{wanted}` is ambiguous: it starts more than one plan id"
-        ))
-        .with_hint("give more characters")),
+        _ => {
+            let mut named: Vec<&str> = ids.iter().take(CANDIDATES).map(String::as_str).collect();
+            if ids.len() > CANDIDATES {
+                named.push("...");
+            }
+            Err(Error::usage(format!(
+                "plan id `{wanted}` is ambiguous: it starts {}",
+                named.join(", ")
+            ))
+            .with_hint("give more characters")
+            .with_extra(serde_json::json!({ "candidates": &ids[..ids.len().min(CANDIDATES)] })))
+        }
     }
 }
 

@@ -134,7 +134,14 @@ fn every_example_policy_loads_and_classifies_as_its_comments_say() {
 
 /// Runs an agent example in the background, approves its plan as a
 /// reviewer, and checks it applied; then runs it again and checks it replayed.
-fn agent_round(interpreter: &str, script: &str) {
+/// With `exact`, the command writes a byte that is not UTF-8, which the
+/// example must pass through as it is.
+fn agent_round(interpreter: &str, script: &str, exact: bool) {
+    let (echo, want): (&str, &[u8]) = if exact {
+        ("printf 'deployed\\377\\n'", b"deployed\xff\n")
+    } else {
+        ("echo deployed", b"deployed\n")
+    };
     let mut t = TestEnv::new();
     t.with_policy(crate::harness::STRICT_POLICY);
     let marker = t.path().join("ran");
@@ -142,7 +149,7 @@ fn agent_round(interpreter: &str, script: &str) {
     agent
         .arg(root().join(script))
         .args(["deploy-1", "sh", "-c"])
-        .arg(format!("echo deployed; echo x >> {}", marker.display()))
+        .arg(format!("{echo}; echo x >> {}", marker.display()))
         .env("WAIT", "20s");
     let mut child = agent
         .stdout(std::process::Stdio::piped())
@@ -174,11 +181,11 @@ fn agent_round(interpreter: &str, script: &str) {
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "deployed\n");
+    assert_eq!(out.stdout, want, "{}", String::from_utf8_lossy(&out.stdout));
     // Again, with the same key: replayed, not run.
     let again = agent.spawn().unwrap().wait_with_output().unwrap();
     assert_eq!(again.status.code(), Some(0));
-    assert_eq!(String::from_utf8_lossy(&again.stdout), "deployed\n");
+    assert_eq!(again.stdout, want);
     assert!(String::from_utf8_lossy(&again.stderr).contains("replayed"));
     assert_eq!(std::fs::read_to_string(&marker).unwrap(), "x\n");
 }
@@ -189,7 +196,7 @@ fn bash_agent_example_plans_waits_applies_and_replays() {
         eprintln!("skipped: examples/agent.sh needs jq, which is not installed here");
         return;
     }
-    agent_round("bash", "examples/agent.sh");
+    agent_round("bash", "examples/agent.sh", true);
 }
 
 #[test]
@@ -198,7 +205,7 @@ fn python_agent_example_plans_waits_applies_and_replays() {
         eprintln!("skipped: examples/agent.py needs python3, which is not installed here");
         return;
     }
-    agent_round("python3", "examples/agent.py");
+    agent_round("python3", "examples/agent.py", false);
 }
 
 #[test]

@@ -114,3 +114,28 @@ fn list_shows_pending_plans_by_default_and_filters_by_status() {
         r.stdout_str()
     );
 }
+
+/// Like git, an ambiguous prefix names the plans it could mean.
+#[test]
+fn an_ambiguous_prefix_lists_its_candidates() {
+    let t = crate::harness::strict();
+    let a = t.plan("agent", "one", &[], &["true"]);
+    let b = t.plan("agent", "two", &[], &["true"]);
+    let db = t.db();
+    for p in [&a, &b] {
+        db.execute(
+            "UPDATE plans SET id = 'abcd' || substr(id, 5) WHERE id = ?1",
+            [p["id"].as_str().unwrap()],
+        )
+        .unwrap();
+    }
+    let r = t.json("viewer", &["show", "abcd"]);
+    crate::harness::assert_refused(&r, 2, "usage");
+    let v = r.json();
+    let message = v["error"]["message"].as_str().unwrap();
+    let candidates = v["error"]["candidates"].as_array().unwrap();
+    assert_eq!(candidates.len(), 2, "{v}");
+    for c in candidates {
+        assert!(message.contains(c.as_str().unwrap()), "{message}");
+    }
+}

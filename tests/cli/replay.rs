@@ -194,3 +194,27 @@ fn replay_of_a_truncated_record_refuses_a_head_longer_than_the_stream() {
         .unwrap();
     assert_refused(&t.json("viewer", &["replay", id(&plan)]), 21, "tampered");
 }
+
+/// An agent reading a replay through a pipe learns that the output is
+/// partial: a line on stderr after the recorded bytes.
+#[test]
+fn a_partial_record_is_never_replayed_silently() {
+    let mut t = TestEnv::new();
+    t.with_policy(&STRICT_POLICY.replace(
+        "separation_of_duties = true",
+        "separation_of_duties = true\noutput_cap = 4",
+    ));
+    let plan = t.plan("agent", "partial", &[], &["printf", "0123456789"]);
+    t.approve("alice", &plan);
+    assert_eq!(t.apply("agent", &plan).code, 0);
+    let r = t.run("agent", &["replay", id(&plan)]);
+    assert_eq!(r.code, 0);
+    assert_eq!(r.stdout, b"0123");
+    assert!(
+        r.stderr
+            .trim_end()
+            .ends_with("the replayed output is partial: the record kept 4 of 10 stdout bytes and 0 of 0 stderr bytes"),
+        "{}",
+        r.stderr
+    );
+}
