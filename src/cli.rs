@@ -107,6 +107,19 @@ pub fn main(args: Vec<OsString>) -> crate::Exit {
     match parse(&args) {
         Entry::CompleteIds => crate::complete_ids().into(),
         Entry::Run(cli) => crate::run(*cli),
+        Entry::Print(e)
+            if e.kind() == clap::error::ErrorKind::DisplayVersion && json_asked(&args) =>
+        {
+            let version = serde_json::json!({
+                "name": "ladder",
+                "version": env!("CARGO_PKG_VERSION"),
+            });
+            match crate::render::emit_json(version) {
+                Ok(()) => 0,
+                Err(_) => 1,
+            }
+            .into()
+        }
         Entry::Print(e) => {
             // --help and --version: print as clap does, exit 0 (1 when
             // stdout fails, as for any other output).
@@ -190,12 +203,16 @@ fn parse(args: &[OsString]) -> Entry {
         error: Error::new(Kind::Usage, one_line(&e)).with_hint(hint),
         // --json must shape even argument errors, which clap reports
         // before we know the parsed flags.
-        json: args
-            .iter()
-            .skip(1)
-            .take_while(|a| *a != "--")
-            .any(|a| a == "--json"),
+        json: json_asked(args),
     }
+}
+
+/// Whether `--json` is among ladder's own arguments (before `--`).
+fn json_asked(args: &[OsString]) -> bool {
+    args.iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--json")
 }
 
 pub use crate::error::clap_line as one_line;

@@ -25,6 +25,19 @@ fn bytes_fields(obj: &mut serde_json::Map<String, Value>, name: &str, bytes: &[u
     }
 }
 
+/// The version of the JSON ladder prints, in every object it prints (as
+/// terraform's `show -json` does): the minor number grows when fields are
+/// added, the major one when a field changes meaning or goes.
+pub const FORMAT_VERSION: &str = "1.0";
+
+/// `value` with its `format_version`, when it is an object.
+pub fn stamped(mut value: Value) -> Value {
+    if let Value::Object(map) = &mut value {
+        map.insert("format_version".into(), json!(FORMAT_VERSION));
+    }
+    value
+}
+
 fn time(ms: Option<Millis>) -> Value {
     ms.map(|t| json!(rfc3339(t))).unwrap_or(Value::Null)
 }

@@ -8,7 +8,7 @@ mod out;
 mod table;
 
 pub use card::{Paint, excerpt, plan_card, replayed};
-pub use json::{event_json, execution_json, plan_json};
+pub use json::{FORMAT_VERSION, event_json, execution_json, plan_json};
 pub use out::{
     capture_stdout, emit, emit_json, emit_json_lines, emit_json_passing, emit_passing, note,
     note_part, stdout_failed, write_json_lines_stdout, write_json_stdout, write_stdout,

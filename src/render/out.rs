@@ -102,7 +102,7 @@ pub fn write_json_stdout(value: Value) -> std::io::Result<()> {
 /// Writes JSON values, each and a newline, to stdout (or the capture),
 /// through one buffer and one flush.
 pub fn write_json_lines_stdout(values: impl Iterator<Item = Value>) -> std::io::Result<()> {
-    let Some(mut values) = captured(values) else {
+    let Some(mut values) = captured(values.map(super::json::stamped)) else {
         return Ok(());
     };
     let mut out = std::io::BufWriter::with_capacity(64 << 10, std::io::stdout().lock());

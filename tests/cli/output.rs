@@ -217,3 +217,25 @@ fn agent_text_cannot_redraw_the_reviewers_terminal() {
     );
     assert!(!r.stderr.contains('\u{1b}'), "{:?}", r.stderr);
 }
+
+/// Every JSON object ladder prints says which version of the format it is,
+/// errors and ledger lines included.
+#[test]
+fn every_json_object_carries_its_format_version() {
+    let t = crate::harness::strict();
+    let plan = t.plan("agent", "fv", &[], &["true"]);
+    assert_eq!(plan["format_version"], "1.0");
+    let error = t.json("agent", &["show", "no-such-plan"]);
+    assert_eq!(error.json()["format_version"], "1.0");
+    let log = t.json("viewer", &["log"]);
+    for line in log.stdout_str().lines() {
+        let event: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(event["format_version"], "1.0", "{line}");
+    }
+    let version = t.run("viewer", &["--json", "--version"]);
+    assert_eq!(version.code, 0);
+    let v = version.json();
+    assert_eq!(v["name"], "ladder");
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(v["format_version"], "1.0");
+}
