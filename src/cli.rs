@@ -29,10 +29,13 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Where ladder's own options are listed, apart from a command's.
+const GLOBAL: &str = "Global options";
+
 #[derive(Debug, clap::Args)]
 pub struct Global {
     /// State file [default: state.db in the user data directory]
-    #[arg(long, global = true, env = "LADDER_STATE", value_name = "PATH")]
+    #[arg(long, global = true, env = "LADDER_STATE", value_name = "PATH", help_heading = GLOBAL)]
     pub state: Option<PathBuf>,
 
     /// Policy file [default: policy.toml in the user config directory if it exists, else the embedded default]
@@ -40,19 +43,19 @@ pub struct Global {
     /// When the system policy /etc/ladder/policy.toml exists, it is always in
     /// force, and this policy is laid over it: it can only make a verdict
     /// stricter.
-    #[arg(long, global = true, env = "LADDER_POLICY", value_name = "PATH")]
+    #[arg(long, global = true, env = "LADDER_POLICY", value_name = "PATH", help_heading = GLOBAL)]
     pub policy: Option<PathBuf>,
 
     /// Who is acting [default: $LADDER_ACTOR, else the OS user]
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, global = true, value_name = "NAME", help_heading = GLOBAL)]
     pub actor: Option<String>,
 
     /// Print one JSON object on stdout (log: JSON Lines), errors included
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
 
     /// Colours: auto (a terminal, unless NO_COLOR is set or CLICOLOR_FORCE asks), always, never
-    #[arg(long, global = true, value_name = "WHEN", value_enum, default_value_t = crate::context::ColorChoice::Auto)]
+    #[arg(long, global = true, value_name = "WHEN", value_enum, help_heading = GLOBAL, default_value_t = crate::context::ColorChoice::Auto)]
     pub color: crate::context::ColorChoice,
 }
 

@@ -31,6 +31,51 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in the table's order.
+    pub const ALL: [Kind; 17] = [
+        Kind::Error,
+        Kind::Usage,
+        Kind::NotFound,
+        Kind::NeedsApproval,
+        Kind::Rejected,
+        Kind::Expired,
+        Kind::HashMismatch,
+        Kind::Stale,
+        Kind::KeyConflict,
+        Kind::InFlight,
+        Kind::OutcomeUnknown,
+        Kind::Denied,
+        Kind::BudgetExceeded,
+        Kind::DryRunFailed,
+        Kind::Tampered,
+        Kind::NotAllowed,
+        Kind::Cancelled,
+    ];
+
+    /// What the code means, in the table's words (the man page's EXIT
+    /// STATUS).
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Kind::Error => "runtime failure: I/O, unreadable or corrupt state, internal error",
+            Kind::Usage => "bad arguments, invalid policy or configuration",
+            Kind::NotFound => "no such plan, key or recorded execution",
+            Kind::NeedsApproval => "approvals are short",
+            Kind::Rejected => "a reviewer rejected the plan",
+            Kind::Expired => "the plan's approval window passed",
+            Kind::HashMismatch => "the given hash is not the plan's hash",
+            Kind::Stale => "the world changed since the plan: re-plan",
+            Kind::KeyConflict => "the key belongs to a different action",
+            Kind::InFlight => "another apply of this key is running now",
+            Kind::OutcomeUnknown => "an earlier apply was interrupted; see resolve",
+            Kind::Denied => "policy forbids this command",
+            Kind::BudgetExceeded => "a write budget is spent",
+            Kind::DryRunFailed => "the dry-run exited with a code policy does not accept",
+            Kind::Tampered => "the state file or the ledger was altered",
+            Kind::NotAllowed => "this actor may not do this",
+            Kind::Cancelled => "the plan was withdrawn before it ran",
+        }
+    }
+
     pub fn exit_code(self) -> i32 {
         match self {
             Kind::Error => 1,
@@ -203,6 +248,17 @@ mod tests {
         for (kind, code, name) in table {
             assert_eq!(kind.exit_code(), code);
             assert_eq!(kind.name(), name);
+        }
+        let all: Vec<Kind> = table.iter().map(|(k, _, _)| *k).collect();
+        assert_eq!(all, Kind::ALL, "Kind::ALL is the table, in order");
+    }
+
+    #[test]
+    fn the_readme_lists_every_exit_code() {
+        let readme = include_str!("../README.md");
+        for kind in Kind::ALL {
+            let row = format!("| {} | `{}` |", kind.exit_code(), kind.name());
+            assert!(readme.contains(&row), "README lacks the row {row}");
         }
     }
 

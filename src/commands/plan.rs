@@ -71,7 +71,7 @@ pub struct Args {
     pub cwd: Option<PathBuf>,
 
     /// The command and its arguments (after `--`)
-    #[arg(required = true, last = true, value_name = "PROGRAM [ARGS]...")]
+    #[arg(required = true, last = true, value_name = "PROGRAM")]
     pub command: Vec<OsString>,
 }
 

@@ -26,7 +26,7 @@ pub enum Command {
         confidence: Option<f64>,
 
         /// The command and its arguments (after `--`)
-        #[arg(required = true, last = true, value_name = "PROGRAM [ARGS]...")]
+        #[arg(required = true, last = true, value_name = "PROGRAM")]
         command: Vec<OsString>,
     },
 }

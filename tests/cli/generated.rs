@@ -127,3 +127,43 @@ fn completions_and_man_produce_output() {
     assert_eq!(r.code, 0);
     assert!(dir.join("ladder.1").exists() && dir.join("ladder-apply.1").exists());
 }
+
+/// `man ladder` is where the contract lives beside the flags: its exit
+/// codes (every one), environment, files and examples, and a synopsis that
+/// names each option's value.
+#[test]
+fn the_man_page_holds_exit_status_environment_files_and_examples() {
+    let page = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("man/ladder.1"),
+    )
+    .unwrap();
+    for section in [
+        ".SH \"EXIT STATUS\"",
+        ".SH ENVIRONMENT",
+        ".SH FILES",
+        ".SH EXAMPLES",
+    ] {
+        assert!(page.contains(section), "no {section}");
+    }
+    for kind in ladder::error::Kind::ALL {
+        let entry = format!(
+            "\\fB{}\\fR \\fI{}\\fR",
+            kind.exit_code(),
+            kind.name().replace('-', "\\-")
+        );
+        assert!(
+            page.contains(&entry),
+            "exit {} is missing",
+            kind.exit_code()
+        );
+    }
+    assert!(
+        page.contains("[\\-\\-state PATH]"),
+        "the synopsis names --state's value"
+    );
+    let plan = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("man/ladder-plan.1"),
+    )
+    .unwrap();
+    assert!(plan.contains("\\-\\- PROGRAM [ARGS...]"), "plan's synopsis");
+}
