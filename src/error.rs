@@ -28,11 +28,12 @@ pub enum Kind {
     Tampered,
     NotAllowed,
     Cancelled,
+    Declined,
 }
 
 impl Kind {
     /// Every kind, in the table's order.
-    pub const ALL: [Kind; 17] = [
+    pub const ALL: [Kind; 18] = [
         Kind::Error,
         Kind::Usage,
         Kind::NotFound,
@@ -50,6 +51,7 @@ impl Kind {
         Kind::Tampered,
         Kind::NotAllowed,
         Kind::Cancelled,
+        Kind::Declined,
     ];
 
     /// What the code means, in the table's words (the man page's EXIT
@@ -73,6 +75,7 @@ impl Kind {
             Kind::Tampered => "the state file or the ledger was altered",
             Kind::NotAllowed => "this actor may not do this",
             Kind::Cancelled => "the plan was withdrawn before it ran",
+            Kind::Declined => "a person answered no when asked to confirm: nothing was decided",
         }
     }
 
@@ -95,6 +98,7 @@ impl Kind {
             Kind::Tampered => 21,
             Kind::NotAllowed => 22,
             Kind::Cancelled => 23,
+            Kind::Declined => 24,
         }
     }
 
@@ -118,6 +122,7 @@ impl Kind {
             Kind::Tampered => "tampered",
             Kind::NotAllowed => "not_allowed",
             Kind::Cancelled => "cancelled",
+            Kind::Declined => "declined",
         }
     }
 }
@@ -244,6 +249,7 @@ mod tests {
             (Kind::Tampered, 21, "tampered"),
             (Kind::NotAllowed, 22, "not_allowed"),
             (Kind::Cancelled, 23, "cancelled"),
+            (Kind::Declined, 24, "declined"),
         ];
         for (kind, code, name) in table {
             assert_eq!(kind.exit_code(), code);

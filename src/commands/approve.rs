@@ -108,7 +108,10 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         shown.short_id(),
         ctx.actor
     ))? {
-        return Err(Error::usage("not approved: confirmation declined"));
+        return Err(Error::new(
+            crate::error::Kind::Declined,
+            format!("plan {} not approved: you answered no", shown.short_id()),
+        ));
     }
     // The answer is about the plan on the screen: approve that id and hash,
     // never whatever holds the key now (it may have been rejected and
@@ -193,8 +196,36 @@ fn review_queue(ctx: &mut Ctx, comment: Option<&str>, sign: Option<&str>) -> Res
     let now = ctx.now();
     store::write(ctx.store()?, |tx| rungs::expire_due(tx, now))?;
     let pending = store::read(ctx.store()?, |tx| tx.plans(&[Status::Pending], None))?;
+    // Offer only what this reviewer can grant: not their own plans when
+    // duties are separated, not a plan they already approved.
+    let separated = ctx.policy()?.defaults().separation_of_duties;
+    let actor = ctx.actor.clone();
+    let (pending, own): (Vec<Plan>, Vec<Plan>) = pending
+        .into_iter()
+        .partition(|p| !(separated && crate::names::same(&p.actor, &actor)));
+    let (pending, done): (Vec<Plan>, Vec<Plan>) = pending.into_iter().partition(|p| {
+        !p.approvals
+            .iter()
+            .any(|a| a.hash == p.hash && crate::names::same(&a.actor, &actor))
+    });
+    if !own.is_empty() {
+        render::note(format_args!(
+            "ladder: {} plan{} of yours not shown: you planned {} and may not approve {} (separation of duties)",
+            own.len(),
+            if own.len() == 1 { "" } else { "s" },
+            if own.len() == 1 { "it" } else { "them" },
+            if own.len() == 1 { "it" } else { "them" },
+        ));
+    }
+    if !done.is_empty() {
+        render::note(format_args!(
+            "ladder: {} plan{} you already approved not shown",
+            done.len(),
+            if done.len() == 1 { "" } else { "s" }
+        ));
+    }
     if pending.is_empty() {
-        render::note("ladder: no plans are waiting for approval");
+        render::note("ladder: no plans are waiting for your approval");
         return Ok(());
     }
     let total = pending.len();
@@ -244,10 +275,15 @@ fn review_queue(ctx: &mut Ctx, comment: Option<&str>, sign: Option<&str>) -> Res
                 }
             }
             Answer::Reject => {
-                let reason = super::prompt("reason: ")?;
+                // A rejection needs a reason for the agent: asked again
+                // until given; end of input leaves the plan undecided.
+                let mut reason = super::prompt("reason: ")?;
+                while reason.trim().is_empty() && !reason.is_empty() {
+                    reason = super::prompt("a rejection needs a reason (the agent reads it): ")?;
+                }
                 let reason = reason.trim();
                 if reason.is_empty() {
-                    render::note("not rejected: a rejection needs a reason");
+                    render::note("not rejected: no reason given");
                     skipped += 1;
                     continue;
                 }

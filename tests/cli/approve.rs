@@ -225,7 +225,8 @@ fn approve_on_a_terminal_asks_for_confirmation() {
         eprintln!("skipped: util-linux `script` is not installed");
         return;
     };
-    assert_ne!(code, 0, "declined: {screen}");
+    assert_eq!(code, 24, "declined has its own code: {screen}");
+    assert!(screen.contains("you answered no"), "{screen}");
     assert!(
         screen.contains("echo tty"),
         "shows the card first: {screen}"
@@ -258,4 +259,28 @@ fn approve_with_no_plan_on_a_terminal_walks_the_pending_queue() {
     assert_eq!(rejected["status"], "rejected");
     assert_eq!(rejected["rejection"]["reason"], "not this one");
     assert_eq!(rejected["rejection"]["actor"], "alice");
+}
+
+/// The queue offers only what the reviewer can grant, and a rejection
+/// without a reason is asked for again, not skipped.
+#[test]
+fn the_queue_skips_the_reviewers_own_plans_and_asks_again_for_a_reason() {
+    let t = strict();
+    let mine = t.plan("alice", "mine", &[], &["echo", "mine"]);
+    let theirs = t.plan("agent", "theirs", &[], &["echo", "theirs"]);
+    let Some((code, screen)) = on_terminal(&t, "alice", "approve", "r\n\n  \nwrong host\n") else {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return;
+    };
+    assert_eq!(code, 0, "{screen}");
+    assert!(
+        !screen.contains("echo mine"),
+        "offered the reviewer's own plan: {screen}"
+    );
+    assert!(screen.contains("1 plan of yours not shown"), "{screen}");
+    assert!(screen.contains("a rejection needs a reason"), "{screen}");
+    let rejected = t.show(&theirs);
+    assert_eq!(rejected["status"], "rejected");
+    assert_eq!(rejected["rejection"]["reason"], "wrong host");
+    assert_eq!(t.show(&mine)["status"], "pending");
 }
