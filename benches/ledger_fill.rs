@@ -43,6 +43,7 @@ pub fn build_ledger(store: &mut dyn Store, events: usize) -> Duration {
                         ("HOME".to_string(), Some("1".repeat(64))),
                         ("PATH".to_string(), Some("2".repeat(64))),
                     ]),
+                    env_shown: BTreeMap::new(),
                     dry_run: None,
                     dry_run_ok: vec![0],
                     reason: Some("routine deploy".into()),

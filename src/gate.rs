@@ -473,6 +473,7 @@ mod tests {
             command: vec!["true".into()],
             cwd: "/".into(),
             env: BTreeMap::new(),
+            env_shown: BTreeMap::new(),
             dry_run: None,
             dry_run_ok: vec![0],
             reason: None,

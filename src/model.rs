@@ -252,6 +252,10 @@ pub struct Plan {
     pub cwd: PathBuf,
     /// Bound variable → sha256 hex of its value at plan time (`None`: unset).
     pub env: BTreeMap<String, Option<String>>,
+    /// The values of bound variables the policy says are not secret
+    /// (`show_env`), for reviewers; each is shown only while its sha256 is
+    /// the one bound in `env`.
+    pub env_shown: BTreeMap<String, String>,
     pub dry_run: Option<DryRun>,
     /// Dry-run exit codes accepted for this plan (policy and `--dry-run-ok`).
     pub dry_run_ok: Vec<i32>,
@@ -369,6 +373,15 @@ impl Plan {
                 }),
             binding: self.binding.as_ref(),
         })
+    }
+
+    /// A bound variable's value to show reviewers: kept because the policy
+    /// showed it, and still the value whose digest the hash binds (a value
+    /// edited in the state file is not shown).
+    pub fn shown_value(&self, name: &str) -> Option<&str> {
+        let value = self.env_shown.get(name)?;
+        let bound = self.env.get(name)?.as_deref()?;
+        (crate::plan_hash::sha256_hex(value.as_bytes()) == bound).then_some(value.as_str())
     }
 
     /// The first 8 characters of the id: what people type.

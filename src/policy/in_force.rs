@@ -230,6 +230,13 @@ fn stricter_defaults(a: &Defaults, b: &Defaults) -> Defaults {
             .collect(),
         dry_run_must_be_read_only: a.dry_run_must_be_read_only || b.dry_run_must_be_read_only,
         dry_run_timeout: a.dry_run_timeout.min(b.dry_run_timeout),
+        // A value is shown only if every layer says it is not secret.
+        show_env: a
+            .show_env
+            .iter()
+            .filter(|n| b.show_env.contains(n))
+            .cloned()
+            .collect(),
     }
 }
 
@@ -310,6 +317,20 @@ commands = ["ls **"]
         assert_eq!(ls.tier, Tier::Deny);
         assert!(ls.denied.is_some());
         assert_eq!(ls.approvals_required, 0);
+    }
+
+    #[test]
+    fn a_value_is_shown_only_if_every_layer_shows_it() {
+        let with = |names: &str| {
+            policy(
+                &format!("version = 1\n[defaults]\nshow_env = [{names}]\n"),
+                "p",
+            )
+        };
+        let p = InForce::layered(with(r#""A", "B""#), Some(with(r#""B", "SECRET""#)));
+        assert_eq!(p.defaults().show_env, ["B"]);
+        let e = Policy::parse("version = 1\n[defaults]\nshow_env = [\"A=B\"]\n", "p");
+        assert!(e.unwrap_err().to_string().contains("show_env"));
     }
 
     #[test]

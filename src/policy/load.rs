@@ -234,6 +234,20 @@ impl Cx<'_> {
         if let Some(limit) = &raw.dry_run_timeout {
             d.dry_run_timeout = self.duration("dry_run_timeout", limit)?;
         }
+        if let Some(names) = raw.show_env {
+            let span = names.span();
+            for name in names.get_ref() {
+                let valid =
+                    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if !valid {
+                    return Err(self.at(
+                        span.clone(),
+                        format!("`show_env` lists variable names, not `{name}`"),
+                    ));
+                }
+            }
+            d.show_env = names.into_inner();
+        }
         Ok(d)
     }
 

@@ -101,6 +101,11 @@ pub struct Defaults {
     /// A dry-run still running after this is killed, and the plan refused
     /// (`dry_run_timeout`).
     pub dry_run_timeout: Duration,
+    /// Bound variables that are not secret: their values are kept with a
+    /// plan and shown to reviewers (`show_env`). Every other bound value is
+    /// kept only as its sha256.
+    #[serde(default)]
+    pub show_env: Vec<String>,
 }
 
 impl Default for Defaults {
@@ -114,6 +119,7 @@ impl Default for Defaults {
             dry_run_exit_codes: vec![0],
             dry_run_must_be_read_only: true,
             dry_run_timeout: Duration::from_secs(300),
+            show_env: Vec::new(),
         }
     }
 }

@@ -41,6 +41,7 @@ pub(super) struct RawDefaults {
     pub dry_run_exit_codes: Option<Spanned<Vec<i32>>>,
     pub dry_run_must_be_read_only: Option<bool>,
     pub dry_run_timeout: Option<Spanned<String>>,
+    pub show_env: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Deserialize)]

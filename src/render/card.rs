@@ -246,12 +246,10 @@ pub fn plan_card(p: &Plan, now: Millis, paint: Paint) -> String {
     if !named.is_empty() {
         let names: Vec<String> = named
             .iter()
-            .map(|(k, v)| {
-                if v.is_some() {
-                    k.to_string()
-                } else {
-                    format!("{k} (unset)")
-                }
+            .map(|(k, v)| match (v, p.shown_value(k)) {
+                (Some(_), Some(value)) => format!("{k}={value}"),
+                (Some(_), None) => k.to_string(),
+                (None, _) => format!("{k} (unset)"),
             })
             .collect();
         row(&mut out, "env", names.join(", "));

@@ -98,7 +98,12 @@ pub fn plan_json(p: &Plan) -> Value {
             Value::Object(obj)
         }
     };
-    json!({
+    let env_shown: std::collections::BTreeMap<&str, &str> = p
+        .env_shown
+        .keys()
+        .filter_map(|k| Some((k.as_str(), p.shown_value(k)?)))
+        .collect();
+    let mut plan = json!({
         "id": p.id,
         "key": p.key,
         "hash": p.hash,
@@ -173,7 +178,10 @@ pub fn plan_json(p: &Plan) -> Value {
         "escalated_from": p.escalated_from,
         "in_force": p.in_force,
         "suggested_dry_run": suggested_dry_run(p).map(|argv| argv_line(&argv)),
-    })
+    });
+    // Beside `env` (the macro's recursion limit ends the object above).
+    plan["env_shown"] = json!(env_shown);
+    plan
 }
 
 pub fn event_json(e: &Event) -> Value {

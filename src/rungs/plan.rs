@@ -97,6 +97,7 @@ pub fn plan(rung: &mut Rung, policy: &InForce, req: Request) -> Result<Planned> 
     for (name, digest) in binding::loader_env_now() {
         env.entry(name).or_insert(Some(digest));
     }
+    let env_shown = shown_values(&env, &policy.defaults().show_env);
     let injected: Vec<String> = binding::injecting(&env)
         .into_iter()
         .map(str::to_string)
@@ -216,6 +217,7 @@ pub fn plan(rung: &mut Rung, policy: &InForce, req: Request) -> Result<Planned> 
         command: req.command,
         cwd,
         env,
+        env_shown,
         dry_run,
         dry_run_ok,
         reason: req.reason,
@@ -392,6 +394,19 @@ fn resolve_cwd(flag: Option<PathBuf>) -> Result<PathBuf> {
         )));
     }
     Ok(abs)
+}
+
+/// The values of the bound variables the policy shows (`show_env`), as
+/// they are now: set, text, and short enough for a card (1 KiB).
+fn shown_values(
+    env: &BTreeMap<String, Option<String>>,
+    shown: &[String],
+) -> BTreeMap<String, String> {
+    env.iter()
+        .filter(|(name, digest)| digest.is_some() && shown.contains(name))
+        .filter_map(|(name, _)| Some((name.clone(), std::env::var(name).ok()?)))
+        .filter(|(_, value)| value.len() <= 1024)
+        .collect()
 }
 
 /// Bound variables → sha256 of their values (unset: `None`).

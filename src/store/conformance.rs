@@ -191,6 +191,7 @@ fn a_plan_round_trips_exactly(open: &mut Open) {
             ("note".into(), "quotes \" and 'é'".into()),
         ]),
         rollback_of: Some("p-original".into()),
+        env_shown: BTreeMap::from([("KUBECONFIG".into(), "/etc/kube/prod".into())]),
         ..plan("p-full", "deploy-prod", Status::Pending)
     };
     let full = insert(s, full);
@@ -1194,6 +1195,7 @@ fn plan(id: &str, key: &str, status: Status) -> Plan {
         command: vec!["true".into()],
         cwd: "/srv".into(),
         env: BTreeMap::new(),
+        env_shown: BTreeMap::new(),
         dry_run: None,
         dry_run_ok: Vec::new(),
         reason: None,

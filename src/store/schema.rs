@@ -150,14 +150,15 @@ ALTER TABLE plans ADD COLUMN rejected_signed_policy TEXT;
 ALTER TABLE executions ADD COLUMN resolved_signature TEXT;
 ALTER TABLE executions ADD COLUMN resolved_signed_policy TEXT;
 "#,
-    // 4: metadata (outside the hash), the plan a rollback plan undoes, and
-    // a plan withdrawn before it ran.
+    // 4: metadata (outside the hash), the plan a rollback plan undoes, a
+    // plan withdrawn before it ran, and the bound values shown to reviewers.
     r#"
 ALTER TABLE plans ADD COLUMN meta TEXT;             -- JSON {key: value}, or NULL
 ALTER TABLE plans ADD COLUMN rollback_of TEXT;      -- the id of the plan this one undoes
 ALTER TABLE plans ADD COLUMN cancelled_by TEXT;
 ALTER TABLE plans ADD COLUMN cancelled_reason TEXT;
 ALTER TABLE plans ADD COLUMN cancelled_at INTEGER;
+ALTER TABLE plans ADD COLUMN env_shown TEXT;        -- JSON {NAME: value} the policy shows, or NULL
 CREATE INDEX plans_by_rollback_of ON plans(rollback_of, seq) WHERE rollback_of IS NOT NULL;
 "#,
 ];

@@ -404,7 +404,7 @@ fn log_verify_detects_a_plan_row_with_no_planned_event() {
                     actor, created_at, expires_at, policy_sha256, decision, retry_allowed,
                     rejected_by, rejected_reason, rejected_at, cwd_id, program, program_id,
                     files, escalated_from, rejected_signature, rejected_signed_policy, meta,
-                    rollback_of, cancelled_by, cancelled_reason, cancelled_at
+                    rollback_of, cancelled_by, cancelled_reason, cancelled_at, env_shown
              FROM plans WHERE id = ?1",
             [id(&plan)],
         )

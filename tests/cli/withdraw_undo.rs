@@ -533,7 +533,7 @@ fn rollback_refuses_an_edited_directory_or_a_row_the_ledger_never_saw() {
                     decision, retry_allowed, rejected_by, rejected_reason, rejected_at, cwd_id,
                     program, program_id, files, escalated_from, rejected_signature,
                     rejected_signed_policy, meta, rollback_of, cancelled_by, cancelled_reason,
-                    cancelled_at
+                    cancelled_at, env_shown
              FROM plans WHERE id = ?1",
             [id(&second)],
         )
@@ -588,4 +588,55 @@ fn a_rollback_that_cannot_be_split_is_refused_when_planned() {
     assert_refused(&r, 2, "usage");
     let r = t.json("viewer", &["log", "--meta", "run=1", "--meta", "run=2"]);
     assert_refused(&r, 2, "usage");
+}
+
+/// A reviewer sees the values of bound variables the policy says are not
+/// secret; every other value stays a digest, in the state file too.
+#[test]
+fn reviewers_see_the_bound_values_the_policy_shows() {
+    let mut t = TestEnv::new();
+    t.with_policy(&crate::harness::STRICT_POLICY.replace(
+        "separation_of_duties = true",
+        "separation_of_duties = true\nshow_env = [\"DEPLOY_ENV\"]",
+    ));
+    t.env("DEPLOY_ENV", "staging-eu")
+        .env("SECRET_TOKEN", "hunter2-secret");
+    let plan = t.plan(
+        "agent",
+        "env",
+        &["--env", "DEPLOY_ENV", "--env", "SECRET_TOKEN"],
+        &["true"],
+    );
+    assert_eq!(
+        plan["env_shown"],
+        serde_json::json!({"DEPLOY_ENV": "staging-eu"})
+    );
+    let card = t.run("alice", &["show", id(&plan)]).stdout_str();
+    assert!(card.contains("DEPLOY_ENV=staging-eu"), "{card}");
+    assert!(
+        card.contains("SECRET_TOKEN") && !card.contains("hunter2"),
+        "{card}"
+    );
+    let bytes = std::fs::read(t.state()).unwrap();
+    let wal = std::fs::read(t.path().join("state.db-wal")).unwrap_or_default();
+    let held = |needle: &[u8]| {
+        [&bytes, &wal]
+            .iter()
+            .any(|b| b.windows(needle.len()).any(|w| w == needle))
+    };
+    assert!(!held(b"hunter2-secret"), "a secret value was stored");
+    assert!(held(b"staging-eu"));
+    // A shown value edited in the state file is not shown.
+    t.db()
+        .execute(
+            "UPDATE plans SET env_shown = '{\"DEPLOY_ENV\":\"production\"}' WHERE id = ?1",
+            [id(&plan)],
+        )
+        .unwrap();
+    let card = t.run("alice", &["show", id(&plan)]).stdout_str();
+    assert!(
+        !card.contains("production") && card.contains("DEPLOY_ENV"),
+        "{card}"
+    );
+    assert_eq!(t.show(&plan)["env_shown"], serde_json::json!({}));
 }

@@ -647,7 +647,8 @@ const PLAN_COLUMNS: &str =
     dry_run_ok, reason, target, effect, rollback, confidence, actor, created_at, expires_at,
     policy_sha256, decision, retry_allowed, rejected_by, rejected_reason, rejected_at,
     cwd_id, program, program_id, files, escalated_from, rejected_signature,
-    rejected_signed_policy, meta, rollback_of, cancelled_by, cancelled_reason, cancelled_at";
+    rejected_signed_policy, meta, rollback_of, cancelled_by, cancelled_reason, cancelled_at,
+    env_shown";
 
 const EVENT_COLUMNS: &str = "seq, at, kind, plan, key, actor, detail, prev_hash, hash";
 
@@ -771,6 +772,8 @@ fn plan_from_row(r: &Row) -> Result<Plan> {
         cancellation,
         meta,
         rollback_of: get(r, "rollback_of")?,
+        env_shown: crate::meta::from_column(get::<Option<String>>(r, "env_shown")?.as_deref())
+            .map_err(|e| corrupt("env_shown", e))?,
         rollback_plan: get(r, "rollback_plan")?,
         execution: None,
         policy_sha256: get(r, "policy_sha256")?,
@@ -1075,10 +1078,10 @@ impl Tx for PgTx<'_> {
                    dry_run_stderr_bytes, dry_run_truncated, dry_run_ok, reason, target, effect,
                    rollback, confidence, actor, created_at, expires_at, policy_sha256, decision,
                    retry_allowed, cwd_id, program, program_id, files, escalated_from, meta,
-                   rollback_of)
+                   rollback_of, env_shown)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
                    $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32,
-                   $33, $34, $35, $36, $37, $38)
+                   $33, $34, $35, $36, $37, $38, $39)
                  RETURNING seq",
             &[
                 (&p.id, Type::TEXT),
@@ -1122,6 +1125,7 @@ impl Tx for PgTx<'_> {
                 (&p.escalated_from.as_ref().map(json), Type::TEXT),
                 (&crate::meta::to_column(&p.meta), Type::TEXT),
                 (&p.rollback_of, Type::TEXT),
+                (&crate::meta::to_column(&p.env_shown), Type::TEXT),
             ],
         )?;
         get(&row, "seq")

@@ -156,7 +156,8 @@ ALTER TABLE plans
     ADD COLUMN rollback_of TEXT,         -- the id of the plan this one undoes
     ADD COLUMN cancelled_by TEXT,
     ADD COLUMN cancelled_reason TEXT,
-    ADD COLUMN cancelled_at BIGINT;
+    ADD COLUMN cancelled_at BIGINT,
+    ADD COLUMN env_shown TEXT;           -- JSON {NAME: value} the policy shows, or NULL
 CREATE INDEX plans_by_rollback_of ON plans (rollback_of, seq) WHERE rollback_of IS NOT NULL;
 DROP INDEX plans_one_holder_per_key;
 CREATE UNIQUE INDEX plans_one_holder_per_key ON plans (key)

@@ -189,7 +189,7 @@ impl Tx for SqliteTx<'_> {
                 "INSERT INTO plans ({}) VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
                  ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29,
                  ?30, ?31, NULL, NULL, NULL, ?32, ?33, ?34, ?35, ?36, NULL, NULL, ?37, ?38, NULL,
-                 NULL, NULL)",
+                 NULL, NULL, ?39)",
                 PLAN_COLUMNS
             ))
             .map_err(db)?;
@@ -242,6 +242,7 @@ impl Tx for SqliteTx<'_> {
             p.escalated_from.as_ref().map(json),
             crate::meta::to_column(&p.meta),
             p.rollback_of,
+            crate::meta::to_column(&p.env_shown),
         ])
         .map_err(db)?;
         Ok(self.conn.last_insert_rowid())

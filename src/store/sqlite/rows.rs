@@ -57,7 +57,8 @@ pub(super) const PLAN_COLUMNS: &str =
     dry_run_ok, reason, target, effect, rollback, confidence, actor, created_at, expires_at,
     policy_sha256, decision, retry_allowed, rejected_by, rejected_reason, rejected_at,
     cwd_id, program, program_id, files, escalated_from, rejected_signature,
-    rejected_signed_policy, meta, rollback_of, cancelled_by, cancelled_reason, cancelled_at";
+    rejected_signed_policy, meta, rollback_of, cancelled_by, cancelled_reason, cancelled_at,
+    env_shown";
 
 /// The newest plan that rolls back each plan selected, read with it.
 pub(super) const ROLLBACK_PLAN: &str = "(SELECT r.id FROM plans r WHERE r.rollback_of = plans.id
@@ -155,6 +156,8 @@ pub(super) fn plan_from_row(r: &Row) -> rusqlite::Result<Plan> {
         cancellation,
         meta,
         rollback_of: r.get("rollback_of")?,
+        env_shown: crate::meta::from_column(r.get::<_, Option<String>>("env_shown")?.as_deref())
+            .map_err(|e| corrupt("env_shown", e))?,
         rollback_plan: r.get("rollback_plan")?,
         execution: None,
         policy_sha256: r.get("policy_sha256")?,
