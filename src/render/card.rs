@@ -8,77 +8,123 @@ use crate::tier::Tier;
 use comfy_table::{Attribute, Cell, Color};
 use std::ffi::OsString;
 
-/// ANSI styling, applied only when colours are on.
+/// Colours and emphasis, applied only when colours are on. Cards are
+/// painted with anstyle's escape codes; table cells with comfy-table's
+/// styling (see [`Paint::cell`]), from the same [`Style`].
 #[derive(Clone, Copy)]
 pub struct Paint {
     pub on: bool,
 }
 
 impl Paint {
-    fn wrap(self, code: &str, text: &str) -> String {
+    fn paint(self, style: Style, text: &str) -> String {
         if self.on {
-            format!("\x1b[{code}m{text}\x1b[0m")
+            let s = style.anstyle();
+            format!("{s}{text}{s:#}")
         } else {
             text.to_string()
         }
     }
     pub fn bold(self, t: &str) -> String {
-        self.wrap("1", t)
+        self.paint(Style::Bold(None), t)
     }
     pub fn dim(self, t: &str) -> String {
-        self.wrap("2", t)
+        self.paint(Style::Dim, t)
     }
     pub fn status(self, s: Status) -> String {
-        self.wrap(status_style(s).0, s.as_str())
+        self.paint(status_style(s), s.as_str())
     }
     pub fn tier(self, t: Tier) -> String {
-        self.wrap(tier_style(t).0, t.as_str())
+        self.paint(tier_style(t), t.as_str())
     }
     /// A table cell, styled by comfy-table (which counts only the text
     /// towards the column's width).
     pub(super) fn cell(self, text: &str, style: Option<Style>) -> Cell {
-        let Some(style) = style else {
-            return Cell::new(text);
-        };
         let cell = Cell::new(text);
-        if !self.on {
-            return cell;
-        }
-        match style {
-            Style::Fg(c) => cell.fg(c),
-            Style::Bold(c) => cell.fg(c).add_attribute(Attribute::Bold),
-            Style::Dim => cell.add_attribute(Attribute::Dim),
+        match style.filter(|_| self.on) {
+            None => cell,
+            Some(Style::Fg(c)) => cell.fg(c.comfy()),
+            Some(Style::Bold(c)) => {
+                let cell = cell.add_attribute(Attribute::Bold);
+                match c {
+                    Some(c) => cell.fg(c.comfy()),
+                    None => cell,
+                }
+            }
+            Some(Style::Dim) => cell.add_attribute(Attribute::Dim),
         }
     }
 }
 
-/// How a value is coloured, in a table cell.
+/// How a value is shown.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Style {
-    Fg(Color),
-    Bold(Color),
+    Fg(Hue),
+    Bold(Option<Hue>),
     Dim,
 }
 
-/// A status's colour: the escape code (cards) and the style (tables).
-pub(super) fn status_style(s: Status) -> (&'static str, Style) {
-    match s {
-        Status::Pending => ("33", Style::Fg(Color::Yellow)),
-        Status::Approved | Status::Applied => ("32", Style::Fg(Color::Green)),
-        Status::Running => ("36", Style::Fg(Color::Cyan)),
-        Status::Rejected | Status::Denied | Status::Interrupted => ("31", Style::Fg(Color::Red)),
-        Status::Expired | Status::Cancelled => ("2", Style::Dim),
+/// The colours ladder uses (the terminal's own palette).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Hue {
+    Red,
+    Green,
+    Yellow,
+    Magenta,
+    Cyan,
+}
+
+impl Hue {
+    fn ansi(self) -> anstyle::AnsiColor {
+        match self {
+            Hue::Red => anstyle::AnsiColor::Red,
+            Hue::Green => anstyle::AnsiColor::Green,
+            Hue::Yellow => anstyle::AnsiColor::Yellow,
+            Hue::Magenta => anstyle::AnsiColor::Magenta,
+            Hue::Cyan => anstyle::AnsiColor::Cyan,
+        }
+    }
+    fn comfy(self) -> Color {
+        match self {
+            Hue::Red => Color::Red,
+            Hue::Green => Color::Green,
+            Hue::Yellow => Color::Yellow,
+            Hue::Magenta => Color::Magenta,
+            Hue::Cyan => Color::Cyan,
+        }
     }
 }
 
-/// A tier's colour: the wider the blast radius, the louder.
-pub(super) fn tier_style(t: Tier) -> (&'static str, Style) {
+impl Style {
+    fn anstyle(self) -> anstyle::Style {
+        let style = anstyle::Style::new();
+        match self {
+            Style::Fg(h) => style.fg_color(Some(h.ansi().into())),
+            Style::Bold(h) => style.bold().fg_color(h.map(|h| h.ansi().into())),
+            Style::Dim => style.dimmed(),
+        }
+    }
+}
+
+/// A status's look.
+pub(super) fn status_style(s: Status) -> Style {
+    match s {
+        Status::Pending => Style::Fg(Hue::Yellow),
+        Status::Approved | Status::Applied => Style::Fg(Hue::Green),
+        Status::Running => Style::Fg(Hue::Cyan),
+        Status::Rejected | Status::Denied | Status::Interrupted => Style::Fg(Hue::Red),
+        Status::Expired | Status::Cancelled => Style::Dim,
+    }
+}
+
+/// A tier's look: the wider the blast radius, the louder.
+pub(super) fn tier_style(t: Tier) -> Style {
     match t {
-        Tier::ReadOnly => ("32", Style::Fg(Color::Green)),
-        Tier::Reversible => ("36", Style::Fg(Color::Cyan)),
-        Tier::Irreversible => ("33", Style::Fg(Color::Yellow)),
-        Tier::Critical => ("1;31", Style::Bold(Color::Red)),
-        Tier::Deny => ("1;35", Style::Bold(Color::Magenta)),
+        Tier::ReadOnly => Style::Fg(Hue::Green),
+        Tier::Reversible => Style::Fg(Hue::Cyan),
+        Tier::Irreversible => Style::Fg(Hue::Yellow),
+        Tier::Critical => Style::Bold(Some(Hue::Red)),
+        Tier::Deny => Style::Bold(Some(Hue::Magenta)),
     }
 }
 

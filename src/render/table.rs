@@ -235,8 +235,8 @@ pub fn plans_table(plans: &[Plan], now: Millis, paint: Paint, fit: Fit) -> Strin
             };
             vec![
                 plain(p.short_id()),
-                Text(p.status.as_str().into(), Some(status_style(p.status).1)),
-                Text(p.tier.as_str().into(), Some(tier_style(p.tier).1)),
+                Text(p.status.as_str().into(), Some(status_style(p.status))),
+                Text(p.tier.as_str().into(), Some(tier_style(p.tier))),
                 plain(format!(
                     "{}/{}",
                     p.approvals_counted(),
