@@ -387,28 +387,11 @@ fn os_user() -> String {
             }
         }
     }
-    // SAFETY: getuid never fails.
-    let uid = unsafe { libc::getuid() };
-    passwd_name(uid).unwrap_or_else(|| format!("uid-{uid}"))
-}
-
-/// The user name of `uid` from the passwd database.
-fn passwd_name(uid: libc::uid_t) -> Option<String> {
-    let mut buf = vec![0 as libc::c_char; 4096];
-    // SAFETY: a zeroed passwd struct and a buffer that outlive the call;
-    // getpwuid_r writes only within them.
-    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut result: *mut libc::passwd = std::ptr::null_mut();
-    let rc = unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
-    if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
-        return None;
-    }
-    // SAFETY: on success pw_name points at a NUL-terminated string in buf.
-    let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
-    name.to_str()
-        .ok()
+    let uid = uzers::get_current_uid();
+    uzers::get_user_by_uid(uid)
+        .and_then(|u| u.name().to_str().map(str::to_string))
         .filter(|n| !n.is_empty())
-        .map(str::to_string)
+        .unwrap_or_else(|| format!("uid-{uid}"))
 }
 
 fn project_dirs() -> Option<directories::ProjectDirs> {
