@@ -293,7 +293,9 @@ pub fn plan_card(p: &Plan, now: Millis, paint: Paint) -> String {
         let names: Vec<String> = named
             .iter()
             .map(|(k, v)| match (v, p.shown_value(k)) {
-                (Some(_), Some(value)) => format!("{k}={value}"),
+                // Quoted as a shell would: a value cannot pass for another
+                // variable (`dev, AWS_PROFILE=prod`).
+                (Some(_), Some(value)) => format!("{k}={}", shell_words::quote(value)),
                 (Some(_), None) => k.to_string(),
                 (None, _) => format!("{k} (unset)"),
             })
@@ -301,10 +303,13 @@ pub fn plan_card(p: &Plan, now: Millis, paint: Paint) -> String {
         row(&mut out, "env", names.join(", "));
     }
     if !loader.is_empty() {
-        let set: Vec<&str> = loader
+        let set: Vec<String> = loader
             .iter()
             .filter(|(_, v)| v.is_some())
-            .map(|(k, _)| k.as_str())
+            .map(|(k, _)| match p.shown_value(k) {
+                Some(value) => format!("{k}={}", shell_words::quote(value)),
+                None => k.to_string(),
+            })
             .collect();
         row(
             &mut out,

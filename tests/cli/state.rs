@@ -289,6 +289,25 @@ fn an_auditor_reads_a_read_only_copy_of_the_state() {
         verify.stdout_str()
     );
 
+    // Through a symlink in another directory the reader cannot write: the
+    // WAL beside the real file is read too.
+    let links = t.path().join("links");
+    std::fs::create_dir(&links).unwrap();
+    std::os::unix::fs::symlink(&state, links.join("state.db")).unwrap();
+    mode(&links, 0o555);
+    let linked = as_reader(
+        &t,
+        &links.join("state.db"),
+        &["--json", "list", "--status", "all"],
+    )
+    .unwrap();
+    assert_eq!(linked.code, 0, "{}", linked.stderr);
+    assert_eq!(
+        linked.json()["plans"].as_array().unwrap().len(),
+        2,
+        "the WAL was left behind"
+    );
+
     // Writing is refused as a permission problem, not as a broken ledger.
     let approve = as_reader(&t, &state, &["approve", "--key", "pending-one", "--yes"]).unwrap();
     assert_human_error(&approve, 1);

@@ -597,10 +597,11 @@ fn reviewers_see_the_bound_values_the_policy_shows() {
     let mut t = TestEnv::new();
     t.with_policy(&crate::harness::STRICT_POLICY.replace(
         "separation_of_duties = true",
-        "separation_of_duties = true\nshow_env = [\"DEPLOY_ENV\"]",
+        "separation_of_duties = true\nshow_env = [\"DEPLOY_ENV\", \"KUBECONFIG\"]",
     ));
-    t.env("DEPLOY_ENV", "staging-eu")
-        .env("SECRET_TOKEN", "hunter2-secret");
+    t.env("DEPLOY_ENV", "staging-eu, SECRET_TOKEN=none")
+        .env("SECRET_TOKEN", "hunter2-secret")
+        .env("KUBECONFIG", "/etc/kube/dev");
     let plan = t.plan(
         "agent",
         "env",
@@ -609,10 +610,20 @@ fn reviewers_see_the_bound_values_the_policy_shows() {
     );
     assert_eq!(
         plan["env_shown"],
-        serde_json::json!({"DEPLOY_ENV": "staging-eu"})
+        serde_json::json!({
+            "DEPLOY_ENV": "staging-eu, SECRET_TOKEN=none",
+            "KUBECONFIG": "/etc/kube/dev",
+        })
     );
     let card = t.run("alice", &["show", id(&plan)]).stdout_str();
-    assert!(card.contains("DEPLOY_ENV=staging-eu"), "{card}");
+    assert!(
+        card.contains("DEPLOY_ENV='staging-eu, SECRET_TOKEN=none'"),
+        "quoted: {card}"
+    );
+    assert!(
+        card.contains("KUBECONFIG=/etc/kube/dev"),
+        "a loader variable too: {card}"
+    );
     assert!(
         card.contains("SECRET_TOKEN") && !card.contains("hunter2"),
         "{card}"

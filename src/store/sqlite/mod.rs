@@ -95,6 +95,47 @@ fn may_write(path: &Path) -> bool {
     unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
 }
 
+/// Copies a state file and its WAL into a private temporary directory: the
+/// two as one snapshot. A writer that commits or checkpoints during the
+/// copy changes a file's size or time, and the copy is made again.
+fn private_copy(real: &Path) -> Result<(tempfile::TempDir, PathBuf)> {
+    let wal = sidecar(real, "-wal");
+    let stamp = || -> Vec<Option<(u64, std::time::SystemTime)>> {
+        [real, wal.as_path()]
+            .iter()
+            .map(|p| {
+                let m = std::fs::metadata(p).ok()?;
+                Some((m.len(), m.modified().ok()?))
+            })
+            .collect()
+    };
+    for _ in 0..5 {
+        let dir = tempfile::Builder::new()
+            .prefix("ladder-read-")
+            .tempdir()
+            .context("failed to make a private copy of a read-only state file")?;
+        let copied = dir.path().join("state.db");
+        let before = stamp();
+        std::fs::copy(real, &copied)
+            .with_context(|| format!("failed to copy {}", real.display()))?;
+        if wal.exists() {
+            std::fs::copy(&wal, sidecar(&copied, "-wal"))
+                .with_context(|| format!("failed to copy {}", wal.display()))?;
+        }
+        if stamp() == before {
+            return Ok((dir, copied));
+        }
+    }
+    Err(Error::new(
+        Kind::Error,
+        format!(
+            "state file {} kept changing while it was copied to be read",
+            real.display()
+        ),
+    )
+    .with_hint("try again when fewer writers are busy"))
+}
+
 /// `path` with `suffix` appended: SQLite's `-wal` and `-shm` beside it.
 fn sidecar(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_os_string();
@@ -213,8 +254,9 @@ impl SqliteStore {
 
     /// Opens a state file this user may read but not write: an auditor's
     /// copy in a directory of their own that they cannot write, a backup on
-    /// read-only media, another user's state. `list`, `show`, `log`,
-    /// `log --verify` and `replay` work; anything that writes is refused.
+    /// read-only media, another user's state. `list`, `show`, `log`
+    /// and `log --verify` work; anything that writes (`replay` too: it
+    /// records a `replayed` event) is refused.
     ///
     /// SQLite reads a WAL-mode file through the WAL's index (`-shm`), which
     /// it must create beside the file when it is missing. When it is
@@ -232,24 +274,18 @@ impl SqliteStore {
             )
         })?;
         drop(readable);
-        let shm = sidecar(path, "-shm");
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+        // SQLite follows a symlink to the real file and keeps its WAL and
+        // index beside that: so must the checks and the copy, or a copy
+        // would be made without the WAL (older state, shown as current).
+        let real = std::fs::canonicalize(path)
+            .with_context(|| format!("failed to resolve state file {}", path.display()))?;
+        let shm = sidecar(&real, "-shm");
+        let dir = real.parent().filter(|d| !d.as_os_str().is_empty());
         let indexable = shm.exists() || dir.is_none_or(may_write);
         let (open_at, copy) = if indexable {
-            (path.to_path_buf(), None)
+            (real, None)
         } else {
-            let dir = tempfile::Builder::new()
-                .prefix("ladder-read-")
-                .tempdir()
-                .context("failed to make a private copy of a read-only state file")?;
-            let copied = dir.path().join("state.db");
-            std::fs::copy(path, &copied)
-                .with_context(|| format!("failed to copy {}", path.display()))?;
-            let wal = sidecar(path, "-wal");
-            if wal.exists() {
-                std::fs::copy(&wal, sidecar(&copied, "-wal"))
-                    .with_context(|| format!("failed to copy {}", wal.display()))?;
-            }
+            let (dir, copied) = private_copy(&real)?;
             (copied, Some(dir))
         };
         let conn = Connection::open_with_flags(
