@@ -13,13 +13,32 @@ use serde_json::json;
 
 /// One plan, as it stands now.
 pub fn show(rung: &mut Rung, target: &PlanRef) -> Result<Plan> {
-    read_settled(rung, |tx| target.find(tx))
+    let mut plan = read_settled(rung, |tx| target.find(tx))?;
+    if rung.store.read_only() {
+        as_of(&mut plan, rung.now());
+    }
+    Ok(plan)
 }
 
 /// Plans with these statuses (all when empty), newest last, at most
 /// `limit`.
 pub fn list(rung: &mut Rung, statuses: &[Status], limit: Option<u64>) -> Result<Vec<Plan>> {
-    read_settled(rung, |tx| tx.plans(statuses, limit))
+    let mut plans = read_settled(rung, |tx| tx.plans(statuses, limit))?;
+    if rung.store.read_only() {
+        let now = rung.now();
+        plans.iter_mut().for_each(|p| as_of(p, now));
+        plans.retain(|p| statuses.is_empty() || statuses.contains(&p.status));
+    }
+    Ok(plans)
+}
+
+/// A plan read from a state that cannot be settled (read-only) as it
+/// stands at `now`: a window that passed is expired, as the next write
+/// would record it.
+fn as_of(plan: &mut Plan, now: Millis) {
+    if crate::gate::is_due(plan, now) {
+        plan.status = Status::Expired;
+    }
 }
 
 /// Which events to read.

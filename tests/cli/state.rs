@@ -211,6 +211,15 @@ fn a_state_path_that_is_a_device_or_a_fifo_is_refused_up_front() {
 /// tests run as root (root may write anything), else as this user. `None`
 /// when running as root without `setpriv`.
 fn as_reader(t: &TestEnv, state: &std::path::Path, args: &[&str]) -> Option<crate::harness::Run> {
+    as_reader_env(t, state, args, &[])
+}
+
+fn as_reader_env(
+    t: &TestEnv,
+    state: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Option<crate::harness::Run> {
     let ladder = assert_cmd::cargo::cargo_bin("ladder");
     // SAFETY: getuid has no preconditions.
     let root = unsafe { libc::getuid() } == 0;
@@ -229,6 +238,7 @@ fn as_reader(t: &TestEnv, state: &std::path::Path, args: &[&str]) -> Option<crat
         .env("LADDER_STATE", state)
         .env("LADDER_ACTOR", "auditor")
         .env("LADDER_POLICY", t.path().join("policy.toml"))
+        .envs(env.iter().copied())
         .args(args);
     match cmd.output() {
         Ok(out) => Some(out.into()),
@@ -238,6 +248,17 @@ fn as_reader(t: &TestEnv, state: &std::path::Path, args: &[&str]) -> Option<crat
         }
         Err(e) => panic!("{e}"),
     }
+}
+
+/// [`as_reader`] with the clock fixed at `now` (a test build reads
+/// `LADDER_NOW`).
+fn as_reader_at(
+    t: &TestEnv,
+    state: &std::path::Path,
+    now: &str,
+    args: &[&str],
+) -> Option<crate::harness::Run> {
+    as_reader_env(t, state, args, &[("LADDER_NOW", now)])
 }
 
 /// An auditor copies `state.db` and its WAL into a directory they cannot
@@ -288,6 +309,19 @@ fn an_auditor_reads_a_read_only_copy_of_the_state() {
         "{}",
         verify.stdout_str()
     );
+
+    // A window that passed since the copy shows as expired, though nothing
+    // can record it.
+    let later = as_reader_at(&t, &state, "2099-01-01T00:00:00Z", &["--json", "list"]);
+    if let Some(later) = later {
+        assert_eq!(later.code, 0, "{}", later.stderr);
+        assert_eq!(
+            later.json()["plans"].as_array().unwrap().len(),
+            0,
+            "{}",
+            later.stdout_str()
+        );
+    }
 
     // Through a symlink in another directory the reader cannot write: the
     // WAL beside the real file is read too.
