@@ -396,6 +396,12 @@ pub fn rollback(plan: &Plan) -> Result<&str> {
             Kind::InFlight,
             format!("plan {id} is running: roll it back once it has finished"),
         )),
+        Status::Approved if plan.execution.is_some() => Err(Error::new(
+            Kind::NotAllowed,
+            format!(
+                "plan {id} is approved to run again (resolve --outcome retry): roll it back once that run has finished"
+            ),
+        )),
         _ => Err(Error::new(
             Kind::NotAllowed,
             format!(
@@ -770,6 +776,13 @@ mod tests {
         assert_eq!(rollback(&p).unwrap(), "kubectl rollout undo deploy/web");
         p.status = Status::Interrupted;
         assert!(rollback(&p).is_ok());
+        // Approved again for a retry: it ran once, and will run again.
+        p.status = Status::Approved;
+        p.execution = Some(crate::model::Execution::started(&p, 1, "agent", 0));
+        let e = rollback(&p).unwrap_err();
+        assert_eq!(e.kind, Kind::NotAllowed);
+        assert!(e.message.contains("approved to run again"), "{e}");
+        p.execution = None;
         for (status, kind) in [
             (Status::Pending, Kind::NotAllowed),
             (Status::Approved, Kind::NotAllowed),
@@ -786,26 +799,7 @@ mod tests {
     #[test]
     fn a_plan_approved_again_for_a_retry_cannot_be_cancelled() {
         let mut p = plan(Status::Approved);
-        p.execution = Some(crate::model::Execution {
-            plan: p.id.clone(),
-            key: p.key.clone(),
-            attempt: 1,
-            actor: "agent".into(),
-            pid: None,
-            started_at: 0,
-            finished_at: None,
-            exit_code: None,
-            signal: None,
-            timed_out: false,
-            stdout: vec![],
-            stderr: vec![],
-            stdout_bytes: 0,
-            stderr_bytes: 0,
-            stdout_sha256: None,
-            stderr_sha256: None,
-            truncated: false,
-            resolution: None,
-        });
+        p.execution = Some(crate::model::Execution::started(&p, 1, "agent", 0));
         let e = cancel(&p, 0).unwrap_err();
         assert_eq!(e.kind, Kind::NotAllowed);
         assert!(e.message.contains("already started once"), "{e}");

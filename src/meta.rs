@@ -159,6 +159,20 @@ pub fn from_column(text: Option<&str>) -> std::result::Result<Meta, String> {
     }
 }
 
+/// `log --meta` pairs: each checked as a plan's are, and each key once (a
+/// plan's key has one value, so a second would match nothing).
+pub fn parse_filter(pairs: &[String]) -> Result<Vec<(String, String)>> {
+    let mut parsed: Vec<(String, String)> = Vec::new();
+    for text in pairs {
+        let (key, value) = parse_pair(text)?;
+        if parsed.iter().any(|(k, _)| *k == key) {
+            return Err(Error::usage(format!("--meta {key} is given twice")));
+        }
+        parsed.push((key, value));
+    }
+    Ok(parsed)
+}
+
 /// A `--meta KEY=VALUE` filter as one JSON object, for the stores' queries.
 pub fn filter_json(pairs: &[(String, String)]) -> Option<String> {
     if pairs.is_empty() {

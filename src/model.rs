@@ -235,6 +235,32 @@ pub struct Execution {
     pub resolution: Option<Resolution>,
 }
 
+impl Execution {
+    /// An attempt that has started and recorded nothing else yet.
+    pub fn started(plan: &Plan, attempt: u32, actor: &str, at: Millis) -> Execution {
+        Execution {
+            plan: plan.id.clone(),
+            key: plan.key.clone(),
+            attempt,
+            actor: actor.to_string(),
+            pid: None,
+            started_at: at,
+            finished_at: None,
+            exit_code: None,
+            signal: None,
+            timed_out: false,
+            stdout: vec![],
+            stderr: vec![],
+            stdout_bytes: 0,
+            stderr_bytes: 0,
+            stdout_sha256: None,
+            stderr_sha256: None,
+            truncated: false,
+            resolution: None,
+        }
+    }
+}
+
 /// A plan: a proposed command with its context, decisions and outcome.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {

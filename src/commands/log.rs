@@ -82,20 +82,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         .as_deref()
         .map(|s| crate::clock::parse_since(s, now).map_err(Error::usage))
         .transpose()?;
-    let meta = args
-        .meta
-        .iter()
-        .map(|m| crate::meta::parse_pair(m))
-        .collect::<Result<Vec<_>>>()?;
-    if let Some((k, _)) = meta
-        .iter()
-        .enumerate()
-        .find_map(|(i, (k, _))| meta[..i].iter().find(|(seen, _)| seen == k))
-    {
-        return Err(Error::usage(format!(
-            "--meta {k} is given twice; a plan's key has one value"
-        )));
-    }
+    let meta = crate::meta::parse_filter(&args.meta)?;
     if args.sign.is_some() && !matches!(args.checkpoint, Some(None)) {
         return Err(Error::usage(
             "--sign signs a checkpoint: use it with --checkpoint",

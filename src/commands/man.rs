@@ -91,16 +91,12 @@ fn usage(cmd: &clap::Command) -> String {
             .unwrap_or_else(|| arg.get_id().as_str().to_uppercase());
         let takes_value = arg.get_num_args().is_some_and(|n| n.takes_values());
         let many = matches!(arg.get_action(), clap::ArgAction::Append);
-        let text = match (arg.get_long(), arg.is_positional()) {
-            (Some(long), _) if takes_value => format!("--{long} {value}"),
-            (Some(long), _) => format!("--{long}"),
-            (None, _) if arg.is_last_set() => format!("-- {value} [ARGS...]"),
-            (None, _) => value + if many { "..." } else { "" },
-        };
-        let text = if many && arg.get_long().is_some() {
-            format!("{text}...")
-        } else {
-            text
+        let dots = if many { "..." } else { "" };
+        let text = match arg.get_long() {
+            Some(long) if takes_value => format!("--{long} {value}{dots}"),
+            Some(long) => format!("--{long}"),
+            None if arg.is_last_set() => format!("-- {value} [ARGS...]"),
+            None => format!("{value}{dots}"),
         };
         parts.push(if arg.is_required_set() {
             text

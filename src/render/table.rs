@@ -53,6 +53,26 @@ fn plain(text: impl Into<String>) -> Text {
     Text(text.into(), None)
 }
 
+/// A plan's key: cut before the command.
+const KEY: Column = Column {
+    header: "KEY",
+    role: Role::Long {
+        min: 8,
+        cap: 24,
+        share: 1,
+    },
+};
+
+/// A plan's command: the room goes here first.
+const COMMAND: Column = Column {
+    header: "COMMAND",
+    role: Role::Long {
+        min: 12,
+        cap: 48,
+        share: 2,
+    },
+};
+
 /// The spaces comfy-table's borderless preset puts around every cell.
 const PADDING: usize = 2;
 
@@ -199,22 +219,8 @@ pub fn plans_table(plans: &[Plan], now: Millis, paint: Paint, fit: Fit) -> Strin
             header: "APPROVALS",
             role: Role::Keep,
         },
-        Column {
-            header: "KEY",
-            role: Role::Long {
-                min: 8,
-                cap: 24,
-                share: 1,
-            },
-        },
-        Column {
-            header: "COMMAND",
-            role: Role::Long {
-                min: 12,
-                cap: 48,
-                share: 2,
-            },
-        },
+        KEY,
+        COMMAND,
         Column {
             header: "ACTOR",
             role: Role::Optional(1),
@@ -338,14 +344,7 @@ pub fn events_table(events: &[Event], now: Millis, paint: Paint, fit: Fit) -> St
             header: "PLAN",
             role: Role::Keep,
         },
-        Column {
-            header: "KEY",
-            role: Role::Long {
-                min: 8,
-                cap: 24,
-                share: 1,
-            },
-        },
+        KEY,
         Column {
             header: "ACTOR",
             role: Role::Keep,
@@ -386,22 +385,8 @@ mod tests {
                 header: "ID",
                 role: Role::Keep,
             },
-            Column {
-                header: "KEY",
-                role: Role::Long {
-                    min: 8,
-                    cap: 24,
-                    share: 1,
-                },
-            },
-            Column {
-                header: "COMMAND",
-                role: Role::Long {
-                    min: 12,
-                    cap: 48,
-                    share: 2,
-                },
-            },
+            KEY,
+            COMMAND,
             Column {
                 header: "WHEN",
                 role: Role::Optional(1),

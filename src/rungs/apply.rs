@@ -703,26 +703,8 @@ fn start(
         if let Some(e) = budget_check(tx, &fresh, &actor, policy.budgets(), now)? {
             return Err(refuse(&fresh, e));
         }
-        let exec = Execution {
-            plan: fresh.id.clone(),
-            key: fresh.key.clone(),
-            attempt: tx.execution_count(&fresh.id)? + 1,
-            actor: actor.clone(),
-            pid: None,
-            started_at: now,
-            finished_at: None,
-            exit_code: None,
-            signal: None,
-            timed_out: false,
-            stdout: vec![],
-            stderr: vec![],
-            stdout_bytes: 0,
-            stderr_bytes: 0,
-            stdout_sha256: None,
-            stderr_sha256: None,
-            truncated: false,
-            resolution: None,
-        };
+        let attempt = tx.execution_count(&fresh.id)? + 1;
+        let exec = Execution::started(&fresh, attempt, &actor, now);
         tx.insert_execution(&exec, fresh.tier, fresh.rule.as_deref())?;
         tx.set_status(&fresh.id, Status::Running, None)?;
         tx.append_event(&event(

@@ -43,13 +43,20 @@ pub(super) fn check_is_read_only(
 /// Splits `--dry-run` as a POSIX shell splits words: quotes honoured,
 /// nothing expanded.
 pub fn split_dry_run(text: &str) -> Result<Vec<OsString>> {
+    split_command("--dry-run", text)
+}
+
+/// Splits a command given as one string (`what`: the flag that gave it) as
+/// a POSIX shell splits words, without expanding anything: `--dry-run`, and
+/// `--rollback`, which `ladder rollback` plans.
+pub fn split_command(what: &str, text: &str) -> Result<Vec<OsString>> {
     let words =
-        shell_words::split(text).map_err(|e| Error::usage(format!("--dry-run `{text}`: {e}")))?;
-    if words.is_empty() || words[0].is_empty() {
-        return Err(Error::usage("--dry-run needs a command"));
+        shell_words::split(text).map_err(|e| Error::usage(format!("{what} `{text}`: {e}")))?;
+    if words.first().is_none_or(|w| w.is_empty()) {
+        return Err(Error::usage(format!("{what} needs a command")));
     }
     let argv: Vec<OsString> = words.into_iter().map(OsString::from).collect();
-    refuse_nul("--dry-run", &argv)?;
+    refuse_nul(what, &argv)?;
     Ok(argv)
 }
 

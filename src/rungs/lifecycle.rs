@@ -37,9 +37,9 @@ pub fn expire_due(tx: &mut dyn Tx, now: Millis) -> Result<()> {
 /// transaction; otherwise the changes are written, then `f` reads.
 pub fn read_settled<T>(rung: &mut Rung, mut f: impl FnMut(&mut dyn Tx) -> Result<T>) -> Result<T> {
     let now = rung.now();
-    // A state this user may only read is shown as stored: a window that
-    // passed shows on the card by its time, and a run's liveness cannot be
-    // checked from here.
+    // A state this user may only read cannot be settled: it is read as
+    // stored (`inspect` shows a window that passed as expired), and a run's
+    // liveness cannot be checked from here.
     if rung.store.read_only() {
         return crate::store::read(rung.store, f);
     }

@@ -73,11 +73,7 @@ pub fn plan(rung: &mut Rung, policy: &InForce, req: Request) -> Result<Planned> 
     // What `ladder rollback` will plan: refused now if it could not be
     // split then, rather than found out when something needs undoing.
     if let Some(r) = &req.rollback {
-        match shell_words::split(r) {
-            Ok(words) if words.first().is_some_and(|w| !w.is_empty()) => {}
-            Ok(_) => return Err(Error::usage("--rollback needs a command")),
-            Err(e) => return Err(Error::usage(format!("--rollback `{r}`: {e}"))),
-        }
+        super::dry_run::split_command("--rollback", r)?;
     }
     let cwd = resolve_cwd(req.cwd)?;
     let path_var = std::env::var_os("PATH");

@@ -43,8 +43,9 @@ pub fn rollback(rung: &mut Rung, policy: &InForce, req: Request) -> Result<Plann
         Ok(c) => c,
         Err(e) => return Err(super::refused(rung, "rollback", refuse(&original, e))),
     };
-    let argv = split(&command)?;
-    let existing = crate::store::read(rung.store, |tx| tx.latest_plan_for_key(&key))?;
+    // Checked when planned; a row edited since is refused above.
+    let argv = super::dry_run::split_command("the recorded rollback", &command)?;
+    let existing = read_settled(rung, |tx| tx.latest_plan_for_key(&key))?;
     if let Some(p) = existing
         .filter(|p| p.status.holds_key() && p.rollback_of.as_deref() == Some(original.id.as_str()))
     {
@@ -119,20 +120,4 @@ fn recorded(rung: &mut Rung, original: &crate::model::Plan, command: String) -> 
         .with_hint("nothing was planned; check who can write the state file")),
         _ => Ok(command),
     }
-}
-
-/// The recorded command as an argv, split as `--dry-run` is (quotes
-/// honoured, nothing expanded).
-fn split(command: &str) -> Result<Vec<OsString>> {
-    let words = shell_words::split(command).map_err(|e| {
-        Error::usage(format!(
-            "the recorded rollback `{command}` cannot be split into words: {e}"
-        ))
-    })?;
-    if words.first().is_none_or(|w| w.is_empty()) {
-        return Err(Error::usage(format!(
-            "the recorded rollback `{command}` names no program"
-        )));
-    }
-    Ok(words.into_iter().map(OsString::from).collect())
 }
